@@ -1,0 +1,140 @@
+/* schema.c: the tables behind the language: hardware fields with units, ranges and defaults (the
+ * H2-LLM artifact's device), the default energy table with sources, and the names of enums.
+ * sema.c checks against these tables and docs/language.md is written from them. */
+#include "frontend.h"
+
+#include <string.h>
+
+const FieldDesc hw_fields[HWF_COUNT_] = {
+#define X(m, path, uk, def, lo, hi, fl, doc) {path, uk, (double)(def), lo, hi, fl, doc, offsetof(Hardware, m)},
+    HW_FIELDS(X)
+#undef X
+};
+
+const char *const energy_names[EF_COUNT_] = {
+#define X(m, name, uk, def, src, doc) name,
+    ENERGY_FIELDS(X)
+#undef X
+};
+
+const char *const energy_docs[EF_COUNT_] = {
+#define X(m, name, uk, def, src, doc) doc,
+    ENERGY_FIELDS(X)
+#undef X
+};
+
+const UnitKind energy_kinds[EF_COUNT_] = {
+#define X(m, name, uk, def, src, doc) uk,
+    ENERGY_FIELDS(X)
+#undef X
+};
+
+static const double energy_defaults[EF_COUNT_] = {
+#define X(m, name, uk, def, src, doc) def,
+    ENERGY_FIELDS(X)
+#undef X
+};
+
+static const char *const energy_sources[EF_COUNT_] = {
+#define X(m, name, uk, def, src, doc) src,
+    ENERGY_FIELDS(X)
+#undef X
+};
+
+/* The H2-LLM paper's PE energy by clock (§7.1): the default pe.mac table. */
+static EnergyPoint pe_mac_default[] = {
+    {400e6, 0.974},
+    {600e6, 1.075},
+    {800e6, 1.148},
+    {1000e6, 1.365},
+};
+
+const char *const op_kind_names[OPK_COUNT_] = {
+#define X(id, name, doc) name,
+    OP_KINDS(X)
+#undef X
+};
+
+const char *const sparse_mode_names[SP_COUNT_] = {"dense", "static", "dynamic", "hybrid"};
+const char *const dataflow_mode_names[DF_COUNT_] = {"data-centric", "compute-centric", "npu-only",
+                                                    "attn-nmp",     "attn-nmp-split",  "fc-nmp"};
+const char *const objective_names[OBJ_COUNT_] = {"latency", "energy", "edp"};
+const char *const search_method_names[SM_COUNT_] = {"exhaustive", "ga"};
+const char *const cost_model_names[CM_COUNT_] = {"h2c", "h2llm-artifact"};
+
+double precision_bytes(Precision p) {
+    switch (p) {
+    case PREC_FP16: return 2;
+    case PREC_INT8: return 1;
+    case PREC_INT4: return 0.5;
+    case PREC_FP32: return 4;
+    default: h2c_unreachable("bad precision");
+    }
+}
+
+const char *precision_name(Precision p) {
+    static const char *const names[PREC_COUNT_] = {"fp16", "int8", "int4", "fp32"};
+    return p < PREC_COUNT_ ? names[p] : "?";
+}
+
+void hardware_defaults_named(Hardware *hw, const char *name) {
+    memset(hw, 0, sizeof *hw);
+    hw->name = name;
+    for (int i = 0; i < HWF_COUNT_; i++)
+        *(double *)((char *)hw + hw_fields[i].offset) = hw_fields[i].def;
+    for (int i = 0; i < EF_COUNT_; i++) {
+        hw->energy[i].value = energy_defaults[i];
+        hw->energy[i].source = energy_sources[i];
+    }
+    hw->energy[EF_pe_mac].table = pe_mac_default;
+    hw->energy[EF_pe_mac].ntable = (int)(sizeof pe_mac_default / sizeof pe_mac_default[0]);
+    hw->energy[EF_pe_mac].value = energy_pe_mac(hw, hw->pe_frequency);
+}
+
+void hardware_defaults(Hardware *hw) { hardware_defaults_named(hw, "h2llm-default"); }
+
+double energy_pe_mac(const Hardware *hw, double freq) {
+    const EnergyEntry *e = &hw->energy[EF_pe_mac];
+    if (!e->table || e->ntable == 0)
+        return e->value;
+    if (freq <= e->table[0].freq)
+        return e->table[0].pj;
+    for (int i = 1; i < e->ntable; i++) {
+        if (freq <= e->table[i].freq) {
+            const EnergyPoint *a = &e->table[i - 1], *b = &e->table[i];
+            double t = (freq - a->freq) / (b->freq - a->freq);
+            return a->pj + t * (b->pj - a->pj);
+        }
+    }
+    return e->table[e->ntable - 1].pj;
+}
+
+/* The default workload: ShareGPT-like, batch 4 (the reference results' setting, §7.3). */
+void workload_defaults(Workload *w) {
+    memset(w, 0, sizeof *w);
+    w->name = "default";
+    w->batch = 4;
+    w->prompt = 783;
+    w->generate = 209;
+    w->max_seq = 2048;
+}
+
+double model_weight_bytes(const Model *m, double es) {
+    double per_layer = 0;
+    for (int i = 0; i < m->nops; i++) {
+        const ModelOp *op = &m->ops[i];
+        if (op->kind != OPK_FC)
+            continue;
+        int k = op->ninputs > 0 ? (op->inputs[0] < 0 ? m->hidden : m->ops[op->inputs[0]].width) : 0;
+        per_layer += (double)k * op->out * es;
+    }
+    return per_layer * m->layers + 2.0 * m->vocab * (double)m->hidden * es;
+}
+
+double model_kv_bytes(const Model *m, const Workload *w, double es) {
+    int attn = 0;
+    for (int i = 0; i < m->nops; i++)
+        attn += m->ops[i].kind == OPK_ATTN_SCORE;
+    /* K and V for every attention of every layer, at the longest sequence */
+    return 2.0 * attn * m->layers * (double)w->batch * w->max_seq * m->kv_heads * m->head_dim * es;
+}
