@@ -113,6 +113,13 @@ void unit_format(char *buf, size_t n, double v, UnitKind k) {
             continue;
         if (strcmp(u->name, "byte") == 0 || strcmp(u->name, "bytes") == 0 || strcmp(u->name, "token") == 0)
             continue;
+        /* house units: energies in pJ, sizes in binary multiples (the way hardware is specified) */
+        if ((k == UK_ENERGY_BIT || k == UK_ENERGY_MAC || k == UK_ENERGY) && strncmp(u->name, "pJ", 2) != 0)
+            continue;
+        if ((k == UK_ENERGY_BIT) && strcmp(u->name, "pJ/bit") != 0)
+            continue;
+        if (k == UK_BYTES && u->pow10 != 0)
+            continue;
         double scale = pow(10.0, u->pow10) * ldexp(1.0, u->pow2);
         double c = v / scale;
         if (fabs(c) < 1 && !(u->pow10 == 0 && u->pow2 == 0))

@@ -1,0 +1,269 @@
+/* ir.h: h2c's tiling/placement IR. A Module holds the resolved device (every unit and link), the
+ * model's shape, the workload, the weight and KV tensors with their placement (tensor tiles), and
+ * per phase (prefill, decode) the operator graph of one layer, each op with its shape, dataflow
+ * position and execution tiles. lower.c builds it from a Config, print.c/parse.c are its text form
+ * (docs/ir.md), verify.c checks it, dot.c draws it. */
+#ifndef H2C_IR_H
+#define H2C_IR_H
+
+#include "frontend.h"
+#include "ops.h"
+
+#define IR_VERSION 1
+#define IR_MAX_RANK 4
+#define IR_INPUT_X (-1)     /* the layer input, %x */
+#define IR_MAX_CHANNELS 64
+
+typedef enum OperandKind {
+    OPND_NONE,      /* the op reads only its inputs */
+    OPND_WEIGHT,    /* the op reads a weight tensor (fc) */
+    OPND_KV,        /* the op reads a KV-cache tensor (attention) */
+} OperandKind;
+
+typedef struct OpInfo {
+    const char *name;       /* spelling in the text form */
+    int min_in, max_in;     /* number of inputs */
+    OperandKind operand;    /* the tensor it reads, if any */
+    const char *doc;
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT_];
+
+/* ---------------------------------------------------------------- device */
+
+typedef enum DevKind {
+    DEV_NPU,        /* the logic-die NPU */
+    DEV_CHANNEL,    /* a DRAM channel (NMP or normal) */
+    DEV_BANK,       /* a bank of a channel */
+    DEV_PE,         /* the near-memory PE hybrid-bonded under a bank (NMP channels only) */
+} DevKind;
+
+typedef struct DevUnit {
+    DevKind kind;
+    int channel;        /* -1 for the NPU */
+    int bank;           /* -1 for the NPU and channels */
+    bool nmp;           /* part of an NMP channel */
+    double capacity;    /* bytes it stores (banks, channels; NPU: SRAM) */
+    double rate;        /* MAC/s (NPU peak, PE peak); 0 otherwise */
+} DevUnit;
+
+typedef enum LinkKind {
+    LINK_CHANNEL,   /* a channel to the NPU */
+    LINK_HB,        /* a bank to its PE over the hybrid bond */
+    LINK_XFER,      /* NPU <-> NMP activation transfer, per NMP channel */
+} LinkKind;
+
+typedef struct DevLink {
+    LinkKind kind;
+    int from, to;       /* unit indices */
+    double bandwidth;   /* bytes/s, peak */
+} DevLink;
+
+typedef struct Device {
+    Hardware hw;        /* the parameters: the source of truth; units and links derive from them */
+    DevUnit *units;     /* [0] NPU, then channels, then banks (channel-major), then PEs */
+    int nunits;
+    DevLink *links;
+    int nlinks;
+} Device;
+
+/* Builds units and links from dev->hw (into the module's arena). */
+void ir_device_build(Arena *a, Device *dev);
+int dev_channel_unit(const Device *d, int c);
+int dev_bank_unit(const Device *d, int c, int b);
+int dev_pe_unit(const Device *d, int c, int b);     /* -1 if channel c has no PEs */
+static inline int dev_channels(const Device *d) { return (int)d->hw.channels; }
+static inline int dev_nmp_channels(const Device *d) { return (int)d->hw.nmp_channels; }
+static inline int dev_banks(const Device *d) { return (int)d->hw.banks_per_channel; }
+
+/* ---------------------------------------------------------------- placement */
+
+typedef uint64_t ChanSet;   /* bit c: channel c */
+#define CHAN_BIT(c) ((ChanSet)1 << (c))
+int chanset_count(ChanSet s);
+ChanSet dev_nmp_set(const Device *d);       /* channels 0..nmp-1 */
+ChanSet dev_normal_set(const Device *d);    /* channels nmp..channels-1 */
+ChanSet dev_all_set(const Device *d);
+
+typedef struct Range {
+    long long lo, hi;   /* [lo, hi) */
+} Range;
+
+typedef enum PlaceKind {
+    PLACE_NONE,         /* not placed yet */
+    PLACE_CHANNELS,     /* striped evenly over every bank of a channel set */
+    PLACE_BANK,         /* one bank */
+} PlaceKind;
+
+typedef struct Place {
+    PlaceKind kind;
+    ChanSet chans;      /* PLACE_CHANNELS: the set; PLACE_BANK: the bank's channel (one bit) */
+    int bank;           /* PLACE_BANK: bank index in its channel */
+    long long offset;   /* byte offset in each bank it uses; -1: not allocated yet */
+} Place;
+
+/* A box of a tensor (one copy per layer) and where it lives. */
+typedef struct TensorTile {
+    Range box[IR_MAX_RANK];
+    Place place;
+} TensorTile;
+
+typedef enum TensorKind {
+    TEN_WEIGHT,     /* [K, N] of an fc */
+    TEN_KV,         /* [kv_heads, batch, max_seq, head_dim] of a K or V cache */
+} TensorKind;
+
+typedef struct Tensor {
+    const char *name;       /* without the % sigil, e.g. "w.q" */
+    TensorKind kind;
+    Precision elem;
+    int rank;
+    long long dims[IR_MAX_RANK];
+    int layers;             /* one copy per layer, each at the same place */
+    TensorTile *tiles;
+    int ntiles, tiles_cap;
+    Loc loc;                /* the .h2 op that made it */
+} Tensor;
+
+/* Bytes of one layer's copy of a box of t. */
+double tensor_box_bytes(const Tensor *t, const Range *box);
+/* Bytes per bank of one layer's copy of tile i (ceil over the banks it is striped on). */
+long long tile_bank_bytes(const Device *d, const Tensor *t, const TensorTile *tile);
+
+/* ---------------------------------------------------------------- ops */
+
+typedef enum ExecKind {
+    EXEC_NONE,      /* not mapped yet */
+    EXEC_NPU,       /* the NPU */
+    EXEC_NMP,       /* the PEs of a set of NMP channels (all their banks) */
+    EXEC_PE,        /* one PE: channel c, bank b */
+} ExecKind;
+
+typedef struct Exec {
+    ExecKind kind;
+    ChanSet chans;      /* EXEC_NMP: the channels; EXEC_PE: its channel (one bit) */
+    int bank;           /* EXEC_PE */
+} Exec;
+
+/* A box of an op's iteration space [B, M, N, K] and the unit that computes it. */
+typedef struct OpTile {
+    Range box[4];
+    Exec exec;
+} OpTile;
+
+typedef struct DfPos {
+    int group;      /* sequential group (MAG); -1: not set */
+    int part;       /* parallel partition inside the group (MPG) */
+    int stratum;    /* sequential stratum inside the partition */
+} DfPos;
+
+enum { DIM_B, DIM_M, DIM_N, DIM_K };
+
+typedef struct Op {
+    const char *name;           /* result name without %, e.g. "q" */
+    OpCode code;
+    int *inputs;                /* indices into the phase's ops, or IR_INPUT_X */
+    int ninputs;
+    int tensor;                 /* operand tensor (fc: weight; attention: KV), or -1 */
+    const char *fn;             /* activation function or norm kind, or NULL */
+    long long shape[4];         /* iteration space B, M, N, K; all 0 until pass_shapes */
+    int out_rank;               /* result activation: rank 0 until pass_shapes */
+    long long out[3];           /* result dims: [rows, width] or scores [B, M, N] */
+    DfPos df;                   /* dataflow position (decode); group -1 when unset */
+    Range kv_range;             /* attn_tile/page_select: KV positions; lo = hi = 0: unset */
+    Range heads;                /* attn_tile: query heads; lo = hi = 0: unset */
+    OpTile *tiles;              /* execution; empty until mapped */
+    int ntiles, tiles_cap;
+    Loc loc;                    /* the .h2 op */
+} Op;
+
+typedef enum PhaseKind { PH_PREFILL, PH_DECODE, PH_COUNT_ } PhaseKind;
+extern const char *const phase_names[PH_COUNT_];
+
+typedef struct Phase {
+    PhaseKind kind;
+    int tokens;                 /* tokens per sequence in one step: prompt (prefill) or 1 (decode) */
+    int ctx_first, ctx_last;    /* context length of the first and last step */
+    int steps;                  /* steps: 1 (prefill) or generated tokens (decode) */
+    Op *ops;                    /* one layer's graph, in source order */
+    int nops, ops_cap;
+    Loc loc;
+} Phase;
+
+typedef struct ModelShape {
+    const char *name;
+    int layers, hidden, intermediate, heads, kv_heads, head_dim, vocab;
+    Loc loc;
+} ModelShape;
+
+typedef struct Module {
+    Arena arena;                /* owns everything below */
+    const char *source;         /* the .h2 file it came from */
+    CostModelKind cost_model;
+    DataflowMode dataflow;
+    Objective objective;
+    Device dev;
+    ModelShape model;
+    Workload work;
+    bool has_sparsity;
+    Sparsity sparsity;
+    Tensor *tensors;
+    int ntensors, tensors_cap;
+    Phase phases[PH_COUNT_];
+    SrcFile **files;            /* source files named by Locs read from text */
+    int nfiles, files_cap;
+} Module;
+
+Module *ir_module_new(void);
+void ir_module_free(Module *m);
+int ir_find_op(const Phase *ph, const char *name);
+int ir_find_tensor(const Module *m, const char *name);
+Op *ir_add_op(Module *m, Phase *ph);
+Tensor *ir_add_tensor(Module *m);
+/* The module's copy of a source file, made once per name; text may be NULL (read lazily). */
+const SrcFile *ir_intern_file(Module *m, const char *name, const char *text, size_t len);
+/* loc, pointing at the module's copy of its file. */
+Loc ir_own_loc(Module *m, Loc loc);
+void ir_op_add_tile(Module *m, Op *op, OpTile t);
+void ir_tensor_add_tile(Module *m, Tensor *t, TensorTile tile);
+double ir_elem_bytes(const Module *m);
+
+/* ---------------------------------------------------------------- lower.c */
+
+/* Lowers the checked program's selection to a Module: device, shapes, tensors, both phases. */
+Module *ir_lower(const Config *c, Diag *d);
+
+/* ---------------------------------------------------------------- shape.c */
+
+/* The iteration space [B, M, N, K] and result shape an op has in a phase, from the model, the
+ * workload and its inputs' result shapes (which must be known). False if they are not. */
+bool ir_infer_shape(const Module *m, const Phase *ph, const Op *op, long long shape[4], int *out_rank,
+                    long long out[3]);
+
+/* ---------------------------------------------------------------- print.c / parse.c */
+
+void ir_print(FILE *out, const Module *m);
+/* Reads the text form. `name` is used in diagnostics; the text must stay alive only during the call. */
+Module *ir_parse(const char *name, const char *text, size_t len, Diag *d);
+void ir_print_range_set(FILE *out, ChanSet s);   /* ch{0-5} */
+void ir_print_exec(FILE *out, Exec e);
+
+/* ---------------------------------------------------------------- verify.c */
+
+/* Checks every invariant of docs/ir.md §Invariants; reports each violation with its Loc. */
+bool ir_verify(const Module *m, Diag *d);
+
+/* ---------------------------------------------------------------- dot.c */
+
+void ir_print_dot(FILE *out, const Module *m);
+
+/* ---------------------------------------------------------------- queries used by passes */
+
+/* The channels holding op's operand tensor: NMP ones and whether any normal one. */
+void ir_op_storage(const Module *m, const Op *op, ChanSet *nmp, bool *normal);
+/* Share of op's iteration space computed on NMP units (by volume). */
+double ir_op_nmp_share(const Op *op);
+long long ir_box_volume(const Range *box, int rank);
+/* Topological order of a phase's ops (inputs first); false on a cycle. */
+bool ir_topo_order(const Phase *ph, int *order);
+
+#endif

@@ -1,0 +1,154 @@
+/* lower.c: the checked program's selection (model, hardware, workload, sparsity) becomes a Module:
+ * the device with its units, one weight tensor per fc and one KV tensor per attention operand, and
+ * the layer graph twice, for prefill (prompt tokens) and decode (one token, context growing from
+ * prompt+1 to prompt+generate, capped at max_seq). Shapes and placement are left to the passes. */
+#include "ir.h"
+
+#include <string.h>
+
+/* The op that feeds a KV cache: attn_score(q, k) reads K from its second input, attn_value(p, v)
+ * reads V from its second input. */
+static int kv_source(const ModelOp *op) { return op->ninputs > 1 ? op->inputs[1] : -1; }
+
+Module *ir_lower(const Config *c, Diag *d) {
+    const Model *md = c->model;
+    if (!md) {
+        diag_error(d, NOLOC, "nothing to compile: the input defines no model");
+        return NULL;
+    }
+    Module *m = ir_module_new();
+    if (!m) {
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    jmp_buf jb;
+    m->arena.oom = &jb;
+    if (setjmp(jb)) {
+        ir_module_free(m);
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    Arena *a = &m->arena;
+    m->source = md->loc.file ? arena_strdup(a, md->loc.file->name) : "";
+    m->cost_model = c->cost_model;
+    m->dataflow = c->xp ? c->xp->dataflow : DF_DATA_CENTRIC;
+    m->objective = c->xp ? c->xp->objective : OBJ_LATENCY;
+
+    m->dev.hw = *c->hw;
+    m->dev.hw.name = arena_strdup(a, c->hw->name);
+    m->dev.hw.loc = ir_own_loc(m, c->hw->loc);
+    for (int i = 0; i < HWF_COUNT_; i++)
+        m->dev.hw.locs[i] = ir_own_loc(m, c->hw->locs[i]);
+    for (int i = 0; i < EF_COUNT_; i++) {
+        EnergyEntry *e = &m->dev.hw.energy[i];
+        e->source = arena_strdup(a, e->source ? e->source : "");
+        e->loc = ir_own_loc(m, e->loc);
+        if (e->table) {
+            EnergyPoint *t = ARENA_ARRAY(a, EnergyPoint, e->ntable);
+            memcpy(t, e->table, sizeof(EnergyPoint) * (size_t)e->ntable);
+            e->table = t;
+        }
+    }
+    ir_device_build(a, &m->dev);
+
+    m->model = (ModelShape){arena_strdup(a, md->name), md->layers, md->hidden, md->intermediate, md->heads,
+                            md->kv_heads, md->head_dim, md->vocab, ir_own_loc(m, md->loc)};
+    m->work = *c->workload;
+    m->work.name = arena_strdup(a, c->workload->name);
+    m->work.loc = ir_own_loc(m, c->workload->loc);
+    for (int i = 0; i < 4; i++)
+        m->work.f_locs[i] = ir_own_loc(m, c->workload->f_locs[i]);
+    if (c->sparse) {
+        m->has_sparsity = true;
+        m->sparsity = *c->sparse;
+        m->sparsity.name = arena_strdup(a, c->sparse->name);
+        m->sparsity.profile = c->sparse->profile ? arena_strdup(a, c->sparse->profile) : NULL;
+        m->sparsity.loc = ir_own_loc(m, c->sparse->loc);
+        m->sparsity.profile_loc = ir_own_loc(m, c->sparse->profile_loc);
+    }
+
+    /* tensors: weights of fc ops, K/V caches of attention ops (one per producing op) */
+    int *tensor_of = ARENA_ARRAY(a, int, md->nops + 1);
+    for (int i = 0; i < md->nops; i++) {
+        const ModelOp *op = &md->ops[i];
+        tensor_of[i] = -1;
+        if (op->kind == OPK_FC) {
+            Tensor *t = ir_add_tensor(m);
+            t->name = arena_printf(a, "w.%s", op->name);
+            t->kind = TEN_WEIGHT;
+            t->elem = (Precision)c->hw->precision;
+            t->rank = 2;
+            int k = op->inputs[0] < 0 ? md->hidden : md->ops[op->inputs[0]].width;
+            t->dims[0] = k;
+            t->dims[1] = op->out;
+            t->layers = md->layers;
+            t->loc = ir_own_loc(m, op->loc);
+            tensor_of[i] = m->ntensors - 1;
+        } else if (op->kind == OPK_ATTN_SCORE || op->kind == OPK_ATTN_VALUE) {
+            int src = kv_source(op);
+            const char *srcname = src < 0 ? "x" : md->ops[src].name;
+            const char *name = arena_printf(a, "kv.%s", srcname);
+            int existing = ir_find_tensor(m, name);
+            if (existing >= 0) {
+                tensor_of[i] = existing;
+                continue;
+            }
+            Tensor *t = ir_add_tensor(m);
+            t->name = name;
+            t->kind = TEN_KV;
+            t->elem = (Precision)c->hw->precision;
+            t->rank = 4;
+            t->dims[0] = md->kv_heads;
+            t->dims[1] = c->workload->batch;
+            t->dims[2] = c->workload->max_seq;
+            t->dims[3] = md->head_dim;
+            t->layers = md->layers;
+            t->loc = ir_own_loc(m, src >= 0 ? md->ops[src].loc : op->loc);
+            tensor_of[i] = m->ntensors - 1;
+        }
+    }
+
+    const Workload *w = c->workload;
+    int last = w->prompt + w->generate;
+    if (last > w->max_seq)
+        last = w->max_seq;
+    for (int p = 0; p < PH_COUNT_; p++) {
+        Phase *ph = &m->phases[p];
+        ph->kind = (PhaseKind)p;
+        ph->loc = m->work.loc;
+        if (p == PH_PREFILL) {
+            ph->tokens = w->prompt;
+            ph->ctx_first = ph->ctx_last = w->prompt;
+            ph->steps = 1;
+        } else {
+            ph->tokens = 1;
+            ph->ctx_first = w->prompt + 1 < last ? w->prompt + 1 : last;
+            ph->ctx_last = last;
+            ph->steps = w->generate;
+        }
+        for (int i = 0; i < md->nops; i++) {
+            const ModelOp *mo = &md->ops[i];
+            Op *op = ir_add_op(m, ph);
+            op->name = arena_strdup(a, mo->name);
+            op->loc = ir_own_loc(m, mo->loc);
+            switch (mo->kind) {
+            case OPK_FC: op->code = OP_FC; break;
+            case OPK_ATTN_SCORE: op->code = OP_ATTN_SCORE; break;
+            case OPK_ATTN_VALUE: op->code = OP_ATTN_VALUE; break;
+            case OPK_SOFTMAX: op->code = OP_SOFTMAX; break;
+            case OPK_NORM: op->code = OP_NORM; break;
+            case OPK_ACTIVATION: op->code = OP_ACTIVATION; break;
+            case OPK_ADD: op->code = OP_ADD; break;
+            case OPK_MUL: op->code = OP_MUL; break;
+            default: h2c_unreachable("op kind");
+            }
+            op->fn = mo->fn ? arena_strdup(a, mo->fn) : NULL;
+            op->tensor = tensor_of[i];
+            op->ninputs = mo->ninputs;
+            op->inputs = ARENA_ARRAY(a, int, mo->ninputs ? mo->ninputs : 1);
+            memcpy(op->inputs, mo->inputs, sizeof(int) * (size_t)mo->ninputs);
+        }
+    }
+    m->arena.oom = NULL;
+    return m;
+}

@@ -1,0 +1,940 @@
+/* parse.c: reads the IR's text form (docs/ir.md) back into a Module: a hand-written scanner and a
+ * recursive-descent reader. Newlines are not significant; every entity starts with a keyword. Names
+ * may refer forward; they are resolved at the end. The first error is reported with its location
+ * in the text and reading stops. The reader checks the syntax and names; ir_verify the rest. */
+#include "ir.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum TokKind {
+    T_EOF,
+    T_IDENT,    /* names, keywords, dotted paths, kebab-case words */
+    T_VAR,      /* %name */
+    T_NUM,      /* number, with an optional unit written right after it */
+    T_STR,      /* "..." */
+    T_LOC,      /* @path:line:col */
+    T_DOTDOT,   /* .. */
+    T_PUNCT,    /* one of = [ ] { } ( ) , : * - */
+} TokKind;
+
+typedef struct Tok {
+    TokKind kind;
+    const char *start;  /* in the text */
+    int len;
+    char punct;
+    char text[256];     /* identifier, variable name, string contents, number literal, loc text */
+    char unit[16];      /* T_NUM: its unit, or "" */
+    Loc loc;
+} Tok;
+
+typedef struct Reader {
+    Module *m;
+    Diag *d;
+    const SrcFile *src;
+    const char *p, *end;
+    int line, col;
+    Tok tok;
+    jmp_buf bail;
+    /* forward references, resolved at the end */
+    struct Ref { int phase, op, slot; const char *name; Loc loc; } *inrefs;
+    int ninrefs, inrefs_cap;
+    struct TRef { int phase, op; const char *name; Loc loc; bool weight; } *trefs;
+    int ntrefs, trefs_cap;
+} Reader;
+
+static _Noreturn void rd_error(Reader *r, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static _Noreturn void rd_error(Reader *r, Loc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vreport(r->d, DIAG_ERROR, loc, fmt, ap);
+    va_end(ap);
+    longjmp(r->bail, 1);
+}
+
+static const char *tok_desc(const Tok *t, char *buf, size_t n) {
+    switch (t->kind) {
+    case T_EOF: return "end of input";
+    case T_IDENT: snprintf(buf, n, "'%s'", t->text); return buf;
+    case T_VAR: snprintf(buf, n, "'%%%s'", t->text); return buf;
+    case T_NUM: snprintf(buf, n, "number '%s%s'", t->text, t->unit); return buf;
+    case T_STR: return "a string";
+    case T_LOC: return "a location";
+    case T_DOTDOT: return "'..'";
+    case T_PUNCT: snprintf(buf, n, "'%c'", t->punct); return buf;
+    }
+    return "?";
+}
+
+/* ---------------------------------------------------------------- scanner */
+
+static bool is_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+}
+
+static void advance(Reader *r, int n) {
+    for (int i = 0; i < n && r->p < r->end; i++, r->p++) {
+        if (*r->p == '\n') {
+            r->line++;
+            r->col = 1;
+        } else {
+            r->col++;
+        }
+    }
+}
+
+static void next(Reader *r) {
+    Tok *t = &r->tok;
+    for (;;) {
+        while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\r' || *r->p == '\n'))
+            advance(r, 1);
+        if (r->p < r->end && *r->p == ';') {
+            while (r->p < r->end && *r->p != '\n')
+                advance(r, 1);
+            continue;
+        }
+        break;
+    }
+    memset(t, 0, sizeof *t);
+    t->loc = (Loc){r->src, r->line, r->col, 1};
+    t->start = r->p;
+    if (r->p >= r->end) {
+        t->kind = T_EOF;
+        return;
+    }
+    char c = *r->p;
+    const char *s = r->p;
+    size_t n = 0;
+    if (c == '%' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') {
+        size_t k = c == '%' ? 1 : 0;
+        while (s + k < r->end && is_name_char(s[k]))
+            k++;
+        n = c == '%' ? k - 1 : k;
+        if (c == '%' && n == 0)
+            rd_error(r, t->loc, "'%%' must be followed by a name");
+        if (n >= sizeof t->text)
+            rd_error(r, t->loc, "name too long");
+        memcpy(t->text, s + (c == '%'), n);
+        t->kind = c == '%' ? T_VAR : T_IDENT;
+        t->loc.len = (int)k;
+        advance(r, (int)k);
+        return;
+    }
+    if (c >= '0' && c <= '9') {
+        size_t k = 0;
+        if (c == '0' && s + 1 < r->end && (s[1] == 'x' || s[1] == 'X')) {
+            k = 2;
+            while (s + k < r->end && strchr("0123456789abcdefABCDEF", s[k]) && s[k])
+                k++;
+        } else {
+            while (s + k < r->end && s[k] >= '0' && s[k] <= '9')
+                k++;
+            if (s + k + 1 < r->end && s[k] == '.' && s[k + 1] >= '0' && s[k + 1] <= '9') {
+                k++;
+                while (s + k < r->end && s[k] >= '0' && s[k] <= '9')
+                    k++;
+            }
+            if (s + k < r->end && (s[k] == 'e' || s[k] == 'E')) {
+                size_t j = k + 1;
+                if (s + j < r->end && (s[j] == '+' || s[j] == '-'))
+                    j++;
+                if (s + j < r->end && s[j] >= '0' && s[j] <= '9') {
+                    while (s + j < r->end && s[j] >= '0' && s[j] <= '9')
+                        j++;
+                    k = j;
+                }
+            }
+        }
+        size_t u = k;
+        while (s + u < r->end && ((s[u] >= 'a' && s[u] <= 'z') || (s[u] >= 'A' && s[u] <= 'Z') || s[u] == '/' || s[u] == '%'))
+            u++;
+        if (k >= sizeof t->text || u - k >= sizeof t->unit)
+            rd_error(r, t->loc, "number too long");
+        memcpy(t->text, s, k);
+        memcpy(t->unit, s + k, u - k);
+        t->kind = T_NUM;
+        t->loc.len = (int)u;
+        advance(r, (int)u);
+        return;
+    }
+    if (c == '"') {
+        size_t k = 1, o = 0;
+        while (s + k < r->end && s[k] != '"' && s[k] != '\n') {
+            char ch = s[k];
+            if (ch == '\\' && s + k + 1 < r->end) {
+                k++;
+                ch = s[k] == 'n' ? '\n' : s[k] == 't' ? '\t' : s[k];
+                if (s[k] == 'x' && s + k + 2 < r->end) {
+                    char hex[3] = {s[k + 1], s[k + 2], 0};
+                    ch = (char)strtol(hex, NULL, 16);
+                    k += 2;
+                }
+            }
+            if (o + 1 >= sizeof t->text)
+                rd_error(r, t->loc, "string too long");
+            t->text[o++] = ch;
+            k++;
+        }
+        if (s + k >= r->end || s[k] != '"')
+            rd_error(r, t->loc, "unterminated string");
+        t->kind = T_STR;
+        t->loc.len = (int)k + 1;
+        advance(r, (int)k + 1);
+        return;
+    }
+    if (c == '@') {
+        size_t k = 1, o = 0;
+        if (s + 1 < r->end && s[1] == '"') {
+            /* @"path with spaces":line:col */
+            k = 2;
+            while (s + k < r->end && s[k] != '"' && s[k] != '\n') {
+                if (s[k] == '\\' && s + k + 1 < r->end)
+                    k++;
+                if (o + 1 >= sizeof t->text)
+                    rd_error(r, t->loc, "location too long");
+                t->text[o++] = s[k++];
+            }
+            if (s + k >= r->end || s[k] != '"')
+                rd_error(r, t->loc, "unterminated location");
+            k++;
+        }
+        while (s + k < r->end && s[k] != ' ' && s[k] != '\t' && s[k] != '\n' && s[k] != '\r') {
+            if (o + 1 >= sizeof t->text)
+                rd_error(r, t->loc, "location too long");
+            t->text[o++] = s[k++];
+        }
+        t->kind = T_LOC;
+        t->loc.len = (int)k;
+        advance(r, (int)k);
+        return;
+    }
+    if (c == '.' && s + 1 < r->end && s[1] == '.') {
+        t->kind = T_DOTDOT;
+        t->loc.len = 2;
+        advance(r, 2);
+        return;
+    }
+    if (strchr("=[]{}(),:*-", c) && c) {
+        t->kind = T_PUNCT;
+        t->punct = c;
+        advance(r, 1);
+        return;
+    }
+    if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
+        rd_error(r, t->loc, "stray byte 0x%02x in IR text", (unsigned char)c);
+    rd_error(r, t->loc, "unexpected character '%c'", c);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool is_kw(const Reader *r, const char *kw) { return r->tok.kind == T_IDENT && strcmp(r->tok.text, kw) == 0; }
+static bool is_punct(const Reader *r, char c) { return r->tok.kind == T_PUNCT && r->tok.punct == c; }
+
+static _Noreturn void expected(Reader *r, const char *what) {
+    char buf[300];
+    rd_error(r, r->tok.loc, "expected %s, found %s", what, tok_desc(&r->tok, buf, sizeof buf));
+}
+
+static void expect_punct(Reader *r, char c) {
+    if (!is_punct(r, c)) {
+        char w[8] = {'\'', c, '\'', 0};
+        expected(r, w);
+    }
+    next(r);
+}
+
+static void expect_kw(Reader *r, const char *kw) {
+    if (!is_kw(r, kw)) {
+        char w[64];
+        snprintf(w, sizeof w, "'%s'", kw);
+        expected(r, w);
+    }
+    next(r);
+}
+
+static const char *take_ident(Reader *r, const char *what) {
+    if (r->tok.kind != T_IDENT)
+        expected(r, what);
+    const char *s = arena_strdup(&r->m->arena, r->tok.text);
+    next(r);
+    return s;
+}
+
+static long long take_int(Reader *r, const char *what, long long lo, long long hi) {
+    if (r->tok.kind != T_NUM || r->tok.unit[0] || strchr(r->tok.text, '.') || strchr(r->tok.text, 'e') ||
+        strchr(r->tok.text, 'E'))
+        expected(r, what);
+    errno = 0;
+    long long v = strtoll(r->tok.text, NULL, 0);
+    if (errno == ERANGE || v < lo || v > hi)
+        rd_error(r, r->tok.loc, "%s %s is out of range [%lld, %lld]", what, r->tok.text, lo, hi);
+    next(r);
+    return v;
+}
+
+static double take_value(Reader *r, UnitKind want, const char *what) {
+    if (r->tok.kind != T_NUM)
+        expected(r, what);
+    const Unit *u = NULL;
+    if (r->tok.unit[0]) {
+        u = unit_lookup(r->tok.unit);
+        if (!u)
+            rd_error(r, r->tok.loc, "unknown unit '%s'", r->tok.unit);
+        if (u->kind != want)
+            rd_error(r, r->tok.loc, "%s is %s, not %s", what, unit_kind_name(want), unit_kind_name(u->kind));
+    }
+    double v;
+    if (!unit_apply(r->tok.text, u, &v))
+        rd_error(r, r->tok.loc, "number too large");
+    next(r);
+    return v;
+}
+
+static Loc opt_loc(Reader *r) {
+    if (r->tok.kind != T_LOC)
+        return NOLOC;
+    /* path:line:col, the path may itself hold ':' */
+    char *text = r->tok.text;
+    char *c2 = strrchr(text, ':');
+    char *c1 = NULL;
+    if (c2) {
+        *c2 = 0;
+        c1 = strrchr(text, ':');
+        *c2 = ':';
+    }
+    if (!c1 || c1 == text)
+        rd_error(r, r->tok.loc, "a location is @file:line:col");
+    char *end1, *end2;
+    long line = strtol(c1 + 1, &end1, 10), col = strtol(c2 + 1, &end2, 10);
+    if (end1 != c2 || *end2 || line <= 0 || col <= 0 || line > 100000000 || col > 100000000)
+        rd_error(r, r->tok.loc, "a location is @file:line:col");
+    *c1 = 0;
+    Loc loc = {ir_intern_file(r->m, text, NULL, 0), (int)line, (int)col, 0};
+    next(r);
+    return loc;
+}
+
+static ChanSet take_chanset(Reader *r) {
+    Loc at = r->tok.loc;
+    expect_kw(r, "ch");
+    expect_punct(r, '{');
+    ChanSet s = 0;
+    for (;;) {
+        long long a = take_int(r, "a channel number", 0, IR_MAX_CHANNELS - 1), b = a;
+        if (is_punct(r, '-')) {
+            next(r);
+            b = take_int(r, "a channel number", a, IR_MAX_CHANNELS - 1);
+        }
+        for (long long c = a; c <= b; c++) {
+            if (s & CHAN_BIT(c))
+                rd_error(r, at, "channel %lld is listed twice", c);
+            s |= CHAN_BIT(c);
+        }
+        if (is_punct(r, ',')) {
+            next(r);
+            continue;
+        }
+        break;
+    }
+    expect_punct(r, '}');
+    return s;
+}
+
+/* chC.bB, as one identifier */
+static void take_bankref(Reader *r, int *ch, int *bank) {
+    int c, b, n = 0;
+    if (r->tok.kind != T_IDENT || sscanf(r->tok.text, "ch%d.b%d%n", &c, &b, &n) != 2 || r->tok.text[n] || c < 0 ||
+        c >= IR_MAX_CHANNELS || b < 0 || b > 1 << 20)
+        expected(r, "a bank (chC.bB)");
+    *ch = c;
+    *bank = b;
+    next(r);
+}
+
+static Place take_place(Reader *r) {
+    Place p = {PLACE_CHANNELS, 0, -1, -1};
+    if (is_kw(r, "ch")) {
+        p.chans = take_chanset(r);
+    } else {
+        int c, b;
+        take_bankref(r, &c, &b);
+        p.kind = PLACE_BANK;
+        p.chans = CHAN_BIT(c);
+        p.bank = b;
+    }
+    if (is_kw(r, "at")) {
+        next(r);
+        p.offset = take_int(r, "a byte offset", 0, (long long)1 << 50);
+    }
+    return p;
+}
+
+static Exec take_exec(Reader *r) {
+    Exec e = {EXEC_NONE, 0, -1};
+    if (is_kw(r, "npu")) {
+        next(r);
+        e.kind = EXEC_NPU;
+    } else if (is_kw(r, "nmp")) {
+        next(r);
+        e.kind = EXEC_NMP;
+        e.chans = take_chanset(r);
+    } else if (is_kw(r, "pe")) {
+        next(r);
+        int c, b;
+        take_bankref(r, &c, &b);
+        e.kind = EXEC_PE;
+        e.chans = CHAN_BIT(c);
+        e.bank = b;
+    } else if (is_kw(r, "none")) {
+        next(r);
+    } else {
+        expected(r, "a unit (npu, nmp ch{...}, pe chC.bB)");
+    }
+    return e;
+}
+
+static int take_dims(Reader *r, long long *dims, int max, const char *what) {
+    expect_punct(r, '[');
+    int n = 0;
+    for (;;) {
+        if (n == max)
+            rd_error(r, r->tok.loc, "%s has more than %d dimensions", what, max);
+        dims[n++] = take_int(r, "a dimension", 0, (long long)1 << 40);
+        if (is_punct(r, ',')) {
+            next(r);
+            continue;
+        }
+        break;
+    }
+    expect_punct(r, ']');
+    return n;
+}
+
+/* [r, r, ...] where r is `*` (the whole of dims[i]) or lo:hi. dims NULL: `*` not allowed. */
+static void take_box(Reader *r, Range *box, int rank, const long long *dims) {
+    Loc at = r->tok.loc;
+    expect_punct(r, '[');
+    for (int i = 0; i < rank; i++) {
+        if (i)
+            expect_punct(r, ',');
+        if (is_punct(r, '*')) {
+            if (!dims)
+                rd_error(r, r->tok.loc, "'*' needs the op's shape, which is not given");
+            box[i] = (Range){0, dims[i]};
+            next(r);
+        } else {
+            box[i].lo = take_int(r, "a range start", 0, (long long)1 << 40);
+            expect_punct(r, ':');
+            box[i].hi = take_int(r, "a range end", 0, (long long)1 << 40);
+        }
+    }
+    if (!is_punct(r, ']'))
+        rd_error(r, at, "a tile has %d ranges here", rank);
+    next(r);
+}
+
+/* ---------------------------------------------------------------- entities */
+
+static void read_device(Reader *r) {
+    Module *m = r->m;
+    Hardware *hw = &m->dev.hw;
+    hardware_defaults_named(hw, "");
+    for (int i = 0; i < EF_COUNT_; i++)
+        hw->energy[i].table = NULL;
+    next(r);
+    hw->name = take_ident(r, "the device's name");
+    hw->loc = opt_loc(r);
+    expect_punct(r, '{');
+    bool seen[HWF_COUNT_] = {false}, eseen[EF_COUNT_] = {false};
+    while (!is_punct(r, '}')) {
+        if (is_kw(r, "energy")) {
+            next(r);
+            Loc at = r->tok.loc;
+            const char *name = take_ident(r, "an energy entry");
+            int i;
+            for (i = 0; i < EF_COUNT_; i++)
+                if (strcmp(energy_names[i], name) == 0)
+                    break;
+            if (i == EF_COUNT_)
+                rd_error(r, at, "unknown energy entry '%s'", name);
+            if (eseen[i])
+                rd_error(r, at, "energy entry '%s' is given twice", name);
+            eseen[i] = true;
+            expect_punct(r, '=');
+            EnergyEntry *e = &hw->energy[i];
+            if (is_punct(r, '[')) {
+                if (i != EF_pe_mac)
+                    rd_error(r, r->tok.loc, "only pe.mac may be a table");
+                next(r);
+                EnergyPoint *pts = NULL;
+                int n = 0, cap = 0;
+                for (;;) {
+                    EnergyPoint pt;
+                    pt.freq = take_value(r, UK_FREQ, "a frequency");
+                    pt.pj = take_value(r, UK_ENERGY_MAC, "an energy per MAC");
+                    VEC_PUSH(&m->arena, pts, n, cap, pt);
+                    if (is_punct(r, ',')) {
+                        next(r);
+                        continue;
+                    }
+                    break;
+                }
+                expect_punct(r, ']');
+                e->table = pts;
+                e->ntable = n;
+            } else {
+                e->table = NULL;
+                e->ntable = 0;
+                e->value = take_value(r, energy_kinds[i], name);
+            }
+            expect_kw(r, "from");
+            if (r->tok.kind != T_STR)
+                expected(r, "the entry's source in quotes");
+            e->source = arena_strdup(&m->arena, r->tok.text);
+            next(r);
+            e->loc = opt_loc(r);
+            continue;
+        }
+        Loc at = r->tok.loc;
+        const char *path = take_ident(r, "a device field or '}'");
+        int i;
+        for (i = 0; i < HWF_COUNT_; i++)
+            if (strcmp(hw_fields[i].path, path) == 0)
+                break;
+        if (i == HWF_COUNT_)
+            rd_error(r, at, "unknown device field '%s'", path);
+        if (seen[i])
+            rd_error(r, at, "device field '%s' is given twice", path);
+        seen[i] = true;
+        expect_punct(r, '=');
+        double *dst = (double *)((char *)hw + hw_fields[i].offset);
+        if (hw_fields[i].flags & F_ENUM_PREC) {
+            Loc pat = r->tok.loc;
+            const char *p = take_ident(r, "a precision");
+            int k;
+            for (k = 0; k < PREC_COUNT_; k++)
+                if (strcmp(precision_name((Precision)k), p) == 0)
+                    break;
+            if (k == PREC_COUNT_)
+                rd_error(r, pat, "unknown precision '%s'", p);
+            *dst = k;
+        } else {
+            *dst = take_value(r, hw_fields[i].kind, path);
+        }
+        hw->locs[i] = opt_loc(r);
+    }
+    for (int i = 0; i < HWF_COUNT_; i++)
+        if (!seen[i])
+            rd_error(r, r->tok.loc, "device field '%s' is missing", hw_fields[i].path);
+    for (int i = 0; i < EF_COUNT_; i++)
+        if (!eseen[i])
+            rd_error(r, r->tok.loc, "energy entry '%s' is missing", energy_names[i]);
+    next(r);
+}
+
+/* key int pairs after a name: `model NAME layers 32 hidden 4096 ...` */
+static void read_keyed_ints(Reader *r, const char *const *keys, int *const *dst, int n, const char *what) {
+    bool seen[16] = {false};
+    while (r->tok.kind == T_IDENT) {
+        int i;
+        for (i = 0; i < n; i++)
+            if (strcmp(r->tok.text, keys[i]) == 0)
+                break;
+        if (i == n)
+            break;
+        if (seen[i])
+            rd_error(r, r->tok.loc, "'%s' is given twice", keys[i]);
+        seen[i] = true;
+        next(r);
+        *dst[i] = (int)take_int(r, keys[i], 0, 1 << 30);
+    }
+    for (int i = 0; i < n; i++)
+        if (!seen[i]) {
+            char buf[300];
+            rd_error(r, r->tok.loc, "%s: expected '%s', found %s", what, keys[i], tok_desc(&r->tok, buf, sizeof buf));
+        }
+}
+
+static void read_model(Reader *r) {
+    ModelShape *ms = &r->m->model;
+    next(r);
+    ms->name = take_ident(r, "the model's name");
+    static const char *const keys[] = {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "vocab"};
+    int *const dst[] = {&ms->layers, &ms->hidden, &ms->intermediate, &ms->heads, &ms->kv_heads, &ms->head_dim, &ms->vocab};
+    read_keyed_ints(r, keys, dst, 7, "model");
+    ms->loc = opt_loc(r);
+}
+
+static void read_workload(Reader *r) {
+    Workload *w = &r->m->work;
+    next(r);
+    w->name = take_ident(r, "the workload's name");
+    static const char *const keys[] = {"batch", "prompt", "generate", "max_seq"};
+    int *const dst[] = {&w->batch, &w->prompt, &w->generate, &w->max_seq};
+    read_keyed_ints(r, keys, dst, 4, "workload");
+    w->loc = opt_loc(r);
+}
+
+static void read_sparsity(Reader *r) {
+    Module *m = r->m;
+    Sparsity *sp = &m->sparsity;
+    m->has_sparsity = true;
+    next(r);
+    sp->name = take_ident(r, "the sparsity block's name");
+    expect_kw(r, "mode");
+    Loc at = r->tok.loc;
+    const char *mode = take_ident(r, "a sparsity mode");
+    int k;
+    for (k = 0; k < SP_COUNT_; k++)
+        if (strcmp(mode, sparse_mode_names[k]) == 0)
+            break;
+    if (k == SP_COUNT_)
+        rd_error(r, at, "unknown sparsity mode '%s'", mode);
+    sp->mode = (SparseMode)k;
+    static const char *const keys[] = {"sink", "window", "page", "budget"};
+    int *const dst[] = {&sp->sink, &sp->window, &sp->page, &sp->budget};
+    read_keyed_ints(r, keys, dst, 4, "sparsity");
+    expect_kw(r, "static_heads");
+    sp->static_heads = take_value(r, UK_NONE, "static_heads");
+    expect_kw(r, "dense_layers");
+    sp->dense_layers = (int)take_int(r, "dense_layers", 0, 1 << 30);
+    if (is_kw(r, "profile")) {
+        next(r);
+        if (r->tok.kind != T_STR)
+            expected(r, "a profile file name in quotes");
+        sp->profile = arena_strdup(&m->arena, r->tok.text);
+        next(r);
+    }
+    sp->loc = opt_loc(r);
+}
+
+static void read_tensor(Reader *r) {
+    Module *m = r->m;
+    next(r);
+    if (r->tok.kind != T_VAR)
+        expected(r, "a tensor name (%name)");
+    Loc name_loc = r->tok.loc;
+    if (ir_find_tensor(m, r->tok.text) >= 0)
+        rd_error(r, name_loc, "tensor '%%%s' is defined twice", r->tok.text);
+    Tensor *t = ir_add_tensor(m);
+    t->name = arena_strdup(&m->arena, r->tok.text);
+    next(r);
+    if (is_kw(r, "weight"))
+        t->kind = TEN_WEIGHT;
+    else if (is_kw(r, "kv"))
+        t->kind = TEN_KV;
+    else
+        expected(r, "a tensor kind (weight, kv)");
+    next(r);
+    Loc pat = r->tok.loc;
+    const char *p = take_ident(r, "an element type");
+    int k;
+    for (k = 0; k < PREC_COUNT_; k++)
+        if (strcmp(precision_name((Precision)k), p) == 0)
+            break;
+    if (k == PREC_COUNT_)
+        rd_error(r, pat, "unknown element type '%s'", p);
+    t->elem = (Precision)k;
+    t->rank = take_dims(r, t->dims, IR_MAX_RANK, "a tensor");
+    expect_kw(r, "layers");
+    t->layers = (int)take_int(r, "a layer count", 1, 1 << 20);
+    if (is_kw(r, "in")) {
+        next(r);
+        TensorTile tile;
+        memset(&tile, 0, sizeof tile);
+        for (int i = 0; i < t->rank; i++)
+            tile.box[i] = (Range){0, t->dims[i]};
+        tile.place = take_place(r);
+        ir_tensor_add_tile(m, t, tile);
+    }
+    t->loc = opt_loc(r);
+    while (is_kw(r, "tile")) {
+        next(r);
+        TensorTile tile;
+        memset(&tile, 0, sizeof tile);
+        take_box(r, tile.box, t->rank, t->dims);
+        expect_kw(r, "in");
+        tile.place = take_place(r);
+        ir_tensor_add_tile(m, t, tile);
+    }
+}
+
+static void read_op(Reader *r, int p) {
+    Module *m = r->m;
+    Phase *ph = &m->phases[p];
+    Loc name_loc = r->tok.loc;
+    if (ir_find_op(ph, r->tok.text) >= 0)
+        rd_error(r, name_loc, "op '%%%s' is defined twice in phase %s", r->tok.text, phase_names[p]);
+    if (strcmp(r->tok.text, "x") == 0)
+        rd_error(r, name_loc, "'%%x' is the layer input and cannot be defined");
+    Op *op = ir_add_op(m, ph);
+    int oi = ph->nops - 1;
+    op->name = arena_strdup(&m->arena, r->tok.text);
+    next(r);
+    if (is_punct(r, ':')) {
+        next(r);
+        op->out_rank = take_dims(r, op->out, 3, "a result");
+    }
+    expect_punct(r, '=');
+    Loc code_loc = r->tok.loc;
+    const char *code = take_ident(r, "an op kind");
+    int k;
+    for (k = 0; k < OP_COUNT_; k++)
+        if (strcmp(op_info[k].name, code) == 0)
+            break;
+    if (k == OP_COUNT_)
+        rd_error(r, code_loc, "unknown op kind '%s'", code);
+    op->code = (OpCode)k;
+    expect_punct(r, '(');
+    int cap = 0;
+    while (r->tok.kind == T_VAR) {
+        struct Ref ref = {p, oi, op->ninputs, arena_strdup(&m->arena, r->tok.text), r->tok.loc};
+        VEC_PUSH(&m->arena, r->inrefs, r->ninrefs, r->inrefs_cap, ref);
+        VEC_PUSH(&m->arena, op->inputs, op->ninputs, cap, IR_INPUT_X);
+        next(r);
+        if (!is_punct(r, ','))
+            break;
+        next(r);
+        if (r->tok.kind != T_VAR)
+            expected(r, "an input (%name)");
+    }
+    expect_punct(r, ')');
+    bool seen_shape = false, seen_df = false, seen_on = false, seen_t = false, seen_fn = false, seen_kv = false,
+         seen_heads = false;
+    for (;;) {
+        Loc at = r->tok.loc;
+        if (is_kw(r, "w") || is_kw(r, "kv")) {
+            if (seen_t)
+                rd_error(r, at, "the op's tensor is given twice");
+            seen_t = true;
+            bool weight = is_kw(r, "w");
+            next(r);
+            if (r->tok.kind != T_VAR)
+                expected(r, "a tensor (%name)");
+            struct TRef tr = {p, oi, arena_strdup(&m->arena, r->tok.text), r->tok.loc, weight};
+            VEC_PUSH(&m->arena, r->trefs, r->ntrefs, r->trefs_cap, tr);
+            next(r);
+        } else if (is_kw(r, "fn")) {
+            if (seen_fn)
+                rd_error(r, at, "'fn' is given twice");
+            seen_fn = true;
+            next(r);
+            op->fn = take_ident(r, "a function name");
+        } else if (is_kw(r, "kv_range") || is_kw(r, "heads")) {
+            bool kv = is_kw(r, "kv_range");
+            if (kv ? seen_kv : seen_heads)
+                rd_error(r, at, "'%s' is given twice", kv ? "kv_range" : "heads");
+            *(kv ? &seen_kv : &seen_heads) = true;
+            next(r);
+            Range *rg = kv ? &op->kv_range : &op->heads;
+            rg->lo = take_int(r, "a range start", 0, (long long)1 << 40);
+            expect_punct(r, ':');
+            rg->hi = take_int(r, "a range end", 0, (long long)1 << 40);
+        } else if (is_kw(r, "shape")) {
+            if (seen_shape)
+                rd_error(r, at, "'shape' is given twice");
+            seen_shape = true;
+            next(r);
+            Loc sat = r->tok.loc;
+            if (take_dims(r, op->shape, 4, "a shape") != 4)
+                rd_error(r, sat, "a shape has 4 dimensions [B, M, N, K]");
+        } else if (is_kw(r, "group")) {
+            if (seen_df)
+                rd_error(r, at, "the dataflow position is given twice");
+            seen_df = true;
+            next(r);
+            op->df.group = (int)take_int(r, "a group number", 0, 1 << 20);
+            expect_kw(r, "part");
+            op->df.part = (int)take_int(r, "a partition number", 0, 1 << 20);
+            expect_kw(r, "stratum");
+            op->df.stratum = (int)take_int(r, "a stratum number", 0, 1 << 20);
+        } else if (is_kw(r, "on")) {
+            if (seen_on)
+                rd_error(r, at, "'on' is given twice");
+            seen_on = true;
+            if (!seen_shape)
+                rd_error(r, at, "'on' covers the op's whole shape, which must come first");
+            next(r);
+            OpTile t;
+            memset(&t, 0, sizeof t);
+            for (int i = 0; i < 4; i++)
+                t.box[i] = (Range){0, op->shape[i]};
+            t.exec = take_exec(r);
+            ir_op_add_tile(m, op, t);
+        } else {
+            break;
+        }
+    }
+    op->loc = opt_loc(r);
+    while (is_kw(r, "tile")) {
+        next(r);
+        OpTile t;
+        memset(&t, 0, sizeof t);
+        take_box(r, t.box, 4, seen_shape ? op->shape : NULL);
+        expect_kw(r, "on");
+        t.exec = take_exec(r);
+        ir_op_add_tile(m, op, t);
+    }
+}
+
+static void read_phase(Reader *r) {
+    Module *m = r->m;
+    next(r);
+    Loc at = r->tok.loc;
+    const char *name = take_ident(r, "a phase name (prefill, decode)");
+    int p;
+    for (p = 0; p < PH_COUNT_; p++)
+        if (strcmp(name, phase_names[p]) == 0)
+            break;
+    if (p == PH_COUNT_)
+        rd_error(r, at, "unknown phase '%s' (prefill or decode)", name);
+    Phase *ph = &m->phases[p];
+    if (ph->steps)
+        rd_error(r, at, "phase %s is given twice", name);
+    expect_kw(r, "tokens");
+    ph->tokens = (int)take_int(r, "a token count", 1, 1 << 30);
+    expect_kw(r, "context");
+    ph->ctx_first = ph->ctx_last = (int)take_int(r, "a context length", 1, 1 << 30);
+    if (r->tok.kind == T_DOTDOT) {
+        next(r);
+        ph->ctx_last = (int)take_int(r, "a context length", ph->ctx_first, 1 << 30);
+    }
+    expect_kw(r, "steps");
+    ph->steps = (int)take_int(r, "a step count", 1, 1 << 30);
+    ph->loc = opt_loc(r);
+    expect_punct(r, '{');
+    while (r->tok.kind == T_VAR)
+        read_op(r, p);
+    expect_punct(r, '}');
+}
+
+static void resolve(Reader *r) {
+    Module *m = r->m;
+    for (int i = 0; i < r->ninrefs; i++) {
+        struct Ref *ref = &r->inrefs[i];
+        Phase *ph = &m->phases[ref->phase];
+        int k = strcmp(ref->name, "x") == 0 ? IR_INPUT_X : ir_find_op(ph, ref->name);
+        if (k == -1 && strcmp(ref->name, "x") != 0)
+            rd_error(r, ref->loc, "'%%%s' is not an op of phase %s", ref->name, phase_names[ref->phase]);
+        ph->ops[ref->op].inputs[ref->slot] = k;
+    }
+    for (int i = 0; i < r->ntrefs; i++) {
+        struct TRef *tr = &r->trefs[i];
+        int k = ir_find_tensor(m, tr->name);
+        if (k < 0)
+            rd_error(r, tr->loc, "'%%%s' is not a tensor", tr->name);
+        if ((m->tensors[k].kind == TEN_WEIGHT) != tr->weight)
+            rd_error(r, tr->loc, "'%%%s' is a %s tensor, not a %s one", tr->name,
+                     m->tensors[k].kind == TEN_WEIGHT ? "weight" : "kv", tr->weight ? "weight" : "kv");
+        m->phases[tr->phase].ops[tr->op].tensor = k;
+    }
+}
+
+Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
+    Module *m = ir_module_new();
+    if (!m) {
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    Reader rd;
+    memset(&rd, 0, sizeof rd);
+    rd.m = m;
+    rd.d = d;
+    jmp_buf oom;
+    if (setjmp(oom)) {
+        ir_module_free(m);
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    m->arena.oom = &oom;
+    rd.src = ir_intern_file(m, name, text, len);
+    rd.p = rd.src->text;
+    rd.end = rd.src->text + len;
+    rd.line = rd.col = 1;
+    if (setjmp(rd.bail)) {
+        ir_module_free(m);
+        return NULL;
+    }
+    if (len > 0 && memchr(text, 0, len))
+        rd_error(&rd, (Loc){rd.src, 0, 0, 0}, "not a text file (it contains NUL bytes)");
+    next(&rd);
+    expect_kw(&rd, "module");
+    if (rd.tok.kind != T_STR)
+        expected(&rd, "the source file name in quotes");
+    m->source = arena_strdup(&m->arena, rd.tok.text);
+    next(&rd);
+    bool seen[3] = {false};
+    for (;;) {
+        const char *const names[3] = {"cost_model", "dataflow", "objective"};
+        int i;
+        for (i = 0; i < 3; i++)
+            if (is_kw(&rd, names[i]))
+                break;
+        if (i == 3)
+            break;
+        if (seen[i])
+            rd_error(&rd, rd.tok.loc, "'%s' is given twice", names[i]);
+        seen[i] = true;
+        next(&rd);
+        Loc at = rd.tok.loc;
+        const char *v = take_ident(&rd, names[i]);
+        const char *const *table = i == 0 ? cost_model_names : i == 1 ? dataflow_mode_names : objective_names;
+        int n = i == 0 ? CM_COUNT_ : i == 1 ? DF_COUNT_ : OBJ_COUNT_, k;
+        for (k = 0; k < n; k++)
+            if (strcmp(table[k], v) == 0)
+                break;
+        if (k == n)
+            rd_error(&rd, at, "unknown %s '%s'", names[i], v);
+        if (i == 0) m->cost_model = (CostModelKind)k;
+        else if (i == 1) m->dataflow = (DataflowMode)k;
+        else m->objective = (Objective)k;
+    }
+    bool have_dev = false, have_model = false, have_work = false;
+    while (rd.tok.kind != T_EOF) {
+        Loc at = rd.tok.loc;
+        if (is_kw(&rd, "device")) {
+            if (have_dev)
+                rd_error(&rd, at, "the device is given twice");
+            have_dev = true;
+            read_device(&rd);
+        } else if (is_kw(&rd, "model")) {
+            if (have_model)
+                rd_error(&rd, at, "the model is given twice");
+            have_model = true;
+            read_model(&rd);
+        } else if (is_kw(&rd, "workload")) {
+            if (have_work)
+                rd_error(&rd, at, "the workload is given twice");
+            have_work = true;
+            read_workload(&rd);
+        } else if (is_kw(&rd, "sparsity")) {
+            if (m->has_sparsity)
+                rd_error(&rd, at, "sparsity is given twice");
+            read_sparsity(&rd);
+        } else if (is_kw(&rd, "tensor")) {
+            read_tensor(&rd);
+        } else if (is_kw(&rd, "phase")) {
+            read_phase(&rd);
+        } else {
+            expected(&rd, "device, model, workload, sparsity, tensor or phase");
+        }
+    }
+    Loc end = rd.tok.loc;
+    if (!have_dev)
+        rd_error(&rd, end, "the module has no device");
+    if (!have_model)
+        rd_error(&rd, end, "the module has no model");
+    if (!have_work)
+        rd_error(&rd, end, "the module has no workload");
+    for (int p = 0; p < PH_COUNT_; p++)
+        if (!m->phases[p].steps)
+            rd_error(&rd, end, "the module has no %s phase", phase_names[p]);
+    resolve(&rd);
+    if (m->dev.hw.channels >= 1 && m->dev.hw.channels <= IR_MAX_CHANNELS && m->dev.hw.nmp_channels <= m->dev.hw.channels &&
+        m->dev.hw.banks_per_channel >= 1 && m->dev.hw.banks_per_channel <= 1 << 16)
+        ir_device_build(&m->arena, &m->dev);
+    m->arena.oom = NULL;
+    return m;
+}

@@ -1,0 +1,274 @@
+/* print.c: the IR's text form (docs/ir.md). Canonical: every device field is printed, numbers use
+ * the shortest text that reads back exactly, a full range prints as `*`, and an op or tensor with a
+ * single tile covering everything prints it inline (`on npu`, `in ch{0-7} at 0x0`). parse.c reads
+ * exactly this; parse(print(m)) prints the same text. */
+#include "ir.h"
+
+#include <string.h>
+
+static void print_str(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+/* A path prints bare unless it holds characters the reader treats specially. */
+static void print_path(FILE *out, const char *p) {
+    for (const char *q = p; *q; q++)
+        if (*q == ' ' || *q == '\t' || *q == '"' || *q == '\\' || *q == ':' || (unsigned char)*q < 0x20) {
+            print_str(out, p);
+            return;
+        }
+    fputs(p, out);
+}
+
+static void print_loc(FILE *out, Loc loc) {
+    if (!loc.file || loc.line <= 0)
+        return;
+    fputs(" @", out);
+    print_path(out, loc.file->name);
+    fprintf(out, ":%d:%d", loc.line, loc.col);
+}
+
+static void print_value(FILE *out, double v, UnitKind k) {
+    char buf[64];
+    unit_format(buf, sizeof buf, v, k);
+    fputs(buf, out);
+}
+
+void ir_print_range_set(FILE *out, ChanSet s) {
+    fputs("ch{", out);
+    bool first = true;
+    for (int c = 0; c < 64; c++) {
+        if (!(s & CHAN_BIT(c)))
+            continue;
+        int e = c;
+        while (e + 1 < 64 && (s & CHAN_BIT(e + 1)))
+            e++;
+        fprintf(out, "%s%d", first ? "" : ",", c);
+        if (e > c)
+            fprintf(out, "-%d", e);
+        first = false;
+        c = e;
+    }
+    fputs("}", out);
+}
+
+static int lowest_bit(ChanSet s) { return s ? __builtin_ctzll(s) : -1; }
+
+void ir_print_exec(FILE *out, Exec e) {
+    switch (e.kind) {
+    case EXEC_NONE: fputs("none", out); break;
+    case EXEC_NPU: fputs("npu", out); break;
+    case EXEC_NMP: fputs("nmp ", out); ir_print_range_set(out, e.chans); break;
+    case EXEC_PE: fprintf(out, "pe ch%d.b%d", lowest_bit(e.chans), e.bank); break;
+    }
+}
+
+static void print_place(FILE *out, Place p) {
+    if (p.kind == PLACE_BANK)
+        fprintf(out, "ch%d.b%d", lowest_bit(p.chans), p.bank);
+    else
+        ir_print_range_set(out, p.chans);
+    if (p.offset >= 0)
+        fprintf(out, " at 0x%llx", (unsigned long long)p.offset);
+}
+
+static void print_box(FILE *out, const Range *box, const long long *dims, int rank) {
+    fputc('[', out);
+    for (int i = 0; i < rank; i++) {
+        if (i)
+            fputs(", ", out);
+        if (box[i].lo == 0 && box[i].hi == dims[i])
+            fputc('*', out);
+        else
+            fprintf(out, "%lld:%lld", box[i].lo, box[i].hi);
+    }
+    fputc(']', out);
+}
+
+static bool box_full(const Range *box, const long long *dims, int rank) {
+    for (int i = 0; i < rank; i++)
+        if (box[i].lo != 0 || box[i].hi != dims[i])
+            return false;
+    return true;
+}
+
+static void print_dims(FILE *out, const long long *d, int n) {
+    fputc('[', out);
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%s%lld", i ? ", " : "", d[i]);
+    fputc(']', out);
+}
+
+static void print_device(FILE *out, const Device *dev) {
+    const Hardware *hw = &dev->hw;
+    fprintf(out, "device %s", hw->name);
+    print_loc(out, hw->loc);
+    fputs(" {\n", out);
+    for (int i = 0; i < HWF_COUNT_; i++) {
+        const FieldDesc *f = &hw_fields[i];
+        double v = *(const double *)((const char *)hw + f->offset);
+        fprintf(out, "  %s = ", f->path);
+        if (f->flags & F_ENUM_PREC)
+            fputs(precision_name((Precision)v), out);
+        else
+            print_value(out, v, f->kind);
+        print_loc(out, hw->locs[i]);
+        fputc('\n', out);
+    }
+    for (int i = 0; i < EF_COUNT_; i++) {
+        const EnergyEntry *e = &hw->energy[i];
+        fprintf(out, "  energy %s = ", energy_names[i]);
+        if (e->table) {
+            fputc('[', out);
+            for (int j = 0; j < e->ntable; j++) {
+                if (j)
+                    fputs(", ", out);
+                print_value(out, e->table[j].freq, UK_FREQ);
+                fputc(' ', out);
+                print_value(out, e->table[j].pj, UK_ENERGY_MAC);
+            }
+            fputc(']', out);
+        } else {
+            print_value(out, e->value, energy_kinds[i]);
+        }
+        fputs(" from ", out);
+        print_str(out, e->source ? e->source : "");
+        print_loc(out, e->loc);
+        fputc('\n', out);
+    }
+    fputs("}\n", out);
+}
+
+static const char *const tensor_kind_names[] = {"weight", "kv"};
+
+static void print_tensor(FILE *out, const Tensor *t) {
+    fprintf(out, "tensor %%%s %s %s ", t->name, tensor_kind_names[t->kind], precision_name(t->elem));
+    print_dims(out, t->dims, t->rank);
+    fprintf(out, " layers %d", t->layers);
+    bool inline_tile = t->ntiles == 1 && box_full(t->tiles[0].box, t->dims, t->rank);
+    if (inline_tile) {
+        fputs(" in ", out);
+        print_place(out, t->tiles[0].place);
+    }
+    print_loc(out, t->loc);
+    fputc('\n', out);
+    if (inline_tile)
+        return;
+    for (int i = 0; i < t->ntiles; i++) {
+        fputs("  tile ", out);
+        print_box(out, t->tiles[i].box, t->dims, t->rank);
+        fputs(" in ", out);
+        print_place(out, t->tiles[i].place);
+        fputc('\n', out);
+    }
+}
+
+static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op) {
+    fprintf(out, "  %%%s", op->name);
+    if (op->out_rank > 0) {
+        fputs(": ", out);
+        print_dims(out, op->out, op->out_rank);
+    }
+    fprintf(out, " = %s(", op_info[op->code].name);
+    for (int i = 0; i < op->ninputs; i++) {
+        int k = op->inputs[i];
+        fprintf(out, "%s%%%s", i ? ", " : "", k == IR_INPUT_X ? "x" : ph->ops[k].name);
+    }
+    fputc(')', out);
+    if (op->tensor >= 0)
+        fprintf(out, " %s %%%s", m->tensors[op->tensor].kind == TEN_WEIGHT ? "w" : "kv", m->tensors[op->tensor].name);
+    if (op->fn)
+        fprintf(out, " fn %s", op->fn);
+    if (op->kv_range.hi > op->kv_range.lo)
+        fprintf(out, " kv_range %lld:%lld", op->kv_range.lo, op->kv_range.hi);
+    if (op->heads.hi > op->heads.lo)
+        fprintf(out, " heads %lld:%lld", op->heads.lo, op->heads.hi);
+    bool has_shape = op->shape[0] || op->shape[1] || op->shape[2] || op->shape[3];
+    if (has_shape) {
+        fputs(" shape ", out);
+        print_dims(out, op->shape, 4);
+    }
+    if (op->df.group >= 0)
+        fprintf(out, " group %d part %d stratum %d", op->df.group, op->df.part, op->df.stratum);
+    bool inline_tile = has_shape && op->ntiles == 1 && box_full(op->tiles[0].box, op->shape, 4);
+    if (inline_tile) {
+        fputs(" on ", out);
+        ir_print_exec(out, op->tiles[0].exec);
+    }
+    print_loc(out, op->loc);
+    fputc('\n', out);
+    if (inline_tile)
+        return;
+    static const long long nodims[4] = {-1, -1, -1, -1};
+    for (int i = 0; i < op->ntiles; i++) {
+        fputs("    tile ", out);
+        print_box(out, op->tiles[i].box, has_shape ? op->shape : nodims, 4);
+        fputs(" on ", out);
+        ir_print_exec(out, op->tiles[i].exec);
+        fputc('\n', out);
+    }
+}
+
+void ir_print(FILE *out, const Module *m) {
+    fprintf(out, "; h2c IR v%d\n", IR_VERSION);
+    fputs("module ", out);
+    print_str(out, m->source ? m->source : "");
+    fprintf(out, " cost_model %s dataflow %s objective %s\n\n", cost_model_names[m->cost_model],
+            dataflow_mode_names[m->dataflow], objective_names[m->objective]);
+    print_device(out, &m->dev);
+    fputc('\n', out);
+    const ModelShape *ms = &m->model;
+    fprintf(out, "model %s layers %d hidden %d intermediate %d heads %d kv_heads %d head_dim %d vocab %d", ms->name,
+            ms->layers, ms->hidden, ms->intermediate, ms->heads, ms->kv_heads, ms->head_dim, ms->vocab);
+    print_loc(out, ms->loc);
+    fputc('\n', out);
+    const Workload *w = &m->work;
+    fprintf(out, "workload %s batch %d prompt %d generate %d max_seq %d", w->name, w->batch, w->prompt, w->generate,
+            w->max_seq);
+    print_loc(out, w->loc);
+    fputc('\n', out);
+    if (m->has_sparsity) {
+        const Sparsity *sp = &m->sparsity;
+        char sh[40];
+        fmt_double(sh, sizeof sh, sp->static_heads);
+        fprintf(out, "sparsity %s mode %s sink %d window %d page %d budget %d static_heads %s dense_layers %d",
+                sp->name, sparse_mode_names[sp->mode], sp->sink, sp->window, sp->page, sp->budget, sh,
+                sp->dense_layers);
+        if (sp->profile) {
+            fputs(" profile ", out);
+            print_str(out, sp->profile);
+        }
+        print_loc(out, sp->loc);
+        fputc('\n', out);
+    }
+    if (m->ntensors)
+        fputc('\n', out);
+    for (int i = 0; i < m->ntensors; i++)
+        print_tensor(out, &m->tensors[i]);
+    for (int p = 0; p < PH_COUNT_; p++) {
+        const Phase *ph = &m->phases[p];
+        fprintf(out, "\nphase %s tokens %d context %d", phase_names[p], ph->tokens, ph->ctx_first);
+        if (ph->ctx_last != ph->ctx_first)
+            fprintf(out, "..%d", ph->ctx_last);
+        fprintf(out, " steps %d", ph->steps);
+        print_loc(out, ph->loc);
+        fputs(" {\n", out);
+        for (int i = 0; i < ph->nops; i++)
+            print_op(out, m, ph, &ph->ops[i]);
+        fputs("}\n", out);
+    }
+}

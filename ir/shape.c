@@ -1,0 +1,90 @@
+/* shape.c: the iteration space [B, M, N, K] and result shape of each op kind, from the model, the
+ * workload, the phase and the inputs' results. One function, used by pass_shapes to fill shapes and
+ * by the verifier to check them. Decode shapes are taken at the phase's last (longest) context. */
+#include "ir.h"
+
+/* The result shape of input i of op: the layer input x is [rows, hidden]. */
+static bool input_shape(const Module *m, const Phase *ph, const Op *op, int i, int *rank, long long out[3]) {
+    int k = op->inputs[i];
+    if (k == IR_INPUT_X) {
+        *rank = 2;
+        out[0] = (long long)m->work.batch * ph->tokens;
+        out[1] = m->model.hidden;
+        return true;
+    }
+    if (k < 0 || k >= ph->nops || ph->ops[k].out_rank == 0)
+        return false;
+    *rank = ph->ops[k].out_rank;
+    for (int j = 0; j < 3; j++)
+        out[j] = ph->ops[k].out[j];
+    return true;
+}
+
+bool ir_infer_shape(const Module *m, const Phase *ph, const Op *op, long long shape[4], int *out_rank,
+                    long long out[3]) {
+    const ModelShape *ms = &m->model;
+    long long b = m->work.batch, s = ph->tokens, rows = b * s, ctx = ph->ctx_last;
+    long long g = ms->kv_heads > 0 ? ms->heads / ms->kv_heads : 1;
+    int r0 = 0;
+    long long in0[3] = {0};
+    if (op->ninputs > 0 && !input_shape(m, ph, op, 0, &r0, in0))
+        return false;
+    shape[0] = shape[1] = shape[2] = shape[3] = 0;
+    out[0] = out[1] = out[2] = 0;
+    switch (op->code) {
+    case OP_FC: {
+        if (op->tensor < 0 || op->tensor >= m->ntensors || r0 != 2)
+            return false;
+        const Tensor *w = &m->tensors[op->tensor];
+        shape[0] = 1, shape[1] = rows, shape[2] = w->dims[1], shape[3] = in0[1];
+        *out_rank = 2, out[0] = rows, out[1] = w->dims[1];
+        return true;
+    }
+    case OP_ATTN_SCORE:
+        shape[0] = ms->kv_heads * b, shape[1] = s * g, shape[2] = ctx, shape[3] = ms->head_dim;
+        *out_rank = 3, out[0] = shape[0], out[1] = shape[1], out[2] = ctx;
+        return true;
+    case OP_SOFTMAX:
+        if (r0 != 3)
+            return false;
+        shape[0] = in0[0], shape[1] = in0[1], shape[2] = in0[2], shape[3] = 1;
+        *out_rank = 3, out[0] = in0[0], out[1] = in0[1], out[2] = in0[2];
+        return true;
+    case OP_ATTN_VALUE:
+        shape[0] = ms->kv_heads * b, shape[1] = s * g, shape[2] = ms->head_dim, shape[3] = ctx;
+        *out_rank = 2, out[0] = rows, out[1] = (long long)ms->heads * ms->head_dim;
+        return true;
+    case OP_NORM:
+    case OP_ACTIVATION:
+    case OP_ADD:
+    case OP_MUL:
+        if (r0 != 2)
+            return false;
+        shape[0] = 1, shape[1] = in0[0], shape[2] = in0[1], shape[3] = 1;
+        *out_rank = 2, out[0] = in0[0], out[1] = in0[1];
+        return true;
+    case OP_ATTN_TILE: {
+        /* queries of the KV heads in `heads` over the KV positions in `kv_range` */
+        long long kvh = op->heads.hi > op->heads.lo ? op->heads.hi - op->heads.lo : ms->kv_heads;
+        long long len = op->kv_range.hi > op->kv_range.lo ? op->kv_range.hi - op->kv_range.lo : ctx;
+        shape[0] = kvh * b, shape[1] = s * g, shape[2] = len, shape[3] = ms->head_dim;
+        *out_rank = 3, out[0] = shape[0], out[1] = shape[1], out[2] = ms->head_dim;
+        return true;
+    }
+    case OP_ATTN_MERGE:
+        if (r0 != 3)
+            return false;
+        shape[0] = in0[0], shape[1] = in0[1], shape[2] = in0[2], shape[3] = op->ninputs;
+        *out_rank = 2, out[0] = rows, out[1] = (long long)ms->heads * ms->head_dim;
+        return true;
+    case OP_PAGE_SELECT: {
+        long long page = m->has_sparsity && m->sparsity.page > 0 ? m->sparsity.page : 16;
+        long long budget = m->has_sparsity && m->sparsity.budget > 0 ? m->sparsity.budget : 1024;
+        shape[0] = ms->kv_heads * b, shape[1] = s * g, shape[2] = (ctx + page - 1) / page, shape[3] = ms->head_dim;
+        *out_rank = 2, out[0] = shape[0], out[1] = budget / page;
+        return true;
+    }
+    default:
+        return false;
+    }
+}

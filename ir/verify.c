@@ -1,0 +1,675 @@
+/* verify.c: the IR's invariants (docs/ir.md, "Invariants"), checked between passes. Every
+ * violation is reported with the Loc of the entity at fault, so a late error still points at the
+ * .h2 line. Checks: device, model and workload sanity; phases agree with the workload and with
+ * each other; tensor tiles cover their tensor exactly, are placed, fit their banks and do not
+ * overlap; op arity, operands and shapes; op tiles cover the iteration space exactly, run on real
+ * units and read data that lives where they run; and the dataflow legality rules of H2-LLM. */
+#include "ir.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct V {
+    const Module *m;
+    Diag *d;
+    bool ok;
+} V;
+
+/* scratch memory through the allocator hook; the verifier treats exhaustion as fatal */
+static void *vmalloc(size_t n) {
+    void *p = h2c_raw_alloc(n);
+    if (!p)
+        h2c_unreachable("out of memory in the verifier");
+    return p;
+}
+
+#define VERR(v, loc, ...)                                                                          \
+    do {                                                                                           \
+        diag_error((v)->d, (loc), __VA_ARGS__);                                                    \
+        (v)->ok = false;                                                                           \
+    } while (0)
+
+static Loc op_loc(const Phase *ph, const Op *op) { return op->loc.file ? op->loc : ph->loc; }
+
+/* ---------------------------------------------------------------- device, model, workload */
+
+static bool verify_device(V *v) {
+    const Hardware *hw = &v->m->dev.hw;
+    bool ok = true;
+    for (int i = 0; i < HWF_COUNT_; i++) {
+        const FieldDesc *f = &hw_fields[i];
+        double x = *(const double *)((const char *)hw + f->offset);
+        Loc at = hw->locs[i].file ? hw->locs[i] : hw->loc;
+        if (!(x >= f->min && x <= f->max)) {
+            VERR(v, at, "device field '%s' = %g is out of range [%g, %g]", f->path, x, f->min, f->max);
+            ok = false;
+        } else if ((f->flags & (F_INT | F_ENUM_PREC)) && x != floor(x)) {
+            VERR(v, at, "device field '%s' = %g must be a whole number", f->path, x);
+            ok = false;
+        } else if ((f->flags & F_POW2) && x > 0) {
+            int e;
+            if (frexp(x, &e) != 0.5) {
+                VERR(v, at, "device field '%s' = %g must be a power of two", f->path, x);
+                ok = false;
+            }
+        }
+    }
+    if (ok && hw->nmp_channels > hw->channels) {
+        VERR(v, hw->locs[HWF_nmp_channels].file ? hw->locs[HWF_nmp_channels] : hw->loc,
+             "nmp.channels = %g exceeds channels = %g", hw->nmp_channels, hw->channels);
+        ok = false;
+    }
+    if (ok && fmod(hw->banks_per_channel, hw->pe_banks) != 0) {
+        VERR(v, hw->loc, "pe.banks = %g does not divide banks_per_channel = %g", hw->pe_banks, hw->banks_per_channel);
+        ok = false;
+    }
+    for (int i = 0; i < EF_COUNT_; i++) {
+        const EnergyEntry *e = &hw->energy[i];
+        Loc at = e->loc.file ? e->loc : hw->loc;
+        if (e->table) {
+            for (int j = 0; j < e->ntable; j++) {
+                if (!(e->table[j].pj >= 0) || !(e->table[j].freq > 0))
+                    VERR(v, at, "energy %s: table entries must be positive", energy_names[i]);
+                if (j && e->table[j].freq <= e->table[j - 1].freq)
+                    VERR(v, at, "energy %s: table frequencies must increase", energy_names[i]);
+            }
+        } else if (!(e->value >= 0)) {
+            VERR(v, at, "energy %s must not be negative", energy_names[i]);
+        }
+    }
+    if (ok && (!v->m->dev.units || v->m->dev.nunits != 1 + dev_channels(&v->m->dev) * (1 + dev_banks(&v->m->dev)) +
+                                                            dev_nmp_channels(&v->m->dev) * dev_banks(&v->m->dev)))
+        h2c_unreachable("device units not built");
+    return ok;
+}
+
+static bool verify_model(V *v) {
+    const ModelShape *ms = &v->m->model;
+    const Workload *w = &v->m->work;
+    bool ok = true;
+    if (ms->layers < 1 || ms->hidden < 1 || ms->intermediate < 1 || ms->heads < 1 || ms->kv_heads < 1 ||
+        ms->head_dim < 1) {
+        VERR(v, ms->loc, "model '%s': layers, hidden, intermediate, heads, kv_heads and head_dim must be positive",
+             ms->name);
+        ok = false;
+    } else if (ms->heads % ms->kv_heads) {
+        VERR(v, ms->loc, "model '%s': heads = %d is not a multiple of kv_heads = %d", ms->name, ms->heads, ms->kv_heads);
+        ok = false;
+    }
+    if (w->batch < 1 || w->prompt < 1 || w->generate < 1 || w->max_seq < w->prompt) {
+        VERR(v, w->loc, "workload '%s': batch, prompt and generate must be positive and prompt <= max_seq", w->name);
+        ok = false;
+    }
+    return ok;
+}
+
+static void verify_phases(V *v) {
+    const Module *m = v->m;
+    const Workload *w = &m->work;
+    const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    int last = w->prompt + w->generate < w->max_seq ? w->prompt + w->generate : w->max_seq;
+    int first = w->prompt + 1 < last ? w->prompt + 1 : last;
+    if (pf->tokens != w->prompt || pf->ctx_first != w->prompt || pf->ctx_last != w->prompt || pf->steps != 1)
+        VERR(v, pf->loc, "phase prefill must have tokens %d context %d steps 1 (the workload's prompt)", w->prompt,
+             w->prompt);
+    if (dc->tokens != 1 || dc->ctx_first != first || dc->ctx_last != last || dc->steps != w->generate)
+        VERR(v, dc->loc, "phase decode must have tokens 1 context %d..%d steps %d (from the workload)", first, last,
+             w->generate);
+    if (pf->nops != dc->nops) {
+        VERR(v, dc->loc, "the phases differ: prefill has %d ops, decode %d (both hold the same layer)", pf->nops,
+             dc->nops);
+        return;
+    }
+    for (int i = 0; i < pf->nops; i++) {
+        const Op *a = &pf->ops[i], *b = &dc->ops[i];
+        bool same = strcmp(a->name, b->name) == 0 && a->code == b->code && a->ninputs == b->ninputs &&
+                    a->tensor == b->tensor && ((!a->fn && !b->fn) || (a->fn && b->fn && strcmp(a->fn, b->fn) == 0));
+        for (int j = 0; same && j < a->ninputs; j++)
+            same = a->inputs[j] == b->inputs[j];
+        if (!same)
+            VERR(v, op_loc(dc, b), "op %d differs between the phases (%%%s in prefill, %%%s in decode): both phases hold "
+                 "the same layer graph", i, a->name, b->name);
+    }
+}
+
+/* ---------------------------------------------------------------- boxes */
+
+static bool boxes_overlap(const Range *a, const Range *b, int rank) {
+    for (int i = 0; i < rank; i++)
+        if (a[i].hi <= b[i].lo || b[i].hi <= a[i].lo)
+            return false;
+    return true;
+}
+
+static void fmt_box(char *buf, size_t n, const Range *box, int rank) {
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, n - k, "[");
+    for (int i = 0; i < rank && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld:%lld", i ? ", " : "", box[i].lo, box[i].hi);
+    if (k < n)
+        snprintf(buf + k, n - k, "]");
+}
+
+/* Each box non-empty and inside dims, pairwise disjoint, together as large as dims: an exact cover.
+ * `what` names the owner for messages; get(i) returns box i. */
+static void check_cover(V *v, Loc at, const char *what, const long long *dims, int rank, const Range *const *boxes,
+                        int n) {
+    long long total = 1;
+    for (int i = 0; i < rank; i++)
+        total *= dims[i];
+    long long sum = 0;
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        char b[160];
+        for (int j = 0; j < rank; j++) {
+            if (boxes[i][j].lo < 0 || boxes[i][j].hi > dims[j] || boxes[i][j].lo >= boxes[i][j].hi) {
+                fmt_box(b, sizeof b, boxes[i], rank);
+                VERR(v, at, "%s: tile %d %s is empty or outside [0, %lld) in dimension %d", what, i, b, dims[j], j);
+                ok = false;
+                break;
+            }
+        }
+        sum += ir_box_volume(boxes[i], rank);
+    }
+    if (!ok)
+        return;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (boxes_overlap(boxes[i], boxes[j], rank)) {
+                char a[160], b[160];
+                fmt_box(a, sizeof a, boxes[i], rank);
+                fmt_box(b, sizeof b, boxes[j], rank);
+                VERR(v, at, "%s: tiles %d %s and %d %s overlap", what, i, a, j, b);
+                return;
+            }
+    if (sum != total)
+        VERR(v, at, "%s: the tiles cover %lld of %lld elements; they must cover all of it exactly once", what, sum,
+             total);
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+typedef struct Interval {
+    long long lo, hi;
+    int tensor;
+} Interval;
+
+static int cmp_interval(const void *a, const void *b) {
+    const Interval *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo ? 1 : x->tensor - y->tensor;
+}
+
+static void verify_tensors(V *v) {
+    const Module *m = v->m;
+    const Device *dev = &m->dev;
+    const ModelShape *ms = &m->model;
+    int C = dev_channels(dev), B = dev_banks(dev);
+    for (int t = 0; t < m->ntensors; t++) {
+        const Tensor *T = &m->tensors[t];
+        for (int u = 0; u < t; u++)
+            if (strcmp(m->tensors[u].name, T->name) == 0)
+                VERR(v, T->loc, "tensor '%%%s' is defined twice", T->name);
+        int want_rank = T->kind == TEN_WEIGHT ? 2 : 4;
+        if (T->rank != want_rank) {
+            VERR(v, T->loc, "%s tensor '%%%s' has rank %d; it must have %d", T->kind == TEN_WEIGHT ? "weight" : "kv",
+                 T->name, T->rank, want_rank);
+            continue;
+        }
+        bool dims_ok = true;
+        for (int i = 0; i < T->rank; i++)
+            dims_ok &= T->dims[i] > 0;
+        if (!dims_ok) {
+            VERR(v, T->loc, "tensor '%%%s' has an empty dimension", T->name);
+            continue;
+        }
+        if (T->kind == TEN_KV && (T->dims[0] != ms->kv_heads || T->dims[1] != m->work.batch ||
+                                  T->dims[2] != m->work.max_seq || T->dims[3] != ms->head_dim))
+            VERR(v, T->loc, "kv tensor '%%%s' must be [kv_heads %d, batch %d, max_seq %d, head_dim %d]", T->name,
+                 ms->kv_heads, m->work.batch, m->work.max_seq, ms->head_dim);
+        if (T->layers != ms->layers)
+            VERR(v, T->loc, "tensor '%%%s' has %d layers; the model has %d", T->name, T->layers, ms->layers);
+        if ((double)T->elem != dev->hw.precision)
+            VERR(v, T->loc, "tensor '%%%s' is %s but the device computes in %s", T->name, precision_name(T->elem),
+                 precision_name((Precision)dev->hw.precision));
+        if (T->ntiles == 0)
+            continue;
+        const Range **boxes = vmalloc(sizeof(Range *) * (size_t)T->ntiles);
+        bool places_ok = true;
+        for (int i = 0; i < T->ntiles; i++) {
+            const TensorTile *tile = &T->tiles[i];
+            boxes[i] = tile->box;
+            const Place *p = &tile->place;
+            if (p->kind == PLACE_NONE) {
+                VERR(v, T->loc, "tensor '%%%s': tile %d is not placed", T->name, i);
+                places_ok = false;
+            } else if (p->chans == 0 || (p->chans & ~dev_all_set(dev))) {
+                VERR(v, T->loc, "tensor '%%%s': tile %d is placed on channels the device does not have (it has %d)",
+                     T->name, i, C);
+                places_ok = false;
+            } else if (p->kind == PLACE_BANK && (chanset_count(p->chans) != 1 || p->bank < 0 || p->bank >= B)) {
+                VERR(v, T->loc, "tensor '%%%s': tile %d is placed on bank %d; channels have %d banks", T->name, i,
+                     p->bank, B);
+                places_ok = false;
+            }
+        }
+        char what[160];
+        snprintf(what, sizeof what, "tensor '%%%s'", T->name);
+        check_cover(v, T->loc, what, T->dims, T->rank, boxes, T->ntiles);
+        h2c_raw_free(boxes, sizeof(Range *) * (size_t)T->ntiles);
+        (void)places_ok;
+    }
+    if (!v->ok)
+        return;
+    /* capacity and overlap, bank by bank */
+    double cap = dev->hw.bank_capacity;
+    Interval *iv = NULL;
+    int niv = 0, ivcap = 0;
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < B; b++) {
+            niv = 0;
+            double used = 0;
+            for (int t = 0; t < m->ntensors; t++) {
+                const Tensor *T = &m->tensors[t];
+                for (int i = 0; i < T->ntiles; i++) {
+                    const Place *p = &T->tiles[i].place;
+                    bool here = (p->chans & CHAN_BIT(c)) && (p->kind == PLACE_CHANNELS || p->bank == b);
+                    if (!here)
+                        continue;
+                    long long bytes = tile_bank_bytes(dev, T, &T->tiles[i]) * T->layers;
+                    used += (double)bytes;
+                    if (p->offset >= 0) {
+                        if (niv == ivcap) {
+                            int ncap = ivcap ? ivcap * 2 : 64;
+                            Interval *n2 = h2c_raw_realloc(iv, sizeof(Interval) * (size_t)ivcap,
+                                                           sizeof(Interval) * (size_t)ncap);
+                            if (!n2)
+                                h2c_unreachable("out of memory in the verifier");
+                            iv = n2;
+                            ivcap = ncap;
+                        }
+                        iv[niv++] = (Interval){p->offset, p->offset + bytes, t};
+                        if ((double)(p->offset + bytes) > cap) {
+                            VERR(v, T->loc,
+                                 "tensor '%%%s': tile %d ends at byte %lld of bank ch%d.b%d, past its capacity of %.0f",
+                                 T->name, i, p->offset + bytes, c, b, cap);
+                            h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
+                            return;
+                        }
+                    }
+                }
+            }
+            if (used > cap) {
+                char u[64], k[64];
+                unit_format(u, sizeof u, used, UK_BYTES);
+                unit_format(k, sizeof k, cap, UK_BYTES);
+                VERR(v, m->model.loc, "bank ch%d.b%d holds %s of tensors but has %s", c, b, u, k);
+                h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
+                return;
+            }
+            qsort(iv, (size_t)niv, sizeof *iv, cmp_interval);
+            for (int i = 1; i < niv; i++)
+                if (iv[i].lo < iv[i - 1].hi) {
+                    VERR(v, m->tensors[iv[i].tensor].loc,
+                         "tensor '%%%s' overlaps tensor '%%%s' in bank ch%d.b%d (bytes %lld..%lld)",
+                         m->tensors[iv[i].tensor].name, m->tensors[iv[i - 1].tensor].name, c, b, iv[i].lo,
+                         iv[i - 1].hi);
+                    h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
+                    return;
+                }
+        }
+    }
+    h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static const char *const act_fns[] = {"silu", "gelu", "relu", "swish"};
+static const char *const norm_kinds[] = {"rms", "layer"};
+
+static bool in_list(const char *s, const char *const *list, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The tensor box an op tile reads: fc reads weight columns N; attention reads the (head, batch)
+ * pairs of its B range (B = head * batch + b) and, for attn_tile/page_select, its KV range. */
+static bool tile_touches(const Module *m, const Op *op, const OpTile *ot, const TensorTile *tt) {
+    const Tensor *T = &m->tensors[op->tensor];
+    if (T->kind == TEN_WEIGHT)
+        return ot->box[DIM_N].lo < tt->box[1].hi && tt->box[1].lo < ot->box[DIM_N].hi;
+    long long batch = T->dims[1];
+    for (long long bi = ot->box[DIM_B].lo; bi < ot->box[DIM_B].hi; bi++) {
+        long long h = bi / batch, b = bi % batch;
+        if (h >= tt->box[0].lo && h < tt->box[0].hi && b >= tt->box[1].lo && b < tt->box[1].hi)
+            return true;
+    }
+    return false;
+}
+
+static void verify_op_tiles(V *v, const Phase *ph, const Op *op) {
+    const Module *m = v->m;
+    const Device *dev = &m->dev;
+    Loc at = op_loc(ph, op);
+    bool has_shape = op->shape[0] || op->shape[1] || op->shape[2] || op->shape[3];
+    if (op->ntiles == 0)
+        return;
+    if (!has_shape) {
+        VERR(v, at, "%%%s has tiles but no shape", op->name);
+        return;
+    }
+    const Range **boxes = vmalloc(sizeof(Range *) * (size_t)op->ntiles);
+    for (int i = 0; i < op->ntiles; i++) {
+        const OpTile *t = &op->tiles[i];
+        boxes[i] = t->box;
+        switch (t->exec.kind) {
+        case EXEC_NONE:
+            VERR(v, at, "%%%s: tile %d runs nowhere", op->name, i);
+            break;
+        case EXEC_NPU:
+            break;
+        case EXEC_NMP:
+            if (t->exec.chans == 0 || (t->exec.chans & ~dev_nmp_set(dev)))
+                VERR(v, at, "%%%s: tile %d runs on NMP channels the device does not have (NMP channels are 0..%d)",
+                     op->name, i, dev_nmp_channels(dev) - 1);
+            break;
+        case EXEC_PE:
+            if (chanset_count(t->exec.chans) != 1 || (t->exec.chans & ~dev_nmp_set(dev)) || t->exec.bank < 0 ||
+                t->exec.bank >= dev_banks(dev))
+                VERR(v, at, "%%%s: tile %d runs on a PE the device does not have", op->name, i);
+            break;
+        }
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%%%s in %s", op->name, phase_names[ph->kind]);
+    check_cover(v, at, what, op->shape, 4, boxes, op->ntiles);
+    h2c_raw_free(boxes, sizeof(Range *) * (size_t)op->ntiles);
+    if (!v->ok || op->tensor < 0)
+        return;
+    /* memory-compute co-location: a near-memory tile reads only data stored where it runs */
+    const Tensor *T = &m->tensors[op->tensor];
+    for (int i = 0; i < op->ntiles; i++) {
+        const OpTile *ot = &op->tiles[i];
+        if (ot->exec.kind != EXEC_NMP && ot->exec.kind != EXEC_PE)
+            continue;
+        for (int j = 0; j < T->ntiles; j++) {
+            const TensorTile *tt = &T->tiles[j];
+            if (!tile_touches(m, op, ot, tt))
+                continue;
+            bool local = ot->exec.kind == EXEC_NMP
+                             ? (tt->place.chans & ~ot->exec.chans) == 0
+                             : tt->place.kind == PLACE_BANK && tt->place.chans == ot->exec.chans &&
+                                   tt->place.bank == ot->exec.bank;
+            if (!local) {
+                VERR(v, at, "%%%s: tile %d runs near memory but reads tile %d of '%%%s', which is stored elsewhere",
+                     op->name, i, j, T->name);
+                return;
+            }
+        }
+    }
+}
+
+static void verify_ops(V *v, const Phase *ph) {
+    const Module *m = v->m;
+    for (int i = 0; i < ph->nops; i++) {
+        const Op *op = &ph->ops[i];
+        Loc at = op_loc(ph, op);
+        const OpInfo *info = &op_info[op->code];
+        for (int j = 0; j < i; j++)
+            if (strcmp(ph->ops[j].name, op->name) == 0)
+                VERR(v, at, "%%%s is defined twice in phase %s", op->name, phase_names[ph->kind]);
+        if (op->ninputs < info->min_in || op->ninputs > info->max_in)
+            VERR(v, at, "%s takes %d to %d inputs; %%%s has %d", info->name, info->min_in, info->max_in, op->name,
+                 op->ninputs);
+        for (int j = 0; j < op->ninputs; j++)
+            if (op->inputs[j] == i || op->inputs[j] < IR_INPUT_X || op->inputs[j] >= ph->nops)
+                VERR(v, at, "%%%s: input %d is not another op of the phase", op->name, j);
+        if (info->operand == OPND_NONE && op->tensor >= 0)
+            VERR(v, at, "%s reads no tensor, but %%%s names one", info->name, op->name);
+        if (info->operand != OPND_NONE) {
+            if (op->tensor < 0 || op->tensor >= m->ntensors)
+                VERR(v, at, "%%%s (%s) needs its %s tensor", op->name, info->name,
+                     info->operand == OPND_WEIGHT ? "weight" : "kv");
+            else if ((m->tensors[op->tensor].kind == TEN_WEIGHT) != (info->operand == OPND_WEIGHT))
+                VERR(v, at, "%%%s (%s) reads '%%%s', which is not a %s tensor", op->name, info->name,
+                     m->tensors[op->tensor].name, info->operand == OPND_WEIGHT ? "weight" : "kv");
+        }
+        if (op->code == OP_ACTIVATION && (!op->fn || !in_list(op->fn, act_fns, 4)))
+            VERR(v, at, "%%%s: activation needs fn silu, gelu, relu or swish", op->name);
+        else if (op->code == OP_NORM && (!op->fn || !in_list(op->fn, norm_kinds, 2)))
+            VERR(v, at, "%%%s: norm needs fn rms or layer", op->name);
+        else if (op->code != OP_ACTIVATION && op->code != OP_NORM && op->fn)
+            VERR(v, at, "%%%s: %s takes no fn", op->name, info->name);
+    }
+    if (!v->ok)
+        return;
+    int *order = vmalloc(sizeof(int) * (size_t)(ph->nops + 1));
+    if (!ir_topo_order(ph, order)) {
+        VERR(v, ph->loc, "the ops of phase %s form a cycle", phase_names[ph->kind]);
+        h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
+        return;
+    }
+    /* shapes, in topological order so inputs are checked first */
+    for (int k = 0; k < ph->nops; k++) {
+        const Op *op = &ph->ops[order[k]];
+        Loc at = op_loc(ph, op);
+        bool has_shape = op->shape[0] || op->shape[1] || op->shape[2] || op->shape[3];
+        if (!has_shape && op->out_rank == 0)
+            continue;
+        long long shape[4], out[3];
+        int rank = 0;
+        if (!ir_infer_shape(m, ph, op, shape, &rank, out)) {
+            VERR(v, at, "%%%s has a shape, but the shapes of its inputs are not known", op->name);
+            continue;
+        }
+        if (op->code == OP_FC && op->ninputs > 1) {
+            for (int j = 1; j < op->ninputs; j++) {
+                int src = op->inputs[j];
+                long long w = src == IR_INPUT_X ? m->model.hidden : ph->ops[src].out[1];
+                if (w != shape[DIM_K])
+                    VERR(v, at, "%%%s: input %d is %lld wide, input 0 is %lld", op->name, j, w, shape[DIM_K]);
+            }
+        }
+        if (op->code == OP_FC && op->tensor >= 0 && m->tensors[op->tensor].dims[0] != shape[DIM_K])
+            VERR(v, at, "%%%s: its input is %lld wide but the weight '%%%s' has %lld rows", op->name, shape[DIM_K],
+                 m->tensors[op->tensor].name, m->tensors[op->tensor].dims[0]);
+        if (has_shape && memcmp(shape, op->shape, sizeof shape) != 0)
+            VERR(v, at, "%%%s: shape [%lld, %lld, %lld, %lld] should be [%lld, %lld, %lld, %lld] in phase %s", op->name,
+                 op->shape[0], op->shape[1], op->shape[2], op->shape[3], shape[0], shape[1], shape[2], shape[3],
+                 phase_names[ph->kind]);
+        if (op->out_rank && (op->out_rank != rank || memcmp(out, op->out, sizeof(long long) * (size_t)rank) != 0))
+            VERR(v, at, "%%%s: its result shape does not follow from its inputs in phase %s", op->name,
+                 phase_names[ph->kind]);
+    }
+    h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
+    for (int i = 0; i < ph->nops; i++)
+        verify_op_tiles(v, ph, &ph->ops[i]);
+}
+
+/* ---------------------------------------------------------------- dataflow */
+
+static void op_channels(const Module *m, const Op *op, ChanSet *nmp, bool *normal, bool *any) {
+    ChanSet all = 0;
+    if (op->tensor >= 0) {
+        const Tensor *T = &m->tensors[op->tensor];
+        for (int i = 0; i < T->ntiles; i++)
+            all |= T->tiles[i].place.chans;
+    }
+    for (int i = 0; i < op->ntiles; i++)
+        if (op->tiles[i].exec.kind == EXEC_NMP || op->tiles[i].exec.kind == EXEC_PE)
+            all |= op->tiles[i].exec.chans;
+    *nmp = all & dev_nmp_set(&m->dev);
+    *normal = (all & dev_normal_set(&m->dev)) != 0;
+    *any = all != 0;
+    if (*normal && (all & dev_normal_set(&m->dev)) != dev_normal_set(&m->dev))
+        *normal = true; /* partial normal use is flagged by the caller */
+}
+
+static void verify_dataflow(V *v, const Phase *ph) {
+    const Module *m = v->m;
+    int n = ph->nops, with = 0;
+    for (int i = 0; i < n; i++)
+        with += ph->ops[i].df.group >= 0;
+    if (with == 0)
+        return;
+    if (ph->kind != PH_DECODE) {
+        VERR(v, ph->loc, "dataflow positions (group/part/stratum) belong to the decode phase only");
+        return;
+    }
+    if (with != n) {
+        for (int i = 0; i < n; i++)
+            if (ph->ops[i].df.group < 0)
+                VERR(v, op_loc(ph, &ph->ops[i]), "%%%s has no dataflow position while other ops do", ph->ops[i].name);
+        return;
+    }
+    /* numbering without gaps */
+    int G = 0;
+    for (int i = 0; i < n; i++)
+        if (ph->ops[i].df.group + 1 > G)
+            G = ph->ops[i].df.group + 1;
+    for (int g = 0; g < G; g++) {
+        int P = 0, cnt = 0;
+        for (int i = 0; i < n; i++)
+            if (ph->ops[i].df.group == g) {
+                cnt++;
+                if (ph->ops[i].df.part + 1 > P)
+                    P = ph->ops[i].df.part + 1;
+            }
+        if (cnt == 0) {
+            VERR(v, ph->loc, "dataflow group %d is empty (groups are numbered from 0 without gaps)", g);
+            return;
+        }
+        for (int p = 0; p < P; p++) {
+            int S = 0, pc = 0;
+            for (int i = 0; i < n; i++)
+                if (ph->ops[i].df.group == g && ph->ops[i].df.part == p) {
+                    pc++;
+                    if (ph->ops[i].df.stratum + 1 > S)
+                        S = ph->ops[i].df.stratum + 1;
+                }
+            if (pc == 0) {
+                VERR(v, ph->loc, "group %d has no partition %d (partitions are numbered from 0 without gaps)", g, p);
+                return;
+            }
+            for (int s = 0; s < S; s++) {
+                int sc = 0;
+                for (int i = 0; i < n; i++)
+                    sc += ph->ops[i].df.group == g && ph->ops[i].df.part == p && ph->ops[i].df.stratum == s;
+                if (sc == 0) {
+                    VERR(v, ph->loc, "group %d partition %d has no stratum %d (strata are numbered from 0 without gaps)", g,
+                         p, s);
+                    return;
+                }
+            }
+        }
+    }
+    /* order along edges */
+    for (int i = 0; i < n; i++) {
+        const Op *op = &ph->ops[i];
+        for (int j = 0; j < op->ninputs; j++) {
+            if (op->inputs[j] < 0)
+                continue;
+            const Op *src = &ph->ops[op->inputs[j]];
+            Loc at = op_loc(ph, op);
+            if (src->df.group > op->df.group)
+                VERR(v, at, "%%%s is in group %d but its input %%%s runs later, in group %d", op->name, op->df.group,
+                     src->name, src->df.group);
+            else if (src->df.group == op->df.group && src->df.part != op->df.part)
+                VERR(v, at, "%%%s and its input %%%s are in one group but different partitions; partitions of a group run "
+                     "in parallel, so connected ops must share one", op->name, src->name);
+            else if (src->df.group == op->df.group && src->df.stratum >= op->df.stratum)
+                VERR(v, at, "%%%s is in stratum %d but its input %%%s is in stratum %d; an input must be in an earlier "
+                     "stratum", op->name, op->df.stratum, src->name, src->df.stratum);
+        }
+    }
+    if (!v->ok)
+        return;
+    /* channels */
+    ChanSet nmpset = dev_nmp_set(&m->dev), normset = dev_normal_set(&m->dev);
+    for (int g = 0; g < G; g++) {
+        ChanSet used_nmp = 0;
+        bool used_normal = false;
+        int P = 0;
+        for (int i = 0; i < n; i++)
+            if (ph->ops[i].df.group == g && ph->ops[i].df.part + 1 > P)
+                P = ph->ops[i].df.part + 1;
+        Loc gat = NOLOC;
+        for (int p = 0; p < P; p++) {
+            ChanSet pn = 0;
+            bool pnorm = false;
+            int S = 0;
+            for (int i = 0; i < n; i++) {
+                const Op *op = &ph->ops[i];
+                if (op->df.group != g || op->df.part != p)
+                    continue;
+                if (!gat.file)
+                    gat = op_loc(ph, op);
+                ChanSet cn;
+                bool cx, any;
+                op_channels(m, op, &cn, &cx, &any);
+                pn |= cn;
+                pnorm |= cx;
+                if (op->df.stratum + 1 > S)
+                    S = op->df.stratum + 1;
+                if (op->tensor >= 0) {
+                    ChanSet all = 0;
+                    const Tensor *T = &m->tensors[op->tensor];
+                    for (int k = 0; k < T->ntiles; k++)
+                        all |= T->tiles[k].place.chans;
+                    if ((all & normset) && (all & normset) != normset)
+                        VERR(v, op_loc(ph, op), "%%%s uses some normal channels but not all; the normal channels "
+                             "form one group", op->name);
+                }
+                if (m->dataflow == DF_COMPUTE_CENTRIC && any && (cn != 0) == cx)
+                    VERR(v, op_loc(ph, op), "%%%s uses both NMP and normal channels; in compute-centric mode each op "
+                         "runs on one kind of unit", op->name);
+            }
+            for (int s = 0; s < S; s++) {
+                ChanSet sn = 0;
+                bool snorm = false, any_in = false;
+                for (int i = 0; i < n; i++) {
+                    const Op *op = &ph->ops[i];
+                    if (op->df.group != g || op->df.part != p || op->df.stratum != s)
+                        continue;
+                    ChanSet cn;
+                    bool cx, any;
+                    op_channels(m, op, &cn, &cx, &any);
+                    if (cn & sn)
+                        VERR(v, op_loc(ph, op), "%%%s shares NMP channels with another op of its stratum (group %d, "
+                             "partition %d, stratum %d)", op->name, g, p, s);
+                    sn |= cn;
+                    snorm |= cx;
+                    any_in |= any;
+                }
+                if (any_in && (sn != pn || snorm != pnorm))
+                    VERR(v, gat, "group %d partition %d: stratum %d does not use all of its partition's channels (every "
+                         "stratum of a partition uses the same channels)", g, p, s);
+            }
+            if ((pn & used_nmp) || (pnorm && used_normal))
+                VERR(v, gat, "group %d: partition %d shares channels with another partition of the group", g, p);
+            used_nmp |= pn;
+            used_normal |= pnorm;
+        }
+        if (m->dataflow == DF_DATA_CENTRIC && (used_nmp != nmpset || (normset && !used_normal)))
+            VERR(v, gat, "group %d leaves channels unused; in data-centric mode the partitions of a group cover "
+                 "every channel", g);
+    }
+}
+
+bool ir_verify(const Module *m, Diag *d) {
+    V v = {m, d, true};
+    if (!verify_device(&v))
+        return false;
+    if (!verify_model(&v))
+        return false;
+    verify_phases(&v);
+    verify_tensors(&v);
+    for (int p = 0; p < PH_COUNT_; p++)
+        verify_ops(&v, &m->phases[p]);
+    if (v.ok)
+        for (int p = 0; p < PH_COUNT_; p++)
+            verify_dataflow(&v, &m->phases[p]);
+    return v.ok;
+}

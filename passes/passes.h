@@ -1,0 +1,42 @@
+/* passes.h: the passes over the IR, one file each (passes/<name>.c exporting pass_<name>), and the
+ * pipeline that runs them in order with the verifier in between (pipeline.c). */
+#ifndef H2C_PASSES_H
+#define H2C_PASSES_H
+
+#include "ir.h"
+
+typedef bool (*PassFn)(Module *m, Diag *d);
+
+typedef struct Pass {
+    const char *name;       /* as written in --passes and --print-ir-after */
+    PassFn run;
+    const char *summary;    /* one line, for --help */
+} Pass;
+
+/* ---------------------------------------------------------------- shapes.c */
+bool pass_shapes(Module *m, Diag *d);
+
+/* ---------------------------------------------------------------- placement.c */
+bool pass_placement(Module *m, Diag *d);
+
+/* ---------------------------------------------------------------- pipeline.c */
+
+extern const Pass pass_table[];
+extern const int pass_count;
+extern const char *const default_pipeline[];
+extern const int default_pipeline_len;
+const Pass *pass_lookup(const char *name);
+
+typedef struct PipelineOpts {
+    const char **print_after;   /* pass names whose output to print, NULL-terminated; or NULL */
+    const char **print_before;  /* pass names whose input to print */
+    bool print_after_all;
+    bool time_passes;           /* print a timing table to `dump` at the end */
+    bool verify;                /* run the verifier before the first pass and after each (default on) */
+    FILE *dump;                 /* where printed IR and timings go (stderr in the CLI) */
+} PipelineOpts;
+
+/* Runs the named passes in order. Stops at the first pass or verifier failure. */
+bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts *o, Diag *d);
+
+#endif
