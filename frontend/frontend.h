@@ -76,6 +76,7 @@ typedef struct SrcFile {
     const char *name;   /* path as given */
     const char *text;   /* whole contents, NUL-terminated (may contain NULs), or NULL */
     size_t len;         /* bytes in text */
+    bool ir_text;       /* IR text being read: Locs into it point at errors but are not printed back */
 } SrcFile;
 
 /* Where something came from: every token, AST node and IR entity has one. line/col are 1-based,

@@ -292,9 +292,10 @@ static double take_value(Reader *r, UnitKind want, const char *what) {
     return v;
 }
 
-static Loc opt_loc(Reader *r) {
+/* An optional @file:line:col; without one, `here` (the entity's place in the IR text). */
+static Loc opt_loc_or(Reader *r, Loc here) {
     if (r->tok.kind != T_LOC)
-        return NOLOC;
+        return here;
     /* path:line:col, the path may itself hold ':' */
     char *text = r->tok.text;
     char *c2 = strrchr(text, ':');
@@ -443,9 +444,10 @@ static void read_device(Reader *r) {
     hardware_defaults_named(hw, "");
     for (int i = 0; i < EF_COUNT_; i++)
         hw->energy[i].table = NULL;
+    Loc dev_at = r->tok.loc;
     next(r);
     hw->name = take_ident(r, "the device's name");
-    hw->loc = opt_loc(r);
+    hw->loc = opt_loc_or(r, dev_at);
     expect_punct(r, '{');
     bool seen[HWF_COUNT_] = {false}, eseen[EF_COUNT_] = {false};
     while (!is_punct(r, '}')) {
@@ -494,7 +496,7 @@ static void read_device(Reader *r) {
                 expected(r, "the entry's source in quotes");
             e->source = arena_strdup(&m->arena, r->tok.text);
             next(r);
-            e->loc = opt_loc(r);
+            e->loc = opt_loc_or(r, at);
             continue;
         }
         Loc at = r->tok.loc;
@@ -523,14 +525,21 @@ static void read_device(Reader *r) {
         } else {
             *dst = take_value(r, hw_fields[i].kind, path);
         }
-        hw->locs[i] = opt_loc(r);
+        hw->locs[i] = opt_loc_or(r, at);
     }
-    for (int i = 0; i < HWF_COUNT_; i++)
-        if (!seen[i])
-            rd_error(r, r->tok.loc, "device field '%s' is missing", hw_fields[i].path);
-    for (int i = 0; i < EF_COUNT_; i++)
-        if (!eseen[i])
-            rd_error(r, r->tok.loc, "energy entry '%s' is missing", energy_names[i]);
+    /* fields not given keep the default device's values (the printer always writes them all) */
+    Hardware def;
+    hardware_defaults_named(&def, "");
+    for (int i = 0; i < EF_COUNT_; i++) {
+        if (eseen[i])
+            continue;
+        EnergyEntry *e = &hw->energy[i];
+        *e = def.energy[i];
+        if (def.energy[i].table) {
+            e->table = ARENA_ARRAY(&m->arena, EnergyPoint, def.energy[i].ntable);
+            memcpy(e->table, def.energy[i].table, sizeof(EnergyPoint) * (size_t)def.energy[i].ntable);
+        }
+    }
     next(r);
 }
 
@@ -559,28 +568,31 @@ static void read_keyed_ints(Reader *r, const char *const *keys, int *const *dst,
 
 static void read_model(Reader *r) {
     ModelShape *ms = &r->m->model;
+    Loc at = r->tok.loc;
     next(r);
     ms->name = take_ident(r, "the model's name");
     static const char *const keys[] = {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "vocab"};
     int *const dst[] = {&ms->layers, &ms->hidden, &ms->intermediate, &ms->heads, &ms->kv_heads, &ms->head_dim, &ms->vocab};
     read_keyed_ints(r, keys, dst, 7, "model");
-    ms->loc = opt_loc(r);
+    ms->loc = opt_loc_or(r, at);
 }
 
 static void read_workload(Reader *r) {
     Workload *w = &r->m->work;
+    Loc at = r->tok.loc;
     next(r);
     w->name = take_ident(r, "the workload's name");
     static const char *const keys[] = {"batch", "prompt", "generate", "max_seq"};
     int *const dst[] = {&w->batch, &w->prompt, &w->generate, &w->max_seq};
     read_keyed_ints(r, keys, dst, 4, "workload");
-    w->loc = opt_loc(r);
+    w->loc = opt_loc_or(r, at);
 }
 
 static void read_sparsity(Reader *r) {
     Module *m = r->m;
     Sparsity *sp = &m->sparsity;
     m->has_sparsity = true;
+    Loc sp_at = r->tok.loc;
     next(r);
     sp->name = take_ident(r, "the sparsity block's name");
     expect_kw(r, "mode");
@@ -607,7 +619,7 @@ static void read_sparsity(Reader *r) {
         sp->profile = arena_strdup(&m->arena, r->tok.text);
         next(r);
     }
-    sp->loc = opt_loc(r);
+    sp->loc = opt_loc_or(r, sp_at);
 }
 
 static void read_tensor(Reader *r) {
@@ -649,7 +661,7 @@ static void read_tensor(Reader *r) {
         tile.place = take_place(r);
         ir_tensor_add_tile(m, t, tile);
     }
-    t->loc = opt_loc(r);
+    t->loc = opt_loc_or(r, name_loc);
     while (is_kw(r, "tile")) {
         next(r);
         TensorTile tile;
@@ -767,7 +779,7 @@ static void read_op(Reader *r, int p) {
             break;
         }
     }
-    op->loc = opt_loc(r);
+    op->loc = opt_loc_or(r, name_loc);
     while (is_kw(r, "tile")) {
         next(r);
         OpTile t;
@@ -781,6 +793,7 @@ static void read_op(Reader *r, int p) {
 
 static void read_phase(Reader *r) {
     Module *m = r->m;
+    Loc ph_at = r->tok.loc;
     next(r);
     Loc at = r->tok.loc;
     const char *name = take_ident(r, "a phase name (prefill, decode)");
@@ -803,7 +816,7 @@ static void read_phase(Reader *r) {
     }
     expect_kw(r, "steps");
     ph->steps = (int)take_int(r, "a step count", 1, 1 << 30);
-    ph->loc = opt_loc(r);
+    ph->loc = opt_loc_or(r, ph_at);
     expect_punct(r, '{');
     while (r->tok.kind == T_VAR)
         read_op(r, p);
@@ -850,6 +863,7 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     }
     m->arena.oom = &oom;
     rd.src = ir_intern_file(m, name, text, len);
+    ((SrcFile *)rd.src)->ir_text = true;
     rd.p = rd.src->text;
     rd.end = rd.src->text + len;
     rd.line = rd.col = 1;

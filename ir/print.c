@@ -35,7 +35,7 @@ static void print_path(FILE *out, const char *p) {
 }
 
 static void print_loc(FILE *out, Loc loc) {
-    if (!loc.file || loc.line <= 0)
+    if (!loc.file || loc.line <= 0 || loc.file->ir_text)
         return;
     fputs(" @", out);
     print_path(out, loc.file->name);

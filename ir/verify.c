@@ -104,7 +104,8 @@ static bool verify_model(V *v) {
     return ok;
 }
 
-static void verify_phases(V *v) {
+/* The phases' parameters against the workload (their graphs are compared by verify_phases). */
+static void verify_phase_counts(V *v) {
     const Module *m = v->m;
     const Workload *w = &m->work;
     const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
@@ -116,6 +117,12 @@ static void verify_phases(V *v) {
     if (dc->tokens != 1 || dc->ctx_first != first || dc->ctx_last != last || dc->steps != w->generate)
         VERR(v, dc->loc, "phase decode must have tokens 1 context %d..%d steps %d (from the workload)", first, last,
              w->generate);
+}
+
+static void verify_phases(V *v) {
+    const Module *m = v->m;
+    const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    verify_phase_counts(v);
     if (pf->nops != dc->nops) {
         VERR(v, dc->loc, "the phases differ: prefill has %d ops, decode %d (both hold the same layer)", pf->nops,
              dc->nops);
@@ -128,8 +135,8 @@ static void verify_phases(V *v) {
         for (int j = 0; same && j < a->ninputs; j++)
             same = a->inputs[j] == b->inputs[j];
         if (!same)
-            VERR(v, op_loc(dc, b), "op %d differs between the phases (%%%s in prefill, %%%s in decode): both phases hold "
-                 "the same layer graph", i, a->name, b->name);
+            VERR(v, op_loc(dc, b), "%%%s differs between prefill and decode (name, kind, inputs, tensor or fn); both "
+                 "phases hold the same layer graph", b->name);
     }
 }
 
@@ -421,8 +428,14 @@ static void verify_ops(V *v, const Phase *ph) {
             if (strcmp(ph->ops[j].name, op->name) == 0)
                 VERR(v, at, "%%%s is defined twice in phase %s", op->name, phase_names[ph->kind]);
         if (op->ninputs < info->min_in || op->ninputs > info->max_in)
-            VERR(v, at, "%s takes %d to %d inputs; %%%s has %d", info->name, info->min_in, info->max_in, op->name,
-                 op->ninputs);
+            {
+            if (info->min_in == info->max_in)
+                VERR(v, at, "%s takes %d input%s; %%%s has %d", info->name, info->min_in, info->min_in == 1 ? "" : "s",
+                     op->name, op->ninputs);
+            else
+                VERR(v, at, "%s takes %d to %d inputs; %%%s has %d", info->name, info->min_in, info->max_in, op->name,
+                     op->ninputs);
+        }
         for (int j = 0; j < op->ninputs; j++)
             if (op->inputs[j] == i || op->inputs[j] < IR_INPUT_X || op->inputs[j] >= ph->nops)
                 VERR(v, at, "%%%s: input %d is not another op of the phase", op->name, j);
@@ -451,11 +464,22 @@ static void verify_ops(V *v, const Phase *ph) {
         h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
         return;
     }
-    /* shapes, in topological order so inputs are checked first */
+    /* shapes, in topological order so inputs are checked first; an op whose input is already wrong
+       is not checked again (its errors would only echo the first) */
+    bool *bad = vmalloc(sizeof(bool) * (size_t)(ph->nops + 1));
+    memset(bad, 0, sizeof(bool) * (size_t)(ph->nops + 1));
     for (int k = 0; k < ph->nops; k++) {
         const Op *op = &ph->ops[order[k]];
         Loc at = op_loc(ph, op);
         bool has_shape = op->shape[0] || op->shape[1] || op->shape[2] || op->shape[3];
+        bool inputs_bad = false;
+        for (int j = 0; j < op->ninputs; j++)
+            inputs_bad |= op->inputs[j] >= 0 && bad[op->inputs[j]];
+        if (inputs_bad) {
+            bad[order[k]] = true;
+            continue;
+        }
+        int errors0 = v->d->errors;
         if (!has_shape && op->out_rank == 0)
             continue;
         long long shape[4], out[3];
@@ -482,7 +506,9 @@ static void verify_ops(V *v, const Phase *ph) {
         if (op->out_rank && (op->out_rank != rank || memcmp(out, op->out, sizeof(long long) * (size_t)rank) != 0))
             VERR(v, at, "%%%s: its result shape does not follow from its inputs in phase %s", op->name,
                  phase_names[ph->kind]);
+        bad[order[k]] = v->d->errors != errors0;
     }
+    h2c_raw_free(bad, sizeof(bool) * (size_t)(ph->nops + 1));
     h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
     for (int i = 0; i < ph->nops; i++)
         verify_op_tiles(v, ph, &ph->ops[i]);
@@ -664,10 +690,16 @@ bool ir_verify(const Module *m, Diag *d) {
         return false;
     if (!verify_model(&v))
         return false;
-    verify_phases(&v);
     verify_tensors(&v);
-    for (int p = 0; p < PH_COUNT_; p++)
-        verify_ops(&v, &m->phases[p]);
+    for (int p = 0; p < PH_COUNT_; p++) {
+        V one = {m, d, true};
+        verify_ops(&one, &m->phases[p]);
+        v.ok &= one.ok;
+    }
+    if (v.ok)
+        verify_phases(&v);
+    else
+        verify_phase_counts(&v);
     if (v.ok)
         for (int p = 0; p < PH_COUNT_; p++)
             verify_dataflow(&v, &m->phases[p]);
