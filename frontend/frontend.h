@@ -173,6 +173,7 @@ struct Expr {
         struct {
             char op;                /* '+', '-', '*', '/' (EX_BIN) */
             Expr *lhs, *rhs;        /* rhs NULL for EX_NEG */
+            Loc op_loc;             /* the operator */
         } bin;
         struct {
             Expr **items;           /* EX_LIST / EX_TUPLE */

@@ -4,6 +4,8 @@
 
 #include "frontend.h"
 
+enum { LEX_MAX_NEST = 256 };  /* brackets nested deeper than this are an error */
+
 typedef struct LexState {
     Session *session;       /* owns the arena */
     Diag *diag;
@@ -12,6 +14,12 @@ typedef struct LexState {
     Item **tail;            /* where the next item is linked */
     int line, col;          /* position of the next byte */
     Loc comment_start;      /* for "unterminated comment" */
+    Loc prev, cur;          /* the last two tokens returned, for "missing ';'" after prev */
+    int err_line;           /* line of the last error reported in this file (0: none) */
+    bool halted;            /* input ended early; the lexer has said why */
+    int depth;              /* brackets open: ( [ { */
+    Loc open[LEX_MAX_NEST]; /* where each open bracket is, innermost last */
+    char open_kind[LEX_MAX_NEST]; /* and which bracket it is */
 } LexState;
 
 static inline Arena *lex_arena(LexState *ls) { return &ls->session->arena; }
@@ -40,7 +48,10 @@ static inline size_t lex_number_len(const char *s, size_t len) {
     return k;
 }
 
-/* Resolves \" \\ \n \t \xHH in a string literal body; reports bad escapes and NUL bytes. */
+/* Resolves \" \\ \n \t in a string literal body; reports bad escapes and NUL bytes. */
 const char *lex_unescape(LexState *ls, const char *s, size_t n, Loc loc);
+/* Reports an error in the file being read and remembers its line (the parser reports one
+ * syntax error per line, so a bad token does not also draw a parse error). */
+void lex_error(LexState *ls, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif
