@@ -412,7 +412,10 @@ static bool energy_entry(HwCtx *hc, const char *name, const Stmt *st) {
         if (strcmp(energy_names[i], name) == 0)
             break;
     if (i == EF_COUNT_) {
-        const char *sug = closest_word(name, (const char *const *)energy_names);
+        const char *names[EF_COUNT_ + 1];   /* closest_word wants a NULL-terminated list */
+        memcpy(names, energy_names, sizeof energy_names);
+        names[EF_COUNT_] = NULL;
+        const char *sug = closest_word(name, names);
         if (sug)
             diag_error(S->d, st->assign.path_loc, "unknown energy entry '%s'; did you mean '%s'?", name, sug);
         else
