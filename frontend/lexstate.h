@@ -4,7 +4,10 @@
 
 #include "frontend.h"
 
-enum { LEX_MAX_NEST = 256 };  /* brackets nested deeper than this are an error */
+/* Bounds that keep every recursive walk of an expression (sema's eval, the AST printer) shallow:
+ * brackets nested deeper than LEX_MAX_NEST, or more than LEX_MAX_OPS operators in one statement
+ * (a chain a + b + ... nests one level per operator), are an error. */
+enum { LEX_MAX_NEST = 256, LEX_MAX_OPS = 1000 };
 
 typedef struct LexState {
     Session *session;       /* owns the arena */
@@ -18,6 +21,7 @@ typedef struct LexState {
     int err_line;           /* line of the last error reported in this file (0: none) */
     bool halted;            /* input ended early; the lexer has said why */
     int depth;              /* brackets open: ( [ { */
+    int nops;               /* operators since the last ; { or } */
     Loc open[LEX_MAX_NEST]; /* where each open bracket is, innermost last */
     char open_kind[LEX_MAX_NEST]; /* and which bracket it is */
 } LexState;
