@@ -5,7 +5,7 @@
 %define api.pure full
 %define api.location.type {Loc}
 %define parse.error custom
-%define lr.default-reduction consistent
+%define lr.type canonical-lr
 %locations
 %expect 0
 %parse-param {void *scanner} {LexState *ls}
@@ -117,7 +117,7 @@ item
                                   $$->use.what = $2; $$->use.what_loc = @2;
                                   $$->use.name = $3; $$->use.name_loc = @3;
                                 }
-    | blockkw opt_name '{' stmts '}' {
+    | blockkw opt_name '{' stmts block_end {
                                   $$ = ast_item(A, IT_BLOCK, @1);
                                   $$->block.bk = $1;
                                   $$->block.name = $2;
@@ -174,7 +174,7 @@ stmt
                                   $$->assign.value = $3;
                                   $$->assign.source = $4; $$->assign.source_loc = @4;
                                 }
-    | IDENT '{' stmts '}'       {
+    | IDENT '{' stmts block_end {
                                   $$ = ast_stmt(A, ST_BLOCK, @1);
                                   $$->block.name = $1; $$->block.name_loc = @1;
                                   $$->block.body = $3.head;
@@ -186,6 +186,12 @@ stmt
                                   $$->op.args = $6.items; $$->op.nargs = $6.count;
                                 }
     | error ';'                 { $$ = NULL; yyerrok; }
+    ;
+
+/* A block's '}', also after an error in its last statement, so that the block still ends there */
+block_end
+    : '}'
+    | error '}'                 { @$ = @2; yyerrok; }
     ;
 
 path
@@ -283,7 +289,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
     }
     bool note_open = tok == YYSYMBOL_YYEOF;
     char msg[256];
-    if (want_semi && ls->prev.file && tok != YYSYMBOL_YYEOF && at.line > ls->prev.line) {
+    if (want_semi && ls->prev.file && at.line > ls->prev.line) {
         at = ls->prev;
         at.col += at.len;
         at.len = 0;
@@ -304,9 +310,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
             if (!want_value || !(exp[i] == YYSYMBOL_NUMBER || exp[i] == YYSYMBOL_STRING || exp[i] == YYSYMBOL_IDENT ||
                                  exp[i] == YYTRANSLATE('-') || exp[i] == YYTRANSLATE('(') || exp[i] == YYTRANSLATE('[')))
                 names[m++] = yysymbol_name(exp[i]);
+        if (m > 4) {
+            /* after a value, where an operator could go too: name the punctuation that would go on */
+            int p = 0;
+            for (int i = 0; i < n; i++)
+                if (exp[i] == YYTRANSLATE(',') || exp[i] == YYTRANSLATE(';') || exp[i] == YYTRANSLATE(')') ||
+                    exp[i] == YYTRANSLATE(']'))
+                    names[p++] = yysymbol_name(exp[i]);
+            m = p;
+        }
         int k = snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
-        if (m > 4 && want_semi)
-            k += snprintf(msg + k, sizeof msg - (size_t)k, ", expecting ';'");   /* or an operator */
         for (int i = 0; i < m && m <= 4; i++)
             k += snprintf(msg + k, sizeof msg - (size_t)k, "%s%s", i ? " or " : ", expecting ", names[i]);
         if (is_keyword(tok) && want_ident)
