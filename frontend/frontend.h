@@ -478,6 +478,7 @@ typedef struct Sparsity {
     int page, budget;       /* dynamic: tokens */
     double static_heads;    /* share of heads made static (0..1) */
     int dense_layers;       /* first layers kept dense */
+    Loc dense_layers_loc;   /* where dense_layers was set (the block, for the default) */
     const char *profile;    /* head-profile source: a CSV path, or NULL (uniform) */
     Loc profile_loc;
 } Sparsity;

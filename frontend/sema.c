@@ -36,9 +36,12 @@ struct Scope {
     const char *what;       /* "hardware 'h2llm'", for messages */
     Slot *slots;
     int nslots;
-    /* a default that depends on other fields (model head_dim, kv_heads); NULL: use Slot.def */
-    bool (*derived)(Scope *sc, int slot, double *out);
+    /* a default that depends on other fields (model head_dim, kv_heads), or NULL. It leaves *out
+     * (Slot.def) alone for a slot it does not derive, and returns false if a field it reads is
+     * bad; use is where the value is needed, for a dependency cycle. */
+    bool (*derived)(Scope *sc, int slot, double *out, Loc use);
     int nset;               /* fields set so far (the last Slot.seq) */
+    int evaluating;         /* 1 + the slot whose value is being computed; 0: none */
 };
 
 static int find_slot(const Scope *sc, const char *path) {
@@ -264,19 +267,21 @@ static bool slot_value(Scope *sc, int i, double *out, Loc use) {
     case SLOT_BAD:
         return false;
     case SLOT_BUSY:
-        diag_error(sc->S->d, use, "'%s' depends on itself", sl->path);
+        if (sc->evaluating && sc->evaluating - 1 != i)
+            diag_error(sc->S->d, use, "'%s' depends on itself (through '%s')", sl->path,
+                       sc->slots[sc->evaluating - 1].path);
+        else
+            diag_error(sc->S->d, use, "'%s' depends on itself", sl->path);
         sl->state = SLOT_BAD;
         return false;
     }
     sl->state = SLOT_BUSY;
+    int outer = sc->evaluating;
+    sc->evaluating = i + 1;
     bool ok;
     if (!sl->st) {
-        if (sc->derived && sc->derived(sc, i, &sl->value)) {
-            ok = true;
-        } else {
-            sl->value = sl->def;
-            ok = true;
-        }
+        sl->value = sl->def;
+        ok = !sc->derived || sc->derived(sc, i, &sl->value, use);
     } else {
         Val v;
         const Expr *e = sl->st->assign.value;
@@ -298,6 +303,7 @@ static bool slot_value(Scope *sc, int i, double *out, Loc use) {
                 sl->value = v.v;
         }
     }
+    sc->evaluating = outer;
     if (sl->state == SLOT_BAD)
         return false;
     sl->state = ok ? SLOT_DONE : SLOT_BAD;
@@ -397,11 +403,18 @@ static int enum_value(Sema *S, const Expr *e, const char *what, const char *cons
 
 /* ---------------------------------------------------------------- hardware */
 
+typedef struct EnergyStmt {
+    const char *name;       /* the entry, e.g. "pe.mac" */
+    const Stmt *st;
+} EnergyStmt;
+
 typedef struct HwCtx {
     Sema *S;
     Hardware *hw;
     bool energy_set[EF_COUNT_];
     Loc energy_first[EF_COUNT_];
+    EnergyStmt *energy;     /* the energy entries in source order, checked after the fields */
+    int nenergy, energy_cap;
     bool ok;
 } HwCtx;
 
@@ -441,7 +454,7 @@ static bool energy_entry(HwCtx *hc, const char *name, const Stmt *st) {
     en->table = NULL;
     en->ntable = 0;
     const Expr *e = st->assign.value;
-    Scope none = {S, "an energy table", NULL, 0, NULL, 0};
+    Scope none = {S, "an energy table", NULL, 0, NULL, 0, 0};
     if (e->kind == EX_LIST && i == EF_pe_mac) {
         /* [(frequency, energy), ...] */
         en->table = ARENA_ARRAY(S->a, EnergyPoint, e->list.count ? e->list.count : 1);
@@ -487,9 +500,11 @@ static bool hw_extra(void *ctx, const char *path, const Stmt *st) {
     HwCtx *hc = ctx;
     if (!path)
         return false;
-    if (strncmp(path, "energy.", 7) == 0)
-        return energy_entry(hc, path + 7, st);
-    return false;
+    if (strncmp(path, "energy.", 7) != 0)
+        return false;
+    EnergyStmt es = {path + 7, st};
+    VEC_PUSH(hc->S->a, hc->energy, hc->nenergy, hc->energy_cap, es);
+    return true;
 }
 
 static Slot *hw_slots(Sema *S) {
@@ -505,10 +520,14 @@ static Hardware *check_hardware(Sema *S, const Item *it) {
     Hardware *hw = ARENA_NEW(S->a, Hardware);
     hardware_defaults_named(hw, it->block.name);
     hw->loc = it->block.name_loc;
-    Scope sc = {S, arena_printf(S->a, "hardware '%s'", it->block.name), hw_slots(S), HWF_COUNT_, NULL, 0};
-    HwCtx hc = {S, hw, {0}, {{0}}, true};
+    Scope sc = {S, arena_printf(S->a, "hardware '%s'", it->block.name), hw_slots(S), HWF_COUNT_, NULL, 0, 0};
+    HwCtx hc = {S, hw, {0}, {{0}}, NULL, 0, 0, true};
     collect(&sc, it->block.body, NULL, hw_extra, &hc);
-    bool ok = eval_all(&sc) && hc.ok;
+    bool ok = eval_all(&sc);
+    /* after the fields: an energy {} block usually comes last, and errors should come in order */
+    for (int i = 0; i < hc.nenergy && !S->d->stop; i++)
+        energy_entry(&hc, hc.energy[i].name, hc.energy[i].st);
+    ok = ok && hc.ok;
     for (int i = 0; i < HWF_COUNT_; i++) {
         *(double *)((char *)hw + hw_fields[i].offset) = sc.slots[i].value;
         hw->locs[i] = sc.slots[i].st ? sc.slots[i].st->assign.value->loc : NOLOC;
@@ -532,18 +551,18 @@ static Hardware *check_hardware(Sema *S, const Item *it) {
 
 enum { MF_LAYERS, MF_HIDDEN, MF_INTERMEDIATE, MF_HEADS, MF_KV_HEADS, MF_HEAD_DIM, MF_VOCAB, MF_COUNT_ };
 
-static bool model_derived(Scope *sc, int i, double *out) {
+static bool model_derived(Scope *sc, int i, double *out, Loc use) {
     double a, b;
     switch (i) {
     case MF_KV_HEADS:
-        return slot_value(sc, MF_HEADS, out, NOLOC);
+        return slot_value(sc, MF_HEADS, out, use);
     case MF_HEAD_DIM:
-        if (!slot_value(sc, MF_HIDDEN, &a, NOLOC) || !slot_value(sc, MF_HEADS, &b, NOLOC))
+        if (!slot_value(sc, MF_HIDDEN, &a, use) || !slot_value(sc, MF_HEADS, &b, use))
             return false;
         *out = floor(a / b);
         return true;
     default:
-        return false;
+        return true;
     }
 }
 
@@ -884,7 +903,7 @@ static Model *check_model(Sema *S, const Item *it) {
     Slot *slots = ARENA_ARRAY(S->a, Slot, MF_COUNT_);
     for (int i = 0; i < MF_COUNT_; i++)
         slots[i] = (Slot){mf[i].path, UK_NONE, mf[i].flags, mf[i].min, mf[i].max, 0, NULL, SLOT_UNSEEN, 0, 0};
-    Scope sc = {S, arena_printf(S->a, "model '%s'", m->name), slots, MF_COUNT_, model_derived, 0};
+    Scope sc = {S, arena_printf(S->a, "model '%s'", m->name), slots, MF_COUNT_, model_derived, 0, 0};
     ModelCtx mc = {S, NULL, 0, 0};
     collect(&sc, it->block.body, NULL, model_extra, &mc);
     bool ok = true;
@@ -939,7 +958,7 @@ static Workload *check_workload(Sema *S, const Item *it) {
         {"generate", UK_TOKENS, F_INT | F_REQUIRED, 1, 1 << 24, 0, NULL, SLOT_UNSEEN, 0, 0},
         {"max_seq", UK_TOKENS, F_INT, 1, 1 << 26, 2048, NULL, SLOT_UNSEEN, 0, 0},
     };
-    Scope sc = {S, arena_printf(S->a, "workload '%s'", w->name), slots, 4, NULL, 0};
+    Scope sc = {S, arena_printf(S->a, "workload '%s'", w->name), slots, 4, NULL, 0, 0};
     collect(&sc, it->block.body, NULL, NULL, NULL);
     bool ok = true;
     for (int i = 0; i < 4; i++)
@@ -1007,7 +1026,7 @@ static Sparsity *check_sparsity(Sema *S, const Item *it) {
         {"static_heads", UK_PERCENT, 0, 0, 1, 0.5, NULL, SLOT_UNSEEN, 0, 0},
         {"dense_layers", UK_NONE, F_INT, 0, 100000, 2, NULL, SLOT_UNSEEN, 0, 0},
     };
-    Scope sc = {S, "sparsity", slots, 6, NULL, 0};
+    Scope sc = {S, "sparsity", slots, 6, NULL, 0, 0};
     EnumCtx ec = {S, "mode", NULL, "profile", NULL};
     collect(&sc, it->block.body, NULL, sparsity_extra, &ec);
     bool ok = eval_all(&sc);
@@ -1017,6 +1036,7 @@ static Sparsity *check_sparsity(Sema *S, const Item *it) {
     sp->budget = (int)slots[3].value;
     sp->static_heads = slots[4].value;
     sp->dense_layers = (int)slots[5].value;
+    sp->dense_layers_loc = slots[5].st ? slots[5].st->assign.value->loc : sp->loc;
     sp->mode = SP_HYBRID;
     if (ec.st) {
         int k = enum_value(S, ec.st->assign.value, "sparsity mode", sparse_mode_names, SP_COUNT_);
@@ -1060,7 +1080,7 @@ typedef struct XpCtx {
 } XpCtx;
 
 static bool xp_value(Sema *S, HwField f, const Expr *e, double *out) {
-    Scope none = {S, "an explore list", NULL, 0, NULL, 0};
+    Scope none = {S, "an explore list", NULL, 0, NULL, 0, 0};
     const FieldDesc *fd = &hw_fields[f];
     if (fd->flags & F_ENUM_PREC) {
         if (e->kind == EX_NAME)
@@ -1171,9 +1191,9 @@ static Explore *check_explore(Sema *S, const Item *it) {
     xp->loc = it->block.name_loc;
     xp->seed = 1;
     XpCtx xc = {S, xp, {0}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true};
-    Scope sc = {S, "explore", NULL, 0, NULL, 0};
+    Scope sc = {S, "explore", NULL, 0, NULL, 0, 0};
     collect(&sc, it->block.body, NULL, xp_extra, &xc);
-    Scope none = {S, "explore", NULL, 0, NULL, 0};
+    Scope none = {S, "explore", NULL, 0, NULL, 0, 0};
     if (xc.dataflow) {
         int k = enum_value(S, xc.dataflow->assign.value, "dataflow", dataflow_mode_names, DF_COUNT_);
         if (k < 0) xc.ok = false; else xp->dataflow = (DataflowMode)k;
@@ -1462,7 +1482,7 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         c->workload = w;
     }
     if (!err && c->model && c->sparse && c->sparse->dense_layers > c->model->layers)
-        diag_error(S.d, c->sparse->loc, "dense_layers = %d exceeds the model's %d layers", c->sparse->dense_layers,
+        diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layers", c->sparse->dense_layers,
                    c->model->layers);
     if (!err && c->model)
         check_capacity(&S, c);
