@@ -143,7 +143,9 @@ const char *unit_kind_example(UnitKind k);   /* "MiB", "MHz", ... */
 /* Scale the decimal literal `text` by `u` exactly (10^k by rewriting the exponent, 2^k exactly).
  * Returns false on overflow to infinity. */
 bool unit_apply(const char *text, const Unit *u, double *out);
-/* Print v (base units of kind k) with the largest unit that reads back exactly. */
+/* Print v (base units of kind k) with the unit that gives the shortest number that reads back
+ * exactly (the larger unit on a tie; a number below 1 only in the base unit): 256MiB, 1.5KB,
+ * 682fJ/MAC. No space before the unit; a percentage prints as a fraction (0.7). */
 void unit_format(char *buf, size_t n, double v, UnitKind k);
 
 /* ---------------------------------------------------------------- ast.c */
