@@ -205,6 +205,12 @@ static void fmt_value(char *buf, size_t n, double v, UnitKind k) {
             }
         }
     }
+    if (k == UK_TOKENS) {
+        char num[40];
+        fmt_double(num, sizeof num, v);
+        snprintf(buf, n, "%s token%s", num, v == 1 ? "" : "s");   /* not "0 token", "1 tokens" */
+        return;
+    }
     char t[64];
     unit_format(t, sizeof t, v, k);
     size_t digits = strspn(t, "0123456789.eE+-");
