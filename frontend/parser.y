@@ -52,7 +52,6 @@ static void yyerror(Loc *loc, void *scanner, LexState *ls, const char *msg) {
         lex_error(ls, *loc, "%s", msg);
 }
 
-
 static void add_item(LexState *ls, Item *it) {
     if (!it)
         return;
