@@ -180,5 +180,6 @@ const char *closest_word(const char *word, const char *const *cands) {
     }
     size_t len = strlen(word);
     int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-    return bestd <= limit ? best : NULL;
+    /* a candidate that shares no letter with the word ('x' -> 'B') is no suggestion */
+    return bestd <= limit && (size_t)bestd < len ? best : NULL;
 }

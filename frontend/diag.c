@@ -37,6 +37,8 @@ static bool get_line(const SrcFile *f, int line, char *buf, size_t n) {
         size_t k = 0;
         while (p < end && *p != '\n' && k + 1 < n)
             buf[k++] = *p++;
+        if (k > 0 && buf[k - 1] == '\r')
+            k--;    /* a CRLF line ending */
         buf[k] = 0;
         return true;
     }
@@ -52,8 +54,10 @@ static bool get_line(const SrcFile *f, int line, char *buf, size_t n) {
         size_t k = 0;
         while ((c = fgetc(fp)) != EOF && c != '\n' && k + 1 < n)
             buf[k++] = (char)c;
-        buf[k] = 0;
         ok = k > 0 || c != EOF;
+        if (k > 0 && buf[k - 1] == '\r')
+            k--;    /* a CRLF line ending */
+        buf[k] = 0;
     }
     fclose(fp);
     return ok;

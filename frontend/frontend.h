@@ -104,7 +104,8 @@ typedef struct Diag {
 void diag_init(Diag *d, FILE *out);
 void diag_report(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void diag_vreport(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, va_list ap);
+void diag_vreport(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 #define diag_error(d, loc, ...) diag_report((d), DIAG_ERROR, (loc), __VA_ARGS__)
 #define diag_warning(d, loc, ...) diag_report((d), DIAG_WARNING, (loc), __VA_ARGS__)
 #define diag_note(d, loc, ...) diag_report((d), DIAG_NOTE, (loc), __VA_ARGS__)
@@ -143,7 +144,9 @@ const char *unit_kind_example(UnitKind k);   /* "MiB", "MHz", ... */
 /* Scale the decimal literal `text` by `u` exactly (10^k by rewriting the exponent, 2^k exactly).
  * Returns false on overflow to infinity. */
 bool unit_apply(const char *text, const Unit *u, double *out);
-/* Print v (base units of kind k) with the largest unit that reads back exactly. */
+/* Print v (base units of kind k) with the unit that gives the shortest number that reads back
+ * exactly (the larger unit on a tie; a number below 1 only in the base unit): 256MiB, 1.5KB,
+ * 682fJ/MAC. No space before the unit; a percentage prints as a fraction (0.7). */
 void unit_format(char *buf, size_t n, double v, UnitKind k);
 
 /* ---------------------------------------------------------------- ast.c */
@@ -173,6 +176,7 @@ struct Expr {
         struct {
             char op;                /* '+', '-', '*', '/' (EX_BIN) */
             Expr *lhs, *rhs;        /* rhs NULL for EX_NEG */
+            Loc op_loc;             /* the operator */
         } bin;
         struct {
             Expr **items;           /* EX_LIST / EX_TUPLE */
@@ -477,6 +481,7 @@ typedef struct Sparsity {
     int page, budget;       /* dynamic: tokens */
     double static_heads;    /* share of heads made static (0..1) */
     int dense_layers;       /* first layers kept dense */
+    Loc dense_layers_loc;   /* where dense_layers was set (the block, for the default) */
     const char *profile;    /* head-profile source: a CSV path, or NULL (uniform) */
     Loc profile_loc;
 } Sparsity;

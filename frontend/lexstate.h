@@ -4,6 +4,11 @@
 
 #include "frontend.h"
 
+/* Bounds that keep every recursive walk of an expression (sema's eval, the AST printer) shallow:
+ * brackets nested deeper than LEX_MAX_NEST, or more than LEX_MAX_OPS operators in one statement
+ * (a chain a + b + ... nests one level per operator), are an error. */
+enum { LEX_MAX_NEST = 256, LEX_MAX_OPS = 1000 };
+
 typedef struct LexState {
     Session *session;       /* owns the arena */
     Diag *diag;
@@ -12,6 +17,13 @@ typedef struct LexState {
     Item **tail;            /* where the next item is linked */
     int line, col;          /* position of the next byte */
     Loc comment_start;      /* for "unterminated comment" */
+    Loc prev, cur;          /* the last two tokens returned, for "missing ';'" after prev */
+    int err_line;           /* line of the last error reported in this file (0: none) */
+    bool halted;            /* input ended early; the lexer has said why */
+    int depth;              /* brackets open: ( [ { */
+    int nops;               /* operators since the last ; { or } */
+    Loc open[LEX_MAX_NEST]; /* where each open bracket is, innermost last */
+    char open_kind[LEX_MAX_NEST]; /* and which bracket it is */
 } LexState;
 
 static inline Arena *lex_arena(LexState *ls) { return &ls->session->arena; }
@@ -40,7 +52,10 @@ static inline size_t lex_number_len(const char *s, size_t len) {
     return k;
 }
 
-/* Resolves \" \\ \n \t \xHH in a string literal body; reports bad escapes and NUL bytes. */
+/* Resolves \" \\ \n \t in a string literal body; reports bad escapes and NUL bytes. */
 const char *lex_unescape(LexState *ls, const char *s, size_t n, Loc loc);
+/* Reports an error in the file being read and remembers its line (the parser reports one
+ * syntax error per line, so a bad token does not also draw a parse error). */
+void lex_error(LexState *ls, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

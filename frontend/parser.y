@@ -1,10 +1,11 @@
 /* parser.y: the .h2 grammar (bison, pure, with locations). Actions only build the AST
- * (ast.c); names, units and shapes are checked in sema.c. Errors recover at ';' and '}' so one
- * run reports several mistakes. All values live in the session arena, so there is nothing for a
- * %destructor to free when the parser discards them. */
+ * (ast.c); names, units and shapes are checked in sema.c. Errors recover at ';', '}' and the
+ * keyword that starts an item, so one run reports several mistakes. All values live in the
+ * session arena, so there is nothing for a %destructor to free when the parser discards them. */
 %define api.pure full
 %define api.location.type {Loc}
-%define parse.error detailed
+%define parse.error custom
+%define lr.type canonical-lr
 %locations
 %expect 0
 %parse-param {void *scanner} {LexState *ls}
@@ -25,8 +26,8 @@ int yylex(YYSTYPE *lval, Loc *lloc, void *scanner);
 %code {
 #include <string.h>
 
-/* Bison's stack lives in the arena too; exceeding YYMAXDEPTH is "memory exhausted", reported
-   as nesting too deep. */
+/* Bison's stack lives in the arena too. The lexer bounds bracket nesting well below YYMAXDEPTH,
+   so only a long run of unary minus signs can exhaust it ("memory exhausted"). */
 #define YYMAXDEPTH 2000
 #define YYMALLOC(n) arena_alloc(lex_arena(ls), (n))
 #define YYFREE(p) ((void)(p))
@@ -46,9 +47,9 @@ int yylex(YYSTYPE *lval, Loc *lloc, void *scanner);
 static void yyerror(Loc *loc, void *scanner, LexState *ls, const char *msg) {
     (void)scanner;
     if (strcmp(msg, "memory exhausted") == 0)
-        diag_error(ls->diag, *loc, "nesting too deep (more than %d levels)", YYMAXDEPTH / 2);
+        lex_error(ls, *loc, "expression nested too deeply");
     else
-        diag_error(ls->diag, *loc, "%s", msg);
+        lex_error(ls, *loc, "%s", msg);
 }
 
 static void add_item(LexState *ls, Item *it) {
@@ -58,9 +59,10 @@ static void add_item(LexState *ls, Item *it) {
     ls->tail = &it->next;
 }
 
-static Expr *bin(LexState *ls, char op, Expr *l, Expr *r, Loc loc) {
+static Expr *bin(LexState *ls, char op, Expr *l, Expr *r, Loc loc, Loc op_loc) {
     Expr *e = ast_expr(A, EX_BIN, loc);
     e->bin.op = op;
+    e->bin.op_loc = op_loc;
     e->bin.lhs = l;
     e->bin.rhs = r;
     return e;
@@ -114,7 +116,7 @@ item
                                   $$->use.what = $2; $$->use.what_loc = @2;
                                   $$->use.name = $3; $$->use.name_loc = @3;
                                 }
-    | blockkw opt_name '{' stmts '}' {
+    | blockkw opt_name '{' stmts block_end {
                                   $$ = ast_item(A, IT_BLOCK, @1);
                                   $$->block.bk = $1;
                                   $$->block.name = $2;
@@ -122,8 +124,9 @@ item
                                   $$->block.body = $4.head;
                                   $$->block.end_loc = @5;
                                 }
-    | error ';'                 { $$ = NULL; yyerrok; }
+    | error ';'                 { $$ = NULL; /* no yyerrok: likely inside a block with a broken head */ }
     | error '}'                 { $$ = NULL; yyerrok; }
+    | error item                { $$ = $2; }
     ;
 
 usekind
@@ -170,7 +173,7 @@ stmt
                                   $$->assign.value = $3;
                                   $$->assign.source = $4; $$->assign.source_loc = @4;
                                 }
-    | IDENT '{' stmts '}'       {
+    | IDENT '{' stmts block_end {
                                   $$ = ast_stmt(A, ST_BLOCK, @1);
                                   $$->block.name = $1; $$->block.name_loc = @1;
                                   $$->block.body = $3.head;
@@ -182,6 +185,12 @@ stmt
                                   $$->op.args = $6.items; $$->op.nargs = $6.count;
                                 }
     | error ';'                 { $$ = NULL; yyerrok; }
+    ;
+
+/* A block's '}', also after an error in its last statement, so that the block still ends there */
+block_end
+    : '}'
+    | error '}'                 { @$ = @2; yyerrok; }
     ;
 
 path
@@ -211,11 +220,11 @@ arg
 
 expr
     : primary
-    | expr '+' expr             { $$ = bin(ls, '+', $1, $3, @$); }
-    | expr '-' expr             { $$ = bin(ls, '-', $1, $3, @$); }
-    | expr '*' expr             { $$ = bin(ls, '*', $1, $3, @$); }
-    | expr '/' expr             { $$ = bin(ls, '/', $1, $3, @$); }
-    | '-' expr %prec NEG        { $$ = ast_expr(A, EX_NEG, @$); $$->bin.op = '-'; $$->bin.lhs = $2; }
+    | expr '+' expr             { $$ = bin(ls, '+', $1, $3, @$, @2); }
+    | expr '-' expr             { $$ = bin(ls, '-', $1, $3, @$, @2); }
+    | expr '*' expr             { $$ = bin(ls, '*', $1, $3, @$, @2); }
+    | expr '/' expr             { $$ = bin(ls, '/', $1, $3, @$, @2); }
+    | '-' expr %prec NEG        { $$ = ast_expr(A, EX_NEG, @$); $$->bin.op = '-'; $$->bin.lhs = $2; $$->bin.op_loc = @1; }
     ;
 
 primary
@@ -245,3 +254,82 @@ exprs
     ;
 
 %%
+
+static bool starts_item(yysymbol_kind_t t) {
+    return t == YYSYMBOL_IMPORT || t == YYSYMBOL_USE || t == YYSYMBOL_HARDWARE || t == YYSYMBOL_MODEL ||
+           t == YYSYMBOL_WORKLOAD || t == YYSYMBOL_SPARSITY || t == YYSYMBOL_EXPLORE;
+}
+
+static bool is_keyword(yysymbol_kind_t t) {
+    return starts_item(t) || t == YYSYMBOL_OP || t == YYSYMBOL_FROM;
+}
+
+/* Bison's "unexpected X, expecting A or B", with changes for what people get wrong most:
+   - a ';' missing at the end of a line is reported after the last token of that line, not at
+     the start of the next;
+   - a block that runs into the next item, or into the end of the file, is missing its '}': say
+     so, and point at its '{';
+   - a keyword where a name may go says that it is a keyword;
+   - one syntax error per line, so one mistake (or a bad token the lexer already reported) does
+     not draw a cascade of them. */
+static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexState *ls) {
+    (void)scanner;
+    yysymbol_kind_t tok = yypcontext_token(ctx);
+    if (tok == YYSYMBOL_YYEOF && ls->halted)
+        return 0;   /* the lexer ended the input early and said why */
+    Loc at = *yypcontext_location(ctx);
+    yysymbol_kind_t exp[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    bool want_semi = false, want_ident = false, want_close = false;
+    for (int i = 0; i < n; i++) {
+        want_semi |= exp[i] == YYTRANSLATE(';');
+        want_close |= exp[i] == YYTRANSLATE('}');
+        want_ident |= exp[i] == YYSYMBOL_IDENT;
+    }
+    bool note_open = tok == YYSYMBOL_YYEOF;
+    char msg[256];
+    if (want_semi && ls->prev.file && at.line > ls->prev.line) {
+        at = ls->prev;
+        at.col += at.len;
+        at.len = 0;
+        snprintf(msg, sizeof msg, "syntax error, missing ';' before %s", yysymbol_name(tok));
+    } else if (want_close && starts_item(tok)) {
+        snprintf(msg, sizeof msg, "syntax error, missing '}' before %s", yysymbol_name(tok));
+        note_open = true;
+    } else {
+        /* the tokens that start an expression read better as one "a value" */
+        const char *names[YYNTOKENS];
+        int m = 0;
+        bool want_value = false;
+        for (int i = 0; i < n; i++)
+            want_value |= exp[i] == YYSYMBOL_NUMBER;
+        if (want_value)
+            names[m++] = "a value";
+        for (int i = 0; i < n; i++)
+            if (!want_value || !(exp[i] == YYSYMBOL_NUMBER || exp[i] == YYSYMBOL_STRING || exp[i] == YYSYMBOL_IDENT ||
+                                 exp[i] == YYTRANSLATE('-') || exp[i] == YYTRANSLATE('(') || exp[i] == YYTRANSLATE('[')))
+                names[m++] = yysymbol_name(exp[i]);
+        if (m > 4) {
+            /* after a value, where an operator could go too: name the punctuation that would go on */
+            int p = 0;
+            for (int i = 0; i < n; i++)
+                if (exp[i] == YYTRANSLATE(',') || exp[i] == YYTRANSLATE(';') || exp[i] == YYTRANSLATE(')') ||
+                    exp[i] == YYTRANSLATE(']'))
+                    names[p++] = yysymbol_name(exp[i]);
+            m = p;
+        }
+        int k = snprintf(msg, sizeof msg, "syntax error, unexpected %s", yysymbol_name(tok));
+        for (int i = 0; i < m && m <= 4; i++)
+            k += snprintf(msg + k, sizeof msg - (size_t)k, "%s%s", i ? " or " : ", expecting ", names[i]);
+        if (is_keyword(tok) && want_ident)
+            snprintf(msg + k, sizeof msg - (size_t)k, " (%s is a keyword, not a name)", yysymbol_name(tok));
+    }
+    if (at.line == ls->err_line)
+        return 0;
+    lex_error(ls, at, "%s", msg);
+    if (note_open && ls->depth > 0) {
+        int i = ls->depth - 1;
+        diag_note(ls->diag, ls->open[i], "this '%c' is not closed", ls->open_kind[i]);
+    }
+    return 0;
+}

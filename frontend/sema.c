@@ -27,6 +27,7 @@ typedef struct Slot {
     const Stmt *st;         /* the assignment, or NULL */
     int state;
     double value;
+    int seq;                /* 1 for the first field set in the text, 2 for the next, ...; 0: unset */
 } Slot;
 
 typedef struct Scope Scope;
@@ -35,8 +36,12 @@ struct Scope {
     const char *what;       /* "hardware 'h2llm'", for messages */
     Slot *slots;
     int nslots;
-    /* a default that depends on other fields (model head_dim, kv_heads); NULL: use Slot.def */
-    bool (*derived)(Scope *sc, int slot, double *out);
+    /* a default that depends on other fields (model head_dim, kv_heads), or NULL. It leaves *out
+     * (Slot.def) alone for a slot it does not derive, and returns false if a field it reads is
+     * bad; use is where the value is needed, for a dependency cycle. */
+    bool (*derived)(Scope *sc, int slot, double *out, Loc use);
+    int nset;               /* fields set so far (the last Slot.seq) */
+    int evaluating;         /* 1 + the slot whose value is being computed; 0: none */
 };
 
 static int find_slot(const Scope *sc, const char *path) {
@@ -82,7 +87,10 @@ static bool eval_num_lit(Sema *S, const Expr *e, Val *out) {
         }
     }
     if (!unit_apply(e->num.text, u, &out->v)) {
-        diag_error(S->d, e->loc, "number '%s' is too large", e->num.text);
+        if (u)
+            diag_error(S->d, e->loc, "'%s %s' is too large", e->num.text, e->num.unit);
+        else
+            diag_error(S->d, e->loc, "number '%s' is too large", e->num.text);
         return false;
     }
     out->k = u ? u->kind : UK_NONE;
@@ -134,7 +142,7 @@ static bool eval(Scope *sc, const Expr *e, Val *out) {
         case '+':
         case '-':
             if (a.k != b.k) {
-                diag_error(S->d, e->loc, "cannot %s %s and %s", e->bin.op == '+' ? "add" : "subtract",
+                diag_error(S->d, e->bin.op_loc, "cannot %s %s and %s", e->bin.op == '+' ? "add" : "subtract",
                            unit_kind_name(a.k), unit_kind_name(b.k));
                 return false;
             }
@@ -143,7 +151,7 @@ static bool eval(Scope *sc, const Expr *e, Val *out) {
             break;
         case '*':
             if (a.k != UK_NONE && b.k != UK_NONE) {
-                diag_error(S->d, e->loc, "cannot multiply %s by %s", unit_kind_name(a.k), unit_kind_name(b.k));
+                diag_error(S->d, e->bin.op_loc, "cannot multiply %s by %s", unit_kind_name(a.k), unit_kind_name(b.k));
                 return false;
             }
             out->v = a.v * b.v;
@@ -155,7 +163,7 @@ static bool eval(Scope *sc, const Expr *e, Val *out) {
                 return false;
             }
             if (b.k != UK_NONE && b.k != a.k) {
-                diag_error(S->d, e->loc, "cannot divide %s by %s", unit_kind_name(a.k), unit_kind_name(b.k));
+                diag_error(S->d, e->bin.op_loc, "cannot divide %s by %s", unit_kind_name(a.k), unit_kind_name(b.k));
                 return false;
             }
             out->v = a.v / b.v;
@@ -183,6 +191,35 @@ static bool eval(Scope *sc, const Expr *e, Val *out) {
     return false;
 }
 
+/* A value for a message, written as in the language: "600 MHz", "70%", "8". */
+static void fmt_value(char *buf, size_t n, double v, UnitKind k) {
+    if (k == UK_PERCENT) {
+        /* unit_format prints a ratio as a fraction; a message shows what was most likely written */
+        char num[40];
+        double back;
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof num, "%.*g", prec, v * 100);
+            if (unit_apply(num, unit_lookup("%"), &back) && back == v) {
+                snprintf(buf, n, "%s%%", num);
+                return;
+            }
+        }
+    }
+    if (k == UK_TOKENS) {
+        char num[40];
+        fmt_double(num, sizeof num, v);
+        snprintf(buf, n, "%s token%s", num, v == 1 ? "" : "s");   /* not "0 token", "1 tokens" */
+        return;
+    }
+    char t[64];
+    unit_format(t, sizeof t, v, k);
+    size_t digits = strspn(t, "0123456789.eE+-");
+    if (t[digits] && k != UK_PERCENT)
+        snprintf(buf, n, "%.*s %s", (int)digits, t, t + digits);   /* "600MHz" -> "600 MHz" */
+    else
+        snprintf(buf, n, "%s", t);
+}
+
 /* Checks a value against what a field accepts: unit kind, integrality, range, power of two. */
 static bool check_value(Sema *S, const char *path, UnitKind want, int flags, double min, double max, Val v,
                         const Expr *e) {
@@ -194,7 +231,7 @@ static bool check_value(Sema *S, const char *path, UnitKind want, int flags, dou
     } else if (got == UK_NONE && want != UK_NONE && v.v == 0) {
         /* zero needs no unit */
     } else if (want != got) {
-        if (got == UK_NONE)
+        if (got == UK_NONE && e->kind == EX_NUM)
             diag_error(S->d, e->loc, "'%s' needs a unit: it is %s (e.g. %s)", path, unit_kind_name(want),
                        unit_kind_example(want));
         else if (want == UK_NONE)
@@ -204,9 +241,9 @@ static bool check_value(Sema *S, const char *path, UnitKind want, int flags, dou
         return false;
     }
     char lo[64], hi[64], val[64];
-    unit_format(lo, sizeof lo, min, want);
-    unit_format(hi, sizeof hi, max, want);
-    unit_format(val, sizeof val, v.v, want);
+    fmt_value(lo, sizeof lo, min, want);
+    fmt_value(hi, sizeof hi, max, want);
+    fmt_value(val, sizeof val, v.v, want);
     if (!(v.v >= min && v.v <= max)) {
         diag_error(S->d, e->loc, "'%s' = %s is out of range [%s, %s]", path, val, lo, hi);
         return false;
@@ -236,19 +273,21 @@ static bool slot_value(Scope *sc, int i, double *out, Loc use) {
     case SLOT_BAD:
         return false;
     case SLOT_BUSY:
-        diag_error(sc->S->d, use, "'%s' depends on itself", sl->path);
+        if (sc->evaluating && sc->evaluating - 1 != i)
+            diag_error(sc->S->d, use, "'%s' depends on itself (through '%s')", sl->path,
+                       sc->slots[sc->evaluating - 1].path);
+        else
+            diag_error(sc->S->d, use, "'%s' depends on itself", sl->path);
         sl->state = SLOT_BAD;
         return false;
     }
     sl->state = SLOT_BUSY;
+    int outer = sc->evaluating;
+    sc->evaluating = i + 1;
     bool ok;
     if (!sl->st) {
-        if (sc->derived && sc->derived(sc, i, &sl->value)) {
-            ok = true;
-        } else {
-            sl->value = sl->def;
-            ok = true;
-        }
+        sl->value = sl->def;
+        ok = !sc->derived || sc->derived(sc, i, &sl->value, use);
     } else {
         Val v;
         const Expr *e = sl->st->assign.value;
@@ -270,6 +309,7 @@ static bool slot_value(Scope *sc, int i, double *out, Loc use) {
                 sl->value = v.v;
         }
     }
+    sc->evaluating = outer;
     if (sl->state == SLOT_BAD)
         return false;
     sl->state = ok ? SLOT_DONE : SLOT_BAD;
@@ -308,6 +348,7 @@ static void collect(Scope *sc, const Stmt *body, const char *prefix, ExtraFn ext
                 break;
             }
             sc->slots[i].st = st;
+            sc->slots[i].seq = ++sc->nset;
             break;
         }
         case ST_BLOCK: {
@@ -326,11 +367,15 @@ static void collect(Scope *sc, const Stmt *body, const char *prefix, ExtraFn ext
 
 static bool eval_all(Scope *sc) {
     bool ok = true;
-    for (int i = 0; i < sc->nslots; i++) {
-        double v;
-        if (!slot_value(sc, i, &v, sc->slots[i].st ? sc->slots[i].st->loc : NOLOC))
+    double v;
+    /* the fields set in the text first, in its order, so that errors come out in that order */
+    for (int k = 1; k <= sc->nset; k++)
+        for (int i = 0; i < sc->nslots; i++)
+            if (sc->slots[i].seq == k && !slot_value(sc, i, &v, sc->slots[i].st->loc))
+                ok = false;
+    for (int i = 0; i < sc->nslots; i++)
+        if (!sc->slots[i].st && !slot_value(sc, i, &v, NOLOC))
             ok = false;
-    }
     return ok;
 }
 
@@ -364,11 +409,18 @@ static int enum_value(Sema *S, const Expr *e, const char *what, const char *cons
 
 /* ---------------------------------------------------------------- hardware */
 
+typedef struct EnergyStmt {
+    const char *name;       /* the entry, e.g. "pe.mac" */
+    const Stmt *st;
+} EnergyStmt;
+
 typedef struct HwCtx {
     Sema *S;
     Hardware *hw;
     bool energy_set[EF_COUNT_];
     Loc energy_first[EF_COUNT_];
+    EnergyStmt *energy;     /* the energy entries in source order, checked after the fields */
+    int nenergy, energy_cap;
     bool ok;
 } HwCtx;
 
@@ -379,7 +431,10 @@ static bool energy_entry(HwCtx *hc, const char *name, const Stmt *st) {
         if (strcmp(energy_names[i], name) == 0)
             break;
     if (i == EF_COUNT_) {
-        const char *sug = closest_word(name, (const char *const *)energy_names);
+        const char *names[EF_COUNT_ + 1];   /* closest_word wants a NULL-terminated list */
+        memcpy(names, energy_names, sizeof energy_names);
+        names[EF_COUNT_] = NULL;
+        const char *sug = closest_word(name, names);
         if (sug)
             diag_error(S->d, st->assign.path_loc, "unknown energy entry '%s'; did you mean '%s'?", name, sug);
         else
@@ -405,7 +460,7 @@ static bool energy_entry(HwCtx *hc, const char *name, const Stmt *st) {
     en->table = NULL;
     en->ntable = 0;
     const Expr *e = st->assign.value;
-    Scope none = {S, "an energy table", NULL, 0, NULL};
+    Scope none = {S, "an energy table", NULL, 0, NULL, 0, 0};
     if (e->kind == EX_LIST && i == EF_pe_mac) {
         /* [(frequency, energy), ...] */
         en->table = ARENA_ARRAY(S->a, EnergyPoint, e->list.count ? e->list.count : 1);
@@ -451,16 +506,18 @@ static bool hw_extra(void *ctx, const char *path, const Stmt *st) {
     HwCtx *hc = ctx;
     if (!path)
         return false;
-    if (strncmp(path, "energy.", 7) == 0)
-        return energy_entry(hc, path + 7, st);
-    return false;
+    if (strncmp(path, "energy.", 7) != 0)
+        return false;
+    EnergyStmt es = {path + 7, st};
+    VEC_PUSH(hc->S->a, hc->energy, hc->nenergy, hc->energy_cap, es);
+    return true;
 }
 
 static Slot *hw_slots(Sema *S) {
     Slot *slots = ARENA_ARRAY(S->a, Slot, HWF_COUNT_);
     for (int i = 0; i < HWF_COUNT_; i++) {
         const FieldDesc *f = &hw_fields[i];
-        slots[i] = (Slot){f->path, f->kind, f->flags, f->min, f->max, f->def, NULL, SLOT_UNSEEN, 0};
+        slots[i] = (Slot){f->path, f->kind, f->flags, f->min, f->max, f->def, NULL, SLOT_UNSEEN, 0, 0};
     }
     return slots;
 }
@@ -469,10 +526,14 @@ static Hardware *check_hardware(Sema *S, const Item *it) {
     Hardware *hw = ARENA_NEW(S->a, Hardware);
     hardware_defaults_named(hw, it->block.name);
     hw->loc = it->block.name_loc;
-    Scope sc = {S, arena_printf(S->a, "hardware '%s'", it->block.name), hw_slots(S), HWF_COUNT_, NULL};
-    HwCtx hc = {S, hw, {0}, {{0}}, true};
+    Scope sc = {S, arena_printf(S->a, "hardware '%s'", it->block.name), hw_slots(S), HWF_COUNT_, NULL, 0, 0};
+    HwCtx hc = {S, hw, {0}, {{0}}, NULL, 0, 0, true};
     collect(&sc, it->block.body, NULL, hw_extra, &hc);
-    bool ok = eval_all(&sc) && hc.ok;
+    bool ok = eval_all(&sc);
+    /* after the fields: an energy {} block usually comes last, and errors should come in order */
+    for (int i = 0; i < hc.nenergy && !S->d->stop; i++)
+        energy_entry(&hc, hc.energy[i].name, hc.energy[i].st);
+    ok = ok && hc.ok;
     for (int i = 0; i < HWF_COUNT_; i++) {
         *(double *)((char *)hw + hw_fields[i].offset) = sc.slots[i].value;
         hw->locs[i] = sc.slots[i].st ? sc.slots[i].st->assign.value->loc : NOLOC;
@@ -496,18 +557,18 @@ static Hardware *check_hardware(Sema *S, const Item *it) {
 
 enum { MF_LAYERS, MF_HIDDEN, MF_INTERMEDIATE, MF_HEADS, MF_KV_HEADS, MF_HEAD_DIM, MF_VOCAB, MF_COUNT_ };
 
-static bool model_derived(Scope *sc, int i, double *out) {
+static bool model_derived(Scope *sc, int i, double *out, Loc use) {
     double a, b;
     switch (i) {
     case MF_KV_HEADS:
-        return slot_value(sc, MF_HEADS, out, NOLOC);
+        return slot_value(sc, MF_HEADS, out, use);
     case MF_HEAD_DIM:
-        if (!slot_value(sc, MF_HIDDEN, &a, NOLOC) || !slot_value(sc, MF_HEADS, &b, NOLOC))
+        if (!slot_value(sc, MF_HIDDEN, &a, use) || !slot_value(sc, MF_HEADS, &b, use))
             return false;
         *out = floor(a / b);
         return true;
     default:
-        return false;
+        return true;
     }
 }
 
@@ -596,18 +657,20 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
         const Stmt *st = mc->ops[i];
         ModelOp *op = &m->ops[i];
         op->inputs = ARENA_ARRAY(S->a, int, st->op.nargs ? st->op.nargs : 1);
-        bool seen_kw = false;
+        bool seen_kw = false, out_given = false;
+        int npos = 0;   /* inputs written, resolved or not: the arity check counts these */
         for (int j = 0; j < st->op.nargs; j++) {
             const Arg *a = &st->op.args[j];
             if (a->name) {
                 seen_kw = true;
                 if (strcmp(a->name, "out") == 0 && op->kind == OPK_FC) {
-                    if (op->out) {
+                    if (out_given) {
                         diag_error(S->d, a->name_loc, "'out' is given twice");
                         ok = false;
                     } else if (!op_int_arg(sc, a, &op->out)) {
                         ok = false;
                     }
+                    out_given = true;
                 } else if (strcmp(a->name, "fn") == 0 && op->kind == OPK_ACTIVATION) {
                     int k = enum_value(S, a->value, "activation function", act_fns, 4);
                     if (k < 0)
@@ -626,6 +689,7 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 }
                 continue;
             }
+            npos++;
             if (seen_kw) {
                 diag_error(S->d, a->value->loc, "inputs come before keyword arguments");
                 ok = false;
@@ -664,7 +728,7 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
             }
             op->inputs[op->ninputs++] = idx;
         }
-        if (op->kind == OPK_FC && !op->out) {
+        if (op->kind == OPK_FC && !out_given) {
             diag_error(S->d, st->op.callee_loc, "fc op '%s' needs its output width: out = N", op->name);
             ok = false;
         }
@@ -678,13 +742,13 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
         case OPK_ATTN_SCORE: case OPK_ATTN_VALUE: case OPK_ADD: case OPK_MUL: want_lo = want_hi = 2; break;
         default: break;
         }
-        if (op->ninputs < want_lo || op->ninputs > want_hi) {
+        if (npos < want_lo || npos > want_hi) {
             if (want_lo == want_hi)
                 diag_error(S->d, st->op.callee_loc, "%s takes %d input%s, but '%s' has %d", op_kind_names[op->kind],
-                           want_lo, want_lo == 1 ? "" : "s", op->name, op->ninputs);
+                           want_lo, want_lo == 1 ? "" : "s", op->name, npos);
             else
                 diag_error(S->d, st->op.callee_loc, "%s takes %d to %d inputs, but '%s' has %d",
-                           op_kind_names[op->kind], want_lo, want_hi, op->name, op->ninputs);
+                           op_kind_names[op->kind], want_lo, want_hi, op->name, npos);
             ok = false;
         }
     }
@@ -709,18 +773,17 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 if (w < 0)
                     continue;
                 if (colour[w] == 1) {
-                    /* the cycle is w ... v on the stack */
-                    char buf[512] = "";
-                    int from = sp - 1;
-                    while (from > 0 && stack[from] != w)
-                        from--;
-                    for (int k = from; k < sp; k++) {
+                    /* the cycle is w ... v on the stack, each using the next; print it the way
+                       data flows, each feeding the next: w -> v -> ... -> w */
+                    char buf[512];
+                    snprintf(buf, sizeof buf, "%s", m->ops[w].name);
+                    for (int k = sp - 1; k >= 0; k--) {
                         size_t l = strlen(buf);
-                        snprintf(buf + l, sizeof buf - l, "%s -> ", m->ops[stack[k]].name);
+                        snprintf(buf + l, sizeof buf - l, " -> %s", m->ops[stack[k]].name);
+                        if (stack[k] == w)
+                            break;
                     }
-                    size_t l = strlen(buf);
-                    snprintf(buf + l, sizeof buf - l, "%s", m->ops[w].name);
-                    diag_error(S->d, m->ops[w].loc, "the ops form a cycle: %s (inputs run backwards)", buf);
+                    diag_error(S->d, m->ops[w].loc, "the ops form a cycle: %s (each is an input of the next)", buf);
                     ok = false;
                 } else if (colour[w] == 0) {
                     colour[w] = 1;
@@ -845,8 +908,8 @@ static Model *check_model(Sema *S, const Item *it) {
     };
     Slot *slots = ARENA_ARRAY(S->a, Slot, MF_COUNT_);
     for (int i = 0; i < MF_COUNT_; i++)
-        slots[i] = (Slot){mf[i].path, UK_NONE, mf[i].flags, mf[i].min, mf[i].max, 0, NULL, SLOT_UNSEEN, 0};
-    Scope sc = {S, arena_printf(S->a, "model '%s'", m->name), slots, MF_COUNT_, model_derived};
+        slots[i] = (Slot){mf[i].path, UK_NONE, mf[i].flags, mf[i].min, mf[i].max, 0, NULL, SLOT_UNSEEN, 0, 0};
+    Scope sc = {S, arena_printf(S->a, "model '%s'", m->name), slots, MF_COUNT_, model_derived, 0, 0};
     ModelCtx mc = {S, NULL, 0, 0};
     collect(&sc, it->block.body, NULL, model_extra, &mc);
     bool ok = true;
@@ -867,13 +930,12 @@ static Model *check_model(Sema *S, const Item *it) {
     }
     if (!ok)
         return NULL;
-    if (m->heads % m->kv_heads != 0) {
-        diag_error(S->d, m->f_locs[MF_KV_HEADS], "heads = %d is not a multiple of kv_heads = %d", m->heads,
-                   m->kv_heads);
-        ok = false;
-    }
     if (m->kv_heads > m->heads) {
         diag_error(S->d, m->f_locs[MF_KV_HEADS], "kv_heads = %d exceeds heads = %d", m->kv_heads, m->heads);
+        ok = false;
+    } else if (m->heads % m->kv_heads != 0) {
+        diag_error(S->d, m->f_locs[MF_KV_HEADS], "heads = %d is not a multiple of kv_heads = %d", m->heads,
+                   m->kv_heads);
         ok = false;
     }
     if (!slots[MF_HEAD_DIM].st && m->hidden % m->heads != 0) {
@@ -897,12 +959,12 @@ static Workload *check_workload(Sema *S, const Item *it) {
     w->name = it->block.name;
     w->loc = it->block.name_loc;
     Slot slots[4] = {
-        {"batch", UK_NONE, F_INT | F_REQUIRED, 1, 1 << 20, 0, NULL, SLOT_UNSEEN, 0},
-        {"prompt", UK_TOKENS, F_INT | F_REQUIRED, 1, 1 << 24, 0, NULL, SLOT_UNSEEN, 0},
-        {"generate", UK_TOKENS, F_INT | F_REQUIRED, 1, 1 << 24, 0, NULL, SLOT_UNSEEN, 0},
-        {"max_seq", UK_TOKENS, F_INT, 1, 1 << 26, 2048, NULL, SLOT_UNSEEN, 0},
+        {"batch", UK_NONE, F_INT | F_REQUIRED, 1, 1 << 20, 0, NULL, SLOT_UNSEEN, 0, 0},
+        {"prompt", UK_TOKENS, F_INT | F_REQUIRED, 1, 1 << 24, 0, NULL, SLOT_UNSEEN, 0, 0},
+        {"generate", UK_TOKENS, F_INT | F_REQUIRED, 1, 1 << 24, 0, NULL, SLOT_UNSEEN, 0, 0},
+        {"max_seq", UK_TOKENS, F_INT, 1, 1 << 26, 2048, NULL, SLOT_UNSEEN, 0, 0},
     };
-    Scope sc = {S, arena_printf(S->a, "workload '%s'", w->name), slots, 4, NULL};
+    Scope sc = {S, arena_printf(S->a, "workload '%s'", w->name), slots, 4, NULL, 0, 0};
     collect(&sc, it->block.body, NULL, NULL, NULL);
     bool ok = true;
     for (int i = 0; i < 4; i++)
@@ -963,14 +1025,14 @@ static Sparsity *check_sparsity(Sema *S, const Item *it) {
     sp->name = it->block.name ? it->block.name : "default";
     sp->loc = it->block.name_loc;
     Slot slots[6] = {
-        {"static.sink", UK_TOKENS, F_INT, 0, 1 << 24, 64, NULL, SLOT_UNSEEN, 0},
-        {"static.window", UK_TOKENS, F_INT, 1, 1 << 24, 256, NULL, SLOT_UNSEEN, 0},
-        {"dynamic.page", UK_TOKENS, F_INT | F_POW2, 1, 4096, 16, NULL, SLOT_UNSEEN, 0},
-        {"dynamic.budget", UK_TOKENS, F_INT, 1, 1 << 24, 1024, NULL, SLOT_UNSEEN, 0},
-        {"static_heads", UK_PERCENT, 0, 0, 1, 0.5, NULL, SLOT_UNSEEN, 0},
-        {"dense_layers", UK_NONE, F_INT, 0, 100000, 2, NULL, SLOT_UNSEEN, 0},
+        {"static.sink", UK_TOKENS, F_INT, 0, 1 << 24, 64, NULL, SLOT_UNSEEN, 0, 0},
+        {"static.window", UK_TOKENS, F_INT, 1, 1 << 24, 256, NULL, SLOT_UNSEEN, 0, 0},
+        {"dynamic.page", UK_TOKENS, F_INT | F_POW2, 1, 4096, 16, NULL, SLOT_UNSEEN, 0, 0},
+        {"dynamic.budget", UK_TOKENS, F_INT, 1, 1 << 24, 1024, NULL, SLOT_UNSEEN, 0, 0},
+        {"static_heads", UK_PERCENT, 0, 0, 1, 0.5, NULL, SLOT_UNSEEN, 0, 0},
+        {"dense_layers", UK_NONE, F_INT, 0, 100000, 2, NULL, SLOT_UNSEEN, 0, 0},
     };
-    Scope sc = {S, "sparsity", slots, 6, NULL};
+    Scope sc = {S, "sparsity", slots, 6, NULL, 0, 0};
     EnumCtx ec = {S, "mode", NULL, "profile", NULL};
     collect(&sc, it->block.body, NULL, sparsity_extra, &ec);
     bool ok = eval_all(&sc);
@@ -980,6 +1042,7 @@ static Sparsity *check_sparsity(Sema *S, const Item *it) {
     sp->budget = (int)slots[3].value;
     sp->static_heads = slots[4].value;
     sp->dense_layers = (int)slots[5].value;
+    sp->dense_layers_loc = slots[5].st ? slots[5].st->assign.value->loc : sp->loc;
     sp->mode = SP_HYBRID;
     if (ec.st) {
         int k = enum_value(S, ec.st->assign.value, "sparsity mode", sparse_mode_names, SP_COUNT_);
@@ -1023,7 +1086,7 @@ typedef struct XpCtx {
 } XpCtx;
 
 static bool xp_value(Sema *S, HwField f, const Expr *e, double *out) {
-    Scope none = {S, "an explore list", NULL, 0, NULL};
+    Scope none = {S, "an explore list", NULL, 0, NULL, 0, 0};
     const FieldDesc *fd = &hw_fields[f];
     if (fd->flags & F_ENUM_PREC) {
         if (e->kind == EX_NAME)
@@ -1134,9 +1197,9 @@ static Explore *check_explore(Sema *S, const Item *it) {
     xp->loc = it->block.name_loc;
     xp->seed = 1;
     XpCtx xc = {S, xp, {0}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true};
-    Scope sc = {S, "explore", NULL, 0, NULL};
+    Scope sc = {S, "explore", NULL, 0, NULL, 0, 0};
     collect(&sc, it->block.body, NULL, xp_extra, &xc);
-    Scope none = {S, "explore", NULL, 0, NULL};
+    Scope none = {S, "explore", NULL, 0, NULL, 0, 0};
     if (xc.dataflow) {
         int k = enum_value(S, xc.dataflow->assign.value, "dataflow", dataflow_mode_names, DF_COUNT_);
         if (k < 0) xc.ok = false; else xp->dataflow = (DataflowMode)k;
@@ -1425,7 +1488,7 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         c->workload = w;
     }
     if (!err && c->model && c->sparse && c->sparse->dense_layers > c->model->layers)
-        diag_error(S.d, c->sparse->loc, "dense_layers = %d exceeds the model's %d layers", c->sparse->dense_layers,
+        diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layers", c->sparse->dense_layers,
                    c->model->layers);
     if (!err && c->model)
         check_capacity(&S, c);

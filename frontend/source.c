@@ -95,6 +95,7 @@ static bool looks_binary(const SrcFile *src) {
 
 typedef struct LoadCtx {
     const char *stack[MAX_IMPORT_DEPTH + 1];  /* canonical paths being loaded, for cycles */
+    const char *paths[MAX_IMPORT_DEPTH + 1];  /* the same files as opened, for messages */
     int depth;
 } LoadCtx;
 
@@ -154,7 +155,18 @@ static AstFile *load_rec(Session *s, LoadCtx *ctx, const char *path, Loc from) {
     const char *canon = canonical(s, path);
     for (int i = 0; i < ctx->depth; i++) {
         if (strcmp(ctx->stack[i], canon) == 0) {
-            diag_error(s->diag, from, "import cycle: '%s' imports itself through the files above", path);
+            if (i == ctx->depth - 1) {
+                diag_error(s->diag, from, "import cycle: '%s' imports itself", path);
+                return NULL;
+            }
+            char chain[1024] = "";
+            for (int k = i; k < ctx->depth; k++) {
+                size_t l = strlen(chain);
+                snprintf(chain + l, sizeof chain - l, "%s -> ", ctx->paths[k]);
+            }
+            size_t l = strlen(chain);
+            snprintf(chain + l, sizeof chain - l, "%s", path);
+            diag_error(s->diag, from, "import cycle: %s (each imports the next)", chain);
             return NULL;
         }
     }
@@ -175,6 +187,7 @@ static AstFile *load_rec(Session *s, LoadCtx *ctx, const char *path, Loc from) {
         return f;
     }
     fe_parse(s, src, f);
+    ctx->paths[ctx->depth] = src->name;
     ctx->stack[ctx->depth++] = canon;
     load_imports(s, ctx, f);
     ctx->depth--;
@@ -191,7 +204,7 @@ AstFile *fe_load(Session *s, const char *path) {
         diag_error(s->diag, NOLOC, "out of memory");
         return NULL;
     }
-    LoadCtx ctx = {{0}, 0};
+    LoadCtx ctx = {{0}, {0}, 0};
     root = load_rec(s, &ctx, path, NOLOC);
     s->arena.oom = saved;
     return root;
@@ -217,8 +230,9 @@ AstFile *fe_load_text(Session *s, const char *name, const char *text, size_t len
         Loc at = {src, 0, 0, 0};
         diag_error(s->diag, at, "not a text file (it contains NUL bytes)");
     } else {
-        LoadCtx ctx = {{0}, 0};
+        LoadCtx ctx = {{0}, {0}, 0};
         fe_parse(s, src, f);
+        ctx.paths[ctx.depth] = src->name;
         ctx.stack[ctx.depth++] = src->name;
         load_imports(s, &ctx, f);
     }
