@@ -145,8 +145,10 @@ const char *unit_kind_example(UnitKind k);   /* "MiB", "MHz", ... */
  * Returns false on overflow to infinity. */
 bool unit_apply(const char *text, const Unit *u, double *out);
 /* Print v (base units of kind k) with the unit that gives the shortest number that reads back
- * exactly (the larger unit on a tie; a number below 1 only in the base unit): 256MiB, 1.5KB,
- * 682fJ/MAC. No space before the unit; a percentage prints as a fraction (0.7). */
+ * exactly (the larger unit on a tie; a number below 1 only in the base unit), among the house
+ * units: sizes in binary multiples (256MiB, 1.5KiB, else bytes), energies in pJ (0.682pJ/MAC),
+ * the rest in any unit of the kind (12.8GB/s, 600MHz). No space before the unit; a percentage
+ * prints as a fraction (0.7). */
 void unit_format(char *buf, size_t n, double v, UnitKind k);
 
 /* ---------------------------------------------------------------- ast.c */

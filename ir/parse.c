@@ -263,8 +263,9 @@ static const char *take_ident(Reader *r, const char *what) {
 }
 
 static long long take_int(Reader *r, const char *what, long long lo, long long hi) {
-    if (r->tok.kind != T_NUM || r->tok.unit[0] || strchr(r->tok.text, '.') || strchr(r->tok.text, 'e') ||
-        strchr(r->tok.text, 'E'))
+    const char *t = r->tok.text;
+    bool hex = t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+    if (r->tok.kind != T_NUM || r->tok.unit[0] || (!hex && (strchr(t, '.') || strchr(t, 'e') || strchr(t, 'E'))))
         expected(r, what);
     errno = 0;
     long long v = strtoll(r->tok.text, NULL, 0);

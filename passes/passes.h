@@ -48,20 +48,32 @@ typedef struct DfProblem {
     int nmp, normal;    /* channel counts */
     int batch, prompt, gen, max_seq;
     int ctx_first, ctx_last;    /* decode contexts: prompt+1 .. min(prompt+gen, max_seq) */
-    int layers, hidden, vocab, heads, kv_heads, head_dim;
+    int layers, hidden, intermediate, vocab, heads, kv_heads, head_dim;
     double es;          /* bytes per element */
     int nops;
     DfOp ops[DF_MAX_OPS];
     double nmp_util;    /* the artifact's NMP utilisation factor (1 except its ID-NMP points) */
 } DfProblem;
 
+typedef enum DfExec {
+    DF_EXEC_AUTO,       /* data-centric: NMP only -> NMP, normal only -> NPU, both -> MIX */
+    DF_EXEC_NPU,        /* all on the NPU, reading from wherever the op is stored (the baselines) */
+    DF_EXEC_NMP,        /* all on the NMP PEs of `nmp` */
+    DF_EXEC_MIX,        /* `split` on the NMP PEs, the rest on the NPU */
+} DfExec;
+
 typedef struct DfAssign {
     int group, part, stratum;   /* decode position: MAG, MPG, stratum */
-    ChanSet nmp;        /* NMP channels holding and computing the op's NMP share */
-    bool normal;        /* the op's other share lives on (all) the normal channels */
+    ChanSet nmp;        /* NMP channels holding (and computing) the op's NMP share */
+    bool normal;        /* the op also lives on (all) the normal channels */
     long long split;    /* NMP share along the split dimension: N columns (fc) or B GEMMs (attention) */
     double ratio;       /* >= 0: the artifact's r; split is then int(S * r) as the artifact computes it */
+    DfExec exec;        /* how decode runs; AUTO derives it from nmp/normal as H2-LLM does */
+    bool spread;        /* the NPU's share is striped over every channel, not only the normal ones */
 } DfAssign;
+
+/* The decode execution of an assignment, with AUTO resolved. */
+DfExec df_exec_of(const DfAssign *a);
 
 typedef struct DfPlan {
     int nops;
@@ -94,6 +106,13 @@ typedef struct CostModel {
     void (*op_cost)(const DfProblem *p, int op, int c, bool normal, long long split, OpCost *out);
     /* the whole plan, with the hierarchy's overlap rules */
     void (*evaluate)(const DfProblem *p, const DfPlan *plan, CostResult *out);
+    /* Where the search may binary-search a MIX split. Fills breaks[0..n] (breaks[0] = 1, breaks[n] =
+     * S) so that on each [breaks[j], breaks[j+1]) op_cost's nmp time does not decrease and its npu
+     * time does not increase as the split grows; returns n, or 0 if there is no such structure and
+     * every split must be tried. NULL: one piece, [1, S). */
+    int (*split_pieces)(const DfProblem *p, int op, int c, long long *breaks, int max);
+    /* True if energy is modelled (the artifact's is always 0). */
+    bool has_energy;
 } CostModel;
 
 const CostModel *cost_model_get(CostModelKind k);
@@ -122,6 +141,44 @@ bool art_baseline(const DfProblem *p, DataflowMode mode, CostResult *out);
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation
  * traffic, non-GEMM ops, and energy from the device's table. */
 extern const CostModel cost_h2c;
+
+/* ---------------------------------------------------------------- search.c
+ * The exact dataflow search: dynamic programming over the H2-LLM hierarchy (groups in sequence over
+ * the ideals of the graph; parallel partitions combined exactly; strata in sequence over the ideals
+ * of a partition; every channel assignment of a stratum; MIX splits solved by crossing searches on
+ * monotone pieces). Channels are interchangeable, so it works on counts and names them at the end.
+ * docs/dataflow.md gives the argument for why the plan it returns is optimal. */
+
+typedef struct SearchOpts {
+    DataflowMode mode;      /* DF_DATA_CENTRIC or DF_COMPUTE_CENTRIC */
+    Objective objective;
+    bool capacity;          /* keep every channel within its capacity (repairing if needed) */
+} SearchOpts;
+
+typedef struct SearchResult {
+    DfPlan plan;
+    CostResult cost;        /* the plan evaluated by the cost model */
+    double value;           /* the objective's value for the plan */
+    double bound;           /* a lower bound on the objective over every legal plan */
+    long long configs;      /* stratum channel assignments evaluated */
+    bool repaired;          /* the unconstrained optimum broke capacity and was repaired */
+} SearchResult;
+
+/* Finds the best plan for p under cm. False (with a diagnostic) if there is no legal plan. */
+bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d);
+/* The objective's value for a cost: latency (s), energy (J) or their product. */
+double df_objective(Objective obj, const CostResult *c);
+/* Channel loads of a plan: false if an NMP channel or the normal group overflows (bytes). */
+bool df_capacity_ok(const DfProblem *p, const DfPlan *plan);
+/* The plan with every op alone, in topological order, on every channel (MIX split balanced). */
+void df_plan_canonical(const DfProblem *p, const CostModel *cm, DfPlan *plan);
+
+/* ---------------------------------------------------------------- dataflow.c */
+bool pass_dataflow(Module *m, Diag *d);
+/* A fixed baseline mapping (DF_NPU_ONLY, DF_ATTN_NMP, DF_ATTN_NMP_SPLIT, DF_FC_NMP) as a plan. */
+bool df_plan_preset(const DfProblem *p, DataflowMode mode, DfPlan *plan);
+/* The plan a module's tiles and positions describe (ops without positions run one after another). */
+bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan);
 
 /* ---------------------------------------------------------------- shapes.c */
 bool pass_shapes(Module *m, Diag *d);

@@ -8,11 +8,12 @@
 
 const Pass pass_table[] = {
     {"shapes", pass_shapes, "infer every op's iteration space and result shape in both phases"},
+    {"dataflow", pass_dataflow, "choose each op's dataflow position, channels and NMP share (exact search), or a baseline mapping"},
     {"placement", pass_placement, "place unplaced tensors (striped over all channels), unmapped ops (NPU); allocate bank offsets"},
 };
 const int pass_count = sizeof pass_table / sizeof pass_table[0];
 
-const char *const default_pipeline[] = {"shapes", "placement"};
+const char *const default_pipeline[] = {"shapes", "dataflow", "placement"};
 const int default_pipeline_len = sizeof default_pipeline / sizeof default_pipeline[0];
 
 const Pass *pass_lookup(const char *name) {

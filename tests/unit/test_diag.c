@@ -33,7 +33,7 @@ static void cap_close(Capture *c) {
 }
 
 static SrcFile src_of(const char *name, const char *text) {
-    SrcFile f = {name, text, strlen(text)};
+    SrcFile f = {name, text, strlen(text), false};
     return f;
 }
 

@@ -3,8 +3,15 @@
 # CHECK: ; IR after shapes
 # CHECK-NEXT: ; h2c IR v1
 # CHECK: %qk: [32, 3132, 783] = attn_score(%q, %k) kv %kv.k shape [32, 3132, 783, 128]
-# CHECK-NOT: tensor %w.q {{.*}} at 0x
+# CHECK-NOT: group 0 part 0
+# CHECK: ; IR after dataflow
+# CHECK-NEXT: ; h2c IR v1
+# CHECK: tensor %w.q weight fp16 [4096, 4096] layers 32 @examples/llama3-8b.h2:15:6
+# CHECK-NEXT: tile [*, 0:{{[0-9]+}}] in ch{{[{][0-9-]+[}]}}{{$}}
+# CHECK: %q: [4, 4096] = fc(%x) w %w.q shape [1, 4, 4096, 4096] group 0 part 0 stratum 0
+# CHECK-NEXT: tile [*, *, 0:{{[0-9]+}}, *] on nmp ch{{[{][0-9-]+[}]}}
+# CHECK-NEXT: tile [*, *, {{[0-9]+}}:4096, *] on npu
 # CHECK: ; IR after placement
 # CHECK-NEXT: ; h2c IR v1
-# CHECK: tensor %w.q weight fp16 [4096, 4096] layers 32 in ch{0-7} at 0x0
-# CHECK: %f2: [4, 4096] = fc(%f1, %f3) w %w.f2 shape [1, 4, 4096, 14336] on npu
+# CHECK: tensor %w.q weight fp16 [4096, 4096] layers 32 @examples/llama3-8b.h2:15:6
+# CHECK-NEXT: tile [*, 0:{{[0-9]+}}] in ch{{[{][0-9-]+[}]}} at 0x0

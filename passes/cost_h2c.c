@@ -1,0 +1,385 @@
+/* cost_h2c.c: h2c's own cost model (docs/cost-models.md, "The h2c model"). Differences from the
+ * artifact's: the whole model (all layers, plus the LM head when the model has a vocabulary); decode
+ * summed step by step as the KV cache grows; the NPU reads each part of an op from the channels that
+ * hold that part; output activations, NPU<->NMP transfers, KV write-back and SRAM spill are counted;
+ * non-GEMM ops cost vector time; and energy comes from the device's energy table.
+ * Every time below is, as a function of the context, a maximum of affine functions plus affine
+ * terms: convex and piecewise linear. sum_ctx() sums such a function over all decode steps exactly,
+ * by splitting the context range where it stops being linear. */
+#include "passes.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Dev {
+    double npu;         /* MAC/s, derated */
+    double vec;         /* element ops/s of the NPU's vector unit (npu.throughput / 128) */
+    double sram;        /* bytes */
+    double ch_bw;       /* bytes/s per channel to the NPU, derated */
+    double pe_rate;     /* MAC/s of one NMP channel's PEs */
+    double pe_bw;       /* bytes/s from one NMP channel's banks to its PEs */
+    double xfer;        /* bytes/s of one NPU<->NMP transfer link */
+    /* energies in pJ */
+    double e_npu_mac, e_pe_mac, e_sram_bit, e_npu_bit, e_pe_bit, e_xfer_bit, e_write_bit;
+} Dev;
+
+static Dev dev_of(const DfProblem *p) {
+    const Hardware *hw = &p->hw;
+    Dev d;
+    double pes = hw->banks_per_channel / hw->pe_banks;
+    d.npu = hw->npu_throughput * hw->npu_utilization;
+    d.vec = hw->npu_throughput / 128.0;
+    d.sram = hw->npu_sram;
+    d.ch_bw = hw->channel_bandwidth * hw->channel_utilization;
+    d.pe_rate = hw->pe_fpus * hw->pe_simd * hw->pe_frequency * pes;
+    d.pe_bw = hw->pe_bandwidth * pes;
+    d.xfer = hw->nmp_transfer_bandwidth;
+    const EnergyEntry *e = hw->energy;
+    d.e_npu_mac = e[EF_npu_mac].value;
+    d.e_pe_mac = energy_pe_mac(hw, hw->pe_frequency);
+    d.e_sram_bit = e[EF_sram_access].value;
+    d.e_npu_bit = e[EF_dram_read].value + e[EF_dram_on_die].value + e[EF_channel_io].value;
+    d.e_pe_bit = e[EF_dram_read].value + e[EF_hb_io].value;
+    d.e_xfer_bit = e[EF_channel_io].value;
+    d.e_write_bit = e[EF_channel_io].value + e[EF_dram_on_die].value + e[EF_dram_read].value;
+    return d;
+}
+
+/* The op's GEMM at a context (decode) or in prefill. */
+static Gemm gemm_at(const DfOp *o, bool prefill, double ctx) {
+    Gemm g = prefill ? o->pre : o->dec;
+    if (!prefill && o->ctx_dim == 2)
+        g.N = ctx;
+    else if (!prefill && o->ctx_dim == 3)
+        g.K = ctx;
+    return g;
+}
+
+static double vector_ops(OpCode c) {
+    switch (c) {
+    case OP_SOFTMAX: return 5;      /* max, subtract, exp, sum, divide */
+    case OP_NORM: return 4;         /* square, sum, rsqrt, scale */
+    case OP_ACTIVATION: return 4;   /* silu: exp, add, divide, multiply */
+    default: return 1;              /* add, mul */
+    }
+}
+
+/* How an op is mapped: c NMP channels and nx normal channels hold it; f is the NMP share (of the
+ * split dimension: fc columns, attention KV-head x batch pairs); exec says who computes; spread: the
+ * rest is striped over every channel instead of the normal ones only. */
+typedef struct Mapping {
+    int c, nx;
+    double f;
+    DfExec exec;
+    bool spread;
+} Mapping;
+
+typedef struct Part {
+    double npu, nmp;    /* seconds on each side */
+    double energy;      /* joules */
+} Part;
+
+/* Bytes of an operand on the NMP channels and on the normal ones, per the mapping's storage. */
+static void storage_split(const Mapping *mp, double bytes, double *on_nmp, double *on_normal) {
+    double rest = bytes * (1 - mp->f);
+    *on_nmp = bytes * mp->f;
+    *on_normal = rest;
+    if (mp->spread && mp->c + mp->nx > 0) {
+        *on_nmp += rest * mp->c / (double)(mp->c + mp->nx);
+        *on_normal = rest * mp->nx / (double)(mp->c + mp->nx);
+    }
+}
+
+/* Time for the NPU to stream bytes held as (on_nmp over c channels, on_normal over nx channels):
+ * the channels stream in parallel, so the most loaded one decides. */
+static double read_time(const Dev *d, const Mapping *mp, double on_nmp, double on_normal) {
+    double t = 0;
+    if (on_nmp > 0)
+        t = mp->c > 0 ? on_nmp / (mp->c * d->ch_bw) : INFINITY;
+    if (on_normal > 0) {
+        double t2 = mp->nx > 0 ? on_normal / (mp->nx * d->ch_bw) : INFINITY;
+        t = t2 > t ? t2 : t;
+    }
+    return t;
+}
+
+/* Time and energy of one op, one layer, one step (prefill: the whole prompt at once). */
+static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefill, double ctx, const Mapping *mp) {
+    Part r = {0, 0, 0};
+    Gemm g = gemm_at(o, prefill, ctx);
+    double es = p->es;
+    if (o->kind == DFK_OTHER) {
+        double elems = g.B * g.M * g.N;
+        double ops = elems * vector_ops(o->code);
+        r.npu = ops / d->vec;
+        r.energy = (ops * d->e_npu_mac + 2 * elems * es * 8 * d->e_sram_bit) * 1e-12;
+        return r;
+    }
+    double macs = g.B * g.M * g.N * g.K;
+    double operand = g.B * g.K * g.N * es;     /* weights, or the KV the op reads */
+    double in = g.B * g.M * g.K * es, out = g.B * g.M * g.N * es;
+    /* the KV written this step (prompt tokens in prefill, one token in decode), where the KV lives */
+    double kv_write = 0;
+    if (o->kind == DFK_ATTN) {
+        double tokens = prefill ? p->prompt : 1;
+        kv_write = tokens * p->batch * p->kv_heads * p->head_dim * es;
+    }
+    /* activations beyond the NPU's SRAM spill to DRAM and come back */
+    double spill = in + out > d->sram ? (in + out - d->sram) : 0;
+    double all_ch = (double)(p->nmp + p->normal) * d->ch_bw;
+    DfExec ex = mp->exec;
+    if (prefill || ex == DF_EXEC_NPU) {
+        /* everything on the NPU, streaming each part from the channels that hold it */
+        double a, b;
+        storage_split(mp, operand, &a, &b);
+        double wa, wb;
+        storage_split(mp, kv_write, &wa, &wb);
+        double t_mac = macs / d->npu, t_read = read_time(d, mp, a, b);
+        r.npu = (t_mac > t_read ? t_mac : t_read) + spill / all_ch + read_time(d, mp, wa, wb);
+        r.energy = (macs * d->e_npu_mac + operand * 8 * d->e_npu_bit + (operand + in + out) * 8 * d->e_sram_bit +
+                    spill * 8 * d->e_npu_bit + kv_write * 8 * d->e_write_bit) * 1e-12;
+        return r;
+    }
+    double f = ex == DF_EXEC_NMP ? 1 : mp->f;
+    int c = mp->c;
+    if (f > 0 && c > 0) {
+        /* the NMP share on the PEs of c channels: inputs in, compute from the banks, outputs out */
+        double m = macs * f, b = operand * f;
+        double t_c = m / (c * d->pe_rate);
+        double t_b = b / (c * d->pe_bw);
+        double xin = o->kind == DFK_FC ? in / d->xfer : in * f / (c * d->xfer); /* fc: every channel needs all of x */
+        double xout = out * f / (c * d->xfer);
+        double xkv = kv_write * f / (c * d->xfer);
+        r.nmp = xin + (t_c > t_b ? t_c : t_b) + xout + xkv;
+        double xbytes = (o->kind == DFK_FC ? in * c : in * f) + out * f + kv_write * f;
+        r.energy += (m * d->e_pe_mac + b * 8 * d->e_pe_bit + xbytes * 8 * d->e_xfer_bit +
+                     kv_write * f * 8 * d->e_pe_bit) * 1e-12;
+    }
+    if (f < 1) {
+        /* the rest on the NPU, read from the normal channels (or every channel when spread) */
+        Mapping rest = *mp;
+        rest.f = 0;
+        double m = macs * (1 - f), b = operand * (1 - f), kvw = kv_write * (1 - f);
+        double a1, b1, a2, b2;
+        storage_split(&rest, b, &a1, &b1);
+        storage_split(&rest, kvw, &a2, &b2);
+        if (!mp->spread) {
+            /* the NPU share lives on the normal channels only */
+            a1 = a2 = 0;
+            b1 = b;
+            b2 = kvw;
+        }
+        double t_mac = m / d->npu, t_read = read_time(d, mp, a1, b1);
+        r.npu = (t_mac > t_read ? t_mac : t_read) + spill / all_ch + read_time(d, mp, a2, b2);
+        r.energy += (m * d->e_npu_mac + b * 8 * d->e_npu_bit + (b + in + out) * 8 * d->e_sram_bit +
+                     spill * 8 * d->e_npu_bit + kvw * 8 * d->e_write_bit) * 1e-12;
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------- summing over decode steps */
+
+/* A function of the context, convex and piecewise linear. */
+typedef double (*CtxFn)(const void *ctx_data, double ctx);
+
+/* Sum of f(ctx) for ctx = a..b (integers), for a convex f: a convex function lies on or below its
+ * chord, and if it touches the chord inside the range it equals the chord on all of it. So a range
+ * whose midpoint (and, against rounding, quarter point) lies on the chord is summed as an
+ * arithmetic series; any other is halved. Short ranges are summed term by term. */
+static double sum_convex(CtxFn f, const void *data, long long a, long long b, double fa, double fb, int depth) {
+    long long n = b - a + 1;
+    if (n <= 32 || depth > 48) {
+        double s = fa + (n > 1 ? fb : 0);
+        for (long long x = a + 1; x < b; x++)
+            s += f(data, (double)x);
+        return s;
+    }
+    long long mid = a + (b - a) / 2, q = a + (b - a) / 4;
+    double fm = f(data, (double)mid), fq = f(data, (double)q);
+    double span = (double)(b - a);
+    double cm = fa + (fb - fa) * (double)(mid - a) / span, cq = fa + (fb - fa) * (double)(q - a) / span;
+    double tol = 1e-13 * (fabs(fa) + fabs(fb)) + 1e-300;
+    if (fabs(fm - cm) <= tol && fabs(fq - cq) <= tol)
+        return (fa + fb) * 0.5 * (double)n;
+    return sum_convex(f, data, a, mid, fa, fm, depth + 1) +
+           sum_convex(f, data, mid + 1, b, f(data, (double)(mid + 1)), fb, depth + 1);
+}
+
+static double sum_ctx_range(CtxFn f, const void *data, long long a, long long b) {
+    if (b < a)
+        return 0;
+    return sum_convex(f, data, a, b, f(data, (double)a), f(data, (double)b), 0);
+}
+
+/* Sum over the decode steps: contexts prompt+1 .. min(prompt+gen, max_seq), then any steps past
+ * max_seq at max_seq. */
+static double sum_ctx(const DfProblem *p, CtxFn f, const void *data) {
+    long long first = p->ctx_first, last = p->ctx_last;
+    long long grow = last - first + 1;
+    if (grow > p->gen)
+        grow = p->gen;
+    double s = sum_ctx_range(f, data, first, first + grow - 1);
+    long long rest = p->gen - grow;
+    if (rest > 0)
+        s += (double)rest * f(data, (double)last);
+    return s;
+}
+
+/* ---------------------------------------------------------------- per op, for the search */
+
+typedef struct OpArgs {
+    const DfProblem *p;
+    const Dev *d;
+    const DfOp *o;
+    Mapping mp;
+    int which;          /* 0: npu time, 1: nmp time, 2: energy */
+} OpArgs;
+
+static double op_fn(const void *data, double ctx) {
+    const OpArgs *a = data;
+    Part r = op_step(a->p, a->d, a->o, false, ctx, &a->mp);
+    return a->which == 0 ? r.npu : a->which == 1 ? r.nmp : r.energy;
+}
+
+/* The mapping of an assignment (exec resolved, the NMP share as a fraction). */
+static Mapping mapping_of(const DfProblem *p, int op, const DfAssign *a) {
+    Mapping mp;
+    mp.c = chanset_count(a->nmp);
+    mp.nx = a->normal ? p->normal : 0;
+    mp.exec = df_exec_of(a);
+    mp.spread = a->spread;
+    long long S = df_split_len(p, op);
+    switch (mp.exec) {
+    case DF_EXEC_NMP: mp.f = 1; break;
+    case DF_EXEC_MIX: mp.f = S > 0 ? (double)df_split_of(p, op, a) / (double)S : 0; break;
+    default: mp.f = mp.c > 0 && !a->normal ? 1 : (a->spread || mp.c == 0 ? 0 : (S > 0 ? (double)df_split_of(p, op, a) / (double)S : 0));
+    }
+    if (p->ops[op].kind == DFK_OTHER) {
+        mp.c = mp.nx = 0;
+        mp.f = 0;
+        mp.exec = DF_EXEC_NPU;
+    }
+    return mp;
+}
+
+/* All layers: a layer's op costs times the layer count (data-centric mapping, as the search asks). */
+static void h2c_op_cost(const DfProblem *p, int op, int c, bool normal, long long split, OpCost *out) {
+    Dev d = dev_of(p);
+    const DfOp *o = &p->ops[op];
+    DfAssign as;
+    memset(&as, 0, sizeof as);
+    as.nmp = c >= 64 ? ~(ChanSet)0 : CHAN_BIT(c) - 1;
+    as.normal = normal;
+    as.split = split;
+    as.ratio = -1;
+    OpArgs a = {p, &d, o, mapping_of(p, op, &as), 0};
+    Part pre = op_step(p, &d, o, true, 0, &a.mp);
+    double L = p->layers;
+    out->prefill = L * (pre.npu + pre.nmp);
+    a.which = 0;
+    out->npu = L * sum_ctx(p, op_fn, &a);
+    a.which = 1;
+    out->nmp = L * sum_ctx(p, op_fn, &a);
+    a.which = 2;
+    out->energy = L * (pre.energy + sum_ctx(p, op_fn, &a));
+}
+
+/* ---------------------------------------------------------------- whole plans */
+
+typedef struct PlanArgs {
+    const DfProblem *p;
+    const Dev *d;
+    const DfPlan *plan;
+    Mapping mp[DF_MAX_OPS];
+    bool energy;        /* return energy instead of time */
+} PlanArgs;
+
+/* One decode step of one layer at a context: the hierarchy's overlap rules. */
+static double plan_step(const void *data, double ctx) {
+    const PlanArgs *a = data;
+    const DfPlan *pl = a->plan;
+    const DfProblem *p = a->p;
+    int G = 0;
+    for (int i = 0; i < pl->nops; i++)
+        if (pl->a[i].group + 1 > G)
+            G = pl->a[i].group + 1;
+    double step = 0, energy = 0;
+    for (int g = 0; g < G; g++) {
+        double gmax = 0;
+        for (int part = 0;; part++) {
+            bool any = false;
+            double psum = 0;
+            for (int s = 0;; s++) {
+                bool sany = false;
+                double nmax = 0, nsum = 0;
+                for (int k = 0; k < pl->nops; k++) {
+                    int i = pl->order[k];
+                    const DfAssign *as = &pl->a[i];
+                    if (as->group != g || as->part != part || as->stratum != s)
+                        continue;
+                    sany = true;
+                    Part r = op_step(p, a->d, &p->ops[i], false, ctx, &a->mp[i]);
+                    nmax = r.nmp > nmax ? r.nmp : nmax;
+                    nsum += r.npu;
+                    energy += r.energy;
+                }
+                if (!sany)
+                    break;
+                psum += nmax > nsum ? nmax : nsum;
+                any = true;
+            }
+            if (!any)
+                break;
+            gmax = psum > gmax ? psum : gmax;
+        }
+        step += gmax;
+    }
+    return a->energy ? energy : step;
+}
+
+/* The LM head: hidden x vocab weights striped over every channel, on the NPU, once per step
+ * (one token per sequence) and once after the prompt. */
+static Part lm_head(const DfProblem *p, const Dev *d) {
+    Part r = {0, 0, 0};
+    if (p->vocab <= 0)
+        return r;
+    double macs = (double)p->batch * p->hidden * p->vocab;
+    double bytes = (double)p->hidden * p->vocab * p->es;
+    double t_mac = macs / d->npu, t_read = bytes / ((p->nmp + p->normal) * d->ch_bw);
+    r.npu = t_mac > t_read ? t_mac : t_read;
+    r.energy = (macs * d->e_npu_mac + bytes * 8 * (d->e_npu_bit + d->e_sram_bit)) * 1e-12;
+    return r;
+}
+
+static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
+    memset(out, 0, sizeof *out);
+    Dev d = dev_of(p);
+    PlanArgs a;
+    memset(&a, 0, sizeof a);
+    a.p = p;
+    a.d = &d;
+    a.plan = plan;
+    double L = p->layers, pre_energy = 0;
+    for (int k = 0; k < plan->nops; k++) {
+        int i = plan->order[k];
+        a.mp[i] = mapping_of(p, i, &plan->a[i]);
+        Part pre = op_step(p, &d, &p->ops[i], true, 0, &a.mp[i]);
+        out->op_prefill[i] = L * (pre.npu + pre.nmp);
+        out->prefill += out->op_prefill[i];
+        pre_energy += L * pre.energy;
+        OpArgs oa = {p, &d, &p->ops[i], a.mp[i], 0};
+        double npu = sum_ctx(p, op_fn, &oa);
+        oa.which = 1;
+        double nmp = sum_ctx(p, op_fn, &oa);
+        out->op_decode[i] = L * (npu > nmp ? npu : nmp);
+    }
+    Part head = lm_head(p, &d);
+    out->prefill += head.npu;
+    out->decode = L * sum_ctx(p, plan_step, &a) + (double)p->gen * head.npu;
+    a.energy = true;
+    out->energy = pre_energy + L * sum_ctx(p, plan_step, &a) + (double)(p->gen + 1) * head.energy;
+    out->total = out->prefill + out->decode;
+    out->decode_step = p->gen > 0 ? out->decode / p->gen : 0;
+}
+
+const CostModel cost_h2c = {"h2c", h2c_op_cost, h2c_evaluate, NULL, true};

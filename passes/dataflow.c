@@ -1,0 +1,302 @@
+/* dataflow.c: pass_dataflow chooses how each op of a layer runs and where its data lives, jointly
+ * (data-centric, H2-LLM) or per kind of unit (compute-centric, SpecPIM), or applies a fixed
+ * baseline mapping (npu-only, attn-nmp, attn-nmp-split, fc-nmp), according to the module's
+ * `dataflow` option and cost model. The plan (passes/search.c) becomes IR: decode ops get their
+ * dataflow position and execution tiles; weights and KV get tensor tiles on the channels that hold
+ * each share; prefill runs on the NPU.
+ * Requires: shapes. Replaces: every tensor tile and op tile. Maintains: shapes, locations.
+ * Placement (offsets) runs after it. */
+#include "passes.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- presets */
+
+/* An FFN op: an fc into or out of the intermediate width (gate, up and down projections). */
+static bool is_ffn(const DfProblem *p, int i) {
+    const DfOp *o = &p->ops[i];
+    return o->kind == DFK_FC && ((long long)o->dec.N == p->intermediate || (long long)o->dec.K == p->intermediate);
+}
+
+bool df_plan_preset(const DfProblem *p, DataflowMode mode, DfPlan *plan) {
+    memset(plan, 0, sizeof *plan);
+    plan->nops = p->nops;
+    ChanSet nmp = p->nmp >= 64 ? ~(ChanSet)0 : CHAN_BIT(p->nmp) - 1;
+    /* one op per group, in topological order (lowest index first) */
+    uint32_t done = 0;
+    for (int k = 0; k < p->nops; k++) {
+        int i = -1;
+        for (int j = 0; j < p->nops && i < 0; j++)
+            if (!(done & (1u << j)) && !(p->ops[j].preds & ~done))
+                i = j;
+        if (i < 0)
+            return false;
+        done |= 1u << i;
+        plan->order[k] = i;
+        DfAssign *a = &plan->a[i];
+        a->group = k;
+        a->part = a->stratum = 0;
+        a->ratio = -1;
+        const DfOp *o = &p->ops[i];
+        if (o->kind == DFK_OTHER) {
+            a->exec = DF_EXEC_NPU;
+            continue;
+        }
+        bool attn = o->kind == DFK_ATTN;
+        long long S = df_split_len(p, i);
+        /* striped over every channel, on the NPU */
+        a->nmp = nmp;
+        a->normal = p->normal > 0;
+        a->spread = true;
+        a->exec = DF_EXEC_NPU;
+        switch (mode) {
+        case DF_NPU_ONLY:
+            break;
+        case DF_FC_NMP:
+            if (!attn) {
+                a->normal = false;
+                a->spread = false;
+                a->exec = DF_EXEC_NMP;
+                a->split = S;
+            }
+            break;
+        case DF_ATTN_NMP:
+        case DF_ATTN_NMP_SPLIT:
+            if (attn) {
+                a->normal = false;
+                a->spread = false;
+                a->exec = DF_EXEC_NMP;
+                a->split = S;
+            } else if (mode == DF_ATTN_NMP_SPLIT && is_ffn(p, i) && p->nmp > 0 && p->normal > 0) {
+                /* the artifact's split (§4.7): ratio = int(nmp * pe_bw / (normal * channel bw)),
+                   the NMP gets ceil(N / (ratio + 1)) columns */
+                double ratio = floor(p->nmp * (p->hw.pe_bandwidth / 1e9) / (p->normal * (p->hw.channel_bandwidth / 1e9)));
+                long long n_nmp = (long long)ceil((double)S / (ratio + 1));
+                if (n_nmp >= 1 && n_nmp <= S - 1) {
+                    a->exec = DF_EXEC_MIX;
+                    a->split = n_nmp;
+                }
+            }
+            break;
+        default:
+            return false;
+        }
+        if (p->nmp == 0) {
+            a->nmp = 0;
+            if (a->exec != DF_EXEC_NPU)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- plan -> IR */
+
+static void add_tensor_box(Module *m, Tensor *t, const Range *box, ChanSet chans) {
+    TensorTile tile;
+    memset(&tile, 0, sizeof tile);
+    memcpy(tile.box, box, sizeof(Range) * (size_t)t->rank);
+    tile.place = (Place){PLACE_CHANNELS, chans, -1, -1};
+    ir_tensor_add_tile(m, t, tile);
+}
+
+/* Stores [lo, hi) of t's split dimension on chans: weight columns, or (KV head, batch) pairs
+ * numbered head * batch + b, which may take a partial head. */
+static void store_range(Module *m, Tensor *t, long long lo, long long hi, ChanSet chans) {
+    if (lo >= hi || !chans)
+        return;
+    Range box[IR_MAX_RANK];
+    for (int i = 0; i < t->rank; i++)
+        box[i] = (Range){0, t->dims[i]};
+    if (t->kind == TEN_WEIGHT) {
+        box[1] = (Range){lo, hi};
+        add_tensor_box(m, t, box, chans);
+        return;
+    }
+    long long batch = t->dims[1];
+    long long h = lo / batch, b = lo % batch;
+    if (b) { /* the tail of a partial head */
+        long long end = hi < (h + 1) * batch ? hi - h * batch : batch;
+        box[0] = (Range){h, h + 1};
+        box[1] = (Range){b, end};
+        add_tensor_box(m, t, box, chans);
+        lo = h * batch + end;
+        h++;
+        box[1] = (Range){0, batch};
+    }
+    long long full_end = hi / batch;
+    if (h < full_end && lo < hi) {
+        box[0] = (Range){h, full_end};
+        box[1] = (Range){0, batch};
+        add_tensor_box(m, t, box, chans);
+        lo = full_end * batch;
+    }
+    if (lo < hi) {
+        box[0] = (Range){full_end, full_end + 1};
+        box[1] = (Range){0, hi - full_end * batch};
+        add_tensor_box(m, t, box, chans);
+    }
+}
+
+static void add_op_tile(Module *m, Op *op, int dim, long long lo, long long hi, Exec e) {
+    OpTile t;
+    memset(&t, 0, sizeof t);
+    for (int k = 0; k < 4; k++)
+        t.box[k] = (Range){0, op->shape[k]};
+    if (dim >= 0)
+        t.box[dim] = (Range){lo, hi};
+    t.exec = e;
+    ir_op_add_tile(m, op, t);
+}
+
+static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *d) {
+    Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    ChanSet normal = dev_normal_set(&m->dev), all = dev_all_set(&m->dev);
+    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
+    if (!stored) {
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
+    for (int t = 0; t < m->ntensors; t++)
+        m->tensors[t].ntiles = 0;
+    bool ok = true;
+    for (int i = 0; i < dc->nops && ok; i++) {
+        const DfAssign *a = &plan->a[i];
+        Op *op = &dc->ops[i], *pop = &pf->ops[i];
+        op->ntiles = 0;
+        pop->ntiles = 0;
+        op->df = (DfPos){a->group, a->part, a->stratum};
+        add_op_tile(m, pop, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
+        if (p->ops[i].kind == DFK_OTHER) {
+            add_op_tile(m, op, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
+            continue;
+        }
+        DfExec ex = df_exec_of(a);
+        long long S = df_split_len(p, i), s = df_split_of(p, i, a);
+        int dim = p->ops[i].kind == DFK_FC ? DIM_N : DIM_B;
+        Exec on_nmp = {EXEC_NMP, a->nmp, -1}, on_npu = {EXEC_NPU, 0, -1};
+        switch (ex) {
+        case DF_EXEC_NMP: add_op_tile(m, op, -1, 0, 0, on_nmp); break;
+        case DF_EXEC_NPU: add_op_tile(m, op, -1, 0, 0, on_npu); break;
+        default:
+            add_op_tile(m, op, dim, 0, s, on_nmp);
+            add_op_tile(m, op, dim, s, S, on_npu);
+        }
+        if (op->tensor < 0)
+            continue;
+        Tensor *t = &m->tensors[op->tensor];
+        if (stored[op->tensor]) {
+            diag_error(d, op->loc, "'%%%s' is read by two ops; the dataflow search maps each tensor with one op",
+                       t->name);
+            ok = false;
+            break;
+        }
+        stored[op->tensor] = true;
+        ChanSet rest = a->spread ? (a->nmp | (a->normal ? normal : 0)) : (a->normal ? normal : 0);
+        if (ex == DF_EXEC_NMP || (ex == DF_EXEC_NPU && !a->normal)) {
+            store_range(m, t, 0, S, a->nmp);
+        } else if (ex == DF_EXEC_NPU && (a->spread || !a->nmp)) {
+            store_range(m, t, 0, S, a->spread ? (a->nmp | normal) : normal);
+        } else {
+            store_range(m, t, 0, s, a->nmp);
+            store_range(m, t, s, S, rest);
+        }
+        (void)all;
+    }
+    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
+    return ok;
+}
+
+/* ---------------------------------------------------------------- IR -> plan */
+
+bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
+    const Phase *dc = &m->phases[PH_DECODE];
+    memset(plan, 0, sizeof *plan);
+    plan->nops = dc->nops;
+    int *order = h2c_raw_alloc(sizeof(int) * (size_t)(dc->nops + 1));
+    if (!order || !ir_topo_order(dc, order)) {
+        h2c_raw_free(order, sizeof(int) * (size_t)(dc->nops + 1));
+        return false;
+    }
+    bool positioned = dc->nops > 0 && dc->ops[0].df.group >= 0;
+    for (int k = 0; k < dc->nops; k++) {
+        int i = positioned ? k : order[k];
+        const Op *op = &dc->ops[i];
+        DfAssign *a = &plan->a[i];
+        plan->order[k] = i;
+        a->ratio = -1;
+        if (positioned) {
+            a->group = op->df.group;
+            a->part = op->df.part;
+            a->stratum = op->df.stratum;
+        } else {
+            a->group = k;
+        }
+        if (p->ops[i].kind == DFK_OTHER) {
+            a->exec = DF_EXEC_NPU;
+            continue;
+        }
+        ir_op_storage(m, op, &a->nmp, &a->normal);
+        const Tensor *t = op->tensor >= 0 ? &m->tensors[op->tensor] : NULL;
+        for (int j = 0; t && j < t->ntiles; j++) {
+            ChanSet c = t->tiles[j].place.chans;
+            if ((c & dev_nmp_set(&m->dev)) && (c & dev_normal_set(&m->dev)))
+                a->spread = true;
+        }
+        /* execution from the op's tiles: the NMP extent along the split dimension */
+        int dim = p->ops[i].kind == DFK_FC ? DIM_N : DIM_B;
+        long long nmp_extent = 0, total = op->shape[dim];
+        ChanSet exec_chans = 0;
+        bool any_npu = false;
+        for (int j = 0; j < op->ntiles; j++) {
+            const OpTile *ot = &op->tiles[j];
+            if (ot->exec.kind == EXEC_NMP || ot->exec.kind == EXEC_PE) {
+                nmp_extent += ot->box[dim].hi - ot->box[dim].lo;
+                exec_chans |= ot->exec.chans;
+            } else {
+                any_npu = true;
+            }
+        }
+        if (op->ntiles == 0 || nmp_extent == 0) {
+            a->exec = DF_EXEC_NPU;
+            a->split = 0;
+        } else if (!any_npu) {
+            a->exec = DF_EXEC_NMP;
+            a->split = total;
+            a->nmp |= exec_chans;
+        } else {
+            a->exec = DF_EXEC_MIX;
+            a->split = nmp_extent;
+            a->nmp |= exec_chans;
+        }
+    }
+    h2c_raw_free(order, sizeof(int) * (size_t)(dc->nops + 1));
+    return true;
+}
+
+/* ---------------------------------------------------------------- the pass */
+
+bool pass_dataflow(Module *m, Diag *d) {
+    DfProblem p;
+    if (!df_problem_from_module(m, &p, d))
+        return false;
+    const CostModel *cm = cost_model_get(m->cost_model);
+    DfPlan plan;
+    if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
+        SearchOpts o = {m->dataflow, m->objective, true};
+        SearchResult r;
+        if (!df_search(&p, cm, &o, &r, d)) {
+            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
+            return false;
+        }
+        plan = r.plan;
+    } else if (!df_plan_preset(&p, m->dataflow, &plan)) {
+        diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
+                   dataflow_mode_names[m->dataflow], m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels",
+                   m->dev.hw.name, p.nmp, p.normal);
+        return false;
+    }
+    return apply_plan(m, &p, &plan, d);
+}

@@ -1,0 +1,1034 @@
+/* search.c: the exact dataflow search (docs/dataflow.md). A plan is a sequence of groups (MAGs);
+ * the partitions (MPGs) of a group run in parallel on disjoint channels; the strata of a partition
+ * run in sequence; the ops of a stratum share the partition's channels. Channels are
+ * interchangeable, so the search works on channel counts:
+ *   stratum(T, k, nf)   every assignment of k NMP channels (and the normal group if nf) to the ops
+ *                       of antichain T, each MIX split solved exactly; kept: the Pareto front of
+ *                       (additive cost a, decode time d)
+ *   partition(U, k, nf) DP over the ideals of U, one stratum at a time: a front of (a, d)
+ *   group(S)            every grouping of S's weakly connected components into partitions and
+ *                       every split of the channels among them; a = sum, d = max: exact by trying
+ *                       every d as the threshold
+ *   plan                DP over the ideals of the graph, one group (a topological chunk) at a time
+ * a is prefill time (+ lambda x energy); d is decode time summed over the steps. Memoised at every
+ * level. Splits: where the cost model declares monotone pieces, a binary search finds where the
+ * NMP and NPU times cross; elsewhere every split is tried. */
+#include "passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- a small hash map */
+
+typedef struct MapEnt {
+    uint64_t key;
+    void *val;
+} MapEnt;
+
+typedef struct Map {
+    MapEnt *ents;
+    size_t cap, n;      /* cap a power of two; key 0 is reserved: stored keys are key + 1 */
+} Map;
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void *map_get(const Map *m, uint64_t key) {
+    if (!m->cap)
+        return NULL;
+    uint64_t k = key + 1;
+    for (size_t i = mix64(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (m->ents[i].key == k)
+            return m->ents[i].val;
+        if (m->ents[i].key == 0)
+            return NULL;
+    }
+}
+
+static void map_put(Arena *a, Map *m, uint64_t key, void *val) {
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 256;
+        MapEnt *ne = ARENA_ARRAY(a, MapEnt, ncap);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->ents[i].key) {
+                size_t j = mix64(m->ents[i].key) & (ncap - 1);
+                while (ne[j].key)
+                    j = (j + 1) & (ncap - 1);
+                ne[j] = m->ents[i];
+            }
+        m->ents = ne;
+        m->cap = ncap;
+    }
+    uint64_t k = key + 1;
+    size_t i = mix64(k) & (m->cap - 1);
+    while (m->ents[i].key && m->ents[i].key != k)
+        i = (i + 1) & (m->cap - 1);
+    if (!m->ents[i].key)
+        m->n++;
+    m->ents[i].key = k;
+    m->ents[i].val = val;
+}
+
+/* ---------------------------------------------------------------- fronts */
+
+/* A point of a stratum's front: the assignment of each op of the stratum (in `ops` order). */
+typedef struct SPt {
+    double a, d;
+    int8_t *c;          /* NMP channels per op */
+    bool *nf;           /* on the normal group */
+    long long *split;   /* NMP share along the split dimension */
+} SPt;
+
+typedef struct SFront {
+    int m;              /* ops in the stratum */
+    int ops[DF_MAX_OPS];
+    SPt *pts;
+    int n, cap;
+} SFront;
+
+/* A point of a partition's front: how it was reached. */
+typedef struct PPt {
+    double a, d;
+    uint32_t prev;      /* the ideal before the last stratum */
+    int prev_pt;        /* the point of prev's front it extends */
+    uint32_t T;         /* the last stratum */
+    int spt;            /* the point of T's front */
+} PPt;
+
+typedef struct PFront {
+    PPt *pts;
+    int n, cap;
+} PFront;
+
+typedef struct PartMemo {
+    Map ideals;         /* ideal of U -> PFront* */
+    PFront *final;      /* front for the whole of U (NULL if no legal plan) */
+} PartMemo;
+
+typedef struct GroupMemo {
+    double cost;        /* INFINITY if no legal grouping */
+    int nblocks;
+    uint32_t U[DF_MAX_OPS];
+    int k[DF_MAX_OPS];
+    bool nf[DF_MAX_OPS];
+    int pt[DF_MAX_OPS]; /* the chosen point of each partition's front */
+} GroupMemo;
+
+/* Inserts (a, d) unless dominated; drops points it dominates. Fronts are sorted by d ascending
+ * with a strictly decreasing. Returns the index or -1. */
+static int front_insert(Arena *ar, void **pts, int *n, int *cap, size_t sz, double a, double d) {
+    char *base = *pts;
+    /* position by d */
+    int lo = 0, hi = *n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        double md = ((double *)(base + (size_t)mid * sz))[1];
+        if (md < d || (md == d && ((double *)(base + (size_t)mid * sz))[0] <= a))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* dominated by a point with d' <= d and a' <= a? those are before lo */
+    if (lo > 0) {
+        double pa = ((double *)(base + (size_t)(lo - 1) * sz))[0];
+        if (pa <= a)
+            return -1;
+    }
+    /* drop the points after lo that this one dominates (d' >= d, a' >= a) */
+    int k = lo;
+    while (k < *n && ((double *)(base + (size_t)k * sz))[0] >= a)
+        k++;
+    int removed = k - lo;
+    if (removed == 0) {
+        if (*n == *cap) {
+            int ncap = *cap ? *cap * 2 : 8;
+            base = arena_realloc(ar, base, sz * (size_t)*cap, sz * (size_t)ncap);
+            *pts = base;
+            *cap = ncap;
+        }
+        memmove(base + (size_t)(lo + 1) * sz, base + (size_t)lo * sz, sz * (size_t)(*n - lo));
+        (*n)++;
+    } else if (removed > 1) {
+        memmove(base + (size_t)(lo + 1) * sz, base + (size_t)k * sz, sz * (size_t)(*n - k));
+        *n -= removed - 1;
+    }
+    double *p = (double *)(base + (size_t)lo * sz);
+    memset(p, 0, sz);
+    p[0] = a;
+    p[1] = d;
+    return lo;
+}
+
+/* ---------------------------------------------------------------- the search context */
+
+typedef struct CostKey {
+    double npu, nmp, prefill, energy;
+    bool set;
+} CostKey;
+
+typedef struct Ctx {
+    const DfProblem *p;
+    const CostModel *cm;
+    SearchOpts o;
+    double lambda;              /* weight of energy (joules) against time (seconds) */
+    Arena *ar;
+    int n;
+    uint32_t all;
+    uint32_t pred[DF_MAX_OPS], adj[DF_MAX_OPS];
+    bool gemm[DF_MAX_OPS];
+    long long S[DF_MAX_OPS];
+    int N;                      /* NMP channels */
+    bool has_normal;
+    Map costs;                  /* (op, c, nf, split) -> OpCost */
+    Map pieces;                 /* (op, c) -> long long[] (count first) */
+    Map strata, parts, groups;
+    long long configs;
+} Ctx;
+
+static const OpCost *op_cost(Ctx *x, int op, int c, bool nf, long long split) {
+    uint64_t key = ((uint64_t)op << 56) | ((uint64_t)c << 48) | ((uint64_t)nf << 47) | (uint64_t)split;
+    OpCost *oc = map_get(&x->costs, key);
+    if (oc)
+        return oc;
+    oc = ARENA_NEW(x->ar, OpCost);
+    x->cm->op_cost(x->p, op, c, nf, split, oc);
+    map_put(x->ar, &x->costs, key, oc);
+    return oc;
+}
+
+/* The split of an op in a pure mode: NPU 0, NMP all of S. */
+static long long pure_split(Ctx *x, int op, int c) { return c > 0 ? x->S[op] : 0; }
+
+/* Monotone pieces of op's MIX split on c channels; NULL result count 0 means: try every split. */
+static const long long *get_pieces(Ctx *x, int op, int c) {
+    uint64_t key = ((uint64_t)op << 8) | (uint64_t)c;
+    long long *pc = map_get(&x->pieces, key);
+    if (pc)
+        return pc;
+    long long tmp[66];
+    int n;
+    if (x->cm->split_pieces) {
+        n = x->cm->split_pieces(x->p, op, c, tmp + 1, 64);
+    } else {
+        tmp[1] = 1;
+        tmp[2] = x->S[op];
+        n = 1;
+    }
+    pc = ARENA_ARRAY(x->ar, long long, n + 2);
+    pc[0] = n;
+    for (int i = 0; i <= n; i++)
+        pc[i + 1] = tmp[i + 1];
+    map_put(x->ar, &x->pieces, key, pc);
+    return pc;
+}
+
+/* ---------------------------------------------------------------- one stratum */
+
+/* The MIX split of one op that minimises max(A0, nmp(s), B0 + npu(s)) over s in [1, S-1]. */
+static long long solve_one(Ctx *x, int op, int c, double A0, double B0, double *best) {
+    long long S = x->S[op];
+    const long long *pc = get_pieces(x, op, c);
+    long long bs = 1;
+    double bh = INFINITY;
+#define TRY(s_)                                                                                    \
+    do {                                                                                           \
+        long long s__ = (s_);                                                                      \
+        if (s__ >= 1 && s__ <= S - 1) {                                                            \
+            const OpCost *oc_ = op_cost(x, op, c, true, s__);                                      \
+            double h_ = A0;                                                                        \
+            if (oc_->nmp > h_) h_ = oc_->nmp;                                                      \
+            if (B0 + oc_->npu > h_) h_ = B0 + oc_->npu;                                            \
+            if (h_ < bh || (h_ == bh && s__ > bs)) { bh = h_; bs = s__; }                          \
+        }                                                                                          \
+    } while (0)
+    if (pc[0] == 0) {
+        for (long long s = 1; s <= S - 1; s++)
+            TRY(s);
+    } else {
+        for (int j = 0; j < pc[0]; j++) {
+            long long lo = pc[1 + j], hi = pc[2 + j] - 1; /* piece [lo, hi] */
+            if (lo < 1)
+                lo = 1;
+            if (hi > S - 1)
+                hi = S - 1;
+            if (lo > hi)
+                continue;
+            /* first s in the piece where nmp(s) >= B0 + npu(s): f(s) = nmp - B0 - npu grows */
+            long long a = lo, b = hi + 1;
+            while (a < b) {
+                long long mid = a + (b - a) / 2;
+                const OpCost *oc = op_cost(x, op, c, true, mid);
+                if (oc->nmp >= B0 + oc->npu)
+                    b = mid;
+                else
+                    a = mid + 1;
+            }
+            TRY(a);
+            TRY(a - 1 >= lo ? a - 1 : lo);
+            TRY(lo);
+            TRY(hi);
+        }
+    }
+#undef TRY
+    *best = bh;
+    return bs;
+}
+
+/* The largest split of op with nmp(s) <= tau (then npu is least), or 0 if none. */
+static long long largest_within(Ctx *x, int op, int c, double tau) {
+    long long S = x->S[op];
+    const long long *pc = get_pieces(x, op, c);
+    long long best = 0;
+    if (pc[0] == 0) {
+        for (long long s = S - 1; s >= 1; s--)
+            if (op_cost(x, op, c, true, s)->nmp <= tau)
+                return s;
+        return 0;
+    }
+    for (int j = pc[0] - 1; j >= 0; j--) {
+        long long lo = pc[1 + j], hi = pc[2 + j] - 1;
+        if (lo < 1)
+            lo = 1;
+        if (hi > S - 1)
+            hi = S - 1;
+        if (lo > hi || hi <= best)
+            continue;
+        if (op_cost(x, op, c, true, lo)->nmp > tau)
+            continue;
+        long long a = lo, b = hi; /* last s in [lo, hi] with nmp(s) <= tau */
+        while (a < b) {
+            long long mid = a + (b - a + 1) / 2;
+            if (op_cost(x, op, c, true, mid)->nmp <= tau)
+                a = mid;
+            else
+                b = mid - 1;
+        }
+        if (a > best)
+            best = a;
+    }
+    return best;
+}
+
+/* Several MIX ops share the NPU: the least tau with tau >= A0, every op's NMP part within tau, and
+ * B0 + the NPU parts within tau. Feasibility grows with tau, so bisection finds it. */
+static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A0, double B0, long long *splits) {
+    double hi = A0 > B0 ? A0 : B0, lo;
+    /* a feasible start: every op at its largest split */
+    double sum = B0;
+    for (int i = 0; i < nm; i++) {
+        const OpCost *oc = op_cost(x, ops[i], cs[i], true, x->S[ops[i]] - 1);
+        if (oc->nmp > hi)
+            hi = oc->nmp;
+        sum += oc->npu;
+    }
+    if (sum > hi)
+        hi = sum;
+    lo = A0 > B0 ? A0 : B0;
+    for (int it = 0; it < 100 && hi - lo > 1e-15 * hi; it++) {
+        double tau = 0.5 * (lo + hi);
+        double s = B0;
+        bool ok = true;
+        for (int i = 0; i < nm && ok; i++) {
+            long long sp = largest_within(x, ops[i], cs[i], tau);
+            if (sp == 0)
+                ok = false;
+            else
+                s += op_cost(x, ops[i], cs[i], true, sp)->npu;
+        }
+        if (ok && s <= tau)
+            hi = tau;
+        else
+            lo = tau;
+    }
+    double npu = B0, nmp = A0;
+    for (int i = 0; i < nm; i++) {
+        long long sp = largest_within(x, ops[i], cs[i], hi);
+        if (sp == 0)
+            sp = x->S[ops[i]] - 1;
+        splits[i] = sp;
+        const OpCost *oc = op_cost(x, ops[i], cs[i], true, sp);
+        npu += oc->npu;
+        if (oc->nmp > nmp)
+            nmp = oc->nmp;
+    }
+    return npu > nmp ? npu : nmp;
+}
+
+typedef struct Assign {
+    int m;
+    int ops[DF_MAX_OPS];
+    int c[DF_MAX_OPS];
+    bool nf[DF_MAX_OPS];
+} Assign;
+
+static void eval_assign(Ctx *x, SFront *f, const Assign *as) {
+    double a = 0, fixed_npu = 0, fixed_nmp = 0;
+    int mix_ops[DF_MAX_OPS], mix_c[DF_MAX_OPS], mix_pos[DF_MAX_OPS], nm = 0;
+    long long split[DF_MAX_OPS];
+    x->configs++;
+    for (int i = 0; i < as->m; i++) {
+        int op = as->ops[i];
+        int c = as->c[i];
+        bool nf = as->nf[i];
+        if (x->gemm[op] && c > 0 && nf) {
+            mix_ops[nm] = op;
+            mix_c[nm] = c;
+            mix_pos[nm++] = i;
+            continue;
+        }
+        split[i] = x->gemm[op] ? pure_split(x, op, c) : 0;
+        const OpCost *oc = op_cost(x, op, c, nf, split[i]);
+        a += oc->prefill + x->lambda * oc->energy;
+        fixed_npu += oc->npu;
+        if (oc->nmp > fixed_nmp)
+            fixed_nmp = oc->nmp;
+    }
+    double d;
+    if (nm == 0) {
+        d = fixed_npu > fixed_nmp ? fixed_npu : fixed_nmp;
+    } else if (nm == 1) {
+        split[mix_pos[0]] = solve_one(x, mix_ops[0], mix_c[0], fixed_nmp, fixed_npu, &d);
+    } else {
+        long long sp[DF_MAX_OPS];
+        d = solve_many(x, mix_ops, mix_c, nm, fixed_nmp, fixed_npu, sp);
+        for (int i = 0; i < nm; i++)
+            split[mix_pos[i]] = sp[i];
+    }
+    for (int i = 0; i < nm; i++) {
+        const OpCost *oc = op_cost(x, mix_ops[i], mix_c[i], true, split[mix_pos[i]]);
+        a += oc->prefill + x->lambda * oc->energy;
+    }
+    int at = front_insert(x->ar, (void **)&f->pts, &f->n, &f->cap, sizeof(SPt), a, d);
+    if (at < 0)
+        return;
+    SPt *pt = &f->pts[at];
+    pt->c = ARENA_ARRAY(x->ar, int8_t, as->m);
+    pt->nf = ARENA_ARRAY(x->ar, bool, as->m);
+    pt->split = ARENA_ARRAY(x->ar, long long, as->m);
+    for (int i = 0; i < as->m; i++) {
+        pt->c[i] = (int8_t)as->c[i];
+        pt->nf[i] = as->nf[i];
+        pt->split[i] = split[i];
+    }
+}
+
+/* Every way to give the GEMM ops gi..ng-1 of the stratum `left` channels and normal flags. */
+static void enum_assign(Ctx *x, SFront *f, Assign *as, const int *gpos, int ng, int gi, int left, bool nf,
+                        bool nf_used) {
+    if (gi == ng) {
+        if (left == 0 && nf_used == nf)
+            eval_assign(x, f, as);
+        return;
+    }
+    int pos = gpos[gi];
+    int remaining_ops = ng - gi - 1;
+    for (int c = 0; c <= left; c++) {
+        /* the ops after this one need at least their channels when the partition has no normal */
+        if (!nf && left - c < remaining_ops)
+            break;
+        for (int k = 0; k < 2; k++) {
+            bool onf = k == 1;
+            if (onf && !nf)
+                continue;
+            if (c == 0 && !onf)
+                continue;
+            if (x->o.mode == DF_COMPUTE_CENTRIC && c > 0 && onf)
+                continue;
+            as->c[pos] = c;
+            as->nf[pos] = onf;
+            enum_assign(x, f, as, gpos, ng, gi + 1, left - c, nf, nf_used || onf);
+        }
+    }
+}
+
+static SFront *stratum_front(Ctx *x, uint32_t T, int k, bool nf) {
+    uint64_t key = ((uint64_t)T << 16) | ((uint64_t)k << 1) | (uint64_t)nf;
+    SFront *f = map_get(&x->strata, key);
+    if (f)
+        return f;
+    f = ARENA_NEW(x->ar, SFront);
+    Assign as;
+    memset(&as, 0, sizeof as);
+    int gpos[DF_MAX_OPS], ng = 0;
+    for (int i = 0; i < x->n; i++)
+        if (T & (1u << i)) {
+            f->ops[f->m++] = i;
+            as.ops[as.m] = i;
+            if (x->gemm[i])
+                gpos[ng++] = as.m;
+            as.m++;
+        }
+    if (ng == 0)
+        eval_assign(x, f, &as); /* channel-less ops only: on the NPU, whatever the partition has */
+    else
+        enum_assign(x, f, &as, gpos, ng, 0, k, nf, false);
+    map_put(x->ar, &x->strata, key, f);
+    return f;
+}
+
+/* ---------------------------------------------------------------- one partition */
+
+static PFront *pfront_at(Ctx *x, PartMemo *pm, uint32_t I, bool create) {
+    PFront *f = map_get(&pm->ideals, I);
+    if (!f && create) {
+        f = ARENA_NEW(x->ar, PFront);
+        map_put(x->ar, &pm->ideals, I, f);
+    }
+    return f;
+}
+
+static PartMemo *partition_front(Ctx *x, uint32_t U, int k, bool nf) {
+    uint64_t key = ((uint64_t)U << 16) | ((uint64_t)k << 1) | (uint64_t)nf;
+    PartMemo *pm = map_get(&x->parts, key);
+    if (pm)
+        return pm;
+    pm = ARENA_NEW(x->ar, PartMemo);
+    map_put(x->ar, &x->parts, key, pm);
+    PFront *f0 = pfront_at(x, pm, 0, true);
+    int at = front_insert(x->ar, (void **)&f0->pts, &f0->n, &f0->cap, sizeof(PPt), 0, 0);
+    f0->pts[at].prev_pt = -1;
+    /* the ideals of U (closed under inputs within U), in order of size: breadth-first by one op */
+    uint32_t *ideals = NULL;
+    int nid = 0, capid = 0;
+    VEC_PUSH(x->ar, ideals, nid, capid, 0u);
+    Map seen = {0};
+    map_put(x->ar, &seen, 0, (void *)1);
+    for (int i = 0; i < nid; i++)
+        for (int j = 0; j < x->n; j++) {
+            uint32_t I = ideals[i], J = I | (1u << j);
+            if ((U & (1u << j)) && J != I && (x->pred[j] & U & ~I) == 0 && !map_get(&seen, J)) {
+                map_put(x->ar, &seen, J, (void *)1);
+                VEC_PUSH(x->ar, ideals, nid, capid, J);
+            }
+        }
+    /* every stratum leads from an ideal to a larger one, so this order sees each front complete */
+    for (int ii = 0; ii < nid; ii++) {
+        uint32_t I = ideals[ii];
+        PFront *fi = pfront_at(x, pm, I, false);
+        if (!fi || fi->n == 0)
+            continue;
+        uint32_t ready = 0;
+        for (int j = 0; j < x->n; j++)
+            if ((U & (1u << j)) && !(I & (1u << j)) && (x->pred[j] & U & ~I) == 0)
+                ready |= 1u << j;
+        for (uint32_t T = ready; T; T = (T - 1) & ready) {
+            SFront *sf = stratum_front(x, T, k, nf);
+            if (sf->n == 0)
+                continue;
+            uint32_t J = I | T;
+            PFront *fj = pfront_at(x, pm, J, true);
+            fi = pfront_at(x, pm, I, false); /* the map may have moved nothing, but be safe */
+            for (int a = 0; a < fi->n; a++)
+                for (int b = 0; b < sf->n; b++) {
+                    int ix = front_insert(x->ar, (void **)&fj->pts, &fj->n, &fj->cap, sizeof(PPt),
+                                          fi->pts[a].a + sf->pts[b].a, fi->pts[a].d + sf->pts[b].d);
+                    if (ix >= 0) {
+                        fj->pts[ix].prev = I;
+                        fj->pts[ix].prev_pt = a;
+                        fj->pts[ix].T = T;
+                        fj->pts[ix].spt = b;
+                    }
+                }
+        }
+    }
+    pm->final = pfront_at(x, pm, U, false);
+    if (pm->final && pm->final->n == 0)
+        pm->final = NULL;
+    return pm;
+}
+
+/* ---------------------------------------------------------------- one group */
+
+typedef struct GroupSearch {
+    Ctx *x;
+    int ncomp;
+    uint32_t comp[DF_MAX_OPS];
+    int block_of[DF_MAX_OPS];
+    GroupMemo *best;
+} GroupSearch;
+
+/* The cost of a grouping with resources: sum of a + max of d, exactly. */
+static void try_resources(GroupSearch *gs, int nb, const uint32_t *U, const int *k, const bool *nf) {
+    Ctx *x = gs->x;
+    PFront *f[DF_MAX_OPS];
+    for (int j = 0; j < nb; j++) {
+        PartMemo *pm = partition_front(x, U[j], k[j], nf[j]);
+        if (!pm->final)
+            return;
+        f[j] = pm->final;
+    }
+    /* candidate thresholds: every d of every front */
+    for (int j = 0; j < nb; j++) {
+        for (int q = 0; q < f[j]->n; q++) {
+            double tau = f[j]->pts[q].d;
+            double sum = 0, dmax = 0;
+            int pick[DF_MAX_OPS];
+            bool ok = true;
+            for (int i = 0; i < nb && ok; i++) {
+                /* the least a with d <= tau: fronts are sorted by d with a falling */
+                int lo = 0, hi = f[i]->n;
+                while (lo < hi) {
+                    int mid = (lo + hi) / 2;
+                    if (f[i]->pts[mid].d <= tau)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                if (lo == 0) {
+                    ok = false;
+                    break;
+                }
+                pick[i] = lo - 1;
+                sum += f[i]->pts[lo - 1].a;
+                if (f[i]->pts[lo - 1].d > dmax)
+                    dmax = f[i]->pts[lo - 1].d;
+            }
+            if (!ok)
+                continue;
+            double cost = sum + dmax;
+            if (cost < gs->best->cost) {
+                GroupMemo *b = gs->best;
+                b->cost = cost;
+                b->nblocks = nb;
+                for (int i = 0; i < nb; i++) {
+                    b->U[i] = U[i];
+                    b->k[i] = k[i];
+                    b->nf[i] = nf[i];
+                    b->pt[i] = pick[i];
+                }
+            }
+        }
+    }
+}
+
+static void enum_resources(GroupSearch *gs, int nb, const uint32_t *U, int *k, bool *nf, int j, int left,
+                           int normal_at) {
+    Ctx *x = gs->x;
+    if (j == nb) {
+        bool dc = x->o.mode == DF_DATA_CENTRIC;
+        if (dc && left != 0)
+            return;
+        if (dc && x->has_normal && normal_at < 0)
+            return;
+        try_resources(gs, nb, U, k, nf);
+        return;
+    }
+    for (int c = 0; c <= left; c++) {
+        for (int t = 0; t < 2; t++) {
+            bool takes_normal = t == 1;
+            if (takes_normal && (!x->has_normal || normal_at >= 0))
+                continue;
+            if (c == 0 && !takes_normal)
+                continue; /* every partition needs some channel */
+            if (x->o.mode == DF_COMPUTE_CENTRIC && c > 0 && takes_normal)
+                continue;
+            k[j] = c;
+            nf[j] = takes_normal;
+            enum_resources(gs, nb, U, k, nf, j + 1, left - c, takes_normal ? j : normal_at);
+        }
+    }
+}
+
+/* Every set partition of the components into blocks (restricted growth strings). */
+static void enum_blocks(GroupSearch *gs, int i, int nb) {
+    if (i == gs->ncomp) {
+        uint32_t U[DF_MAX_OPS] = {0};
+        for (int c = 0; c < gs->ncomp; c++)
+            U[gs->block_of[c]] |= gs->comp[c];
+        int k[DF_MAX_OPS];
+        bool nf[DF_MAX_OPS];
+        enum_resources(gs, nb, U, k, nf, 0, gs->x->N, -1);
+        return;
+    }
+    for (int b = 0; b <= nb; b++) {
+        gs->block_of[i] = b;
+        enum_blocks(gs, i + 1, b == nb ? nb + 1 : nb);
+    }
+}
+
+static GroupMemo *group_best(Ctx *x, uint32_t S) {
+    GroupMemo *g = map_get(&x->groups, S);
+    if (g)
+        return g;
+    g = ARENA_NEW(x->ar, GroupMemo);
+    g->cost = INFINITY;
+    GroupSearch gs;
+    memset(&gs, 0, sizeof gs);
+    gs.x = x;
+    gs.best = g;
+    /* weakly connected components of S */
+    uint32_t left = S;
+    while (left) {
+        uint32_t comp = left & (~left + 1), grow;
+        do {
+            grow = comp;
+            for (int i = 0; i < x->n; i++)
+                if (comp & (1u << i))
+                    grow |= x->adj[i] & S;
+            if (grow == comp)
+                break;
+            comp = grow;
+        } while (1);
+        gs.comp[gs.ncomp++] = comp;
+        left &= ~comp;
+    }
+    enum_blocks(&gs, 0, 0);
+    map_put(x->ar, &x->groups, S, g);
+    return g;
+}
+
+/* ---------------------------------------------------------------- the whole plan */
+
+typedef struct TopState {
+    double cost;
+    uint32_t prev;
+    bool reached;
+} TopState;
+
+static bool is_ideal(const Ctx *x, uint32_t I) {
+    for (int i = 0; i < x->n; i++)
+        if ((I & (1u << i)) && (x->pred[i] & ~I))
+            return false;
+    return true;
+}
+
+/* Writes the plan chosen through the memo tables. */
+static void reconstruct(Ctx *x, const uint32_t *chain, int nchain, DfPlan *plan) {
+    memset(plan, 0, sizeof *plan);
+    plan->nops = x->n;
+    int k = 0;
+    for (int g = 0; g < nchain; g++) {
+        GroupMemo *gm = group_best(x, chain[g]);
+        int ch = 0;
+        for (int b = 0; b < gm->nblocks; b++) {
+            PartMemo *pm = partition_front(x, gm->U[b], gm->k[b], gm->nf[b]);
+            /* walk back through the strata */
+            uint32_t strata[DF_MAX_OPS];
+            int spts[DF_MAX_OPS], ns = 0;
+            uint32_t I = gm->U[b];
+            int pt = gm->pt[b];
+            while (I) {
+                PFront *f = pfront_at(x, pm, I, false);
+                const PPt *pp = &f->pts[pt];
+                strata[ns] = pp->T;
+                spts[ns++] = pp->spt;
+                I = pp->prev;
+                pt = pp->prev_pt;
+            }
+            for (int s = 0; s < ns; s++) {
+                uint32_t T = strata[ns - 1 - s];
+                SFront *sf = stratum_front(x, T, gm->k[b], gm->nf[b]);
+                const SPt *sp = &sf->pts[spts[ns - 1 - s]];
+                int c0 = ch;
+                for (int i = 0; i < sf->m; i++) {
+                    int op = sf->ops[i];
+                    DfAssign *a = &plan->a[op];
+                    a->group = g;
+                    a->part = b;
+                    a->stratum = s;
+                    a->nmp = 0;
+                    for (int q = 0; q < sp->c[i]; q++)
+                        a->nmp |= CHAN_BIT(c0 + q);
+                    c0 += sp->c[i];
+                    a->normal = sp->nf[i];
+                    a->split = sp->split[i];
+                    a->ratio = -1;
+                    plan->order[k++] = op;
+                }
+            }
+            ch += gm->k[b];
+        }
+    }
+}
+
+static bool run_dp(Ctx *x, DfPlan *plan, double *value) {
+    /* every ideal of the graph, by size */
+    uint32_t *ideals = NULL;
+    int nid = 0, capid = 0;
+    Map seen = {0};
+    VEC_PUSH(x->ar, ideals, nid, capid, 0u);
+    map_put(x->ar, &seen, 0, (void *)1);
+    for (int i = 0; i < nid; i++) {
+        uint32_t I = ideals[i];
+        for (int j = 0; j < x->n; j++) {
+            uint32_t J = I | (1u << j);
+            if (J != I && (x->pred[j] & ~I) == 0 && !map_get(&seen, J)) {
+                map_put(x->ar, &seen, J, (void *)1);
+                VEC_PUSH(x->ar, ideals, nid, capid, J);
+            }
+        }
+    }
+    /* BFS by adding one op at a time lists ideals in order of size */
+    TopState *st = ARENA_ARRAY(x->ar, TopState, nid);
+    Map index = {0};
+    for (int i = 0; i < nid; i++)
+        map_put(x->ar, &index, ideals[i], (void *)(intptr_t)(i + 1));
+    st[0].reached = true;
+    st[0].cost = 0;
+    for (int i = 0; i < nid; i++) {
+        if (!st[i].reached)
+            continue;
+        uint32_t I = ideals[i];
+        for (int j = i + 1; j < nid; j++) {
+            uint32_t J = ideals[j];
+            if ((J & I) != I || J == I)
+                continue;
+            GroupMemo *g = group_best(x, J & ~I);
+            if (!isfinite(g->cost))
+                continue;
+            double c = st[i].cost + g->cost;
+            if (!st[j].reached || c < st[j].cost) {
+                st[j].reached = true;
+                st[j].cost = c;
+                st[j].prev = I;
+            }
+        }
+    }
+    intptr_t fi = (intptr_t)map_get(&index, x->all);
+    if (!fi || !st[fi - 1].reached)
+        return false;
+    uint32_t chain[DF_MAX_OPS];
+    int nchain = 0;
+    for (uint32_t I = x->all; I;) {
+        intptr_t ii = (intptr_t)map_get(&index, I) - 1;
+        chain[nchain++] = I & ~st[ii].prev;
+        I = st[ii].prev;
+    }
+    for (int i = 0; i < nchain / 2; i++) {
+        uint32_t t = chain[i];
+        chain[i] = chain[nchain - 1 - i];
+        chain[nchain - 1 - i] = t;
+    }
+    *value = st[fi - 1].cost;
+    reconstruct(x, chain, nchain, plan);
+    (void)is_ideal;
+    return true;
+}
+
+/* ---------------------------------------------------------------- capacity */
+
+bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
+    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
+    double load[IR_MAX_CHANNELS] = {0}, normal = 0;
+    for (int i = 0; i < p->nops; i++) {
+        const DfAssign *a = &plan->a[i];
+        if (p->ops[i].kind == DFK_OTHER)
+            continue;
+        long long S = df_split_len(p, i);
+        double f = a->nmp ? (a->normal ? (S ? (double)df_split_of(p, i, a) / (double)S : 0) : 1) : 0;
+        int c = chanset_count(a->nmp);
+        for (int ch = 0; ch < IR_MAX_CHANNELS; ch++)
+            if (a->nmp & CHAN_BIT(ch))
+                load[ch] += p->ops[i].footprint * f / c;
+        normal += p->ops[i].footprint * (1 - f);
+    }
+    for (int ch = 0; ch < p->nmp; ch++)
+        if (load[ch] > per_ch)
+            return false;
+    return normal <= per_ch * p->normal;
+}
+
+/* Moves bytes off overloaded channels by shrinking (or growing) MIX splits, one op at a time,
+ * always taking the move that costs least; false if nothing can be moved. */
+static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective obj, DfPlan *plan) {
+    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
+    for (int round = 0; round < 4 * DF_MAX_OPS && !df_capacity_ok(p, plan); round++) {
+        double load[IR_MAX_CHANNELS] = {0}, normal = 0;
+        for (int i = 0; i < p->nops; i++) {
+            const DfAssign *a = &plan->a[i];
+            if (p->ops[i].kind == DFK_OTHER)
+                continue;
+            long long S = df_split_len(p, i);
+            double f = a->nmp ? (a->normal ? (double)df_split_of(p, i, a) / (double)S : 1) : 0;
+            for (int ch = 0; ch < p->nmp; ch++)
+                if (a->nmp & CHAN_BIT(ch))
+                    load[ch] += p->ops[i].footprint * f / chanset_count(a->nmp);
+            normal += p->ops[i].footprint * (1 - f);
+        }
+        int worst = -1;
+        double over = 0;
+        for (int ch = 0; ch < p->nmp; ch++)
+            if (load[ch] - per_ch > over) {
+                over = load[ch] - per_ch;
+                worst = ch;
+            }
+        bool to_normal = worst >= 0;
+        if (!to_normal)
+            over = normal - per_ch * p->normal;
+        double best = INFINITY;
+        int best_op = -1;
+        long long best_split = 0;
+        for (int i = 0; i < p->nops; i++) {
+            DfAssign *a = &plan->a[i];
+            if (p->ops[i].kind == DFK_OTHER || !a->normal || !a->nmp)
+                continue;
+            if (to_normal && !(a->nmp & CHAN_BIT(worst)))
+                continue;
+            long long S = df_split_len(p, i), s = df_split_of(p, i, a);
+            double per_unit = p->ops[i].footprint / (double)S / (to_normal ? chanset_count(a->nmp) : 1);
+            long long delta = (long long)ceil(over / per_unit);
+            long long ns = to_normal ? s - delta : s + delta;
+            if (ns < 1 || ns > S - 1)
+                ns = to_normal ? 1 : S - 1;
+            if (ns == s)
+                continue;
+            DfAssign keep = *a;
+            a->split = ns;
+            a->ratio = -1;
+            CostResult r;
+            cm->evaluate(p, plan, &r);
+            double v = df_objective(obj, &r);
+            *a = keep;
+            if (v < best) {
+                best = v;
+                best_op = i;
+                best_split = ns;
+            }
+        }
+        if (best_op < 0)
+            return false;
+        plan->a[best_op].split = best_split;
+        plan->a[best_op].ratio = -1;
+    }
+    return df_capacity_ok(p, plan);
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+double df_objective(Objective obj, const CostResult *c) {
+    switch (obj) {
+    case OBJ_ENERGY: return c->energy;
+    case OBJ_EDP: return c->total * c->energy;
+    default: return c->total;
+    }
+}
+
+static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchOpts *o, double lambda, DfPlan *plan,
+                          double *value, long long *configs) {
+    Arena ar;
+    arena_init(&ar);
+    Ctx x;
+    memset(&x, 0, sizeof x);
+    x.p = p;
+    x.cm = cm;
+    x.o = *o;
+    x.lambda = lambda;
+    x.ar = &ar;
+    x.n = p->nops;
+    x.all = x.n == 32 ? 0xffffffffu : (1u << x.n) - 1;
+    x.N = p->nmp;
+    x.has_normal = p->normal > 0;
+    for (int i = 0; i < x.n; i++) {
+        x.pred[i] = p->ops[i].preds;
+        x.gemm[i] = p->ops[i].kind != DFK_OTHER;
+        x.S[i] = df_split_len(p, i);
+    }
+    for (int i = 0; i < x.n; i++)
+        for (int j = 0; j < x.n; j++)
+            if (x.pred[i] & (1u << j)) {
+                x.adj[i] |= 1u << j;
+                x.adj[j] |= 1u << i;
+            }
+    bool ok = run_dp(&x, plan, value);
+    *configs += x.configs;
+    arena_free(&ar);
+    return ok;
+}
+
+void df_plan_canonical(const DfProblem *p, const CostModel *cm, DfPlan *plan) {
+    (void)cm;
+    memset(plan, 0, sizeof *plan);
+    plan->nops = p->nops;
+    uint32_t done = 0;
+    int k = 0;
+    ChanSet nmp = p->nmp >= 64 ? ~(ChanSet)0 : (CHAN_BIT(p->nmp) - 1);
+    while (k < p->nops) {
+        for (int i = 0; i < p->nops; i++) {
+            if ((done & (1u << i)) || (p->ops[i].preds & ~done))
+                continue;
+            DfAssign *a = &plan->a[i];
+            a->group = k;
+            a->part = 0;
+            a->stratum = 0;
+            a->ratio = -1;
+            if (p->ops[i].kind != DFK_OTHER) {
+                a->nmp = nmp;
+                a->normal = p->normal > 0;
+                long long S = df_split_len(p, i);
+                a->split = a->nmp && a->normal ? S - S / 64 : (a->nmp ? S : 0);
+                if (a->nmp && a->normal && a->split >= S)
+                    a->split = S - 1;
+            }
+            plan->order[k++] = i;
+            done |= 1u << i;
+            break;
+        }
+    }
+}
+
+bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d) {
+    memset(r, 0, sizeof *r);
+    if (p->nops == 0) {
+        diag_error(d, NOLOC, "nothing to schedule: the layer has no ops");
+        return false;
+    }
+    double value;
+    bool ok;
+    if (o->objective == OBJ_LATENCY || !cm->has_energy) {
+        ok = search_lambda(p, cm, o, 0, &r->plan, &value, &r->configs);
+        if (ok)
+            r->bound = value;
+    } else if (o->objective == OBJ_ENERGY) {
+        /* energy first; time only breaks ties */
+        ok = search_lambda(p, cm, o, 1e9, &r->plan, &value, &r->configs);
+        r->bound = NAN;
+    } else {
+        /* EDP: the plans optimal for latency + lambda x energy, lambda swept around the ratio of
+           the latency-optimal plan's time to its energy; the best product wins */
+        DfPlan best, cand;
+        ok = search_lambda(p, cm, o, 0, &best, &value, &r->configs);
+        if (ok) {
+            CostResult c0;
+            cm->evaluate(p, &best, &c0);
+            double bestv = df_objective(OBJ_EDP, &c0);
+            double l0 = c0.energy > 0 ? c0.total / c0.energy : 1;
+            for (int e = -8; e <= 8; e++) {
+                double lam = l0 * pow(4.0, e);
+                if (!search_lambda(p, cm, o, lam, &cand, &value, &r->configs))
+                    continue;
+                CostResult c;
+                cm->evaluate(p, &cand, &c);
+                double v = df_objective(OBJ_EDP, &c);
+                if (v < bestv) {
+                    bestv = v;
+                    best = cand;
+                }
+            }
+            r->plan = best;
+        }
+        r->bound = NAN;
+    }
+    if (!ok) {
+        diag_error(d, NOLOC, "no legal dataflow exists for this device (%d NMP and %d normal channels)", p->nmp,
+                   p->normal);
+        return false;
+    }
+    if (o->capacity && !df_capacity_ok(p, &r->plan)) {
+        r->repaired = true;
+        if (!repair_capacity(p, cm, o->objective, &r->plan)) {
+            diag_error(d, NOLOC, "the model does not fit the device: no dataflow keeps every channel within its %g bytes",
+                       p->hw.banks_per_channel * p->hw.bank_capacity);
+            return false;
+        }
+    }
+    cm->evaluate(p, &r->plan, &r->cost);
+    r->value = df_objective(o->objective, &r->cost);
+    return true;
+}
