@@ -552,6 +552,7 @@ typedef struct Config {
 /* CLI overrides of the selection (NULL: none). */
 typedef struct Selection {
     const char *hardware, *model, *workload, *cost_model;
+    int batch;                  /* > 0: run the chosen workload at this batch size */
 } Selection;
 
 /* Checks the loaded files and builds the Config. Reports every error it finds; returns NULL if

@@ -610,10 +610,45 @@ static bool op_int_arg(Scope *sc, const Arg *a, int *out) {
 static const char *const act_fns[] = {"silu", "gelu", "relu", "swish", NULL};
 static const char *const norm_kinds[] = {"rms", "layer", NULL};
 
+/* Op names to indices: open addressing over a power-of-two table (models may have thousands of ops). */
+typedef struct NameIndex {
+    const char **names;     /* NULL: empty slot */
+    int *idx;
+    size_t cap;
+} NameIndex;
+
+static size_t name_hash(const char *s) {
+    size_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The index of name, or -1; with insert, adds it as `value` if absent. */
+static int name_find(NameIndex *ni, const char *name, bool insert, int value) {
+    size_t i = name_hash(name) & (ni->cap - 1);
+    while (ni->names[i]) {
+        if (strcmp(ni->names[i], name) == 0)
+            return ni->idx[i];
+        i = (i + 1) & (ni->cap - 1);
+    }
+    if (insert) {
+        ni->names[i] = name;
+        ni->idx[i] = value;
+    }
+    return -1;
+}
+
 static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
     bool ok = true;
     m->nops = mc->nops;
     m->ops = ARENA_ARRAY(S->a, ModelOp, mc->nops ? mc->nops : 1);
+    NameIndex ni;
+    ni.cap = 16;
+    while (ni.cap < (size_t)mc->nops * 2)
+        ni.cap *= 2;
+    ni.names = ARENA_ARRAY(S->a, const char *, ni.cap);
+    ni.idx = ARENA_ARRAY(S->a, int, ni.cap);
     /* names first, so inputs may refer to ops written later */
     for (int i = 0; i < mc->nops; i++) {
         const Stmt *st = mc->ops[i];
@@ -625,12 +660,12 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
             diag_error(S->d, op->loc, "'x' is the layer input and cannot be redefined");
             ok = false;
         }
-        for (int j = 0; j < i; j++)
-            if (strcmp(m->ops[j].name, op->name) == 0) {
-                diag_error(S->d, op->loc, "op '%s' is defined twice", op->name);
-                diag_note(S->d, m->ops[j].loc, "first defined here");
-                ok = false;
-            }
+        int first = name_find(&ni, op->name, true, i);
+        if (first >= 0) {
+            diag_error(S->d, op->loc, "op '%s' is defined twice", op->name);
+            diag_note(S->d, m->ops[first].loc, "first defined here");
+            ok = false;
+        }
         op->kind = OPK_COUNT_;
         for (int k = 0; k < OPK_COUNT_; k++)
             if (strcmp(st->op.callee, op_kind_names[k]) == 0)
@@ -703,9 +738,11 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
             int idx = -2;
             if (strcmp(a->value->name, "x") == 0)
                 idx = -1;
-            for (int k = 0; k < m->nops && idx == -2; k++)
-                if (strcmp(m->ops[k].name, a->value->name) == 0)
+            if (idx == -2) {
+                int k = name_find(&ni, a->value->name, false, 0);
+                if (k >= 0)
                     idx = k;
+            }
             if (idx == -2) {
                 const char **names = arena_alloc(S->a, sizeof(char *) * (size_t)(m->nops + 2));
                 names[0] = "x";
@@ -1343,8 +1380,11 @@ static void *pick(Sema *S, const char *kind, Named *c, int n, const char *cli, c
             size_t l = strlen(all);
             snprintf(all + l, sizeof all - l, "%s%s", i ? ", " : "", c[i].name ? c[i].name : "(unnamed)");
         }
-        diag_error(S->d, c[1].loc, "%d %s blocks (%s): choose one with `use %s NAME;` or --%s NAME", n, kind, all, kind,
-                   kind);
+        if (strcmp(kind, "sparsity") == 0 || strcmp(kind, "explore") == 0)
+            diag_error(S->d, c[1].loc, "%d %s blocks (%s): choose one with `use %s NAME;`", n, kind, all, kind);
+        else
+            diag_error(S->d, c[1].loc, "%d %s blocks (%s): choose one with `use %s NAME;` or --%s NAME", n, kind, all,
+                       kind, kind);
         *err = true;
     }
     return NULL;
@@ -1485,6 +1525,13 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
     if (!c->workload) {
         Workload *w = ARENA_NEW(S.a, Workload);
         workload_defaults(w);
+        c->workload = w;
+    }
+    if (pk->batch > 0) {
+        /* --batch N: the chosen workload at another batch size (the artifact sweeps 1, 4, 16) */
+        Workload *w = ARENA_NEW(S.a, Workload);
+        *w = *c->workload;
+        w->batch = pk->batch;
         c->workload = w;
     }
     if (!err && c->model && c->sparse && c->sparse->dense_layers > c->model->layers)

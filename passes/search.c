@@ -281,28 +281,33 @@ static long long solve_one(Ctx *x, int op, int c, double A0, double B0, double *
     return bs;
 }
 
-/* The largest split of op with nmp(s) <= tau (then npu is least), or 0 if none. */
-static long long largest_within(Ctx *x, int op, int c, double tau) {
+/* The split of op with the least npu time among those with nmp(s) <= tau, or 0 if none. Within a
+ * monotone piece that is the largest such split; across pieces, or where the model declares no
+ * structure, the least npu time decides. */
+static long long best_within(Ctx *x, int op, int c, double tau) {
     long long S = x->S[op];
     const long long *pc = get_pieces(x, op, c);
     long long best = 0;
+    double best_npu = INFINITY;
     if (pc[0] == 0) {
-        for (long long s = S - 1; s >= 1; s--)
-            if (op_cost(x, op, c, true, s)->nmp <= tau)
-                return s;
-        return 0;
+        for (long long s = 1; s <= S - 1; s++) {
+            const OpCost *oc = op_cost(x, op, c, true, s);
+            if (oc->nmp <= tau && oc->npu < best_npu) {
+                best_npu = oc->npu;
+                best = s;
+            }
+        }
+        return best;
     }
-    for (int j = pc[0] - 1; j >= 0; j--) {
+    for (int j = 0; j < pc[0]; j++) {
         long long lo = pc[1 + j], hi = pc[2 + j] - 1;
         if (lo < 1)
             lo = 1;
         if (hi > S - 1)
             hi = S - 1;
-        if (lo > hi || hi <= best)
+        if (lo > hi || op_cost(x, op, c, true, lo)->nmp > tau)
             continue;
-        if (op_cost(x, op, c, true, lo)->nmp > tau)
-            continue;
-        long long a = lo, b = hi; /* last s in [lo, hi] with nmp(s) <= tau */
+        long long a = lo, b = hi; /* the last s in [lo, hi] with nmp(s) <= tau */
         while (a < b) {
             long long mid = a + (b - a + 1) / 2;
             if (op_cost(x, op, c, true, mid)->nmp <= tau)
@@ -310,8 +315,11 @@ static long long largest_within(Ctx *x, int op, int c, double tau) {
             else
                 b = mid - 1;
         }
-        if (a > best)
+        double npu = op_cost(x, op, c, true, a)->npu;
+        if (npu < best_npu) {
+            best_npu = npu;
             best = a;
+        }
     }
     return best;
 }
@@ -336,7 +344,7 @@ static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A
         double s = B0;
         bool ok = true;
         for (int i = 0; i < nm && ok; i++) {
-            long long sp = largest_within(x, ops[i], cs[i], tau);
+            long long sp = best_within(x, ops[i], cs[i], tau);
             if (sp == 0)
                 ok = false;
             else
@@ -349,7 +357,7 @@ static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A
     }
     double npu = B0, nmp = A0;
     for (int i = 0; i < nm; i++) {
-        long long sp = largest_within(x, ops[i], cs[i], hi);
+        long long sp = best_within(x, ops[i], cs[i], hi);
         if (sp == 0)
             sp = x->S[ops[i]] - 1;
         splits[i] = sp;

@@ -61,6 +61,7 @@ static const char COMMON_OPTS[] =
     "  --model NAME        use this model block\n"
     "  --workload NAME     use this workload block\n"
     "  --cost-model NAME   h2c (default) or h2llm-artifact\n"
+    "  --batch N           run the chosen workload at batch size N\n"
     "  -Werror             treat warnings as errors\n"
     "  -q                  print nothing on success\n"
     "  -h, --help          show this help\n";
@@ -136,6 +137,12 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             o->sel.workload = v;
         } else if ((v = opt_value(argc, argv, &i, "--cost-model"))) {
             o->sel.cost_model = v;
+        } else if ((v = opt_value(argc, argv, &i, "--batch"))) {
+            char *end;
+            long b = strtol(v, &end, 10);
+            if (*end || b < 1 || b > (1 << 20))
+                return usage_error(cmd->name, "--batch needs a whole number from 1 to %d, not '%s'", 1 << 20, v);
+            o->sel.batch = (int)b;
         } else if (a[0] == '-' && a[1]) {
             return usage_error(cmd->name, "unknown option '%s'", a);
         } else if (o->file) {
