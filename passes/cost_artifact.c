@@ -243,7 +243,13 @@ static void evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
     out->energy = 0;
 }
 
-const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, NULL, false};
+/* The artifact's prefill ignores the split and it has no energy: the bounds are exact. */
+static void mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+    *prefill = prefill_time(p, op, c, true);
+    *energy = 0;
+}
+
+const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, NULL, false, mix_lower, true};
 
 /* ---------------------------------------------------------------- capacity */
 

@@ -284,6 +284,28 @@ static void h2c_op_cost(const DfProblem *p, int op, int c, bool normal, long lon
     out->energy = L * (pre.energy + sum_ctx(p, op_fn, &a));
 }
 
+/* Lower bounds over every MIX split on c channels + normal. Prefill: the NPU can do no better than
+ * stream the operand (and write the KV) over every channel at once. Energy: every term is linear in
+ * the NMP share (or does not depend on it), so the least is at one end of the range. */
+static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+    Dev d = dev_of(p);
+    const DfOp *o = &p->ops[op];
+    Gemm g = o->pre;
+    double es = p->es, L = p->layers;
+    double macs = g.B * g.M * g.N * g.K, operand = g.B * g.K * g.N * es;
+    double in = g.B * g.M * g.K * es, out = g.B * g.M * g.N * es;
+    double spill = in + out > d.sram ? in + out - d.sram : 0;
+    double kv = o->kind == DFK_ATTN ? (double)p->prompt * p->batch * p->kv_heads * p->head_dim * es : 0;
+    double bw = (double)(c + p->normal) * d.ch_bw, all_ch = (double)(p->nmp + p->normal) * d.ch_bw;
+    double t_mac = macs / d.npu, t_read = operand / bw;
+    *prefill = L * ((t_mac > t_read ? t_mac : t_read) + spill / all_ch + kv / bw);
+    long long S = df_split_len(p, op);
+    OpCost lo, hi;
+    h2c_op_cost(p, op, c, true, 1, &lo);
+    h2c_op_cost(p, op, c, true, S - 1, &hi);
+    *energy = lo.energy < hi.energy ? lo.energy : hi.energy;
+}
+
 /* ---------------------------------------------------------------- whole plans */
 
 typedef struct PlanArgs {
@@ -382,4 +404,4 @@ static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out
     out->decode_step = p->gen > 0 ? out->decode / p->gen : 0;
 }
 
-const CostModel cost_h2c = {"h2c", h2c_op_cost, h2c_evaluate, NULL, true};
+const CostModel cost_h2c = {"h2c", h2c_op_cost, h2c_evaluate, NULL, true, h2c_mix_lower, true};

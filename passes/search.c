@@ -168,10 +168,10 @@ static int front_insert(Arena *ar, void **pts, int *n, int *cap, size_t sz, doub
 
 /* ---------------------------------------------------------------- the search context */
 
-typedef struct CostKey {
-    double npu, nmp, prefill, energy;
+typedef struct CostSlot {
+    OpCost oc;
     bool set;
-} CostKey;
+} CostSlot;
 
 typedef struct Ctx {
     const DfProblem *p;
@@ -183,24 +183,43 @@ typedef struct Ctx {
     uint32_t all;
     uint32_t pred[DF_MAX_OPS], adj[DF_MAX_OPS];
     bool gemm[DF_MAX_OPS];
+    int cls[DF_MAX_OPS];        /* the first op identical to this one (same kind, shapes and size) */
     long long S[DF_MAX_OPS];
     int N;                      /* NMP channels */
     bool has_normal;
-    Map costs;                  /* (op, c, nf, split) -> OpCost */
+    CostSlot pure[DF_MAX_OPS][IR_MAX_CHANNELS + 1][2];  /* NPU / NMP modes by (op, c, normal) */
+    CostSlot *mix[DF_MAX_OPS][IR_MAX_CHANNELS + 1];     /* MIX by (op, c), indexed by split (small S) */
+    Map mixmap[DF_MAX_OPS][IR_MAX_CHANNELS + 1];        /* MIX by (op, c), keyed by split (large S) */
     Map pieces;                 /* (op, c) -> long long[] (count first) */
     Map strata, parts, groups;
-    long long configs;
+    long long configs;          /* assignments evaluated */
+    long long pruned;           /* assignments skipped by the bound */
+    double single[DF_MAX_OPS][IR_MAX_CHANNELS + 1];     /* op alone on c channels + normal: best d (0: not yet) */
+    double mix_pre[DF_MAX_OPS][IR_MAX_CHANNELS + 1];    /* lower bounds of a MIX op's prefill ... */
+    double mix_en[DF_MAX_OPS][IR_MAX_CHANNELS + 1];     /* ... and energy, over its splits */
+    bool mix_lb[DF_MAX_OPS][IR_MAX_CHANNELS + 1];
 } Ctx;
 
 static const OpCost *op_cost(Ctx *x, int op, int c, bool nf, long long split) {
-    uint64_t key = ((uint64_t)op << 56) | ((uint64_t)c << 48) | ((uint64_t)nf << 47) | (uint64_t)split;
-    OpCost *oc = map_get(&x->costs, key);
-    if (oc)
-        return oc;
-    oc = ARENA_NEW(x->ar, OpCost);
-    x->cm->op_cost(x->p, op, c, nf, split, oc);
-    map_put(x->ar, &x->costs, key, oc);
-    return oc;
+    CostSlot *slot;
+    if (c > 0 && nf && x->gemm[op] && x->S[op] <= 1024) {
+        if (!x->mix[op][c])
+            x->mix[op][c] = ARENA_ARRAY(x->ar, CostSlot, x->S[op] + 1);
+        slot = &x->mix[op][c][split];
+    } else if (c > 0 && nf && x->gemm[op]) {
+        slot = map_get(&x->mixmap[op][c], (uint64_t)split);
+        if (!slot) {
+            slot = ARENA_NEW(x->ar, CostSlot);
+            map_put(x->ar, &x->mixmap[op][c], (uint64_t)split, slot);
+        }
+    } else {
+        slot = &x->pure[op][c][nf];
+    }
+    if (!slot->set) {
+        x->cm->op_cost(x->p, op, c, nf, split, &slot->oc);
+        slot->set = true;
+    }
+    return &slot->oc;
 }
 
 /* The split of an op in a pure mode: NPU 0, NMP all of S. */
@@ -339,7 +358,7 @@ static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A
     if (sum > hi)
         hi = sum;
     lo = A0 > B0 ? A0 : B0;
-    for (int it = 0; it < 100 && hi - lo > 1e-15 * hi; it++) {
+    for (int it = 0; it < 64 && hi - lo > 1e-13 * hi; it++) {
         double tau = 0.5 * (lo + hi);
         double s = B0;
         bool ok = true;
@@ -367,6 +386,29 @@ static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A
             nmp = oc->nmp;
     }
     return npu > nmp ? npu : nmp;
+}
+
+/* The best d of op alone in a stratum as MIX on c channels: a lower bound of its d anywhere. */
+static double single_best(Ctx *x, int op, int c) {
+    if (x->single[op][c] == 0) {
+        double d;
+        solve_one(x, op, c, 0, 0, &d);
+        x->single[op][c] = d > 0 ? d : 1e-300;
+    }
+    return x->single[op][c];
+}
+
+/* True if the front holds a point at least as good in both a and d. */
+static bool front_dominates(const SFront *f, double a, double d) {
+    int lo = 0, hi = f->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (f->pts[mid].d <= d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && f->pts[lo - 1].a <= a;
 }
 
 typedef struct Assign {
@@ -397,6 +439,25 @@ static void eval_assign(Ctx *x, SFront *f, const Assign *as) {
         fixed_npu += oc->npu;
         if (oc->nmp > fixed_nmp)
             fixed_nmp = oc->nmp;
+    }
+    if (nm > 0 && x->cm->mix_lower) {
+        /* bound: a no less than the MIX ops' least prefill and energy, d no less than any part's */
+        double alb = a, dlb = fixed_npu > fixed_nmp ? fixed_npu : fixed_nmp;
+        for (int i = 0; i < nm; i++) {
+            int op = mix_ops[i], c = mix_c[i];
+            if (!x->mix_lb[op][c]) {
+                x->cm->mix_lower(x->p, op, c, &x->mix_pre[op][c], &x->mix_en[op][c]);
+                x->mix_lb[op][c] = true;
+            }
+            alb += x->mix_pre[op][c] + x->lambda * x->mix_en[op][c];
+            double sb = single_best(x, op, c);
+            if (sb > dlb)
+                dlb = sb;
+        }
+        if (front_dominates(f, alb, dlb)) {
+            x->pruned++;
+            return;
+        }
     }
     double d;
     if (nm == 0) {
@@ -437,12 +498,19 @@ static void enum_assign(Ctx *x, SFront *f, Assign *as, const int *gpos, int ng, 
     }
     int pos = gpos[gi];
     int remaining_ops = ng - gi - 1;
+    /* identical ops are interchangeable within a stratum: take their assignments in order only */
+    int prev = gi > 0 ? gpos[gi - 1] : -1;
+    bool twin = prev >= 0 && x->cls[as->ops[prev]] == x->cls[as->ops[pos]];
     for (int c = 0; c <= left; c++) {
         /* the ops after this one need at least their channels when the partition has no normal */
         if (!nf && left - c < remaining_ops)
             break;
+        if (twin && c > as->c[prev])
+            break;
         for (int k = 0; k < 2; k++) {
             bool onf = k == 1;
+            if (twin && c == as->c[prev] && onf && !as->nf[prev])
+                continue;
             if (onf && !nf)
                 continue;
             if (c == 0 && !onf)
@@ -922,8 +990,8 @@ static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchO
                           double *value, long long *configs) {
     Arena ar;
     arena_init(&ar);
-    Ctx x;
-    memset(&x, 0, sizeof x);
+    Ctx *xp = ARENA_NEW(&ar, Ctx); /* large caches: in the arena, not on the stack */
+#define x (*xp)
     x.p = p;
     x.cm = cm;
     x.o = *o;
@@ -938,6 +1006,15 @@ static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchO
         x.gemm[i] = p->ops[i].kind != DFK_OTHER;
         x.S[i] = df_split_len(p, i);
     }
+    for (int i = 0; i < x.n; i++) {
+        x.cls[i] = i;
+        for (int j = 0; j < i && x.cls[i] == i && cm->costs_by_shape; j++) {
+            const DfOp *a = &p->ops[i], *b = &p->ops[j];
+            if (a->kind == b->kind && a->code == b->code && a->ctx_dim == b->ctx_dim && a->footprint == b->footprint &&
+                memcmp(&a->pre, &b->pre, sizeof a->pre) == 0 && memcmp(&a->dec, &b->dec, sizeof a->dec) == 0)
+                x.cls[i] = x.cls[j];
+        }
+    }
     for (int i = 0; i < x.n; i++)
         for (int j = 0; j < x.n; j++)
             if (x.pred[i] & (1u << j)) {
@@ -946,6 +1023,7 @@ static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchO
             }
     bool ok = run_dp(&x, plan, value);
     *configs += x.configs;
+#undef x
     arena_free(&ar);
     return ok;
 }
