@@ -343,44 +343,67 @@ static long long best_within(Ctx *x, int op, int c, double tau) {
     return best;
 }
 
+static double single_best(Ctx *x, int op, int c);
+
 /* Several MIX ops share the NPU: the least tau with tau >= A0, every op's NMP part within tau, and
- * B0 + the NPU parts within tau. Feasibility grows with tau, so bisection finds it. */
+ * B0 + their NPU parts within tau. Feasibility grows with tau, so bisection finds it. Each op's best
+ * split is a step function of tau: once the low (infeasible) and high (feasible) ends pick the same
+ * splits, every tau between them does too, and the optimum is what those splits cost. */
 static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A0, double B0, long long *splits) {
+    long long s_hi[DF_MAX_OPS], s_lo[DF_MAX_OPS], s_mid[DF_MAX_OPS];
     double hi = A0 > B0 ? A0 : B0, lo;
-    /* a feasible start: every op at its largest split */
     double sum = B0;
     for (int i = 0; i < nm; i++) {
-        const OpCost *oc = op_cost(x, ops[i], cs[i], true, x->S[ops[i]] - 1);
+        s_hi[i] = x->S[ops[i]] - 1;
+        const OpCost *oc = op_cost(x, ops[i], cs[i], true, s_hi[i]);
         if (oc->nmp > hi)
             hi = oc->nmp;
         sum += oc->npu;
     }
     if (sum > hi)
         hi = sum;
+    /* hi is feasible with the splits at hi; recompute them as the least-NPU choice within hi */
+    for (int i = 0; i < nm; i++) {
+        long long sp = best_within(x, ops[i], cs[i], hi);
+        if (sp)
+            s_hi[i] = sp;
+    }
     lo = A0 > B0 ? A0 : B0;
+    for (int i = 0; i < nm; i++) {
+        double sb = single_best(x, ops[i], cs[i]);
+        if (sb > lo && sb < hi)
+            lo = sb;
+    }
+    for (int i = 0; i < nm; i++)
+        s_lo[i] = best_within(x, ops[i], cs[i], lo);
     for (int it = 0; it < 64 && hi - lo > 1e-13 * hi; it++) {
+        bool same = true;
+        for (int i = 0; i < nm && same; i++)
+            same = s_lo[i] == s_hi[i];
+        if (same)
+            break;
         double tau = 0.5 * (lo + hi);
-        double s = B0;
+        double t = B0;
         bool ok = true;
-        for (int i = 0; i < nm && ok; i++) {
-            long long sp = best_within(x, ops[i], cs[i], tau);
-            if (sp == 0)
+        for (int i = 0; i < nm; i++) {
+            s_mid[i] = best_within(x, ops[i], cs[i], tau);
+            if (s_mid[i] == 0)
                 ok = false;
             else
-                s += op_cost(x, ops[i], cs[i], true, sp)->npu;
+                t += op_cost(x, ops[i], cs[i], true, s_mid[i])->npu;
         }
-        if (ok && s <= tau)
+        if (ok && t <= tau) {
             hi = tau;
-        else
+            memcpy(s_hi, s_mid, sizeof(long long) * (size_t)nm);
+        } else {
             lo = tau;
+            memcpy(s_lo, s_mid, sizeof(long long) * (size_t)nm);
+        }
     }
     double npu = B0, nmp = A0;
     for (int i = 0; i < nm; i++) {
-        long long sp = best_within(x, ops[i], cs[i], hi);
-        if (sp == 0)
-            sp = x->S[ops[i]] - 1;
-        splits[i] = sp;
-        const OpCost *oc = op_cost(x, ops[i], cs[i], true, sp);
+        splits[i] = s_hi[i];
+        const OpCost *oc = op_cost(x, ops[i], cs[i], true, s_hi[i]);
         npu += oc->npu;
         if (oc->nmp > nmp)
             nmp = oc->nmp;
