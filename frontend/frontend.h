@@ -566,4 +566,9 @@ double model_kv_bytes(const Model *m, const Workload *w, double elem_bytes);
 void hardware_defaults_named(Hardware *hw, const char *name);
 void workload_defaults(Workload *w);
 
+/* ---------------------------------------------------------------- emit.c */
+
+/* Writes hw as a .h2 `hardware NAME { ... }` block that reads back to the same values. */
+void fe_write_hardware(FILE *out, const Hardware *hw, const char *name);
+
 #endif

@@ -186,6 +186,44 @@ bool df_plan_preset(const DfProblem *p, DataflowMode mode, DfPlan *plan);
 /* The plan a module's tiles and positions describe (ops without positions run one after another). */
 bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan);
 
+/* ---------------------------------------------------------------- explore.c */
+
+typedef struct ExploreOpts {
+    int threads;                /* worker threads */
+    double budget_seconds;      /* start no design after this many seconds (0: no limit) */
+    long long budget_evals;     /* evaluate at most this many distinct designs, in order (0: all) */
+    bool progress;              /* a progress line on stderr */
+} ExploreOpts;
+
+typedef struct Design {
+    Hardware hw;                /* the device */
+    int dup_of;                 /* -1, or the design it cannot differ from (it is not evaluated) */
+    bool valid;                 /* consistent (nmp.channels <= channels, ...) */
+    bool evaluated;             /* searched (not cut by a budget) */
+    bool ok;                    /* a legal dataflow exists */
+    SearchResult sr;
+    double seconds;             /* search time */
+} Design;
+
+typedef struct ExploreResult {
+    Design *designs;            /* every design of the space, in index order */
+    int n;                      /* designs in the space */
+    int distinct;               /* designs that can differ */
+    int invalid;                /* inconsistent designs */
+    int evaluated;              /* distinct designs searched */
+    int best;                   /* index of the best, lowest index on a tie; -1 if none */
+    bool stopped;               /* a budget ran out */
+    double seconds;
+} ExploreResult;
+
+/* Searches every distinct design of the module's `explore` space (or just its device if xp is NULL). */
+bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d);
+void explore_result_free(ExploreResult *r);
+/* Indices of the designs on the latency-energy Pareto front, by latency. out has room for r->n. */
+int explore_pareto(const ExploreResult *r, int *out);
+/* The problem of the module on another device. */
+bool explore_problem(const Module *m, const Hardware *hw, DfProblem *p, Diag *d);
+
 /* ---------------------------------------------------------------- shapes.c */
 bool pass_shapes(Module *m, Diag *d);
 

@@ -1,0 +1,305 @@
+/* explore.c: hardware x dataflow co-exploration. The space is the cartesian product of the
+ * `explore {}` axes (and `pe` tuples) applied to the module's device; designs that differ only in
+ * fields no cost model reads (the buffer sizes; for the artifact model also the NPU SRAM) are
+ * evaluated once. Each distinct design gets the exact dataflow search. Work is split over threads
+ * by design index and every result lands in its own slot, so the outcome does not depend on the
+ * thread count; ties go to the lowest index. A time or evaluation budget stops new work and keeps
+ * what is done. */
+#include "passes.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_DESIGNS = 200000 };
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool explore_problem(const Module *m, const Hardware *hw, DfProblem *p, Diag *d) {
+    if (!df_problem_from_module(m, p, d))
+        return false;
+    double es_old = p->es;
+    p->hw = *hw;
+    p->nmp = (int)hw->nmp_channels;
+    p->normal = (int)(hw->channels - hw->nmp_channels);
+    p->es = precision_bytes((Precision)hw->precision);
+    for (int i = 0; i < p->nops; i++)
+        p->ops[i].footprint *= p->es / es_old;
+    p->nmp_util = m->cost_model == CM_ARTIFACT ? art_utilization(hw, m->work.batch) : 1.0;
+    return true;
+}
+
+/* A copy of hw with everything no cost model reads cleared, for telling designs apart. */
+static void dedupe_key(const Hardware *hw, CostModelKind cm, Hardware *key) {
+    memset(key, 0, sizeof *key);
+    for (int i = 0; i < HWF_COUNT_; i++) {
+        if (i == HWF_buffer_input || i == HWF_buffer_weight || i == HWF_buffer_output)
+            continue;
+        if (cm == CM_ARTIFACT && i == HWF_npu_sram)
+            continue;
+        *(double *)((char *)key + hw_fields[i].offset) = *(const double *)((const char *)hw + hw_fields[i].offset);
+    }
+    if (cm != CM_ARTIFACT)
+        for (int i = 0; i < EF_COUNT_; i++)
+            key->energy[i].value = i == EF_pe_mac ? energy_pe_mac(hw, hw->pe_frequency) : hw->energy[i].value;
+}
+
+static bool device_valid(const Hardware *hw, char *why, size_t n) {
+    if (hw->nmp_channels > hw->channels) {
+        snprintf(why, n, "nmp.channels = %g exceeds channels = %g", hw->nmp_channels, hw->channels);
+        return false;
+    }
+    if (fmod(hw->banks_per_channel, hw->pe_banks) != 0) {
+        snprintf(why, n, "pe.banks = %g does not divide banks_per_channel = %g", hw->pe_banks, hw->banks_per_channel);
+        return false;
+    }
+    if (hw->channels > IR_MAX_CHANNELS) {
+        snprintf(why, n, "more than %d channels", IR_MAX_CHANNELS);
+        return false;
+    }
+    return true;
+}
+
+typedef struct Work {
+    const Module *m;
+    const SearchOpts *so;
+    const CostModel *cm;
+    ExploreResult *r;
+    int *order;             /* distinct designs, in index order */
+    int norder;
+    atomic_int next;        /* next position in order */
+    atomic_int done;        /* designs finished */
+    atomic_int stop;        /* a budget ran out */
+    double t0, budget_seconds;
+    long long budget_evals;
+} Work;
+
+static void *worker(void *arg) {
+    Work *w = arg;
+    for (;;) {
+        if (atomic_load(&w->stop))
+            break;
+        int k = atomic_fetch_add(&w->next, 1);
+        if (k >= w->norder)
+            break;
+        if ((w->budget_evals > 0 && k >= w->budget_evals) ||
+            (w->budget_seconds > 0 && now_seconds() - w->t0 > w->budget_seconds)) {
+            atomic_store(&w->stop, 1);
+            break;
+        }
+        Design *ds = &w->r->designs[w->order[k]];
+        double t = now_seconds();
+        /* diagnostics of one design stay with it: a design with no legal plan is just infeasible */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        Diag d;
+        diag_init(&d, mem ? mem : stderr);
+        DfProblem p;
+        ds->ok = explore_problem(w->m, &ds->hw, &p, &d) && df_search(&p, w->cm, w->so, &ds->sr, &d);
+        if (mem)
+            fclose(mem);
+        free(buf);
+        ds->seconds = now_seconds() - t;
+        ds->evaluated = true;
+        atomic_fetch_add(&w->done, 1);
+    }
+    return NULL;
+}
+
+bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d) {
+    memset(r, 0, sizeof *r);
+    r->best = -1;
+    double t0 = now_seconds();
+    /* the space: every axis, and the pe tuples as one more axis */
+    int naxes = xp ? xp->naxes : 0;
+    long long total = 1;
+    for (int i = 0; i < naxes; i++)
+        total *= xp->axes[i].nvalues;
+    int ntuples = xp && xp->npe_tuples ? xp->npe_tuples : 1;
+    total *= ntuples;
+    if (total > MAX_DESIGNS) {
+        diag_error(d, xp ? xp->loc : NOLOC, "the design space has %lld designs; h2c explores at most %d (narrow the axes)",
+                   total, MAX_DESIGNS);
+        return false;
+    }
+    r->n = (int)total;
+    r->designs = h2c_raw_alloc(sizeof(Design) * (size_t)r->n);
+    int *order = h2c_raw_alloc(sizeof(int) * (size_t)r->n);
+    if (!r->designs || !order) {
+        h2c_raw_free(r->designs, sizeof(Design) * (size_t)r->n);
+        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
+        r->designs = NULL;
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    memset(r->designs, 0, sizeof(Design) * (size_t)r->n);
+    /* designs in index order: the last axis varies fastest, pe tuples slowest */
+    Hardware *keys = h2c_raw_alloc(sizeof(Hardware) * (size_t)r->n);
+    if (!keys) {
+        explore_result_free(r);
+        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    size_t hcap = 16;
+    while (hcap < (size_t)r->n * 2)
+        hcap *= 2;
+    int *table = h2c_raw_alloc(sizeof(int) * hcap);
+    if (!table) {
+        h2c_raw_free(keys, sizeof(Hardware) * (size_t)r->n);
+        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
+        explore_result_free(r);
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < hcap; i++)
+        table[i] = -1;
+    int norder = 0, invalid = 0;
+    char why[160] = "";
+    for (int idx = 0; idx < r->n; idx++) {
+        Design *ds = &r->designs[idx];
+        ds->hw = m->dev.hw;
+        long long rest = idx;
+        for (int a = naxes - 1; a >= 0; a--) {
+            int nv = xp->axes[a].nvalues;
+            double v = xp->axes[a].values[rest % nv];
+            rest /= nv;
+            *(double *)((char *)&ds->hw + hw_fields[xp->axes[a].field].offset) = v;
+        }
+        if (xp && xp->npe_tuples) {
+            const double *t = xp->pe_tuples[rest % ntuples];
+            ds->hw.pe_fpus = t[0];
+            ds->hw.pe_frequency = t[1];
+            ds->hw.pe_bandwidth = t[2];
+        }
+        ds->dup_of = -1;
+        ds->valid = device_valid(&ds->hw, why, sizeof why);
+        if (!ds->valid) {
+            invalid++;
+            continue;
+        }
+        dedupe_key(&ds->hw, m->cost_model, &keys[idx]);
+        /* the first design with the same key, through a hash of the key's bytes */
+        uint64_t h = 14695981039346656037u;
+        for (size_t b = 0; b < sizeof(Hardware); b++)
+            h = (h ^ ((const unsigned char *)&keys[idx])[b]) * 1099511628211u;
+        size_t slot = (size_t)h & (hcap - 1);
+        while (table[slot] >= 0 && memcmp(&keys[table[slot]], &keys[idx], sizeof(Hardware)) != 0)
+            slot = (slot + 1) & (hcap - 1);
+        if (table[slot] >= 0) {
+            ds->dup_of = table[slot];
+        } else {
+            table[slot] = idx;
+            order[norder++] = idx;
+        }
+    }
+    h2c_raw_free(keys, sizeof(Hardware) * (size_t)r->n);
+    h2c_raw_free(table, sizeof(int) * hcap);
+    r->distinct = norder;
+    r->invalid = invalid;
+    if (invalid && norder == 0) {
+        diag_error(d, xp ? xp->loc : NOLOC, "every design in the space is inconsistent (for example: %s)", why);
+        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
+        return false;
+    }
+    SearchOpts so = {m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, m->objective, true};
+    Work w;
+    memset(&w, 0, sizeof w);
+    w.m = m;
+    w.so = &so;
+    w.cm = cost_model_get(m->cost_model);
+    w.r = r;
+    w.order = order;
+    w.norder = norder;
+    w.t0 = t0;
+    w.budget_seconds = o->budget_seconds;
+    w.budget_evals = o->budget_evals;
+    int nthreads = o->threads > 0 ? o->threads : 1;
+    if (nthreads > 64)
+        nthreads = 64;
+    pthread_t th[64];
+    int started = 0;
+    for (int i = 0; i < nthreads; i++)
+        if (pthread_create(&th[i], NULL, worker, &w) == 0)
+            started++;
+    if (started == 0)
+        worker(&w);
+    double last = 0;
+    while (o->progress && atomic_load(&w.done) < norder && !atomic_load(&w.stop)) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        double t = now_seconds() - t0;
+        if (t - last >= 0.5) {
+            fprintf(stderr, "\rexplore: %d/%d designs [%.1f s]", atomic_load(&w.done), norder, t);
+            last = t;
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    h2c_raw_free(order, sizeof(int) * (size_t)r->n);
+    r->seconds = now_seconds() - t0;
+    r->stopped = atomic_load(&w.stop) != 0;
+    for (int i = 0; i < r->n; i++) {
+        const Design *ds = &r->designs[i];
+        if (ds->dup_of >= 0 || !ds->evaluated)
+            continue;
+        r->evaluated++;
+        if (!ds->ok)
+            continue;
+        if (r->best < 0 || ds->sr.value < r->designs[r->best].sr.value)
+            r->best = i;
+    }
+    if (o->progress)
+        fprintf(stderr, "\rexplore: %d/%d designs [%.2f s]%s\n", r->evaluated, norder, r->seconds,
+                r->stopped ? " (stopped by the budget)" : "");
+    if (r->best < 0) {
+        diag_error(d, xp ? xp->loc : m->dev.hw.loc, "no design in the space has a legal dataflow");
+        return false;
+    }
+    return true;
+}
+
+void explore_result_free(ExploreResult *r) {
+    if (r->designs)
+        h2c_raw_free(r->designs, sizeof(Design) * (size_t)r->n);
+    memset(r, 0, sizeof *r);
+}
+
+int explore_pareto(const ExploreResult *r, int *out) {
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        const Design *a = &r->designs[i];
+        if (a->dup_of >= 0 || !a->evaluated || !a->ok)
+            continue;
+        bool dominated = false;
+        for (int j = 0; j < r->n && !dominated; j++) {
+            const Design *b = &r->designs[j];
+            if (j == i || b->dup_of >= 0 || !b->evaluated || !b->ok)
+                continue;
+            bool le = b->sr.cost.total <= a->sr.cost.total && b->sr.cost.energy <= a->sr.cost.energy;
+            bool lt = b->sr.cost.total < a->sr.cost.total || b->sr.cost.energy < a->sr.cost.energy;
+            /* equal points: keep the lower index only */
+            if (le && (lt || j < i))
+                dominated = true;
+        }
+        if (!dominated)
+            out[n++] = i;
+    }
+    /* by latency */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && r->designs[out[j]].sr.cost.total < r->designs[out[j - 1]].sr.cost.total; j--) {
+            int t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
