@@ -271,6 +271,34 @@ static const char *jnum_text(Ctx *c, const JDoc *doc, const cJSON *n) {
     return arena_strndup(&c->arena, p, (size_t)(skip_scalar(p, doc->src->text + doc->src->len) - p));
 }
 
+/* Reports where cJSON gave up (off), saying what is wrong where that can be told: cJSON points
+ * inside a string that never ends, or at the end of a truncated file. */
+static void json_syntax_error(Ctx *c, const SrcFile *src, size_t off) {
+    const char *t = src->text, *e = t + src->len, *str = NULL;
+    for (const char *p = t; p < t + off && p < e; p++) {     /* is off inside a string? */
+        if (str && *p == '\\')
+            p++;
+        else if (*p == '"')
+            str = str ? NULL : p;
+    }
+    if (str) {
+        const char *close = str + 1;
+        while (close < e && *close != '"')
+            close += *close == '\\' ? 2 : 1;
+        if (close >= e)
+            diag_error(c->d, loc_at(src, (size_t)(str - t), 1), "invalid JSON: a string that is never closed");
+        else
+            diag_error(c->d, loc_at(src, (size_t)(str - t), (int)(close + 1 - str)), "invalid JSON: a bad string");
+        return;
+    }
+    const char *p = skip_ws(t + off, e);
+    if (p == e)
+        diag_error(c->d, loc_at(src, src->len, 0), "invalid JSON: unexpected end of file");
+    else
+        diag_error(c->d, loc_at(src, (size_t)(p - t), 1), "invalid JSON: unexpected '%c'",
+                   (unsigned char)*p >= 32 && (unsigned char)*p < 127 ? *p : '?');
+}
+
 /* Reads and parses a JSON file. NULL (reported) when it cannot be read or is not JSON. */
 static JDoc *json_load(Ctx *c, const char *path, Loc from) {
     SrcFile *src = read_src(c, path, from);
@@ -288,12 +316,7 @@ static JDoc *json_load(Ctx *c, const char *path, Loc from) {
         if (json_oom)
             ctx_oom(c);
         size_t off = end && end >= src->text && end <= src->text + src->len ? (size_t)(end - src->text) : 0;
-        const char *p = skip_ws(src->text + off, src->text + src->len);
-        if (p == src->text + src->len)
-            diag_error(c->d, loc_at(src, src->len, 0), "invalid JSON: unexpected end of file");
-        else
-            diag_error(c->d, loc_at(src, (size_t)(p - src->text), 1), "invalid JSON: unexpected '%c'",
-                       (unsigned char)*p >= 32 && (unsigned char)*p < 127 ? *p : '?');
+        json_syntax_error(c, src, off);
         return NULL;
     }
     JDoc *doc = ARENA_NEW(&c->arena, JDoc);
@@ -440,11 +463,11 @@ static int name_index(const char *s, const char *const *names) {
     return -1;
 }
 
-/* "a, b or c" */
-static const char *name_list(Ctx *c, const char *const *names, int n) {
+/* "a, b or c" (conj "or"), "a, b and c" (conj "and") */
+static const char *name_list(Ctx *c, const char *const *names, int n, const char *conj) {
     const char *s = "";
     for (int i = 0; i < n; i++)
-        s = arena_printf(&c->arena, "%s%s%s", s, i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+        s = arena_printf(&c->arena, "%s%s%s", s, i == 0 ? "" : i == n - 1 ? conj : ", ", names[i]);
     return s;
 }
 
@@ -458,7 +481,7 @@ static int list_len(const char *const *names) {
 /* "unknown X 'name' (a, b or c)" with a suggestion when one is close. */
 static void unknown_name(Ctx *c, Loc loc, const char *kind, const char *name, const char *const *names) {
     const char *near = closest_word(name, names);
-    const char *all = name_list(c, names, list_len(names));
+    const char *all = name_list(c, names, list_len(names), " or ");
     if (near)
         diag_error(c->d, loc, "unknown %s '%s'; did you mean '%s'? (%s)", kind, name, near, all);
     else
@@ -521,13 +544,16 @@ static bool read_graph(Ctx *c, const JDoc *doc, ArtModel *m) {
     const cJSON *edge = jget(c, doc, r, "edge", JT_ARRAY, "an operator graph");
     if (!node || !edge)
         return false;
-    long long ids[DF_MAX_OPS];
+    long long ids[DF_MAX_OPS], bad_ids[DF_MAX_OPS];     /* of the ops read, of unknown ops */
     const cJSON *id_nodes[DF_MAX_OPS];
+    int nbad = 0;
     m->nops = 0;
     for (const cJSON *n = node->child; n; n = n->next) {
         int k = name_index(n->string, op_names);
         if (k < 0) {
             unknown_name(c, jkey_loc(doc, n), "op", n->string, op_names);
+            if (cJSON_IsNumber(n) && nbad < DF_MAX_OPS)
+                bad_ids[nbad++] = (long long)n->valuedouble;
             ok = false;
             continue;
         }
@@ -579,10 +605,13 @@ static bool read_graph(Ctx *c, const JDoc *doc, ArtModel *m) {
             ends[k] = -1;
             if (!jint(c, doc, x, 0, 1000000000, "an op id", &id))
                 continue;
+            bool bad = false;
             for (int j = 0; j < m->nops; j++)
                 if (ids[j] == id)
                     ends[k] = j;
-            if (ends[k] < 0)
+            for (int j = 0; j < nbad; j++)
+                bad |= bad_ids[j] == id;
+            if (ends[k] < 0 && !bad)    /* an unknown op's id is already reported */
                 diag_error(c->d, jloc(doc, x), "no op has id %lld", id);
         }
         if (ends[0] < 0 || ends[1] < 0) {
@@ -902,7 +931,7 @@ static bool read_op(Ctx *c, const JDoc *doc, PlanCtx *pc, const cJSON *o, int gi
         names[p->nops] = NULL;
         const char *near = closest_word(name->valuestring, names);
         diag_error(c->d, jloc(doc, name), "unknown op '%s'%s%s%s; the model's ops are %s", name->valuestring,
-                   near ? ", did you mean '" : "", near ? near : "", near ? "'?" : "", name_list(c, names, p->nops));
+                   near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", name_list(c, names, p->nops, " and "));
         return false;
     }
     if (pc->seen[op]) {

@@ -421,7 +421,8 @@ static int cmd_compat(int argc, char **argv) {
                    "(text, h2llm-baselines.txt). Each entry is recomputed with the h2llm-artifact cost model and\n"
                    "compared with the file: one line per entry, then the largest relative error. A computed\n"
                    "value is rounded to as many significant digits as the file writes its expected value with.\n"
-                   "Exit status: 0 if every entry is within %g, 1 otherwise or on a malformed file.\n\n"
+                   "Exit status: 0 if every entry is within %g, 1 otherwise or on a malformed file, 2 on a bad\n"
+                   "command line.\n\n"
                    "options:\n%s  -h, --help          show this help\n",
                    cmd->summary, COMPAT_TOLERANCE, cmd->usage);
             return 0;
