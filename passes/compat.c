@@ -52,6 +52,8 @@ typedef struct ModelSlot {
 
 typedef struct Ctx {
     Arena arena;            /* everything of one call; freed at its end */
+    FILE *file;             /* open while a file is read, closed by ctx_free after running out of memory */
+    DIR *dir;               /* the same for the config directory */
     Diag *d;
     const char *configs;
     JDoc *docs;
@@ -92,20 +94,31 @@ static void json_hooks(bool on) {
     json_oom = false;
 }
 
-static void ctx_init(Ctx *c, Diag *d, const char *configs, jmp_buf *oom) {
+/* A Ctx lives on the heap, not in the frame that calls setjmp: everything it holds changes
+ * between setjmp and a longjmp, and only the pointer to it must stay put. NULL: out of memory. */
+static Ctx *ctx_new(Diag *d, const char *configs, jmp_buf *oom) {
+    Ctx *c = h2c_raw_alloc(sizeof *c);
+    if (!c)
+        return NULL;
     memset(c, 0, sizeof *c);
     arena_init(&c->arena);
     c->arena.oom = oom;
     c->d = d;
     c->configs = configs;
     json_hooks(true);
+    return c;
 }
 
 static void ctx_free(Ctx *c) {
     for (JDoc *doc = c->docs; doc; doc = doc->next)
         cJSON_Delete(doc->root);
+    if (c->file)
+        fclose(c->file);
+    if (c->dir)
+        closedir(c->dir);
     arena_free(&c->arena);
     json_hooks(false);
+    h2c_raw_free(c, sizeof *c);
 }
 
 static _Noreturn void ctx_oom(Ctx *c) { longjmp(*c->arena.oom, 1); }
@@ -113,7 +126,7 @@ static _Noreturn void ctx_oom(Ctx *c) { longjmp(*c->arena.oom, 1); }
 /* ---------------------------------------------------------------- files and locations */
 
 static SrcFile *read_src(Ctx *c, const char *path, Loc from) {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = c->file = fopen(path, "rb");
     if (!fp) {
         diag_error(c->d, from, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
@@ -132,12 +145,14 @@ static SrcFile *read_src(Ctx *c, const char *path, Loc from) {
             break;
         if (len > MAX_FILE_BYTES) {
             fclose(fp);
+            c->file = NULL;
             diag_error(c->d, from, "'%s' is larger than %d MiB", path, MAX_FILE_BYTES >> 20);
             return NULL;
         }
     }
     bool err = ferror(fp);
     fclose(fp);
+    c->file = NULL;
     if (err) {
         diag_error(c->d, from, "cannot read '%s'", path);
         return NULL;
@@ -310,8 +325,12 @@ static JDoc *json_load(Ctx *c, const char *path, Loc from) {
         return NULL;
     }
     /* the length includes the terminating NUL, which is how cJSON checks that nothing follows */
+    JDoc *doc = ARENA_NEW(&c->arena, JDoc);     /* registered before parsing: nothing can leak */
+    doc->src = src;
+    doc->next = c->docs;
+    c->docs = doc;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(src->text, src->len + 1, &end, true);
+    cJSON *root = doc->root = cJSON_ParseWithLengthOpts(src->text, src->len + 1, &end, true);
     if (!root) {
         if (json_oom)
             ctx_oom(c);
@@ -319,11 +338,6 @@ static JDoc *json_load(Ctx *c, const char *path, Loc from) {
         json_syntax_error(c, src, off);
         return NULL;
     }
-    JDoc *doc = ARENA_NEW(&c->arena, JDoc);
-    doc->src = src;
-    doc->root = root;
-    doc->next = c->docs;
-    c->docs = doc;
     const char *start = src->text;
     if (src->len >= 3 && memcmp(start, "\xEF\xBB\xBF", 3) == 0)  /* cJSON skips a UTF-8 BOM */
         start += 3;
@@ -658,7 +672,7 @@ static bool scan_configs(Ctx *c, Loc from) {
     if (c->scanned)
         return c->scan_ok;
     c->scanned = true;
-    DIR *dir = opendir(c->configs);
+    DIR *dir = c->dir = opendir(c->configs);
     if (!dir) {
         diag_error(c->d, from,
                    "cannot open the model config directory '%s': %s (it holds <model>/shape.json and "
@@ -675,6 +689,7 @@ static bool scan_configs(Ctx *c, Loc from) {
         VEC_PUSH(&c->arena, names, n, cap, s);
     }
     closedir(dir);
+    c->dir = NULL;
     if (n > 1)
         qsort(names, (size_t)n, sizeof *names, cmp_str);
     bool ok = true;
@@ -802,24 +817,24 @@ static void build_problem(const ArtModel *m, const Hardware *hw, int batch, int 
 bool compat_problem(const char *configs, const char *type, const Hardware *hw, int batch, int prompt, int gen,
                     int max_seq, DfProblem *p, Diag *d) {
     jmp_buf jb;
-    Ctx c;
-    ctx_init(&c, d, configs, &jb);
-    if (setjmp(jb)) {
-        ctx_free(&c);
+    Ctx *const c = ctx_new(d, configs, &jb);
+    if (!c || setjmp(jb)) {
+        if (c)
+            ctx_free(c);
         diag_error(d, NOLOC, "out of memory");
         return false;
     }
     bool ok = false;
     if (name_index(type, model_types) < 0) {
-        unknown_name(&c, NOLOC, "model", type, model_types);
+        unknown_name(c, NOLOC, "model", type, model_types);
     } else {
-        const ArtModel *m = get_model(&c, model_types[name_index(type, model_types)], NOLOC);
+        const ArtModel *m = get_model(c, model_types[name_index(type, model_types)], NOLOC);
         if (m) {
             build_problem(m, hw, batch, prompt, gen, max_seq, p);
             ok = true;
         }
     }
-    ctx_free(&c);
+    ctx_free(c);
     return ok;
 }
 
@@ -1482,19 +1497,19 @@ static bool looks_json(const char *path) {
 bool compat_check(const char *path, const char *configs, FILE *out, CompatSummary *sum, Diag *d) {
     memset(sum, 0, sizeof *sum);
     jmp_buf jb;
-    Ctx c;
-    ctx_init(&c, d, configs, &jb);
-    if (setjmp(jb)) {
-        ctx_free(&c);
+    Ctx *const c = ctx_new(d, configs, &jb);
+    if (!c || setjmp(jb)) {
+        if (c)
+            ctx_free(c);
         diag_error(d, NOLOC, "out of memory");
         return false;
     }
-    Entries es = {0};
+    Entries *es = ARENA_NEW(&c->arena, Entries);
     int errors = d->errors;
-    bool ok = looks_json(path) ? read_vectors(&c, path, &es) : read_baselines(&c, path, &es);
+    bool ok = looks_json(path) ? read_vectors(c, path, es) : read_baselines(c, path, es);
     ok = ok && d->errors == errors;
     if (ok)
-        compare(path, &es, out, sum);
-    ctx_free(&c);
+        compare(path, es, out, sum);
+    ctx_free(c);
     return ok;
 }

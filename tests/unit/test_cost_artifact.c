@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A harness of a few lines in the style of chibicc's test/test.h: a failed check prints file:line
@@ -292,6 +293,51 @@ static void baselines(void) {
     CHECK_NEAR(0.0890118234, r.decode, 0.5e-10);
 }
 
+/* Running out of memory anywhere in compat (its arena or cJSON's allocations) is reported and
+ * unwinds cleanly: LeakSanitizer, in the sanitizer build, sees every file, directory and tree freed. */
+static long alloc_calls, fail_at;
+
+static void *failing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (++alloc_calls == fail_at)
+        return NULL;
+    return realloc(ptr, nsize);
+}
+
+static void compat_oom(const char *file, long stride_after) {
+    FILE *null = fopen("/dev/null", "w");
+    if (!null) {
+        CHECK(!"/dev/null");
+        return;
+    }
+    bool done = false;
+    long runs = 0;
+    for (fail_at = 1; !done; fail_at += fail_at < 400 ? 1 : stride_after, runs++) {
+        alloc_calls = 0;
+        Diag d;
+        diag_init(&d, null);
+        CompatSummary sum;
+        h2c_set_allocator(failing_alloc, NULL);
+        bool ok = compat_check(file, CONFIGS, null, &sum, &d);
+        h2c_set_allocator(NULL, NULL);
+        if (alloc_calls < fail_at) {    /* no allocation failed: the run must be the normal one */
+            CHECK(ok && sum.failed == 0 && sum.entries > 0);
+            fprintf(stderr, "%s: %ld allocations, %ld runs with one of them failing\n", file, alloc_calls, runs);
+            done = true;
+        } else if (ok || d.errors != 1) {
+            CHECK(!ok && d.errors == 1);
+            fprintf(stderr, "    %s, allocation %ld failing\n", file, fail_at);
+            done = true;
+        }
+    }
+    fclose(null);
+}
+
 int main(void) {
     hand_examples();
     operator_table();
@@ -301,6 +347,8 @@ int main(void) {
     problem_and_plan();
     palm_batch1();
     baselines();
+    compat_oom("../shared/reference/h2llm-baselines.txt", 1);
+    compat_oom("../shared/reference/h2llm-testvectors.json", 23);
     fprintf(stderr, "%d checks, %d failed\n", checks, failures);
     return failures != 0;
 }
