@@ -194,10 +194,11 @@ static double max2(double a, double b) { return a < b ? b : a; }
  * MPG = sum of strata, MAG = max of MPGs, step = sum of MAGs. */
 static void evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
     memset(out, 0, sizeof *out);
-    int n = plan->nops < DF_MAX_OPS ? plan->nops : DF_MAX_OPS;
-    int idx[DF_MAX_OPS];
-    for (int i = 0; i < n; i++) {       /* stable insertion sort of the order by position */
-        int op = plan->order[i], j = i;
+    int n = 0, idx[DF_MAX_OPS];
+    for (int i = 0; i < plan->nops && i < DF_MAX_OPS; i++) {    /* stable insertion sort by position */
+        int op = plan->order[i], j = n++;
+        if (op < 0 || op >= p->nops)
+            h2c_unreachable("a plan's order names an op the problem does not have");
         while (j > 0 && cmp_pos(&plan->a[idx[j - 1]], &plan->a[op]) > 0) {
             idx[j] = idx[j - 1];
             j--;
