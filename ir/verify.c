@@ -314,7 +314,8 @@ static void verify_tensors(V *v) {
                 h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
                 return;
             }
-            qsort(iv, (size_t)niv, sizeof *iv, cmp_interval);
+            if (niv > 1)
+                qsort(iv, (size_t)niv, sizeof *iv, cmp_interval);
             for (int i = 1; i < niv; i++)
                 if (iv[i].lo < iv[i - 1].hi) {
                     VERR(v, m->tensors[iv[i].tensor].loc,
@@ -343,10 +344,19 @@ static bool in_list(const char *s, const char *const *list, int n) {
 
 /* The tensor box an op tile reads: fc reads weight columns N; attention reads the (head, batch)
  * pairs of its B range (B = head * batch + b) and, for attn_tile/page_select, its KV range. */
+static bool ranges_meet(Range a, Range b) { return a.lo < b.hi && b.lo < a.hi; }
+
+/* The tensor box an op tile reads. fc: weight columns N. Attention: the (KV head, batch) pairs of
+ * its B range (B = head * batch + b), the KV positions of its context dimension (N of a score, K of
+ * a value) and the head_dim columns of its other one. */
 static bool tile_touches(const Module *m, const Op *op, const OpTile *ot, const TensorTile *tt) {
     const Tensor *T = &m->tensors[op->tensor];
     if (T->kind == TEN_WEIGHT)
-        return ot->box[DIM_N].lo < tt->box[1].hi && tt->box[1].lo < ot->box[DIM_N].hi;
+        return ranges_meet(ot->box[DIM_N], tt->box[1]);
+    bool value = op->code == OP_ATTN_VALUE;
+    Range pos = value ? ot->box[DIM_K] : ot->box[DIM_N], cols = value ? ot->box[DIM_N] : ot->box[DIM_K];
+    if (!ranges_meet(pos, tt->box[2]) || !ranges_meet(cols, tt->box[3]))
+        return false;
     long long batch = T->dims[1];
     for (long long bi = ot->box[DIM_B].lo; bi < ot->box[DIM_B].hi; bi++) {
         long long h = bi / batch, b = bi % batch;

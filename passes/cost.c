@@ -8,7 +8,7 @@ long long df_split_len(const DfProblem *p, int op) {
     const DfOp *o = &p->ops[op];
     switch (o->kind) {
     case DFK_FC: return (long long)o->dec.N;
-    case DFK_ATTN: return (long long)o->dec.B;
+    case DFK_ATTN: return o->dec.B > 1 ? (long long)o->dec.B : (long long)o->dec.N; /* one GEMM: split N */
     default: return 0;
     }
 }

@@ -6,6 +6,7 @@
 #include "passes.h"
 
 #include <math.h>
+#include <math.h>
 #include <string.h>
 
 #define GIB 1073741824.0    /* the NMP transfer's "GB" (§4.3) */
@@ -122,7 +123,7 @@ static long long art_split(const DfProblem *p, int op, const DfAssign *a) {
 
 /* §4.2/§4.5: one decode step of op on c NMP channels (+ the normal group) with NMP share split: the
  * NPU part and the NMP part. Non-GEMM ops are not in the artifact's graphs and cost nothing. */
-static void decode_parts(const DfProblem *p, int op, int c, bool normal, long long split, double *npu,
+static void decode_parts(const DfProblem *p, int op, int c, bool normal, long long split, DfExec ex, double *npu,
                          double *nmp) {
     const DfOp *o = &p->ops[op];
     *npu = *nmp = 0;
@@ -130,9 +131,9 @@ static void decode_parts(const DfProblem *p, int op, int c, bool normal, long lo
         return;
     Gemm g = o->dec;
     int cx = normal ? p->normal : 0;
-    if (c == 0) {                       /* NPU: reads only the normal group */
-        *npu = art_npu(p, g, 0, cx);
-    } else if (!normal) {               /* NMP */
+    if (ex == DF_EXEC_NPU) {            /* NPU: streams from every channel holding the op (data-centric: normal only) */
+        *npu = art_npu(p, g, c, cx);
+    } else if (ex == DF_EXEC_NMP) {     /* NMP */
         *nmp = art_nmp(p, g, c);
     } else {                            /* MIX: the NPU part also streams from the NMP channels */
         Gemm gx = g, gn = g;
@@ -168,7 +169,11 @@ static double repeat_sum(double step, int gen) {
 static void op_cost(const DfProblem *p, int op, int c, bool normal, long long split, OpCost *out) {
     double npu, nmp;
     out->prefill = prefill_time(p, op, c, normal);
-    decode_parts(p, op, c, normal, split, &npu, &nmp);
+    DfAssign a;
+    memset(&a, 0, sizeof a);
+    a.nmp = c > 0 ? 1 : 0;
+    a.normal = normal;
+    decode_parts(p, op, c, normal, split, df_exec_of(&a), &npu, &nmp);
     out->npu = p->gen * npu;
     out->nmp = p->gen * nmp;
     out->energy = 0;
@@ -194,10 +199,11 @@ static double max2(double a, double b) { return a < b ? b : a; }
  * MPG = sum of strata, MAG = max of MPGs, step = sum of MAGs. */
 static void evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
     memset(out, 0, sizeof *out);
-    int n = plan->nops < DF_MAX_OPS ? plan->nops : DF_MAX_OPS;
-    int idx[DF_MAX_OPS];
-    for (int i = 0; i < n; i++) {       /* stable insertion sort of the order by position */
-        int op = plan->order[i], j = i;
+    int n = 0, idx[DF_MAX_OPS];
+    for (int i = 0; i < plan->nops && i < DF_MAX_OPS; i++) {    /* stable insertion sort by position */
+        int op = plan->order[i], j = n++;
+        if (op < 0 || op >= p->nops)
+            h2c_unreachable("a plan's order names an op the problem does not have");
         while (j > 0 && cmp_pos(&plan->a[idx[j - 1]], &plan->a[op]) > 0) {
             idx[j] = idx[j - 1];
             j--;
@@ -220,7 +226,7 @@ static void evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
                     const DfAssign *a = &plan->a[op];
                     int c = chanset_count(a->nmp);
                     double pre = prefill_time(p, op, c, a->normal), npu, nmp;
-                    decode_parts(p, op, c, a->normal, art_split(p, op, a), &npu, &nmp);
+                    decode_parts(p, op, c, a->normal, art_split(p, op, a), df_exec_of(a), &npu, &nmp);
                     s_pre += pre;
                     s_nmp = max2(s_nmp, nmp);
                     s_npu += npu;
@@ -243,13 +249,56 @@ static void evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
     out->energy = 0;
 }
 
-/* The artifact's prefill ignores the split and it has no energy: the bounds are exact. */
+/* Where the NMP time of a MIX split does not fall as the split grows. A split along N (B == 1)
+ * changes only N' = ceil(n / nd) and the factor kd = the factor of C nearest sqrt(K C / n); kd can
+ * only step down as n grows, and between its steps the NMP time grows with n while the NPU time
+ * (N - n columns) falls: each run of one kd is a monotone piece, found by binary search. A split
+ * along B goes through gcd(b, C), which jumps around: every split is tried (B is small). */
+static int factor_nearest(int c, double target) {
+    int best = 1;
+    double bd = 1e300;
+    for (int f = 1; f <= c; f++)
+        if (c % f == 0 && fabs((double)f - target) < bd) {
+            bd = fabs((double)f - target);
+            best = f;
+        }
+    return best;
+}
+
+static int split_pieces(const DfProblem *p, int op, int c, long long *breaks, int max) {
+    const DfOp *o = &p->ops[op];
+    long long S = df_split_len(p, op);
+    if (o->kind == DFK_ATTN && o->dec.B > 1)
+        return 0;
+    double K = o->dec.K;
+    int n = 0;
+    long long lo = 1;
+    breaks[n] = 1;
+    while (lo < S && n + 1 < max) {
+        int kd = factor_nearest(c, sqrt(K * c / (double)lo));
+        long long a = lo, b = S; /* the first split with a smaller kd, or S */
+        while (a < b) {
+            long long mid = a + (b - a) / 2;
+            if (factor_nearest(c, sqrt(K * c / (double)mid)) < kd)
+                b = mid;
+            else
+                a = mid + 1;
+        }
+        breaks[++n] = a;
+        lo = a;
+    }
+    if (breaks[n] != S)
+        breaks[++n] = S;
+    return n;
+}
+
+/* The artifact's prefill ignores the split, and it has no energy: these bounds are exact. */
 static void mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
     *prefill = prefill_time(p, op, c, true);
     *energy = 0;
 }
 
-const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, NULL, false, mix_lower, true};
+const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, split_pieces, false, mix_lower, true};
 
 /* ---------------------------------------------------------------- capacity */
 

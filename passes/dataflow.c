@@ -101,16 +101,18 @@ static void add_tensor_box(Module *m, Tensor *t, const Range *box, ChanSet chans
     ir_tensor_add_tile(m, t, tile);
 }
 
-/* Stores [lo, hi) of t's split dimension on chans: weight columns, or (KV head, batch) pairs
- * numbered head * batch + b, which may take a partial head. */
-static void store_range(Module *m, Tensor *t, long long lo, long long hi, ChanSet chans) {
+/* Stores [lo, hi) of t's split dimension on chans: weight columns; (KV head, batch) pairs numbered
+ * head * batch + b, which may take a partial head; or, for a one-GEMM attention split along N,
+ * KV tensor dimension kv_dim (positions, or head_dim columns). */
+static void store_range(Module *m, Tensor *t, long long lo, long long hi, ChanSet chans, int kv_dim) {
     if (lo >= hi || !chans)
         return;
     Range box[IR_MAX_RANK];
     for (int i = 0; i < t->rank; i++)
         box[i] = (Range){0, t->dims[i]};
-    if (t->kind == TEN_WEIGHT) {
-        box[1] = (Range){lo, hi};
+    if (t->kind == TEN_WEIGHT || kv_dim >= 0) {
+        int dim = t->kind == TEN_WEIGHT ? 1 : kv_dim;
+        box[dim] = (Range){lo, hi < t->dims[dim] ? hi : t->dims[dim]};
         add_tensor_box(m, t, box, chans);
         return;
     }
@@ -175,7 +177,10 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *
         }
         DfExec ex = df_exec_of(a);
         long long S = df_split_len(p, i), s = df_split_of(p, i, a);
-        int dim = p->ops[i].kind == DFK_FC ? DIM_N : DIM_B;
+        bool along_n = p->ops[i].kind == DFK_FC || p->ops[i].dec.B <= 1;
+        int dim = along_n ? DIM_N : DIM_B;
+        /* a one-GEMM attention split along N cuts the KV positions (score) or head_dim (value) */
+        int kv_dim = p->ops[i].kind == DFK_ATTN && along_n ? (op->code == OP_ATTN_VALUE ? 3 : 2) : -1;
         Exec on_nmp = {EXEC_NMP, a->nmp, -1}, on_npu = {EXEC_NPU, 0, -1};
         switch (ex) {
         case DF_EXEC_NMP: add_op_tile(m, op, -1, 0, 0, on_nmp); break;
@@ -195,13 +200,15 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *
         }
         stored[op->tensor] = true;
         ChanSet rest = a->spread ? (a->nmp | (a->normal ? normal : 0)) : (a->normal ? normal : 0);
+        /* the split dimension's extent in the tensor: positions run to max_seq, beyond the context */
+        long long TS = kv_dim >= 0 ? t->dims[kv_dim] : (t->kind == TEN_WEIGHT ? t->dims[1] : S);
         if (ex == DF_EXEC_NMP || (ex == DF_EXEC_NPU && !a->normal)) {
-            store_range(m, t, 0, S, a->nmp);
+            store_range(m, t, 0, TS, a->nmp, kv_dim);
         } else if (ex == DF_EXEC_NPU && (a->spread || !a->nmp)) {
-            store_range(m, t, 0, S, a->spread ? (a->nmp | normal) : normal);
+            store_range(m, t, 0, TS, a->spread ? (a->nmp | normal) : normal, kv_dim);
         } else {
-            store_range(m, t, 0, s, a->nmp);
-            store_range(m, t, s, S, rest);
+            store_range(m, t, 0, s, a->nmp, kv_dim);
+            store_range(m, t, s, TS, rest, kv_dim);
         }
         (void)all;
     }
@@ -246,7 +253,7 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
                 a->spread = true;
         }
         /* execution from the op's tiles: the NMP extent along the split dimension */
-        int dim = p->ops[i].kind == DFK_FC ? DIM_N : DIM_B;
+        int dim = p->ops[i].kind == DFK_FC || p->ops[i].dec.B <= 1 ? DIM_N : DIM_B;
         long long nmp_extent = 0, total = op->shape[dim];
         ChanSet exec_chans = 0;
         bool any_npu = false;

@@ -143,6 +143,34 @@ double art_utilization(const Hardware *hw, int batch);
  * DF_FC_NMP), in graph order, exactly as FixedMappingEvaluator computes them. */
 bool art_baseline(const DfProblem *p, DataflowMode mode, CostResult *out);
 
+/* ---------------------------------------------------------------- compat.c
+ * `h2c compat`: the artifact's own inputs read strictly, with located errors: its model configs
+ * (DIR/<model>/shape.json and operator_graph.json), its test vectors (JSON) and its baseline table
+ * (text). Each entry is evaluated with cost_artifact and compared with the artifact's numbers. */
+
+#define COMPAT_TOLERANCE 1e-9   /* the largest relative error accepted, at the file's precision */
+
+/* The problem for the artifact model whose shape.json under `configs` says "type": type ("opt",
+ * "llama" or "palm"), on device hw, for this workload; nmp_util is 1. Ops come in the
+ * operator_graph's node order, with preds from its edges. False, with errors in d, if the configs
+ * are missing or malformed. */
+bool compat_problem(const char *configs, const char *type, const Hardware *hw, int batch, int prompt,
+                    int gen, int max_seq, DfProblem *p, Diag *d);
+
+typedef struct CompatSummary {
+    int entries;        /* vectors or baseline lines compared */
+    int failed;         /* entries whose error exceeds COMPAT_TOLERANCE */
+    double max_err;     /* largest relative error at the file's precision */
+    double max_raw;     /* largest raw relative error */
+} CompatSummary;
+
+/* Reads a test-vector file (JSON, it starts with '{') or a baseline table, evaluates every entry
+ * and prints to `out` a header line, one line per entry and "max relative error: X". The error of
+ * a number is taken after rounding the computed value to as many significant digits as the
+ * expected one is written with. False, with errors in d and nothing printed, if the file or the
+ * configs are malformed; otherwise `sum` says how the numbers compare. */
+bool compat_check(const char *path, const char *configs, FILE *out, CompatSummary *sum, Diag *d);
+
 /* ---------------------------------------------------------------- cost_h2c.c
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation
  * traffic, non-GEMM ops, and energy from the device's table. */

@@ -169,6 +169,7 @@ static int cmd_check(int argc, char **argv);
 static int cmd_dump_ast(int argc, char **argv);
 static int cmd_compile(int argc, char **argv);
 static int cmd_opt(int argc, char **argv);
+static int cmd_compat(int argc, char **argv);
 
 static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
@@ -177,6 +178,10 @@ static const Command commands[] = {
      "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n", cmd_compile},
     {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.", "",
      cmd_opt},
+    {"compat", "Check the h2llm-artifact cost model against the artifact's test vectors or baseline table.",
+     "  --configs DIR       the artifact's model configs: DIR/<model>/shape.json and operator_graph.json\n"
+     "                      (default: config, the artifact's layout)\n",
+     cmd_compat},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -409,6 +414,45 @@ static int cmd_opt(int argc, char **argv) {
         rc = write_output(o.output, o.emit && strcmp(o.emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
     ir_module_free(m);
     return rc;
+}
+
+/* h2c compat FILE [--configs DIR]: the numbers of the artifact's files, recomputed (passes/compat.c). */
+static int cmd_compat(int argc, char **argv) {
+    const Command *cmd = &commands[4];
+    const char *file = NULL, *configs = "config", *v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("usage: h2c compat [options] FILE\n%s\n\n"
+                   "FILE is the artifact's test-vector file (JSON, h2llm-testvectors.json) or its baseline table\n"
+                   "(text, h2llm-baselines.txt). Each entry is recomputed with the h2llm-artifact cost model and\n"
+                   "compared with the file: one line per entry, then the largest relative error. A computed\n"
+                   "value is rounded to as many significant digits as the file writes its expected value with.\n"
+                   "Exit status: 0 if every entry is within %g, 1 otherwise or on a malformed file, 2 on a bad\n"
+                   "command line.\n\n"
+                   "options:\n%s  -h, --help          show this help\n",
+                   cmd->summary, COMPAT_TOLERANCE, cmd->usage);
+            return 0;
+        } else if ((v = opt_value(argc, argv, &i, "--configs"))) {
+            configs = v;
+        } else if (strcmp(a, "--configs") == 0) {
+            return usage_error(cmd->name, "--configs needs a directory");
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(cmd->name, "unknown option '%s'", a);
+        } else if (file) {
+            return usage_error(cmd->name, "more than one input file ('%s')", a);
+        } else {
+            file = a;
+        }
+    }
+    if (!file)
+        return usage_error(cmd->name, "no input file");
+    Diag d;
+    diag_init(&d, stderr);
+    CompatSummary sum;
+    if (!compat_check(file, configs, stdout, &sum, &d))
+        return 1;
+    return sum.failed == 0 && d.errors == 0 ? 0 : 1;
 }
 
 static void print_help(void) {
