@@ -49,15 +49,41 @@ enum { ARENA_CHUNK = 64 * 1024 };
 void arena_init(Arena *a) { memset(a, 0, sizeof *a); }
 
 void arena_free(Arena *a) {
+    for (int list = 0; list < 2; list++) {
+        ArenaChunk *c = list ? a->spare : a->head;
+        while (c) {
+            ArenaChunk *next = c->next;
+            h2c_raw_free(c, sizeof(ArenaChunk) + c->size);
+            c = next;
+        }
+    }
+    a->head = a->spare = NULL;
+    a->used = 0;
+    a->total = 0;
+}
+
+void arena_reset(Arena *a) {
     ArenaChunk *c = a->head;
     while (c) {
         ArenaChunk *next = c->next;
-        h2c_raw_free(c, sizeof(ArenaChunk) + c->size);
+        c->next = a->spare;
+        a->spare = c;
         c = next;
     }
     a->head = NULL;
     a->used = 0;
     a->total = 0;
+}
+
+/* A kept chunk of at least n bytes, unlinked from the spares, or NULL. */
+static ArenaChunk *take_spare(Arena *a, size_t n) {
+    for (ArenaChunk **p = &a->spare; *p; p = &(*p)->next)
+        if ((*p)->size >= n) {
+            ArenaChunk *c = *p;
+            *p = c->next;
+            return c;
+        }
+    return NULL;
 }
 
 static _Noreturn void arena_oom(Arena *a) {
@@ -74,11 +100,16 @@ void *arena_alloc(Arena *a, size_t n) {
         size_t size = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
         if (size > SIZE_MAX / 2)
             arena_oom(a);
-        ArenaChunk *c = h2c_raw_alloc(sizeof(ArenaChunk) + size);
-        if (!c)
-            arena_oom(a);
-        c->size = size;
-        if (size == n && a->head) {
+        ArenaChunk *c = take_spare(a, size);
+        if (c) {
+            size = c->size;
+        } else {
+            c = h2c_raw_alloc(sizeof(ArenaChunk) + size);
+            if (!c)
+                arena_oom(a);
+            c->size = size;
+        }
+        if (size >= n && n > ARENA_CHUNK / 2 && a->head) {
             /* a big block: keep the current chunk open for small allocations */
             c->next = a->head->next;
             a->head->next = c;

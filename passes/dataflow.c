@@ -292,7 +292,7 @@ bool pass_dataflow(Module *m, Diag *d) {
     const CostModel *cm = cost_model_get(m->cost_model);
     DfPlan plan;
     if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
-        SearchOpts o = {m->dataflow, m->objective, true};
+        SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
         SearchResult r;
         if (!df_search(&p, cm, &o, &r, d)) {
             diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);

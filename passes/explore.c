@@ -84,6 +84,10 @@ typedef struct Work {
 
 static void *worker(void *arg) {
     Work *w = arg;
+    Arena scratch; /* search memory, reused from one design to the next */
+    arena_init(&scratch);
+    SearchOpts so = *w->so;
+    so.scratch = &scratch;
     for (;;) {
         if (atomic_load(&w->stop))
             break;
@@ -104,7 +108,7 @@ static void *worker(void *arg) {
         Diag d;
         diag_init(&d, mem ? mem : stderr);
         DfProblem p;
-        ds->ok = explore_problem(w->m, &ds->hw, &p, &d) && df_search(&p, w->cm, w->so, &ds->sr, &d);
+        ds->ok = explore_problem(w->m, &ds->hw, &p, &d) && df_search(&p, w->cm, &so, &ds->sr, &d);
         if (mem)
             fclose(mem);
         free(buf);
@@ -112,6 +116,7 @@ static void *worker(void *arg) {
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);
     }
+    arena_free(&scratch);
     return NULL;
 }
 
@@ -211,7 +216,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
         h2c_raw_free(order, sizeof(int) * (size_t)r->n);
         return false;
     }
-    SearchOpts so = {m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, m->objective, true};
+    SearchOpts so = {m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, m->objective, true, NULL, 0};
     Work w;
     memset(&w, 0, sizeof w);
     w.m = m;
@@ -302,4 +307,115 @@ int explore_pareto(const ExploreResult *r, int *out) {
             out[j - 1] = t;
         }
     return n;
+}
+
+/* ---------------------------------------------------------------- reports */
+
+/* The axes that vary, as "name=value" text for one design. */
+static void design_label(char *buf, size_t n, const Explore *xp, const Hardware *hw) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int a = 0; xp && a < xp->naxes && k < n; a++) {
+        const FieldDesc *f = &hw_fields[xp->axes[a].field];
+        double v = *(const double *)((const char *)hw + f->offset);
+        char val[64];
+        if (f->flags & F_ENUM_PREC)
+            snprintf(val, sizeof val, "%s", precision_name((Precision)v));
+        else
+            unit_format(val, sizeof val, v, f->kind);
+        k += (size_t)snprintf(buf + k, n - k, "%s%s=%s", k ? " " : "", f->path, val);
+    }
+    if (xp && xp->npe_tuples && k < n) {
+        char fr[32], bw[32];
+        unit_format(fr, sizeof fr, hw->pe_frequency, UK_FREQ);
+        unit_format(bw, sizeof bw, hw->pe_bandwidth, UK_BANDWIDTH);
+        snprintf(buf + k, n - k, "%spe=(%g, %s, %s)", k ? " " : "", hw->pe_fpus, fr, bw);
+    }
+    if (!buf[0])
+        snprintf(buf, n, "%s", hw->name ? hw->name : "device");
+}
+
+static int cmp_designs(const ExploreResult *r, int a, int b) {
+    double va = r->designs[a].sr.value, vb = r->designs[b].sr.value;
+    return va < vb ? -1 : va > vb ? 1 : a - b;
+}
+
+void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads) {
+    const char *unit = m->cost_model == CM_ARTIFACT ? "s per layer" : "s, whole model";
+    fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s\n",
+            m->model.name, m->work.name, m->work.batch, m->work.prompt, m->work.generate,
+            cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow]);
+    fprintf(out, "space: %d designs, %d distinct (the rest differ only in fields no cost model reads)", r->n, r->distinct);
+    if (r->invalid)
+        fprintf(out, ", %d inconsistent", r->invalid);
+    fprintf(out, "; searched %d in %.3f s on %d thread%s%s\n", r->evaluated, r->seconds, threads, threads == 1 ? "" : "s",
+            r->stopped ? " (stopped by the budget: the best so far is below)" : "");
+    int *idx = h2c_raw_alloc(sizeof(int) * (size_t)(r->n + 1));
+    if (!idx)
+        return;
+    int n = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->designs[i].dup_of < 0 && r->designs[i].evaluated && r->designs[i].ok)
+            idx[n++] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && cmp_designs(r, idx[j], idx[j - 1]) < 0; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    fprintf(out, "\n%4s %6s  %-44s %12s %12s %12s %12s %9s\n", "rank", "design", "device", "latency", "prefill",
+            "decode", "energy (J)", "gap");
+    for (int k = 0; k < n && k < top; k++) {
+        const Design *ds = &r->designs[idx[k]];
+        char label[256];
+        design_label(label, sizeof label, xp, &ds->hw);
+        char gap[32] = "-";
+        if (!isnan(ds->sr.bound) && ds->sr.value > 0)
+            snprintf(gap, sizeof gap, "%.3g%%", 100 * (ds->sr.value - ds->sr.bound) / ds->sr.value);
+        fprintf(out, "%4d %6d  %-44s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, idx[k], label, ds->sr.cost.total,
+                ds->sr.cost.prefill, ds->sr.cost.decode, ds->sr.cost.energy, gap);
+    }
+    fprintf(out, "(latency, prefill, decode in %s; gap: how far the design's dataflow may be from the best for "
+                 "its device, 0%% = proven optimal)\n", unit);
+    int np = explore_pareto(r, idx);
+    if (m->cost_model != CM_ARTIFACT) {
+        fprintf(out, "\nPareto front (latency vs energy): %d design%s\n", np, np == 1 ? "" : "s");
+        for (int k = 0; k < np; k++) {
+            const Design *ds = &r->designs[idx[k]];
+            char label[256];
+            design_label(label, sizeof label, xp, &ds->hw);
+            fprintf(out, "  %6d  %-44s %12.6g s %12.6g J\n", idx[k], label, ds->sr.cost.total, ds->sr.cost.energy);
+        }
+    }
+    h2c_raw_free(idx, sizeof(int) * (size_t)(r->n + 1));
+    if (r->best >= 0) {
+        char label[256];
+        design_label(label, sizeof label, xp, &r->designs[r->best].hw);
+        fprintf(out, "\nbest: design %d, %s: %.9g %s\n", r->best, label, r->designs[r->best].sr.cost.total, unit);
+    }
+}
+
+void explore_write_csv(FILE *out, const Explore *xp, const ExploreResult *r) {
+    fputs("design,duplicate_of,valid,evaluated,feasible", out);
+    for (int i = 0; i < HWF_COUNT_; i++)
+        fprintf(out, ",%s", hw_fields[i].path);
+    fputs(",total_s,prefill_s,decode_s,decode_step_s,energy_j,edp,bound,configs,search_s\n", out);
+    for (int i = 0; i < r->n; i++) {
+        const Design *ds = &r->designs[i];
+        fprintf(out, "%d,%d,%d,%d,%d", i, ds->dup_of, ds->valid, ds->evaluated, ds->ok);
+        for (int f = 0; f < HWF_COUNT_; f++) {
+            double v = *(const double *)((const char *)&ds->hw + hw_fields[f].offset);
+            if (hw_fields[f].flags & F_ENUM_PREC)
+                fprintf(out, ",%s", precision_name((Precision)v));
+            else
+                fprintf(out, ",%.17g", v);
+        }
+        if (ds->evaluated && ds->ok)
+            fprintf(out, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%lld,%.6f\n", ds->sr.cost.total, ds->sr.cost.prefill,
+                    ds->sr.cost.decode, ds->sr.cost.decode_step, ds->sr.cost.energy,
+                    ds->sr.cost.total * ds->sr.cost.energy, ds->sr.bound, ds->sr.configs, ds->seconds);
+        else
+            fputs(",,,,,,,,,\n", out);
+    }
+    (void)xp;
 }

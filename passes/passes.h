@@ -186,7 +186,9 @@ extern const CostModel cost_h2c;
 typedef struct SearchOpts {
     DataflowMode mode;      /* DF_DATA_CENTRIC or DF_COMPUTE_CENTRIC */
     Objective objective;
-    bool capacity;          /* keep every channel within its capacity (repairing if needed) */
+    bool capacity;          /* keep every channel within its capacity */
+    Arena *scratch;         /* memory to reuse across searches (one per thread), or NULL */
+    double cutoff;          /* > 0: if even the unconstrained optimum is worse, stop (result: dominated) */
 } SearchOpts;
 
 typedef struct SearchResult {
@@ -196,6 +198,7 @@ typedef struct SearchResult {
     double bound;           /* a lower bound on the objective over every legal plan */
     long long configs;      /* stratum channel assignments evaluated */
     bool repaired;          /* the unconstrained optimum broke capacity and was repaired */
+    bool dominated;         /* stopped at the cutoff: value and plan are not set, bound is */
 } SearchResult;
 
 /* Finds the best plan for p under cm. False (with a diagnostic) if there is no legal plan. */
@@ -251,6 +254,40 @@ void explore_result_free(ExploreResult *r);
 int explore_pareto(const ExploreResult *r, int *out);
 /* The problem of the module on another device. */
 bool explore_problem(const Module *m, const Hardware *hw, DfProblem *p, Diag *d);
+/* The report: the space, the best `top` designs, the Pareto front (h2c model), the best. */
+void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
+/* Every design of the space, one CSV line each. */
+void explore_write_csv(FILE *out, const Explore *xp, const ExploreResult *r);
+
+/* ---------------------------------------------------------------- reproduce.c */
+
+typedef enum GridDesign {
+    GRID_CP, GRID_ID_NMP, GRID_ID_NMP_PLUS, GRID_H2LLM, GRID_ATTN_NMP, GRID_ATTN_NMP_SPLIT, GRID_FC_NMP, GRID_CC_NMP,
+    GRID_FULL, GRID_DESIGNS
+} GridDesign;
+extern const char *const grid_design_names[GRID_DESIGNS];
+
+typedef struct GridRow {
+    const char *model, *dataset;
+    int prompt, gen, batch;
+    GridDesign design;
+    bool ok;
+    CostResult cost;        /* per layer, h2llm-artifact */
+    double bound;
+    Hardware hw;            /* the device (H2-LLM-Full: the best of its 64) */
+} GridRow;
+
+typedef struct Grid {
+    GridRow *rows;          /* [point][design], points model-major, then dataset, then batch */
+    int nmodels, npoints, searches;
+    double seconds;
+} Grid;
+
+/* The artifact's evaluation grid for these models (each Config's selected model). */
+bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, Diag *d);
+void grid_print(FILE *out, const Grid *g);
+void grid_write_csv(FILE *out, const Grid *g);
+void grid_free(Grid *g);
 
 /* ---------------------------------------------------------------- shapes.c */
 bool pass_shapes(Module *m, Diag *d);

@@ -178,6 +178,9 @@ typedef struct Ctx {
     const CostModel *cm;
     SearchOpts o;
     double lambda;              /* weight of energy (joules) against time (seconds) */
+    double mu;                  /* price of a byte stored on NMP channels (capacity), seconds per byte */
+    uint32_t no_nmp;            /* ops that must not use NMP channels (capacity) */
+    uint32_t no_normal;         /* ops that must not use the normal channels (capacity) */
     Arena *ar;
     int n;
     uint32_t all;
@@ -345,6 +348,15 @@ static long long best_within(Ctx *x, int op, int c, double tau) {
 
 static double single_best(Ctx *x, int op, int c);
 
+/* Bytes of op (all layers) on NMP channels with c channels, normal flag and split. */
+static double nmp_bytes(const Ctx *x, int op, int c, bool nf, long long split) {
+    if (!x->gemm[op] || c == 0)
+        return 0;
+    if (!nf)
+        return x->p->ops[op].footprint;
+    return x->p->ops[op].footprint * (double)split / (double)x->S[op];
+}
+
 /* Several MIX ops share the NPU: the least tau with tau >= A0, every op's NMP part within tau, and
  * B0 + their NPU parts within tau. Feasibility grows with tau, so bisection finds it. Each op's best
  * split is a step function of tau: once the low (infeasible) and high (feasible) ends pick the same
@@ -458,7 +470,7 @@ static void eval_assign(Ctx *x, SFront *f, const Assign *as) {
         }
         split[i] = x->gemm[op] ? pure_split(x, op, c) : 0;
         const OpCost *oc = op_cost(x, op, c, nf, split[i]);
-        a += oc->prefill + x->lambda * oc->energy;
+        a += oc->prefill + x->lambda * oc->energy + x->mu * nmp_bytes(x, op, c, nf, split[i]);
         fixed_npu += oc->npu;
         if (oc->nmp > fixed_nmp)
             fixed_nmp = oc->nmp;
@@ -472,7 +484,8 @@ static void eval_assign(Ctx *x, SFront *f, const Assign *as) {
                 x->cm->mix_lower(x->p, op, c, &x->mix_pre[op][c], &x->mix_en[op][c]);
                 x->mix_lb[op][c] = true;
             }
-            alb += x->mix_pre[op][c] + x->lambda * x->mix_en[op][c];
+            alb += x->mix_pre[op][c] + x->lambda * x->mix_en[op][c] +
+                   x->mu * nmp_bytes(x, op, c, true, x->mu > 0 ? 1 : x->S[op] - 1);
             double sb = single_best(x, op, c);
             if (sb > dlb)
                 dlb = sb;
@@ -495,7 +508,7 @@ static void eval_assign(Ctx *x, SFront *f, const Assign *as) {
     }
     for (int i = 0; i < nm; i++) {
         const OpCost *oc = op_cost(x, mix_ops[i], mix_c[i], true, split[mix_pos[i]]);
-        a += oc->prefill + x->lambda * oc->energy;
+        a += oc->prefill + x->lambda * oc->energy + x->mu * nmp_bytes(x, mix_ops[i], mix_c[i], true, split[mix_pos[i]]);
     }
     int at = front_insert(x->ar, (void **)&f->pts, &f->n, &f->cap, sizeof(SPt), a, d);
     if (at < 0)
@@ -539,6 +552,9 @@ static void enum_assign(Ctx *x, SFront *f, Assign *as, const int *gpos, int ng, 
             if (c == 0 && !onf)
                 continue;
             if (x->o.mode == DF_COMPUTE_CENTRIC && c > 0 && onf)
+                continue;
+            uint32_t bit = 1u << as->ops[pos];
+            if ((c > 0 && (x->no_nmp & bit)) || (onf && (x->no_normal & bit)))
                 continue;
             as->c[pos] = c;
             as->nf[pos] = onf;
@@ -1009,17 +1025,22 @@ double df_objective(Objective obj, const CostResult *c) {
     }
 }
 
-static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchOpts *o, double lambda, DfPlan *plan,
-                          double *value, long long *configs) {
-    Arena ar;
-    arena_init(&ar);
-    Ctx *xp = ARENA_NEW(&ar, Ctx); /* large caches: in the arena, not on the stack */
+static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchOpts *o, double lambda, double mu,
+                          uint32_t no_nmp, uint32_t no_normal, DfPlan *plan, double *value, long long *configs) {
+    Arena own;
+    arena_init(&own);
+    Arena *arp = o->scratch ? o->scratch : &own;
+    arena_reset(arp);
+    Ctx *xp = ARENA_NEW(arp, Ctx); /* large caches: in the arena, not on the stack */
 #define x (*xp)
     x.p = p;
     x.cm = cm;
     x.o = *o;
     x.lambda = lambda;
-    x.ar = &ar;
+    x.mu = mu;
+    x.no_nmp = no_nmp;
+    x.no_normal = no_normal;
+    x.ar = arp;
     x.n = p->nops;
     x.all = x.n == 32 ? 0xffffffffu : (1u << x.n) - 1;
     x.N = p->nmp;
@@ -1047,7 +1068,7 @@ static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchO
     bool ok = run_dp(&x, plan, value);
     *configs += x.configs;
 #undef x
-    arena_free(&ar);
+    arena_free(&own);
     return ok;
 }
 
@@ -1091,18 +1112,18 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
     double value;
     bool ok;
     if (o->objective == OBJ_LATENCY || !cm->has_energy) {
-        ok = search_lambda(p, cm, o, 0, &r->plan, &value, &r->configs);
+        ok = search_lambda(p, cm, o, 0, 0, 0, 0, &r->plan, &value, &r->configs);
         if (ok)
             r->bound = value;
     } else if (o->objective == OBJ_ENERGY) {
         /* energy first; time only breaks ties */
-        ok = search_lambda(p, cm, o, 1e9, &r->plan, &value, &r->configs);
+        ok = search_lambda(p, cm, o, 1e9, 0, 0, 0, &r->plan, &value, &r->configs);
         r->bound = NAN;
     } else {
         /* EDP: the plans optimal for latency + lambda x energy, lambda swept around the ratio of
            the latency-optimal plan's time to its energy; the best product wins */
         DfPlan best, cand;
-        ok = search_lambda(p, cm, o, 0, &best, &value, &r->configs);
+        ok = search_lambda(p, cm, o, 0, 0, 0, 0, &best, &value, &r->configs);
         if (ok) {
             CostResult c0;
             cm->evaluate(p, &best, &c0);
@@ -1110,7 +1131,7 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
             double l0 = c0.energy > 0 ? c0.total / c0.energy : 1;
             for (int e = -8; e <= 8; e++) {
                 double lam = l0 * pow(4.0, e);
-                if (!search_lambda(p, cm, o, lam, &cand, &value, &r->configs))
+                if (!search_lambda(p, cm, o, lam, 0, 0, 0, &cand, &value, &r->configs))
                     continue;
                 CostResult c;
                 cm->evaluate(p, &cand, &c);
@@ -1129,13 +1150,100 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
                    p->normal);
         return false;
     }
+    /* (with room for rounding: a device that ties the cutoff must still be evaluated, ties go by index) */
+    if (o->cutoff > 0 && o->objective == OBJ_LATENCY && r->bound > o->cutoff * (1 + 1e-9)) {
+        /* no plan on this device can beat the cutoff: its best is at least the unconstrained optimum */
+        r->dominated = true;
+        r->value = INFINITY;
+        return true;
+    }
     if (o->capacity && !df_capacity_ok(p, &r->plan)) {
+        /* The unconstrained optimum overflows a side. Candidates, best kept: (1) its MIX splits moved
+           until it fits; (2) the search again at a range of prices per byte on the NMP channels
+           (up when they overflow, down when the normal ones do), each repaired the same way; (3)
+           ops barred from the overflowing side one at a time, greedily, each step the exact search
+           again. The unconstrained optimum stays a lower bound, so the gap reported is honest. */
         r->repaired = true;
-        if (!repair_capacity(p, cm, o->objective, &r->plan)) {
-            diag_error(d, NOLOC, "the model does not fit the device: no dataflow keeps every channel within its %g bytes",
-                       p->hw.banks_per_channel * p->hw.bank_capacity);
+        double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity, total = 0, on_nmp = 0;
+        for (int i = 0; i < p->nops; i++) {
+            const DfAssign *a = &r->plan.a[i];
+            long long S = df_split_len(p, i);
+            double f = !a->nmp || p->ops[i].kind == DFK_OTHER ? 0 : !a->normal ? 1 : (double)a->split / (double)S;
+            total += p->ops[i].footprint;
+            on_nmp += p->ops[i].footprint * f;
+        }
+        if (total > per_ch * (p->nmp + p->normal)) {
+            diag_error(d, NOLOC, "the model does not fit the device: %.3g GiB of weights and KV, %.3g GiB of memory",
+                       total / 1073741824.0, per_ch * (p->nmp + p->normal) / 1073741824.0);
             return false;
         }
+        bool nmp_over = on_nmp > per_ch * p->nmp;
+        double lam = o->objective == OBJ_ENERGY ? 1e9 : 0;
+        DfPlan best = r->plan, cand;
+        bool have = repair_capacity(p, cm, o->objective, &best);
+        double bestv = INFINITY;
+        if (have) {
+            CostResult c;
+            cm->evaluate(p, &best, &c);
+            bestv = df_objective(o->objective, &c);
+        }
+        double mu0 = total > 0 ? value / total : 0;
+        for (int k = -2; k <= 6; k += 2) {
+            double v;
+            if (!search_lambda(p, cm, o, lam, (nmp_over ? 1 : -1) * mu0 * pow(4.0, k), 0, 0, &cand, &v, &r->configs))
+                continue;
+            if (!df_capacity_ok(p, &cand) && !repair_capacity(p, cm, o->objective, &cand))
+                continue;
+            CostResult c;
+            cm->evaluate(p, &cand, &c);
+            double cv = df_objective(o->objective, &c);
+            if (cv < bestv) {
+                bestv = cv;
+                best = cand;
+                have = true;
+            }
+        }
+        if (!have) {
+            /* greedy: bar one more op from the overflowing side per step; take a step's best plan
+               that fits, else the one that moved the most bytes off that side, and go on */
+            uint32_t barred = 0;
+            for (int step = 0; step < p->nops && !have; step++) {
+                int pick = -1;
+                double most = -1;
+                for (int i = 0; i < p->nops; i++) {
+                    if ((barred & (1u << i)) || p->ops[i].kind == DFK_OTHER)
+                        continue;
+                    uint32_t b = barred | (1u << i);
+                    double v;
+                    if (!search_lambda(p, cm, o, lam, 0, nmp_over ? b : 0, nmp_over ? 0 : b, &cand, &v, &r->configs))
+                        continue;
+                    bool fits = df_capacity_ok(p, &cand) || repair_capacity(p, cm, o->objective, &cand);
+                    if (fits) {
+                        CostResult c;
+                        cm->evaluate(p, &cand, &c);
+                        double cv = df_objective(o->objective, &c);
+                        if (cv < bestv) {
+                            bestv = cv;
+                            best = cand;
+                            have = true;
+                        }
+                    } else if (p->ops[i].footprint > most) {
+                        most = p->ops[i].footprint;
+                        pick = i;
+                    }
+                }
+                if (!have && pick < 0)
+                    break;
+                if (!have)
+                    barred |= 1u << pick;
+            }
+        }
+        if (!have) {
+            diag_error(d, NOLOC, "the model does not fit the device: no dataflow found keeps every channel within its %g "
+                       "bytes", per_ch);
+            return false;
+        }
+        r->plan = best;
     }
     cm->evaluate(p, &r->plan, &r->cost);
     r->value = df_objective(o->objective, &r->cost);

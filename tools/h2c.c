@@ -5,6 +5,7 @@
 #include "passes.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,20 @@ typedef struct Opts {
     bool time_passes;           /* --time-passes */
     bool no_verify;             /* --no-verify */
     bool pipeline_opts;         /* this command takes the options above */
+    /* explore */
+    int threads;                /* --threads N (0: one per processor) */
+    double budget_seconds;      /* --budget SECONDS */
+    long long budget_evals;     /* --evaluations N */
+    const char *csv;            /* --csv FILE */
+    const char *write_hw;       /* --write-hw FILE.h2 */
+    const char *write_ir;       /* --write-ir FILE.h2ir */
+    int top;                    /* --top K */
+    const char *objective;      /* --objective NAME */
+    const char *dataflow;       /* --dataflow NAME */
+    int progress;               /* --progress 1, --no-progress 0, default -1 (a terminal) */
+    bool reproduce;             /* --reproduce-h2llm */
+    const char *files[8];       /* --reproduce-h2llm takes several model files */
+    int nfiles;
     Selection sel;              /* --hardware/--model/--workload/--cost-model */
     const char *incs[16];       /* -I directories */
     int ninc;
@@ -91,8 +106,75 @@ static void print_passes(void) {
 static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool pipeline) {
     memset(o, 0, sizeof *o);
     o->pipeline_opts = pipeline;
+    o->progress = -1;
+    o->top = 10;
+    bool explore = strcmp(cmd->name, "explore") == 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (explore) {
+            if ((v = opt_value(argc, argv, &i, "--threads"))) {
+                char *end;
+                long t = strtol(v, &end, 10);
+                if (*end || t < 1 || t > 64)
+                    return usage_error(cmd->name, "--threads needs a number from 1 to 64, not '%s'", v);
+                o->threads = (int)t;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--budget"))) {
+                char *end;
+                double b = strtod(v, &end);
+                if (strcmp(end, "s") == 0 || !*end) {
+                } else if (strcmp(end, "min") == 0) {
+                    b *= 60;
+                } else {
+                    b = -1;
+                }
+                if (!(b > 0))
+                    return usage_error(cmd->name, "--budget needs a time such as 10s or 2min, not '%s'", v);
+                o->budget_seconds = b;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--evaluations"))) {
+                char *end;
+                long long e = strtoll(v, &end, 10);
+                if (*end || e < 1)
+                    return usage_error(cmd->name, "--evaluations needs a positive number, not '%s'", v);
+                o->budget_evals = e;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--top"))) {
+                char *end;
+                long t = strtol(v, &end, 10);
+                if (*end || t < 1)
+                    return usage_error(cmd->name, "--top needs a positive number, not '%s'", v);
+                o->top = (int)t;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--csv"))) {
+                o->csv = v;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--write-hw"))) {
+                o->write_hw = v;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--write-ir"))) {
+                o->write_ir = v;
+                continue;
+            } else if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+                o->progress = a[2] == 'p';
+                continue;
+            } else if (strcmp(a, "--reproduce-h2llm") == 0) {
+                o->reproduce = true;
+                continue;
+            } else if (o->reproduce && a[0] != '-' && o->file) {
+                if (o->nfiles == 8)
+                    return usage_error(cmd->name, "at most 8 model files");
+                o->files[o->nfiles++] = a;
+                continue;
+            }
+        }
+        if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--objective"))) {
+            o->objective = v;
+            continue;
+        } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--dataflow"))) {
+            o->dataflow = v;
+            continue;
+        }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s", cmd->name,
                    strcmp(cmd->name, "opt") == 0 ? "FILE.h2ir" : "FILE.h2", cmd->summary,
@@ -153,7 +235,39 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     }
     if (!o->file)
         return usage_error(cmd->name, "no input file");
+    if (o->reproduce) {
+        /* every file named is a model */
+        memmove(o->files + 1, o->files, sizeof(char *) * (size_t)o->nfiles);
+        o->files[0] = o->file;
+        o->nfiles++;
+    }
     return -1;
+}
+
+/* Applies --objective and --dataflow to a module; false (after a message) if a name is unknown. */
+static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) {
+    if (o->objective) {
+        int k;
+        for (k = 0; k < OBJ_COUNT_ && strcmp(o->objective, objective_names[k]) != 0; k++) {
+        }
+        if (k == OBJ_COUNT_) {
+            *rc = usage_error(cmd, "unknown --objective '%s' (latency, energy or edp)", o->objective);
+            return false;
+        }
+        m->objective = (Objective)k;
+    }
+    if (o->dataflow) {
+        int k;
+        for (k = 0; k < DF_COUNT_ && strcmp(o->dataflow, dataflow_mode_names[k]) != 0; k++) {
+        }
+        if (k == DF_COUNT_) {
+            *rc = usage_error(cmd, "unknown --dataflow '%s' (data-centric, compute-centric, npu-only, attn-nmp, "
+                                   "attn-nmp-split, fc-nmp)", o->dataflow);
+            return false;
+        }
+        m->dataflow = (DataflowMode)k;
+    }
+    return true;
 }
 
 static void fmt_size(char *buf, size_t n, double b) {
@@ -169,15 +283,33 @@ static int cmd_check(int argc, char **argv);
 static int cmd_dump_ast(int argc, char **argv);
 static int cmd_compile(int argc, char **argv);
 static int cmd_opt(int argc, char **argv);
+static int cmd_explore(int argc, char **argv);
 static int cmd_compat(int argc, char **argv);
 
 static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
     {"dump-ast", "Print the syntax tree of a .h2 file and its imports (line:col, then the node).", "", cmd_dump_ast},
     {"compile", "Compile a .h2 file: lower it to the IR and run the pass pipeline.",
-     "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n", cmd_compile},
+     "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n"
+     "  --dataflow=MODE     data-centric (default), compute-centric, or a baseline: npu-only, attn-nmp,\n"
+     "                      attn-nmp-split, fc-nmp\n"
+     "  --objective=NAME    latency (default), energy or edp\n", cmd_compile},
     {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.", "",
      cmd_opt},
+    {"explore", "Co-explore hardware and dataflow over the file's explore {} space (exact dataflow search per design).",
+     "  --threads N         worker threads (default: one per processor); results do not depend on it\n"
+     "  --budget TIME       start no new design after TIME (10s, 2min); the best so far is reported\n"
+     "  --evaluations N     search at most N distinct designs, in order\n"
+     "  --top K             show the K best designs (default 10)\n"
+     "  --csv FILE          write every design of the space, one line each\n"
+     "  --write-hw FILE.h2  write the best design as a hardware block h2c compile can take\n"
+     "  --write-ir FILE.h2ir  write the best design's IR (dataflow and placement)\n"
+     "  --objective NAME    latency, energy or edp (default: the explore block's, else latency)\n"
+     "  --dataflow MODE     data-centric or compute-centric (default: the explore block's)\n"
+     "  --progress, --no-progress  a progress line on stderr (default: when stderr is a terminal)\n"
+     "  --reproduce-h2llm   FILE... are the artifact's models: run its whole evaluation grid (3 models x 4\n"
+     "                      workloads x batch 1, 4, 16 x 9 designs) under h2llm-artifact; --csv for the grid\n",
+     cmd_explore},
     {"compat", "Check the h2llm-artifact cost model against the artifact's test vectors or baseline table.",
      "  --configs DIR       the artifact's model configs: DIR/<model>/shape.json and operator_graph.json\n"
      "                      (default: config, the artifact's layout)\n",
@@ -345,6 +477,12 @@ static int cmd_compile(int argc, char **argv) {
     } else if (root && d.errors == 0) {
         Config *c = fe_check(&s, root, &o.sel);
         Module *m = c ? ir_lower(c, &d) : NULL;
+        if (m && !apply_mode_opts(cmd->name, &o, m, &rc)) {
+            ir_module_free(m);
+            m = NULL;
+            session_free(&s);
+            return rc;
+        }
         if (m) {
             rc = run_pipeline(cmd->name, m, &o, &d, true);
             if (rc == 0)
@@ -453,6 +591,175 @@ static int cmd_compat(int argc, char **argv) {
     if (!compat_check(file, configs, stdout, &sum, &d))
         return 1;
     return sum.failed == 0 && d.errors == 0 ? 0 : 1;
+}
+
+
+/* ---------------------------------------------------------------- explore */
+
+static void write_grid_csv(FILE *out, const void *g) { grid_write_csv(out, g); }
+
+/* h2c explore --reproduce-h2llm MODEL.h2...: the artifact's grid for these models. */
+static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
+    Diag d;
+    diag_init(&d, stderr);
+    Session sessions[8];
+    Config *configs[8];
+    int n = 0, rc = 1;
+    for (int i = 0; i < o->nfiles; i++) {
+        session_init(&sessions[i], &d);
+        sessions[i].include_dirs = (const char **)o->incs;
+        sessions[i].ninclude = o->ninc;
+        n = i + 1;
+        AstFile *root = fe_load(&sessions[i], o->files[i]);
+        configs[i] = root && d.errors == 0 ? fe_check(&sessions[i], root, &o->sel) : NULL;
+        if (!configs[i])
+            goto done;
+        if (!configs[i]->model) {
+            diag_error(&d, NOLOC, "'%s' defines no model", o->files[i]);
+            goto done;
+        }
+    }
+    int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    Grid g;
+    if (reproduce_h2llm(configs, n, threads, &g, &d)) {
+        rc = 0;
+        if (!o->quiet)
+            grid_print(stdout, &g);
+        if (o->csv && !write_output(o->csv, write_grid_csv, &g))
+            rc = 1;
+    }
+    grid_free(&g);
+done:
+    for (int i = 0; i < n; i++)
+        session_free(&sessions[i]);
+    (void)cmd;
+    return rc;
+}
+
+/* The path of `target` relative to the directory of `from` (a file that may not exist yet). */
+static void relative_path(const char *from, const char *target, char *out, size_t n) {
+    char dir[PATH_MAX], abs_dir[PATH_MAX], abs_target[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", from);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (!realpath(dir, abs_dir) || !realpath(target, abs_target)) {
+        snprintf(out, n, "%s", target);
+        return;
+    }
+    /* common leading directories */
+    size_t i = 0, last = 0;
+    while (abs_dir[i] && abs_dir[i] == abs_target[i]) {
+        if (abs_dir[i] == '/')
+            last = i;
+        i++;
+    }
+    if (!abs_dir[i] && abs_target[i] == '/')
+        last = i;
+    size_t k = 0;
+    out[0] = 0;
+    for (const char *q = abs_dir + last; *q && k < n; q++)
+        if (*q == '/' && q[1])
+            k += (size_t)snprintf(out + k, n - k, "../");
+    if (k < n)
+        snprintf(out + k, n - k, "%s", abs_target + last + 1);
+}
+
+typedef struct ExploreOut {
+    const Module *m;
+    const Explore *xp;
+    const ExploreResult *r;
+    const char *input;      /* the .h2 explored */
+    const char *hw_path;    /* where the hardware block goes */
+} ExploreOut;
+
+static void write_explore_csv(FILE *out, const void *ctx) {
+    const ExploreOut *e = ctx;
+    explore_write_csv(out, e->xp, e->r);
+}
+
+static void write_best_hw(FILE *out, const void *ctx) {
+    const ExploreOut *e = ctx;
+    const Design *best = &e->r->designs[e->r->best];
+    char rel[PATH_MAX];
+    relative_path(e->hw_path, e->input, rel, sizeof rel);
+    fprintf(out, "// The best design h2c explore found for %s: model %s, workload %s, cost model %s, objective %s.\n",
+            e->input, e->m->model.name, e->m->work.name, cost_model_names[e->m->cost_model],
+            objective_names[e->m->objective]);
+    fprintf(out, "// Latency %.9g s%s, energy %.6g J. Compile it with: h2c compile %s\n", best->sr.cost.total,
+            e->m->cost_model == CM_ARTIFACT ? " per layer" : "", best->sr.cost.energy, e->hw_path);
+    fprintf(out, "import \"%s\";\n\n", rel);
+    fe_write_hardware(out, &best->hw, "explored");
+    fprintf(out, "\nuse hardware explored;\nuse cost-model %s;\n", cost_model_names[e->m->cost_model]);
+}
+
+static int cmd_explore(int argc, char **argv) {
+    const Command *cmd = NULL;
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, "explore") == 0)
+            cmd = &commands[i];
+    Opts o;
+    int rc = parse_common(cmd, argc, argv, &o, false);
+    if (rc >= 0)
+        return rc;
+    if (o.reproduce)
+        return reproduce_h2llm_cmd(cmd, &o);
+    Diag d;
+    diag_init(&d, stderr);
+    d.werror = o.werror;
+    Session s;
+    session_init(&s, &d);
+    s.include_dirs = o.incs;
+    s.ninclude = o.ninc;
+    rc = 1;
+    AstFile *root = fe_load(&s, o.file);
+    Config *c = root && d.errors == 0 ? fe_check(&s, root, &o.sel) : NULL;
+    Module *m = c ? ir_lower(c, &d) : NULL;
+    if (m && !apply_mode_opts(cmd->name, &o, m, &rc)) {
+        ir_module_free(m);
+        session_free(&s);
+        return rc;
+    }
+    if (m && m->dataflow != DF_DATA_CENTRIC && m->dataflow != DF_COMPUTE_CENTRIC) {
+        ir_module_free(m);
+        session_free(&s);
+        return usage_error(cmd->name, "explore searches data-centric or compute-centric dataflows, not %s",
+                           dataflow_mode_names[m->dataflow]);
+    }
+    ExploreResult r;
+    memset(&r, 0, sizeof r);
+    if (m && pass_shapes(m, &d)) {
+        int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        if (threads < 1)
+            threads = 1;
+        ExploreOpts eo = {threads, o.budget_seconds, o.budget_evals, o.progress < 0 ? isatty(2) : o.progress};
+        if (explore_run(m, c->xp, &eo, &r, &d)) {
+            rc = 0;
+            if (!o.quiet)
+                explore_print(stdout, m, c->xp, &r, o.top, threads);
+            ExploreOut eout = {m, c->xp, &r, o.file, o.write_hw};
+            if (o.csv && !write_output(o.csv, write_explore_csv, &eout))
+                rc = 1;
+            if (o.write_hw && !write_output(o.write_hw, write_best_hw, &eout))
+                rc = 1;
+            if (o.write_ir) {
+                /* the best device's full pipeline: the same search again (it is deterministic) */
+                m->dev.hw = r.designs[r.best].hw;
+                ir_device_build(&m->arena, &m->dev);
+                static const char *const passes[] = {"dataflow", "placement"};
+                PipelineOpts po = {NULL, NULL, false, false, true, stderr};
+                if (!pipeline_run(m, passes, 2, &po, &d) || !write_output(o.write_ir, write_ir, m))
+                    rc = 1;
+            }
+        }
+    }
+    explore_result_free(&r);
+    if (m)
+        ir_module_free(m);
+    session_free(&s);
+    return rc;
 }
 
 static void print_help(void) {

@@ -421,7 +421,7 @@ static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
         b.plan.order[i] = i;
     b.best = INFINITY;
     mags(&b, 0, 0);
-    SearchOpts o = {mode, OBJ_LATENCY, false};
+    SearchOpts o = {mode, OBJ_LATENCY, false, NULL, 0};
     SearchResult r;
     Diag d;
     diag_init(&d, stderr);

@@ -1,0 +1,403 @@
+/* reproduce.c: the H2-LLM artifact's evaluation grid (reference/h2llm-artifact.md §6.3), under the
+ * h2llm-artifact cost model: every model given x workloads he, sg, lb, lg x batch 1, 4, 16 x the
+ * designs CP, ID-NMP, ID-NMP+, H2-LLM, Attn-NMP, Attn-NMP-Split, FC-NMP, CC-NMP and H2-LLM-Full.
+ * The fixed mappings are closed forms (art_baseline); the others are the exact search, on the
+ * artifact's devices, H2-LLM-Full over its 64 (nmp channels x PE tuple) devices. One task per
+ * (point, design, device) runs on a pool of threads; results land in fixed slots, so the grid does
+ * not depend on the thread count. Then the speedup tables behind the paper's figures 10, 12-15. */
+#include "passes.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct {
+    const char *name;
+    int prompt, gen;
+} datasets[] = {{"he", 157, 67}, {"sg", 783, 209}, {"lb", 1886, 97}, {"lg", 1971, 17}};
+enum { NDS = 4, NBATCH = 3, NFULL = 64 };
+static const int batches[NBATCH] = {1, 4, 16};
+
+const char *const grid_design_names[GRID_DESIGNS] = {"CP",     "ID-NMP",         "ID-NMP+", "H2-LLM",
+                                                     "Attn-NMP", "Attn-NMP-Split", "FC-NMP",  "CC-NMP",
+                                                     "H2-LLM-Full"};
+
+/* The artifact's default PE space (main.py:32-36): (FPUs per PE, MHz, GB/s per PE). */
+static const double full_tuples[16][3] = {
+    {8, 400, 6.4},  {8, 600, 6.4},  {8, 800, 6.4},  {8, 1000, 6.4},  {8, 400, 12.8},  {8, 600, 12.8},
+    {8, 800, 12.8}, {4, 1000, 12.8}, {8, 400, 25.6}, {8, 600, 25.6},  {4, 800, 25.6},  {4, 1000, 25.6},
+    {8, 400, 51.2}, {4, 600, 51.2},  {4, 800, 51.2}, {2, 1000, 51.2},
+};
+
+/* The device of a design (for H2-LLM-Full, of its k-th candidate). */
+static Hardware design_device(GridDesign g, int k) {
+    Hardware hw;
+    hardware_defaults_named(&hw, grid_design_names[g]); /* the artifact's H2-LLM device */
+    switch (g) {
+    case GRID_CP:
+        hw.nmp_channels = 0;
+        hw.npu_throughput = 256e12;
+        break;
+    case GRID_ID_NMP:
+    case GRID_ID_NMP_PLUS:
+        hw.nmp_channels = 8;
+        hw.pe_fpus = 1;
+        hw.pe_frequency = g == GRID_ID_NMP ? 200e6 : 1000e6;
+        hw.pe_bandwidth = 6.4e9;
+        break;
+    case GRID_FULL:
+        hw.nmp_channels = 2 + 2 * (k / 16);
+        hw.pe_fpus = full_tuples[k % 16][0];
+        hw.pe_frequency = full_tuples[k % 16][1] * 1e6;
+        hw.pe_bandwidth = full_tuples[k % 16][2] * 1e9;
+        break;
+    default:
+        break;
+    }
+    hw.energy[EF_pe_mac].value = energy_pe_mac(&hw, hw.pe_frequency);
+    return hw;
+}
+
+typedef struct Task {
+    int point;          /* model * NDS * NBATCH + ds * NBATCH + batch */
+    GridDesign design;
+    bool ok;
+    CostResult cost;
+    double bound;
+    Hardware hw;
+} Task;
+
+typedef struct Pool {
+    Module **modules;   /* one per point */
+    Task *tasks;
+    int *order;         /* the order tasks are taken in (NULL: as they are) */
+    int ntasks;
+    atomic_int next;
+} Pool;
+
+/* H2-LLM-Full: the 64 devices in order; a device whose unconstrained optimum is already worse than
+ * the best so far cannot win, so its capacity work is skipped (the best found is unchanged). */
+static void run_full(Pool *pool, Task *t, Arena *scratch, Diag *d) {
+    const Module *m = pool->modules[t->point];
+    int best_k = -1;
+    /* the most NMP channels first: the likely winners, which make the cutoff bite for the rest */
+    for (int k = NFULL - 1; k >= 0; k--) {
+        Hardware hw = design_device(GRID_FULL, k);
+        DfProblem p;
+        if (!explore_problem(m, &hw, &p, d))
+            continue;
+        SearchOpts o = {DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, t->ok ? t->cost.total : 0};
+        SearchResult r;
+        if (!df_search(&p, &cost_artifact, &o, &r, d) || r.dominated)
+            continue;
+        /* the lowest index wins a tie, as in h2c explore */
+        if (!t->ok || r.cost.total < t->cost.total || (r.cost.total == t->cost.total && k < best_k)) {
+            best_k = k;
+            t->ok = true;
+            t->cost = r.cost;
+            t->bound = r.bound;
+            t->hw = hw;
+        }
+    }
+}
+
+static void run_task(Pool *pool, Task *t, Arena *scratch) {
+    const Module *m = pool->modules[t->point];
+    DfProblem p;
+    Diag d;
+    FILE *null = fopen("/dev/null", "w");
+    diag_init(&d, null ? null : stderr);
+    if (t->design == GRID_FULL) {
+        run_full(pool, t, scratch, &d);
+        if (null)
+            fclose(null);
+        return;
+    }
+    t->hw = design_device(t->design, 0);
+    if (!explore_problem(m, &t->hw, &p, &d)) {
+        if (null)
+            fclose(null);
+        return;
+    }
+    switch (t->design) {
+    case GRID_CP:
+        p.nmp_util = 1;
+        t->ok = art_baseline(&p, DF_NPU_ONLY, &t->cost);
+        t->bound = t->cost.total;
+        break;
+    case GRID_ATTN_NMP:
+    case GRID_ATTN_NMP_SPLIT:
+    case GRID_FC_NMP:
+        /* FixedMappingEvaluator never sets the utilisation (§1.3) */
+        p.nmp_util = 1;
+        t->ok = art_baseline(&p,
+                             t->design == GRID_ATTN_NMP         ? DF_ATTN_NMP
+                             : t->design == GRID_ATTN_NMP_SPLIT ? DF_ATTN_NMP_SPLIT
+                                                                : DF_FC_NMP,
+                             &t->cost);
+        t->bound = t->cost.total;
+        break;
+    default: {
+        SearchOpts o = {t->design == GRID_CC_NMP ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, 0};
+        SearchResult r;
+        t->ok = df_search(&p, &cost_artifact, &o, &r, &d);
+        if (t->ok) {
+            t->cost = r.cost;
+            t->bound = r.bound;
+        }
+    }
+    }
+    if (null)
+        fclose(null);
+}
+
+static void *pool_worker(void *arg) {
+    Pool *pool = arg;
+    Arena scratch; /* search memory, reused from one task to the next */
+    arena_init(&scratch);
+    for (;;) {
+        int i = atomic_fetch_add(&pool->next, 1);
+        if (i >= pool->ntasks)
+            break;
+        run_task(pool, &pool->tasks[pool->order ? pool->order[i] : i], &scratch);
+    }
+    arena_free(&scratch);
+    return NULL;
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, Diag *d) {
+    memset(g, 0, sizeof *g);
+    double t0 = now_seconds();
+    int npoints = nmodels * NDS * NBATCH;
+    g->nmodels = nmodels;
+    g->npoints = npoints;
+    g->rows = h2c_raw_alloc(sizeof(GridRow) * (size_t)npoints * GRID_DESIGNS);
+    Module **modules = h2c_raw_alloc(sizeof(Module *) * (size_t)npoints);
+    int ntasks = npoints * GRID_DESIGNS;
+    Task *tasks = h2c_raw_alloc(sizeof(Task) * (size_t)ntasks);
+    if (!g->rows || !modules || !tasks) {
+        h2c_raw_free(g->rows, sizeof(GridRow) * (size_t)npoints * GRID_DESIGNS);
+        h2c_raw_free(modules, sizeof(Module *) * (size_t)npoints);
+        h2c_raw_free(tasks, sizeof(Task) * (size_t)ntasks);
+        g->rows = NULL;
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    memset(modules, 0, sizeof(Module *) * (size_t)npoints);
+    memset(tasks, 0, sizeof(Task) * (size_t)ntasks);
+    bool ok = true;
+    /* one module per point: the model on the artifact's device at that workload */
+    for (int mi = 0; mi < nmodels && ok; mi++) {
+        for (int ds = 0; ds < NDS && ok; ds++) {
+            for (int b = 0; b < NBATCH && ok; b++) {
+                int point = (mi * NDS + ds) * NBATCH + b;
+                Config c = *models[mi];
+                Workload w;
+                workload_defaults(&w);
+                w.name = datasets[ds].name;
+                w.prompt = datasets[ds].prompt;
+                w.generate = datasets[ds].gen;
+                w.batch = batches[b];
+                w.max_seq = 2048;
+                Hardware hw;
+                hardware_defaults_named(&hw, "h2llm");
+                c.workload = &w;
+                c.hw = &hw;
+                c.cost_model = CM_ARTIFACT;
+                modules[point] = ir_lower(&c, d);
+                if (!modules[point] || !pass_shapes(modules[point], d))
+                    ok = false;
+            }
+        }
+    }
+    int k = 0;
+    for (int point = 0; point < npoints && ok; point++) {
+        for (int de = 0; de < GRID_DESIGNS; de++) {
+            tasks[k].point = point;
+            tasks[k].design = (GridDesign)de;
+            k++;
+        }
+    }
+    if (ok) {
+        Pool pool;
+        memset(&pool, 0, sizeof pool);
+        pool.modules = modules;
+        pool.tasks = tasks;
+        pool.ntasks = ntasks;
+        if (threads < 1)
+            threads = 1;
+        if (threads > 64)
+            threads = 64;
+        pthread_t th[64];
+        int started = 0;
+        /* the Full tasks (64 devices each) go first, so no thread is left with one at the end */
+        pool.order = h2c_raw_alloc(sizeof(int) * (size_t)ntasks);
+        if (pool.order) {
+            int q = 0;
+            for (int i = 0; i < ntasks; i++)
+                if (tasks[i].design == GRID_FULL)
+                    pool.order[q++] = i;
+            for (int i = 0; i < ntasks; i++)
+                if (tasks[i].design != GRID_FULL)
+                    pool.order[q++] = i;
+        }
+        for (int i = 0; i < threads; i++)
+            if (pthread_create(&th[i], NULL, pool_worker, &pool) == 0)
+                started++;
+        if (started == 0)
+            pool_worker(&pool);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        h2c_raw_free(pool.order, sizeof(int) * (size_t)ntasks);
+        /* rows: the fixed designs as they are, H2-LLM-Full the best of its devices (lowest index on a tie) */
+        k = 0;
+        for (int point = 0; point < npoints; point++) {
+            int mi = point / (NDS * NBATCH), ds = (point / NBATCH) % NDS, b = point % NBATCH;
+            for (int de = 0; de < GRID_DESIGNS; de++) {
+                GridRow *row = &g->rows[point * GRID_DESIGNS + de];
+                memset(row, 0, sizeof *row);
+                row->model = models[mi]->model->name;
+                row->dataset = datasets[ds].name;
+                row->prompt = datasets[ds].prompt;
+                row->gen = datasets[ds].gen;
+                row->batch = batches[b];
+                row->design = (GridDesign)de;
+                const Task *best = tasks[k].ok ? &tasks[k] : NULL;
+                k++;
+                if (best) {
+                    row->ok = true;
+                    row->cost = best->cost;
+                    row->bound = best->bound;
+                    row->hw = best->hw;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < npoints; i++)
+        ir_module_free(modules[i]);
+    h2c_raw_free(modules, sizeof(Module *) * (size_t)npoints);
+    h2c_raw_free(tasks, sizeof(Task) * (size_t)ntasks);
+    g->searches = npoints * (GRID_DESIGNS - 1 + NFULL);
+    g->seconds = now_seconds() - t0;
+    return ok;
+}
+
+void grid_free(Grid *g) {
+    if (g->rows)
+        h2c_raw_free(g->rows, sizeof(GridRow) * (size_t)g->npoints * GRID_DESIGNS);
+    memset(g, 0, sizeof *g);
+}
+
+static const GridRow *row_at(const Grid *g, int mi, int ds, int b, GridDesign de) {
+    return &g->rows[((mi * NDS + ds) * NBATCH + b) * GRID_DESIGNS + de];
+}
+
+void grid_write_csv(FILE *out, const Grid *g) {
+    fputs("model,dataset,prompt,generate,batch,design,total_s_per_layer,prefill_s,decode_s,decode_step_s,bound,"
+          "nmp_channels,pe_fpus,pe_mhz,pe_gbps\n", out);
+    for (int i = 0; i < g->npoints * GRID_DESIGNS; i++) {
+        const GridRow *r = &g->rows[i];
+        if (!r->ok) {
+            fprintf(out, "%s,%s,%d,%d,%d,%s,,,,,,,,,\n", r->model, r->dataset, r->prompt, r->gen, r->batch,
+                    grid_design_names[r->design]);
+            continue;
+        }
+        fprintf(out, "%s,%s,%d,%d,%d,%s,%.17g,%.17g,%.17g,%.17g,%.17g,%g,%g,%g,%g\n", r->model, r->dataset, r->prompt,
+                r->gen, r->batch, grid_design_names[r->design], r->cost.total, r->cost.prefill, r->cost.decode,
+                r->cost.decode_step, r->bound, r->hw.nmp_channels, r->hw.pe_fpus, r->hw.pe_frequency / 1e6,
+                r->hw.pe_bandwidth / 1e9);
+    }
+}
+
+static double lat(const Grid *g, int mi, int ds, int b, GridDesign de) {
+    const GridRow *r = row_at(g, mi, ds, b, de);
+    return r->ok ? r->cost.total : NAN;
+}
+
+/* A table: one row per (dataset, batch) of the model, one column per design, each the speedup of
+ * the design over `base` (base latency / design latency), and a geometric-mean row. */
+static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, GridDesign base, const GridDesign *cols,
+                          int ncols) {
+    fprintf(out, "\n%s, %s (speedup over %s):\n  %-8s", title, row_at(g, mi, 0, 0, 0)->model, grid_design_names[base],
+            "");
+    for (int c = 0; c < ncols; c++)
+        fprintf(out, " %14s", grid_design_names[cols[c]]);
+    fputc('\n', out);
+    double logsum[GRID_DESIGNS] = {0};
+    int count[GRID_DESIGNS] = {0};
+    for (int ds = 0; ds < NDS; ds++)
+        for (int b = 0; b < NBATCH; b++) {
+            fprintf(out, "  %-3s b%-4d", datasets[ds].name, batches[b]);
+            for (int c = 0; c < ncols; c++) {
+                double s = lat(g, mi, ds, b, base) / lat(g, mi, ds, b, cols[c]);
+                fprintf(out, " %14.3f", s);
+                if (isfinite(s) && s > 0) {
+                    logsum[c] += log(s);
+                    count[c]++;
+                }
+            }
+            fputc('\n', out);
+        }
+    fprintf(out, "  %-8s", "geomean");
+    for (int c = 0; c < ncols; c++)
+        fprintf(out, " %14.3f", count[c] ? exp(logsum[c] / count[c]) : NAN);
+    fputc('\n', out);
+}
+
+void grid_print(FILE *out, const Grid *g) {
+    fprintf(out, "H2-LLM evaluation grid under h2llm-artifact: %d models x %d workloads x %d batch sizes x %d designs, "
+                 "%d searches, %.2f s\n", g->nmodels, NDS, NBATCH, GRID_DESIGNS, g->searches, g->seconds);
+    fputs("Latencies are seconds per layer (the artifact's unit); every searched design is the exact optimum of its "
+          "space.\n", out);
+    static const GridDesign e2e[] = {GRID_CP, GRID_ID_NMP, GRID_ID_NMP_PLUS, GRID_H2LLM};
+    static const GridDesign flow[] = {GRID_ATTN_NMP, GRID_ATTN_NMP_SPLIT, GRID_FC_NMP, GRID_CC_NMP, GRID_H2LLM};
+    for (int mi = 0; mi < g->nmodels; mi++) {
+        speedup_table(out, g, mi, "Figure 10 (end to end)", GRID_ID_NMP_PLUS, e2e, 4);
+        speedup_table(out, g, mi, "Figure 12 (dataflow)", GRID_FC_NMP, flow, 5);
+    }
+    /* Figure 13: per model and batch, the geometric mean over the datasets of the speedup over ID-NMP+ */
+    fputs("\nFigure 13 (dataflow ablation): geometric mean over he, sg, lb, lg of the speedup over ID-NMP+\n", out);
+    fprintf(out, "  %-12s %-4s", "model", "b");
+    for (int c = 0; c < 5; c++)
+        fprintf(out, " %14s", grid_design_names[flow[c]]);
+    fputc('\n', out);
+    for (int mi = 0; mi < g->nmodels; mi++)
+        for (int b = 0; b < NBATCH; b++) {
+            fprintf(out, "  %-12s %-4d", row_at(g, mi, 0, 0, 0)->model, batches[b]);
+            for (int c = 0; c < 5; c++) {
+                double ls = 0;
+                for (int ds = 0; ds < NDS; ds++)
+                    ls += log(lat(g, mi, ds, b, GRID_ID_NMP_PLUS) / lat(g, mi, ds, b, flow[c]));
+                fprintf(out, " %14.3f", exp(ls / NDS));
+            }
+            fputc('\n', out);
+        }
+    /* Figure 14: prefill's share of H2-LLM, and CC-NMP's prefill against H2-LLM's */
+    fputs("\nFigure 14 (prefill): H2-LLM prefill / total, CC-NMP prefill / H2-LLM prefill\n", out);
+    for (int mi = 0; mi < g->nmodels; mi++)
+        for (int ds = 0; ds < NDS; ds++)
+            for (int b = 0; b < NBATCH; b++) {
+                const GridRow *h = row_at(g, mi, ds, b, GRID_H2LLM), *cc = row_at(g, mi, ds, b, GRID_CC_NMP);
+                fprintf(out, "  %-12s %-3s b%-3d %8.3f %8.3f\n", h->model, datasets[ds].name, batches[b],
+                        h->cost.prefill / h->cost.total, cc->cost.prefill / h->cost.prefill);
+            }
+    /* Figure 15: the fixed H2-LLM device against the best of the 64 */
+    fputs("\nFigure 15 (architecture exploration): H2-LLM latency / H2-LLM-Full latency, and Full's device\n", out);
+    for (int mi = 0; mi < g->nmodels; mi++)
+        for (int ds = 0; ds < NDS; ds++)
+            for (int b = 0; b < NBATCH; b++) {
+                const GridRow *f = row_at(g, mi, ds, b, GRID_FULL);
+                fprintf(out, "  %-12s %-3s b%-3d %8.3f   nmp %g, (%g, %g MHz, %g GB/s)\n", f->model, datasets[ds].name,
+                        batches[b], lat(g, mi, ds, b, GRID_H2LLM) / f->cost.total, f->hw.nmp_channels, f->hw.pe_fpus,
+                        f->hw.pe_frequency / 1e6, f->hw.pe_bandwidth / 1e9);
+            }
+}
