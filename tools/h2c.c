@@ -317,6 +317,13 @@ static const Command commands[] = {
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
+static const Command *command_named(const char *name) {
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    h2c_unreachable("a command missing from the table");
+}
+
 /* Loads and (for check) checks a file; returns the exit status. */
 static int front(const Command *cmd, int argc, char **argv, bool dump) {
     Opts o;
@@ -359,8 +366,8 @@ static int front(const Command *cmd, int argc, char **argv, bool dump) {
     return rc;
 }
 
-static int cmd_check(int argc, char **argv) { return front(&commands[0], argc, argv, false); }
-static int cmd_dump_ast(int argc, char **argv) { return front(&commands[1], argc, argv, true); }
+static int cmd_check(int argc, char **argv) { return front(command_named("check"), argc, argv, false); }
+static int cmd_dump_ast(int argc, char **argv) { return front(command_named("dump-ast"), argc, argv, true); }
 
 /* ---------------------------------------------------------------- output */
 
@@ -455,7 +462,7 @@ static int run_pipeline(const char *cmd, Module *m, const Opts *o, Diag *d, bool
 }
 
 static int cmd_compile(int argc, char **argv) {
-    const Command *cmd = &commands[2];
+    const Command *cmd = command_named("compile");
     Opts o;
     int rc = parse_common(cmd, argc, argv, &o, true);
     if (rc >= 0)
@@ -528,7 +535,7 @@ static char *read_file(const char *path, size_t *len) {
 }
 
 static int cmd_opt(int argc, char **argv) {
-    const Command *cmd = &commands[3];
+    const Command *cmd = command_named("opt");
     Opts o;
     int rc = parse_common(cmd, argc, argv, &o, true);
     if (rc >= 0)
@@ -556,7 +563,7 @@ static int cmd_opt(int argc, char **argv) {
 
 /* h2c compat FILE [--configs DIR]: the numbers of the artifact's files, recomputed (passes/compat.c). */
 static int cmd_compat(int argc, char **argv) {
-    const Command *cmd = &commands[4];
+    const Command *cmd = command_named("compat");
     const char *file = NULL, *configs = "config", *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -696,10 +703,7 @@ static void write_best_hw(FILE *out, const void *ctx) {
 }
 
 static int cmd_explore(int argc, char **argv) {
-    const Command *cmd = NULL;
-    for (int i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i].name, "explore") == 0)
-            cmd = &commands[i];
+    const Command *cmd = command_named("explore");
     Opts o;
     int rc = parse_common(cmd, argc, argv, &o, false);
     if (rc >= 0)
