@@ -298,7 +298,7 @@ static void mix_lower(const DfProblem *p, int op, int c, double *prefill, double
     *energy = 0;
 }
 
-const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, split_pieces, false, mix_lower, true};
+const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, split_pieces, false, mix_lower, true, NULL};
 
 /* ---------------------------------------------------------------- capacity */
 

@@ -373,6 +373,11 @@ static Part lm_head(const DfProblem *p, const Dev *d) {
     return r;
 }
 
+static double h2c_fixed_time(const DfProblem *p) {
+    Dev d = dev_of(p);
+    return (double)(p->gen + 1) * lm_head(p, &d).npu;
+}
+
 static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
     memset(out, 0, sizeof *out);
     Dev d = dev_of(p);
@@ -404,4 +409,4 @@ static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out
     out->decode_step = p->gen > 0 ? out->decode / p->gen : 0;
 }
 
-const CostModel cost_h2c = {"h2c", h2c_op_cost, h2c_evaluate, NULL, true, h2c_mix_lower, true};
+const CostModel cost_h2c = {"h2c", h2c_op_cost, h2c_evaluate, NULL, true, h2c_mix_lower, true, h2c_fixed_time};

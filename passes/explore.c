@@ -82,6 +82,22 @@ typedef struct Work {
     long long budget_evals;
 } Work;
 
+/* Designs in order of the objective, then the other measure (energy for a latency objective, else
+ * latency), then index: deterministic, and an equally fast design that uses less energy comes first. */
+static int design_order(const Design *a, int ia, const Design *b, int ib) {
+    double va = a->sr.value, vb = b->sr.value;
+    if (va != vb)
+        return va < vb ? -1 : 1;
+    double sa = a->sr.cost.energy, sb = b->sr.cost.energy;
+    if (a->sr.value == a->sr.cost.energy) { /* energy objective: latency breaks ties */
+        sa = a->sr.cost.total;
+        sb = b->sr.cost.total;
+    }
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    return ia < ib ? -1 : ia > ib;
+}
+
 static void *worker(void *arg) {
     Work *w = arg;
     Arena scratch; /* search memory, reused from one design to the next */
@@ -260,7 +276,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
         r->evaluated++;
         if (!ds->ok)
             continue;
-        if (r->best < 0 || ds->sr.value < r->designs[r->best].sr.value)
+        if (r->best < 0 || design_order(ds, i, &r->designs[r->best], r->best) < 0)
             r->best = i;
     }
     if (o->progress)
@@ -335,10 +351,7 @@ static void design_label(char *buf, size_t n, const Explore *xp, const Hardware 
         snprintf(buf, n, "%s", hw->name ? hw->name : "device");
 }
 
-static int cmp_designs(const ExploreResult *r, int a, int b) {
-    double va = r->designs[a].sr.value, vb = r->designs[b].sr.value;
-    return va < vb ? -1 : va > vb ? 1 : a - b;
-}
+static int cmp_designs(const ExploreResult *r, int a, int b) { return design_order(&r->designs[a], a, &r->designs[b], b); }
 
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads) {
     const char *unit = m->cost_model == CM_ARTIFACT ? "s per layer" : "s, whole model";
@@ -370,8 +383,13 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
         char label[256];
         design_label(label, sizeof label, xp, &ds->hw);
         char gap[32] = "-";
-        if (!isnan(ds->sr.bound) && ds->sr.value > 0)
-            snprintf(gap, sizeof gap, "%.3g%%", 100 * (ds->sr.value - ds->sr.bound) / ds->sr.value);
+        if (!isnan(ds->sr.bound) && ds->sr.value > 0) {
+            double g = (ds->sr.value - ds->sr.bound) / ds->sr.value;
+            if (fabs(g) < 1e-9) /* rounding in sums taken in another order */
+                snprintf(gap, sizeof gap, "0%%");
+            else
+                snprintf(gap, sizeof gap, "%.3g%%", 100 * g);
+        }
         fprintf(out, "%4d %6d  %-44s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, idx[k], label, ds->sr.cost.total,
                 ds->sr.cost.prefill, ds->sr.cost.decode, ds->sr.cost.energy, gap);
     }

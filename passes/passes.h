@@ -119,6 +119,8 @@ typedef struct CostModel {
     /* True if op_cost depends on an op only through its DfOp fields (kind, shapes, footprint): then
      * ops that agree in those are interchangeable, and the search enumerates them in one order. */
     bool costs_by_shape;
+    /* Time every plan pays on top of its ops (the h2c model's LM head), for the search's bound. NULL: 0. */
+    double (*fixed_time)(const DfProblem *p);
 } CostModel;
 
 const CostModel *cost_model_get(CostModelKind k);

@@ -1114,7 +1114,7 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
     if (o->objective == OBJ_LATENCY || !cm->has_energy) {
         ok = search_lambda(p, cm, o, 0, 0, 0, 0, &r->plan, &value, &r->configs);
         if (ok)
-            r->bound = value;
+            r->bound = value + (cm->fixed_time ? cm->fixed_time(p) : 0);
     } else if (o->objective == OBJ_ENERGY) {
         /* energy first; time only breaks ties */
         ok = search_lambda(p, cm, o, 1e9, 0, 0, 0, &r->plan, &value, &r->configs);

@@ -103,10 +103,10 @@ static void syn_mix_lower(const DfProblem *p, int op, int c, double *prefill, do
     *energy = 0;
 }
 
-static const CostModel syn_plain = {"synthetic", syn_op_cost, syn_evaluate, syn_pieces, false, NULL, false};
+static const CostModel syn_plain = {"synthetic", syn_op_cost, syn_evaluate, syn_pieces, false, NULL, false, NULL};
 /* with bounds, and with ops of one shape sharing their tables (so they are interchangeable) */
 static const CostModel syn_bounded = {"synthetic+bounds", syn_op_cost, syn_evaluate, syn_pieces, false, syn_mix_lower,
-                                      true};
+                                      true, NULL};
 
 /* ---------------------------------------------------------------- random problems */
 
