@@ -636,12 +636,15 @@ static void verify_dataflow(V *v, const Phase *ph) {
             ChanSet pn = 0;
             bool pnorm = false;
             int S = 0;
+            Loc pat = NOLOC; /* the partition's first op */
             for (int i = 0; i < n; i++) {
                 const Op *op = &ph->ops[i];
                 if (op->df.group != g || op->df.part != p)
                     continue;
                 if (!gat.file)
                     gat = op_loc(ph, op);
+                if (!pat.file)
+                    pat = op_loc(ph, op);
                 ChanSet cn;
                 bool cx, any;
                 op_channels(m, op, &cn, &cx, &any);
@@ -680,11 +683,11 @@ static void verify_dataflow(V *v, const Phase *ph) {
                     any_in |= any;
                 }
                 if (any_in && (sn != pn || snorm != pnorm))
-                    VERR(v, gat, "group %d partition %d: stratum %d does not use all of its partition's channels (every "
+                    VERR(v, pat, "group %d partition %d: stratum %d does not use all of its partition's channels (every "
                          "stratum of a partition uses the same channels)", g, p, s);
             }
             if ((pn & used_nmp) || (pnorm && used_normal))
-                VERR(v, gat, "group %d: partition %d shares channels with another partition of the group", g, p);
+                VERR(v, pat, "group %d: partition %d shares channels with another partition of the group", g, p);
             used_nmp |= pn;
             used_normal |= pnorm;
         }

@@ -751,6 +751,11 @@ static int cmd_explore(int argc, char **argv) {
             if (o.write_ir) {
                 /* the best device's full pipeline: the same search again (it is deterministic) */
                 m->dev.hw = r.designs[r.best].hw;
+                /* a new device: its fields no longer come from the lines of the original block */
+                m->dev.hw.name = "explored";
+                m->dev.hw.loc = NOLOC;
+                for (int i = 0; i < HWF_COUNT_; i++)
+                    m->dev.hw.locs[i] = NOLOC;
                 ir_device_build(&m->arena, &m->dev);
                 static const char *const passes[] = {"dataflow", "placement"};
                 PipelineOpts po = {NULL, NULL, false, false, true, stderr};
