@@ -19,3 +19,22 @@ model=$build/bench/model-$n.h2
 "$gen" "$n" >"$model"
 echo "== front end: fe_load + fe_check of a $n-op model"
 "$bench" "$model" "$reps"
+
+echo
+echo "== IR: lower + default pipeline + print + re-parse of llama3-8b (bench_ir, $reps runs)"
+"$build/bench/bench_ir" examples/llama3-8b.h2 "$reps"
+
+h2c=$build/h2c
+secs() { # prints the wall seconds a command takes (its output discarded)
+  s=$(date +%s.%N)
+  "$@" >/dev/null
+  e=$(date +%s.%N)
+  echo "$e $s" | awk '{printf "%.2f", $1 - $2}'
+}
+echo
+echo "== design-space exploration (h2llm-artifact cost model; the artifact's AE budget search took 4 min 42 s on this kind of machine)"
+echo "H2-LLM-Full for llama3-8b (64 devices, exact search each):   $(secs "$h2c" explore examples/llama3-8b.h2 --cost-model h2llm-artifact) s"
+echo "the same, one thread:                                        $(secs "$h2c" explore examples/llama3-8b.h2 --cost-model h2llm-artifact --threads 1) s"
+echo "the whole reproduction grid (3 models x 4 workloads x 3 batch"
+echo "  sizes x 9 designs, 2592 searches):                          $(secs "$h2c" explore --reproduce-h2llm examples/opt-6.7b.h2 examples/llama3-8b.h2 examples/palm-8b.h2) s"
+echo "the grid, one thread:                                        $(secs "$h2c" explore --reproduce-h2llm examples/opt-6.7b.h2 examples/llama3-8b.h2 examples/palm-8b.h2 --threads 1) s"
