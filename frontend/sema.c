@@ -1243,6 +1243,12 @@ static Explore *check_explore(Sema *S, const Item *it) {
     }
     if (xc.method) {
         int k = enum_value(S, xc.method->assign.value, "search method", search_method_names, SM_COUNT_);
+        if (k == SM_GA) {
+            /* named so a user asking for it gets a clear answer, not a silent exhaustive search */
+            diag_error(S->d, xc.method->assign.value->loc,
+                       "method = ga is not available: h2c searches every design exactly (method = exhaustive)");
+            k = -1;
+        }
         if (k < 0) xc.ok = false; else xp->method = (SearchMethod)k;
     }
     if (xc.objective) {

@@ -261,7 +261,7 @@ static void test_sparsity_and_explore(void) {
                     "  pe = [(8, 600 MHz, 25.6 GB/s), (4, 1 GHz, 51.2 GB/s)];\n"
                     "  dataflow = fc-nmp;\n"
                     "  objective = energy;\n"
-                    "  method = ga;\n"
+                    "  method = exhaustive;\n"
                     "  seed = 7;\n"
                     "  budget = 1.5 min;\n"
                     "  evaluations = 1e4;\n"
@@ -298,7 +298,7 @@ static void test_sparsity_and_explore(void) {
         CHECK_EQ(xp->pe_tuples[1][2], 51.2e9);
         CHECK_EQ(xp->dataflow, DF_FC_NMP);
         CHECK_EQ(xp->objective, OBJ_ENERGY);
-        CHECK_EQ(xp->method, SM_GA);
+        CHECK_EQ(xp->method, SM_EXHAUSTIVE);
         CHECK_EQ(xp->seed, 7);
         CHECK_EQ(xp->budget_seconds, 90.0);
         CHECK_EQ(xp->budget_evals, 10000);
