@@ -30,23 +30,6 @@ const char *block_kind_name(BlockKind k) {
     return k < BK_COUNT_ ? names[k] : "?";
 }
 
-static void print_str(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
 
 void expr_print(FILE *out, const Expr *e) {
     switch (e->kind) {
@@ -56,7 +39,7 @@ void expr_print(FILE *out, const Expr *e) {
             fprintf(out, " %s", e->num.unit);
         break;
     case EX_STR:
-        print_str(out, e->str);
+        fe_write_quoted(out, e->str);
         break;
     case EX_NAME:
         fputs(e->name, out);
@@ -103,7 +86,7 @@ static void dump_stmts(FILE *out, const Stmt *s, int depth) {
             expr_print(out, s->assign.value);
             if (s->assign.source) {
                 fputs(" from ", out);
-                print_str(out, s->assign.source);
+                fe_write_quoted(out, s->assign.source);
             }
             fputc('\n', out);
             break;
@@ -128,14 +111,14 @@ static void dump_stmts(FILE *out, const Stmt *s, int depth) {
 
 static void dump_one(FILE *out, const AstFile *f) {
     fprintf(out, "file ");
-    print_str(out, f->src->name);
+    fe_write_quoted(out, f->src->name);
     fputc('\n', out);
     for (const Item *it = f->items; it; it = it->next) {
         indent_loc(out, it->loc, 1);
         switch (it->kind) {
         case IT_IMPORT:
             fputs("import ", out);
-            print_str(out, it->import.path);
+            fe_write_quoted(out, it->import.path);
             fputc('\n', out);
             break;
         case IT_USE:

@@ -162,6 +162,24 @@ char *arena_printf(Arena *a, const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- strings */
 
+void fe_write_quoted(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
 void fmt_double(char *buf, size_t n, double v) {
     if (isnan(v)) {
         snprintf(buf, n, "nan");

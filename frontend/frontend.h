@@ -64,6 +64,8 @@ char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf,
         (items)[(count)++] = (value);                                                          \
     } while (0)
 
+/* Writes s in double quotes with " \\ newline tab and control bytes escaped (as .h2 and IR read them). */
+void fe_write_quoted(FILE *out, const char *s);
 /* Shortest decimal text that reads back to exactly `v` (%.15g, %.16g or %.17g). */
 void fmt_double(char *buf, size_t n, double v);
 /* Edit distance, for "did you mean" suggestions. */
@@ -299,6 +301,9 @@ void session_free(Session *s);
 /* Reads and parses `path` and, recursively, its imports. Returns the root file, or NULL when the
  * root cannot be read; syntax errors are reported and parsing goes on (check diag->errors). */
 AstFile *fe_load(Session *s, const char *path);
+/* Reads a whole file into the arena as a SrcFile (two NULs after the text). NULL, with a diagnostic
+ * located at `from`, if it cannot be opened or read or is larger than max_bytes. */
+SrcFile *fe_read_file(Arena *a, Diag *d, const char *path, Loc from, size_t max_bytes);
 /* Parses in-memory text (tests, fuzzing); imports are resolved relative to the cwd. */
 AstFile *fe_load_text(Session *s, const char *name, const char *text, size_t len);
 

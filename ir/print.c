@@ -6,29 +6,12 @@
 
 #include <string.h>
 
-static void print_str(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
 
 /* A path prints bare unless it holds characters the reader treats specially. */
 static void print_path(FILE *out, const char *p) {
     for (const char *q = p; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '"' || *q == '\\' || *q == ':' || (unsigned char)*q < 0x20) {
-            print_str(out, p);
+            fe_write_quoted(out, p);
             return;
         }
     fputs(p, out);
@@ -146,7 +129,7 @@ static void print_device(FILE *out, const Device *dev) {
             print_value(out, e->value, energy_kinds[i]);
         }
         fputs(" from ", out);
-        print_str(out, e->source ? e->source : "");
+        fe_write_quoted(out, e->source ? e->source : "");
         print_loc(out, e->loc);
         fputc('\n', out);
     }
@@ -226,7 +209,7 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op) 
 void ir_print(FILE *out, const Module *m) {
     fprintf(out, "; h2c IR v%d\n", IR_VERSION);
     fputs("module ", out);
-    print_str(out, m->source ? m->source : "");
+    fe_write_quoted(out, m->source ? m->source : "");
     fprintf(out, " cost_model %s dataflow %s objective %s\n\n", cost_model_names[m->cost_model],
             dataflow_mode_names[m->dataflow], objective_names[m->objective]);
     print_device(out, &m->dev);
@@ -250,7 +233,7 @@ void ir_print(FILE *out, const Module *m) {
                 sp->dense_layers);
         if (sp->profile) {
             fputs(" profile ", out);
-            print_str(out, sp->profile);
+            fe_write_quoted(out, sp->profile);
         }
         print_loc(out, sp->loc);
         fputc('\n', out);

@@ -52,7 +52,6 @@ typedef struct ModelSlot {
 
 typedef struct Ctx {
     Arena arena;            /* everything of one call; freed at its end */
-    FILE *file;             /* open while a file is read, closed by ctx_free after running out of memory */
     DIR *dir;               /* the same for the config directory */
     Diag *d;
     const char *configs;
@@ -112,8 +111,6 @@ static Ctx *ctx_new(Diag *d, const char *configs, jmp_buf *oom) {
 static void ctx_free(Ctx *c) {
     for (JDoc *doc = c->docs; doc; doc = doc->next)
         cJSON_Delete(doc->root);
-    if (c->file)
-        fclose(c->file);
     if (c->dir)
         closedir(c->dir);
     arena_free(&c->arena);
@@ -126,43 +123,7 @@ static _Noreturn void ctx_oom(Ctx *c) { longjmp(*c->arena.oom, 1); }
 /* ---------------------------------------------------------------- files and locations */
 
 static SrcFile *read_src(Ctx *c, const char *path, Loc from) {
-    FILE *fp = c->file = fopen(path, "rb");
-    if (!fp) {
-        diag_error(c->d, from, "cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 2 > cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            buf = arena_realloc(&c->arena, buf, cap, ncap);
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 2, fp);
-        len += got;
-        if (got == 0)
-            break;
-        if (len > MAX_FILE_BYTES) {
-            fclose(fp);
-            c->file = NULL;
-            diag_error(c->d, from, "'%s' is larger than %d MiB", path, MAX_FILE_BYTES >> 20);
-            return NULL;
-        }
-    }
-    bool err = ferror(fp);
-    fclose(fp);
-    c->file = NULL;
-    if (err) {
-        diag_error(c->d, from, "cannot read '%s'", path);
-        return NULL;
-    }
-    buf[len] = buf[len + 1] = 0;
-    SrcFile *src = ARENA_NEW(&c->arena, SrcFile);
-    src->name = arena_strdup(&c->arena, path);
-    src->text = buf;
-    src->len = len;
-    return src;
+    return fe_read_file(&c->arena, c->d, path, from, MAX_FILE_BYTES);
 }
 
 static Loc mkloc(const SrcFile *src, int line, int col, int len) {

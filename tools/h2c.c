@@ -369,6 +369,27 @@ static int front(const Command *cmd, int argc, char **argv, bool dump) {
 static int cmd_check(int argc, char **argv) { return front(command_named("check"), argc, argv, false); }
 static int cmd_dump_ast(int argc, char **argv) { return front(command_named("dump-ast"), argc, argv, true); }
 
+/* Loads, checks and lowers o->file in a session the caller frees; applies --objective and --dataflow.
+ * NULL on failure, with *rc the exit status to return (1, or 2 for a bad option). */
+static Module *load_module(const Command *cmd, Opts *o, Session *s, Diag *d, Config **cfg, int *rc) {
+    diag_init(d, stderr);
+    d->werror = o->werror;
+    session_init(s, d);
+    s->include_dirs = o->incs;
+    s->ninclude = o->ninc;
+    *rc = 1;
+    *cfg = NULL;
+    AstFile *root = fe_load(s, o->file);
+    Config *c = root && d->errors == 0 ? fe_check(s, root, &o->sel) : NULL;
+    Module *m = c ? ir_lower(c, d) : NULL;
+    if (m && !apply_mode_opts(cmd->name, o, m, rc)) {
+        ir_module_free(m);
+        return NULL;
+    }
+    *cfg = c;
+    return m;
+}
+
 /* ---------------------------------------------------------------- output */
 
 typedef void (*WriteFn)(FILE *out, const void *ctx);
@@ -471,31 +492,24 @@ static int cmd_compile(int argc, char **argv) {
     if (strcmp(emit, "ir") != 0 && strcmp(emit, "dot") != 0 && strcmp(emit, "ast") != 0)
         return usage_error(cmd->name, "unknown --emit kind '%s' (ir, dot or ast)", emit);
     Diag d;
-    diag_init(&d, stderr);
-    d.werror = o.werror;
     Session s;
-    session_init(&s, &d);
-    s.include_dirs = o.incs;
-    s.ninclude = o.ninc;
-    rc = 1;
-    AstFile *root = fe_load(&s, o.file);
-    if (root && d.errors == 0 && strcmp(emit, "ast") == 0) {
-        rc = write_output(o.output, write_ast, root) ? 0 : 1;
-    } else if (root && d.errors == 0) {
-        Config *c = fe_check(&s, root, &o.sel);
-        Module *m = c ? ir_lower(c, &d) : NULL;
-        if (m && !apply_mode_opts(cmd->name, &o, m, &rc)) {
-            ir_module_free(m);
-            m = NULL;
-            session_free(&s);
-            return rc;
-        }
-        if (m) {
-            rc = run_pipeline(cmd->name, m, &o, &d, true);
-            if (rc == 0)
-                rc = write_output(o.output, strcmp(emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
-            ir_module_free(m);
-        }
+    if (strcmp(emit, "ast") == 0) {
+        diag_init(&d, stderr);
+        session_init(&s, &d);
+        s.include_dirs = o.incs;
+        s.ninclude = o.ninc;
+        AstFile *root = fe_load(&s, o.file);
+        rc = root && d.errors == 0 && write_output(o.output, write_ast, root) ? 0 : 1;
+        session_free(&s);
+        return rc;
+    }
+    Config *c;
+    Module *m = load_module(cmd, &o, &s, &d, &c, &rc);
+    if (m) {
+        rc = run_pipeline(cmd->name, m, &o, &d, true);
+        if (rc == 0)
+            rc = write_output(o.output, strcmp(emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+        ir_module_free(m);
     }
     if (d.errors && rc == 0)
         rc = 1;
@@ -711,18 +725,10 @@ static int cmd_explore(int argc, char **argv) {
     if (o.reproduce)
         return reproduce_h2llm_cmd(cmd, &o);
     Diag d;
-    diag_init(&d, stderr);
-    d.werror = o.werror;
     Session s;
-    session_init(&s, &d);
-    s.include_dirs = o.incs;
-    s.ninclude = o.ninc;
-    rc = 1;
-    AstFile *root = fe_load(&s, o.file);
-    Config *c = root && d.errors == 0 ? fe_check(&s, root, &o.sel) : NULL;
-    Module *m = c ? ir_lower(c, &d) : NULL;
-    if (m && !apply_mode_opts(cmd->name, &o, m, &rc)) {
-        ir_module_free(m);
+    Config *c;
+    Module *m = load_module(cmd, &o, &s, &d, &c, &rc);
+    if (!m && rc == 2) {
         session_free(&s);
         return rc;
     }
