@@ -453,6 +453,10 @@ static bool energy_entry(HwCtx *hc, const char *name, const Stmt *st) {
     if (!st->assign.source) {
         diag_error(S->d, st->assign.path_loc, "energy entry '%s' must name its source: add from \"...\"", name);
         hc->ok = false;
+    } else if (!st->assign.source[strspn(st->assign.source, " \t")]) {
+        diag_error(S->d, st->assign.source_loc, "energy entry '%s' has an empty source: say where the number comes from",
+                   name);
+        hc->ok = false;
     }
     EnergyEntry *en = &hc->hw->energy[i];
     en->source = st->assign.source ? st->assign.source : "";
@@ -1282,6 +1286,10 @@ static Explore *check_explore(Sema *S, const Item *it) {
     if (xc.pe) {
         const Expr *e = xc.pe->assign.value;
         int n = e->kind == EX_LIST ? e->list.count : 1;
+        if (n == 0) {
+            diag_error(S->d, e->loc, "the list of pe candidates is empty");
+            xc.ok = false;
+        }
         xp->pe_tuples = arena_alloc(S->a, sizeof(double[3]) * (size_t)(n ? n : 1));
         xp->pe_loc = xc.pe->assign.path_loc;
         for (int i = 0; i < n && xc.ok; i++) {

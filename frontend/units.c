@@ -52,13 +52,19 @@ bool unit_apply(const char *text, const Unit *u, double *out) {
     double v;
     errno = 0;
     if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
-        v = (double)strtoull(text, NULL, 16);
+        unsigned long long h = strtoull(text, NULL, 16);
         if (errno == ERANGE)
             return false;
-        if (u) {
-            v *= pow(10.0, u->pow10);
-            v = ldexp(v, u->pow2) * u->factor;
+        if (u && u->pow10 != 0) {
+            /* through decimal text, so a power of ten scales it with one rounding, like a decimal */
+            char buf[64];
+            snprintf(buf, sizeof buf, "%llue%d", h, u->pow10);
+            v = strtod(buf, NULL);
+        } else {
+            v = (double)h;
         }
+        if (u)
+            v = ldexp(v, u->pow2) * u->factor;
     } else if (!u || u->pow10 == 0) {
         v = strtod(text, NULL);
         if (u)

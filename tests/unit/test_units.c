@@ -38,6 +38,10 @@ static void test_apply_exact(void) {
     CHECK_EQ(apply("128", "TMAC/s"), 128e12);
     CHECK_EQ(apply("0.682", "fJ/MAC"), 0.682e-3);
     CHECK_EQ(apply("7.5", "ns"), 7.5e-9);
+    /* a hex literal scales as its decimal value would: 0x46 % is exactly 70 % */
+    CHECK_EQ(apply("0x46", "%"), 0.7);
+    CHECK_EQ(apply("0x46", "%"), apply("70", "%"));
+    CHECK_EQ(apply("0x10", "MiB"), 16.0 * 1048576);
     CHECK_EQ(apply("70", "%"), 0.7);
     CHECK_EQ(apply("0.1", "%"), 0.001);
     /* binary prefixes are exact powers of two */
