@@ -159,7 +159,7 @@ static void fmt_box(char *buf, size_t n, const Range *box, int rank) {
 }
 
 /* Each box non-empty and inside dims, pairwise disjoint, together as large as dims: an exact cover.
- * `what` names the owner for messages; get(i) returns box i. */
+ * `what` names the owner for messages; boxes[i] is box i. */
 static void check_cover(V *v, Loc at, const char *what, const long long *dims, int rank, const Range *const *boxes,
                         int n) {
     long long total = 1;

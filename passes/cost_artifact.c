@@ -2,7 +2,7 @@
  * §4): the NPU and NMP rooflines, the MAG/MPG/stratum aggregation, the fixed-mapping baselines, the
  * capacity check and the NMP utilisation table. Latencies are per layer; decode is one step at the
  * final context repeated gen times; energy is 0. Every expression keeps the artifact's order of
- * operations so that results agree bit for bit (docs/cost-models-artifact.md lists the quirks). */
+ * operations so that results agree bit for bit (docs/cost-models.md §2.8 lists the quirks). */
 #include "passes.h"
 
 #include <math.h>
