@@ -1436,13 +1436,22 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
                                it->use.what);
                     continue;
                 }
-                if (uses[k] && strcmp(uses[k]->use.name, it->use.name) != 0) {
+                /* the file being checked decides: its `use` overrides those of the files it imports;
+                   two imported files that disagree are a conflict */
+                bool from_root = fi == 0, first_from_root = uses[k] && uses[k]->loc.file == s->files[0]->src;
+                if (uses[k] && strcmp(uses[k]->use.name, it->use.name) != 0 && !first_from_root && !from_root) {
                     diag_error(S.d, it->loc, "conflicting `use %s`: '%s' and '%s'", it->use.what, uses[k]->use.name,
                                it->use.name);
                     diag_note(S.d, uses[k]->loc, "first chosen here");
                     continue;
                 }
-                if (!uses[k])
+                if (uses[k] && strcmp(uses[k]->use.name, it->use.name) != 0 && from_root && first_from_root) {
+                    diag_error(S.d, it->loc, "conflicting `use %s`: '%s' and '%s'", it->use.what, uses[k]->use.name,
+                               it->use.name);
+                    diag_note(S.d, uses[k]->loc, "first chosen here");
+                    continue;
+                }
+                if (!uses[k] || (from_root && !first_from_root))
                     uses[k] = it;
                 continue;
             }

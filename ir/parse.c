@@ -268,7 +268,11 @@ static long long take_int(Reader *r, const char *what, long long lo, long long h
     if (r->tok.kind != T_NUM || r->tok.unit[0] || (!hex && (strchr(t, '.') || strchr(t, 'e') || strchr(t, 'E'))))
         expected(r, what);
     errno = 0;
-    long long v = strtoll(r->tok.text, NULL, 0);
+    char *end;
+    /* decimal (leading zeros are not octal), or 0x hex */
+    long long v = hex ? strtoll(t, &end, 16) : strtoll(t, &end, 10);
+    if (*end)
+        expected(r, what);
     if (errno == ERANGE || v < lo || v > hi)
         rd_error(r, r->tok.loc, "%s %s is out of range [%lld, %lld]", what, r->tok.text, lo, hi);
     next(r);

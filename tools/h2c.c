@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct Opts {
@@ -62,7 +63,7 @@ static int usage_error(const char *cmd, const char *fmt, ...) {
 }
 
 static const char PIPELINE_OPTS[] =
-    "  --passes=A,B,...    run these passes instead of the default pipeline ('' for none)\n"
+    "  --passes=A,B,...    run these passes (compile: instead of the default pipeline; opt: none by default)\n"
     "  --print-ir-after=P  print the IR after pass P (a comma list is allowed), to stderr\n"
     "  --print-ir-before=P print the IR before pass P, to stderr\n"
     "  --print-ir-after-all  print the IR after every pass, to stderr\n"
@@ -162,7 +163,7 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
                 o->reproduce = true;
                 continue;
             } else if (o->reproduce && a[0] != '-' && o->file) {
-                if (o->nfiles == 8)
+                if (o->nfiles + 1 >= 8) /* files[] also takes the first file */
                     return usage_error(cmd->name, "at most 8 model files");
                 o->files[o->nfiles++] = a;
                 continue;
@@ -218,6 +219,11 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         } else if ((v = opt_value(argc, argv, &i, "--workload"))) {
             o->sel.workload = v;
         } else if ((v = opt_value(argc, argv, &i, "--cost-model"))) {
+            int k;
+            for (k = 0; k < CM_COUNT_ && strcmp(v, cost_model_names[k]) != 0; k++) {
+            }
+            if (k == CM_COUNT_)
+                return usage_error(cmd->name, "unknown --cost-model '%s' (h2c or h2llm-artifact)", v);
             o->sel.cost_model = v;
         } else if ((v = opt_value(argc, argv, &i, "--batch"))) {
             char *end;
@@ -407,6 +413,12 @@ static bool write_output(const char *path, WriteFn fn, const void *ctx) {
         return false;
     snprintf(tmp, n, "%s.XXXXXX", path);
     int fd = mkstemp(tmp);
+    if (fd >= 0) {
+        /* mkstemp makes the file private; give it the mode a plain fopen would (0666 less the umask) */
+        mode_t um = umask(0);
+        umask(um);
+        fchmod(fd, 0666 & ~um);
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
@@ -568,6 +580,10 @@ static int cmd_opt(int argc, char **argv) {
     free(text);
     if (!m)
         return 1;
+    if (!apply_mode_opts(cmd->name, &o, m, &rc)) {
+        ir_module_free(m);
+        return rc;
+    }
     rc = run_pipeline(cmd->name, m, &o, &d, false);
     if (rc == 0)
         rc = write_output(o.output, o.emit && strcmp(o.emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
@@ -621,6 +637,11 @@ static void write_grid_csv(FILE *out, const void *g) { grid_write_csv(out, g); }
 
 /* h2c explore --reproduce-h2llm MODEL.h2...: the artifact's grid for these models. */
 static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
+    /* the grid fixes the devices, workloads, batch sizes, dataflows and cost model itself */
+    if (o->sel.batch || o->sel.cost_model || o->sel.workload || o->sel.hardware || o->objective || o->dataflow ||
+        o->write_hw || o->write_ir || o->budget_seconds || o->budget_evals)
+        return usage_error(cmd->name, "--reproduce-h2llm runs the artifact's own grid; it takes only model files, "
+                                      "--csv, --threads and -q");
     Diag d;
     diag_init(&d, stderr);
     Session sessions[8];
@@ -713,7 +734,14 @@ static void write_best_hw(FILE *out, const void *ctx) {
             e->m->cost_model == CM_ARTIFACT ? " per layer" : "", best->sr.cost.energy, e->hw_path);
     fprintf(out, "import \"%s\";\n\n", rel);
     fe_write_hardware(out, &best->hw, "explored");
-    fprintf(out, "\nuse hardware explored;\nuse cost-model %s;\n", cost_model_names[e->m->cost_model]);
+    /* everything else the plan depends on, so compiling this file gives the same plan */
+    const Workload *w = &e->m->work;
+    fprintf(out, "\nworkload explored_workload {\n  batch = %d;\n  prompt = %d tokens;\n  generate = %d tokens;\n"
+                 "  max_seq = %d tokens;\n}\n", w->batch, w->prompt, w->generate, w->max_seq);
+    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n}\n",
+            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective]);
+    fprintf(out, "\nuse hardware explored;\nuse workload explored_workload;\nuse explore explored_setting;\n"
+                 "use cost-model %s;\n", cost_model_names[e->m->cost_model]);
 }
 
 static int cmd_explore(int argc, char **argv) {
@@ -733,10 +761,18 @@ static int cmd_explore(int argc, char **argv) {
         return rc;
     }
     if (m && m->dataflow != DF_DATA_CENTRIC && m->dataflow != DF_COMPUTE_CENTRIC) {
+        if (o.dataflow) {
+            ir_module_free(m);
+            session_free(&s);
+            return usage_error(cmd->name, "explore searches data-centric or compute-centric dataflows, not %s",
+                               dataflow_mode_names[m->dataflow]);
+        }
+        diag_error(&d, c && c->xp ? c->xp->loc : NOLOC,
+                   "explore searches data-centric or compute-centric dataflows; %s is a fixed mapping (try h2c "
+                   "compile --dataflow %s)", dataflow_mode_names[m->dataflow], dataflow_mode_names[m->dataflow]);
         ir_module_free(m);
         session_free(&s);
-        return usage_error(cmd->name, "explore searches data-centric or compute-centric dataflows, not %s",
-                           dataflow_mode_names[m->dataflow]);
+        return 1;
     }
     ExploreResult r;
     memset(&r, 0, sizeof r);
@@ -745,6 +781,10 @@ static int cmd_explore(int argc, char **argv) {
         if (threads < 1)
             threads = 1;
         ExploreOpts eo = {threads, o.budget_seconds, o.budget_evals, o.progress < 0 ? isatty(2) : o.progress};
+        if (c->xp && !o.budget_seconds)
+            eo.budget_seconds = c->xp->budget_seconds;
+        if (c->xp && !o.budget_evals)
+            eo.budget_evals = c->xp->budget_evals;
         if (explore_run(m, c->xp, &eo, &r, &d)) {
             rc = 0;
             if (!o.quiet)
@@ -759,6 +799,7 @@ static int cmd_explore(int argc, char **argv) {
                 m->dev.hw = r.designs[r.best].hw;
                 /* a new device: its fields no longer come from the lines of the original block */
                 m->dev.hw.name = "explored";
+                m->work.name = "explored_workload"; /* the names --write-hw gives them */
                 m->dev.hw.loc = NOLOC;
                 for (int i = 0; i < HWF_COUNT_; i++)
                     m->dev.hw.locs[i] = NOLOC;
