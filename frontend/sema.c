@@ -933,6 +933,29 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
     return ok;
 }
 
+/* Each KV cache is read by one attention op: two scores (or two values) over the K (or V) of the same
+ * op would share a cache, which h2c's dataflow cannot map. */
+static bool check_kv_readers(Sema *S, const Model *m) {
+    bool ok = true;
+    for (int i = 0; i < m->nops; i++) {
+        const ModelOp *a = &m->ops[i];
+        if ((a->kind != OPK_ATTN_SCORE && a->kind != OPK_ATTN_VALUE) || a->ninputs < 2)
+            continue;
+        for (int j = 0; j < i; j++) {
+            const ModelOp *b = &m->ops[j];
+            if (b->kind == a->kind && b->ninputs >= 2 && b->inputs[1] == a->inputs[1]) {
+                const char *src = a->inputs[1] < 0 ? "x" : m->ops[a->inputs[1]].name;
+                diag_error(S->d, a->loc, "%s '%s' reads the same %s cache as '%s' (both from '%s'); each KV cache "
+                           "must belong to one attention op", op_kind_names[a->kind], a->name,
+                           a->kind == OPK_ATTN_SCORE ? "K" : "V", b->name, src);
+                diag_note(S->d, b->loc, "'%s' is defined here", b->name);
+                ok = false;
+            }
+        }
+    }
+    return ok;
+}
+
 static Model *check_model(Sema *S, const Item *it) {
     Model *m = ARENA_NEW(S->a, Model);
     m->name = it->block.name;
@@ -989,6 +1012,8 @@ static Model *check_model(Sema *S, const Item *it) {
         ok = false;
     }
     if (ok && !check_ops(S, &sc, m, &mc))
+        ok = false;
+    if (ok && !check_kv_readers(S, m))
         ok = false;
     return ok ? m : NULL;
 }
@@ -1246,7 +1271,11 @@ static Explore *check_explore(Sema *S, const Item *it) {
         if (k < 0) xc.ok = false; else xp->dataflow = (DataflowMode)k;
     }
     if (xc.method) {
-        int k = enum_value(S, xc.method->assign.value, "search method", search_method_names, SM_COUNT_);
+        const Expr *mv = xc.method->assign.value;
+        bool asks_ga = (mv->kind == EX_NAME && strcmp(mv->name, "ga") == 0) ||
+                       (mv->kind == EX_STR && strcmp(mv->str, "ga") == 0);
+        /* only exhaustive is offered; ga is named so a user asking for it gets a clear answer */
+        int k = asks_ga ? SM_GA : enum_value(S, mv, "search method", search_method_names, 1);
         if (k == SM_GA) {
             /* named so a user asking for it gets a clear answer, not a silent exhaustive search */
             diag_error(S->d, xc.method->assign.value->loc,

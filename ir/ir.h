@@ -170,7 +170,7 @@ typedef struct Op {
     long long out[3];           /* result dims: [rows, width] or scores [B, M, N] */
     DfPos df;                   /* dataflow position (decode); group -1 when unset */
     Range kv_range;             /* attn_tile/page_select: KV positions; lo = hi = 0: unset */
-    Range heads;                /* attn_tile: query heads; lo = hi = 0: unset */
+    Range heads;                /* attn_tile: KV heads (each with its heads/kv_heads query heads); lo = hi = 0: unset */
     OpTile *tiles;              /* execution; empty until mapped */
     int ntiles, tiles_cap;
     Loc loc;                    /* the .h2 op */

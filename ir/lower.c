@@ -85,14 +85,14 @@ Module *ir_lower(const Config *c, Diag *d) {
             t->loc = ir_own_loc(m, op->loc);
             tensor_of[i] = m->ntensors - 1;
         } else if (op->kind == OPK_ATTN_SCORE || op->kind == OPK_ATTN_VALUE) {
+            /* the K cache of a score and the V cache of a value are separate tensors, named after
+               the op that produces them; sema makes sure no two ops of one role share a source, so
+               only an op feeding both K and V needs the ".v" to tell its V cache apart */
             int src = kv_source(op);
             const char *srcname = src < 0 ? "x" : md->ops[src].name;
             const char *name = arena_printf(a, "kv.%s", srcname);
-            int existing = ir_find_tensor(m, name);
-            if (existing >= 0) {
-                tensor_of[i] = existing;
-                continue;
-            }
+            if (op->kind == OPK_ATTN_VALUE && ir_find_tensor(m, name) >= 0)
+                name = arena_printf(a, "kv.%s.v", srcname);
             Tensor *t = ir_add_tensor(m);
             t->name = name;
             t->kind = TEN_KV;

@@ -291,6 +291,13 @@ bool pass_dataflow(Module *m, Diag *d) {
         return false;
     const CostModel *cm = cost_model_get(m->cost_model);
     DfPlan plan;
+    if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) && df_width(&p) > DF_MAX_WIDTH) {
+        diag_error(d, m->model.loc,
+                   "model '%s' has %d ops that can run side by side in a layer; the exact dataflow search handles "
+                   "at most %d (its work grows exponentially with that width)", m->model.name, df_width(&p),
+                   DF_MAX_WIDTH);
+        return false;
+    }
     if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
         SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
         SearchResult r;

@@ -140,6 +140,16 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     memset(r, 0, sizeof *r);
     r->best = -1;
     double t0 = now_seconds();
+    DfProblem p0;
+    if (!df_problem_from_module(m, &p0, d))
+        return false;
+    if (df_width(&p0) > DF_MAX_WIDTH) {
+        diag_error(d, m->model.loc,
+                   "model '%s' has %d ops that can run side by side in a layer; the exact dataflow search handles "
+                   "at most %d (its work grows exponentially with that width)", m->model.name, df_width(&p0),
+                   DF_MAX_WIDTH);
+        return false;
+    }
     /* the space: every axis, and the pe tuples as one more axis */
     int naxes = xp ? xp->naxes : 0;
     long long total = 1;
@@ -358,7 +368,9 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
     fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s\n",
             m->model.name, m->work.name, m->work.batch, m->work.prompt, m->work.generate,
             cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow]);
-    fprintf(out, "space: %d designs, %d distinct (the rest differ only in fields no cost model reads)", r->n, r->distinct);
+    fprintf(out, "space: %d design%s, %d distinct", r->n, r->n == 1 ? "" : "s", r->distinct);
+    if (r->distinct < r->n)
+        fprintf(out, " (the rest differ only in fields no cost model reads)");
     if (r->invalid)
         fprintf(out, ", %d inconsistent", r->invalid);
     fprintf(out, "; searched %d in %.3f s on %d thread%s%s\n", r->evaluated, r->seconds, threads, threads == 1 ? "" : "s",

@@ -203,6 +203,10 @@ typedef struct SearchResult {
     bool dominated;         /* stopped at the cutoff: value and plan are not set, bound is */
 } SearchResult;
 
+/* The search's cost grows exponentially with the width of the layer (its largest set of ops with
+ * no path between any two); layers wider than this are refused with a message. */
+#define DF_MAX_WIDTH 8
+int df_width(const DfProblem *p);
 /* Finds the best plan for p under cm. False (with a diagnostic) if there is no legal plan. */
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d);
 /* The objective's value for a cost: latency (s), energy (J) or their product. */

@@ -355,7 +355,8 @@ static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, G
 
 void grid_print(FILE *out, const Grid *g) {
     fprintf(out, "H2-LLM evaluation grid under h2llm-artifact: %d models x %d workloads x %d batch sizes x %d designs, "
-                 "%d searches, %.2f s\n", g->nmodels, NDS, NBATCH, GRID_DESIGNS, g->searches, g->seconds);
+                 "%d evaluations (%d exact searches, %d closed forms), %.2f s\n", g->nmodels, NDS, NBATCH, GRID_DESIGNS,
+            g->searches, g->searches - 4 * g->npoints, 4 * g->npoints, g->seconds);
     fputs("Latencies are seconds per layer (the artifact's unit); every searched design is the exact optimum of its "
           "space.\n", out);
     static const GridDesign e2e[] = {GRID_CP, GRID_ID_NMP, GRID_ID_NMP_PLUS, GRID_H2LLM};

@@ -1103,10 +1103,54 @@ void df_plan_canonical(const DfProblem *p, const CostModel *cm, DfPlan *plan) {
     }
 }
 
+/* Augmenting path for Kuhn's bipartite matching: op i (left) to a later op it reaches (right). */
+static bool augment(const uint32_t *reach, int n, int i, int *match, uint32_t *seen) {
+    for (int j = 0; j < n; j++) {
+        if (!(reach[i] & (1u << j)) || (*seen & (1u << j)))
+            continue;
+        *seen |= 1u << j;
+        if (match[j] < 0 || augment(reach, n, match[j], match, seen)) {
+            match[j] = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int df_width(const DfProblem *p) {
+    /* Dilworth: the largest set of ops with no path between any two equals the fewest chains that
+       cover the graph, which is n minus a maximum matching of "i reaches j" */
+    int n = p->nops;
+    uint32_t reach[DF_MAX_OPS] = {0};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (p->ops[j].preds & (1u << i))
+                reach[i] |= 1u << j;
+    for (int k = 0; k < n; k++) /* transitive closure */
+        for (int i = 0; i < n; i++)
+            if (reach[i] & (1u << k))
+                reach[i] |= reach[k];
+    int match[DF_MAX_OPS], matched = 0;
+    for (int j = 0; j < n; j++)
+        match[j] = -1;
+    for (int i = 0; i < n; i++) {
+        uint32_t seen = 0;
+        matched += augment(reach, n, i, match, &seen);
+    }
+    return n - matched;
+}
+
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d) {
     memset(r, 0, sizeof *r);
     if (p->nops == 0) {
         diag_error(d, NOLOC, "nothing to schedule: the layer has no ops");
+        return false;
+    }
+    int width = df_width(p);
+    if (width > DF_MAX_WIDTH) {
+        diag_error(d, NOLOC,
+                   "the layer has %d ops that can run side by side; the exact dataflow search handles at most %d "
+                   "(its work grows exponentially with that width)", width, DF_MAX_WIDTH);
         return false;
     }
     double value;

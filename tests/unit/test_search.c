@@ -421,6 +421,27 @@ static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
         b.plan.order[i] = i;
     b.best = INFINITY;
     mags(&b, 0, 0);
+    /* the width (the largest set of ops with no path between two) against every subset */
+    int widest = 0;
+    for (uint32_t sub = 1; sub < (1u << n); sub++) {
+        bool anti = true;
+        for (int i = 0; i < n && anti; i++)
+            for (int j = 0; j < n && anti; j++) {
+                if (i == j || !(sub & (1u << i)) || !(sub & (1u << j)))
+                    continue;
+                /* is there a path from i to j? */
+                uint32_t reach = 1u << i;
+                for (int pass = 0; pass < n; pass++)
+                    for (int k = 0; k < n; k++)
+                        if (p.ops[k].preds & reach)
+                            reach |= 1u << k;
+                if (reach & (1u << j))
+                    anti = false;
+            }
+        if (anti && __builtin_popcount(sub) > widest)
+            widest = __builtin_popcount(sub);
+    }
+    CHECK_EQ(df_width(&p), widest);
     SearchOpts o = {mode, OBJ_LATENCY, false, NULL, 0};
     SearchResult r;
     Diag d;
