@@ -154,7 +154,7 @@ static void add_op_tile(Module *m, Op *op, int dim, long long lo, long long hi, 
 
 static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *d) {
     Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
-    ChanSet normal = dev_normal_set(&m->dev), all = dev_all_set(&m->dev);
+    ChanSet normal = dev_normal_set(&m->dev);
     bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
     if (!stored) {
         diag_error(d, NOLOC, "out of memory");
@@ -210,7 +210,6 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *
             store_range(m, t, 0, s, a->nmp, kv_dim);
             store_range(m, t, s, TS, rest, kv_dim);
         }
-        (void)all;
     }
     h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
     return ok;
@@ -291,13 +290,9 @@ bool pass_dataflow(Module *m, Diag *d) {
         return false;
     const CostModel *cm = cost_model_get(m->cost_model);
     DfPlan plan;
-    if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) && df_width(&p) > DF_MAX_WIDTH) {
-        diag_error(d, m->model.loc,
-                   "model '%s' has %d ops that can run side by side in a layer; the exact dataflow search handles "
-                   "at most %d (its work grows exponentially with that width)", m->model.name, df_width(&p),
-                   DF_MAX_WIDTH);
+    if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) &&
+        !df_check_width(&p, m->model.name, m->model.loc, d))
         return false;
-    }
     if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
         SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
         SearchResult r;

@@ -143,13 +143,8 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     DfProblem p0;
     if (!df_problem_from_module(m, &p0, d))
         return false;
-    if (df_width(&p0) > DF_MAX_WIDTH) {
-        diag_error(d, m->model.loc,
-                   "model '%s' has %d ops that can run side by side in a layer; the exact dataflow search handles "
-                   "at most %d (its work grows exponentially with that width)", m->model.name, df_width(&p0),
-                   DF_MAX_WIDTH);
+    if (!df_check_width(&p0, m->model.name, m->model.loc, d))
         return false;
-    }
     /* the space: every axis, and the pe tuples as one more axis */
     int naxes = xp ? xp->naxes : 0;
     long long total = 1;

@@ -207,14 +207,14 @@ typedef struct SearchResult {
  * no path between any two); layers wider than this are refused with a message. */
 #define DF_MAX_WIDTH 8
 int df_width(const DfProblem *p);
+/* False, with a diagnostic at `at` naming the model (or "the layer" if model is NULL), if p is too wide. */
+bool df_check_width(const DfProblem *p, const char *model, Loc at, Diag *d);
 /* Finds the best plan for p under cm. False (with a diagnostic) if there is no legal plan. */
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d);
 /* The objective's value for a cost: latency (s), energy (J) or their product. */
 double df_objective(Objective obj, const CostResult *c);
 /* Channel loads of a plan: false if an NMP channel or the normal group overflows (bytes). */
 bool df_capacity_ok(const DfProblem *p, const DfPlan *plan);
-/* The plan with every op alone, in topological order, on every channel (MIX split balanced). */
-void df_plan_canonical(const DfProblem *p, const CostModel *cm, DfPlan *plan);
 
 /* ---------------------------------------------------------------- dataflow.c */
 bool pass_dataflow(Module *m, Diag *d);

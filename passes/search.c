@@ -807,12 +807,6 @@ typedef struct TopState {
     bool reached;
 } TopState;
 
-static bool is_ideal(const Ctx *x, uint32_t I) {
-    for (int i = 0; i < x->n; i++)
-        if ((I & (1u << i)) && (x->pred[i] & ~I))
-            return false;
-    return true;
-}
 
 /* Writes the plan chosen through the memo tables. */
 static void reconstruct(Ctx *x, const uint32_t *chain, int nchain, DfPlan *plan) {
@@ -923,15 +917,16 @@ static bool run_dp(Ctx *x, DfPlan *plan, double *value) {
     }
     *value = st[fi - 1].cost;
     reconstruct(x, chain, nchain, plan);
-    (void)is_ideal;
     return true;
 }
 
 /* ---------------------------------------------------------------- capacity */
 
-bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
-    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
-    double load[IR_MAX_CHANNELS] = {0}, normal = 0;
+/* Bytes (all layers) each NMP channel and the normal group hold under plan: an op's NMP share goes
+ * evenly to its NMP channels, the rest to the normal group. */
+static void plan_loads(const DfProblem *p, const DfPlan *plan, double load[IR_MAX_CHANNELS], double *normal) {
+    memset(load, 0, sizeof(double) * IR_MAX_CHANNELS);
+    *normal = 0;
     for (int i = 0; i < p->nops; i++) {
         const DfAssign *a = &plan->a[i];
         if (p->ops[i].kind == DFK_OTHER)
@@ -942,8 +937,14 @@ bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
         for (int ch = 0; ch < IR_MAX_CHANNELS; ch++)
             if (a->nmp & CHAN_BIT(ch))
                 load[ch] += p->ops[i].footprint * f / c;
-        normal += p->ops[i].footprint * (1 - f);
+        *normal += p->ops[i].footprint * (1 - f);
     }
+}
+
+bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
+    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
+    double load[IR_MAX_CHANNELS], normal;
+    plan_loads(p, plan, load, &normal);
     for (int ch = 0; ch < p->nmp; ch++)
         if (load[ch] > per_ch)
             return false;
@@ -955,18 +956,8 @@ bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
 static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective obj, DfPlan *plan) {
     double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
     for (int round = 0; round < 4 * DF_MAX_OPS && !df_capacity_ok(p, plan); round++) {
-        double load[IR_MAX_CHANNELS] = {0}, normal = 0;
-        for (int i = 0; i < p->nops; i++) {
-            const DfAssign *a = &plan->a[i];
-            if (p->ops[i].kind == DFK_OTHER)
-                continue;
-            long long S = df_split_len(p, i);
-            double f = a->nmp ? (a->normal ? (double)df_split_of(p, i, a) / (double)S : 1) : 0;
-            for (int ch = 0; ch < p->nmp; ch++)
-                if (a->nmp & CHAN_BIT(ch))
-                    load[ch] += p->ops[i].footprint * f / chanset_count(a->nmp);
-            normal += p->ops[i].footprint * (1 - f);
-        }
+        double load[IR_MAX_CHANNELS], normal;
+        plan_loads(p, plan, load, &normal);
         int worst = -1;
         double over = 0;
         for (int ch = 0; ch < p->nmp; ch++)
@@ -1016,6 +1007,19 @@ static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective o
 }
 
 /* ---------------------------------------------------------------- entry points */
+
+/* Keeps cand as *best if its objective beats *bestv; true if it did. */
+static bool consider(const DfProblem *p, const CostModel *cm, Objective obj, const DfPlan *cand, DfPlan *best,
+                     double *bestv) {
+    CostResult c;
+    cm->evaluate(p, cand, &c);
+    double v = df_objective(obj, &c);
+    if (!(v < *bestv))
+        return false;
+    *bestv = v;
+    *best = *cand;
+    return true;
+}
 
 double df_objective(Objective obj, const CostResult *c) {
     switch (obj) {
@@ -1072,37 +1076,6 @@ static bool search_lambda(const DfProblem *p, const CostModel *cm, const SearchO
     return ok;
 }
 
-void df_plan_canonical(const DfProblem *p, const CostModel *cm, DfPlan *plan) {
-    (void)cm;
-    memset(plan, 0, sizeof *plan);
-    plan->nops = p->nops;
-    uint32_t done = 0;
-    int k = 0;
-    ChanSet nmp = p->nmp >= 64 ? ~(ChanSet)0 : (CHAN_BIT(p->nmp) - 1);
-    while (k < p->nops) {
-        for (int i = 0; i < p->nops; i++) {
-            if ((done & (1u << i)) || (p->ops[i].preds & ~done))
-                continue;
-            DfAssign *a = &plan->a[i];
-            a->group = k;
-            a->part = 0;
-            a->stratum = 0;
-            a->ratio = -1;
-            if (p->ops[i].kind != DFK_OTHER) {
-                a->nmp = nmp;
-                a->normal = p->normal > 0;
-                long long S = df_split_len(p, i);
-                a->split = a->nmp && a->normal ? S - S / 64 : (a->nmp ? S : 0);
-                if (a->nmp && a->normal && a->split >= S)
-                    a->split = S - 1;
-            }
-            plan->order[k++] = i;
-            done |= 1u << i;
-            break;
-        }
-    }
-}
-
 /* Augmenting path for Kuhn's bipartite matching: op i (left) to a later op it reaches (right). */
 static bool augment(const uint32_t *reach, int n, int i, int *match, uint32_t *seen) {
     for (int j = 0; j < n; j++) {
@@ -1140,19 +1113,29 @@ int df_width(const DfProblem *p) {
     return n - matched;
 }
 
+bool df_check_width(const DfProblem *p, const char *model, Loc at, Diag *d) {
+    int width = df_width(p);
+    if (width <= DF_MAX_WIDTH)
+        return true;
+    if (model)
+        diag_error(d, at,
+                   "model '%s' has %d ops that can run side by side in a layer; the exact dataflow search handles "
+                   "at most %d (its work grows exponentially with that width)", model, width, DF_MAX_WIDTH);
+    else
+        diag_error(d, at,
+                   "the layer has %d ops that can run side by side; the exact dataflow search handles at most %d "
+                   "(its work grows exponentially with that width)", width, DF_MAX_WIDTH);
+    return false;
+}
+
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d) {
     memset(r, 0, sizeof *r);
     if (p->nops == 0) {
         diag_error(d, NOLOC, "nothing to schedule: the layer has no ops");
         return false;
     }
-    int width = df_width(p);
-    if (width > DF_MAX_WIDTH) {
-        diag_error(d, NOLOC,
-                   "the layer has %d ops that can run side by side; the exact dataflow search handles at most %d "
-                   "(its work grows exponentially with that width)", width, DF_MAX_WIDTH);
+    if (!df_check_width(p, NULL, NOLOC, d))
         return false;
-    }
     double value;
     bool ok;
     if (o->objective == OBJ_LATENCY || !cm->has_energy) {
@@ -1208,14 +1191,11 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
            ops barred from the overflowing side one at a time, greedily, each step the exact search
            again. The unconstrained optimum stays a lower bound, so the gap reported is honest. */
         r->repaired = true;
-        double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity, total = 0, on_nmp = 0;
-        for (int i = 0; i < p->nops; i++) {
-            const DfAssign *a = &r->plan.a[i];
-            long long S = df_split_len(p, i);
-            double f = !a->nmp || p->ops[i].kind == DFK_OTHER ? 0 : !a->normal ? 1 : (double)a->split / (double)S;
-            total += p->ops[i].footprint;
-            on_nmp += p->ops[i].footprint * f;
-        }
+        double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity, total = 0, on_nmp = 0, load[IR_MAX_CHANNELS];
+        plan_loads(p, &r->plan, load, &total);
+        for (int ch = 0; ch < IR_MAX_CHANNELS; ch++)
+            on_nmp += load[ch];
+        total += on_nmp;
         if (total > per_ch * (p->nmp + p->normal)) {
             diag_error(d, NOLOC, "the model does not fit the device: %.3g GiB of weights and KV, %.3g GiB of memory",
                        total / 1073741824.0, per_ch * (p->nmp + p->normal) / 1073741824.0);
@@ -1223,14 +1203,9 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
         }
         bool nmp_over = on_nmp > per_ch * p->nmp;
         double lam = o->objective == OBJ_ENERGY ? 1e9 : 0;
-        DfPlan best = r->plan, cand;
-        bool have = repair_capacity(p, cm, o->objective, &best);
+        DfPlan best, cand = r->plan;
         double bestv = INFINITY;
-        if (have) {
-            CostResult c;
-            cm->evaluate(p, &best, &c);
-            bestv = df_objective(o->objective, &c);
-        }
+        bool have = repair_capacity(p, cm, o->objective, &cand) && consider(p, cm, o->objective, &cand, &best, &bestv);
         double mu0 = total > 0 ? value / total : 0;
         for (int k = -2; k <= 6; k += 2) {
             double v;
@@ -1238,14 +1213,7 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
                 continue;
             if (!df_capacity_ok(p, &cand) && !repair_capacity(p, cm, o->objective, &cand))
                 continue;
-            CostResult c;
-            cm->evaluate(p, &cand, &c);
-            double cv = df_objective(o->objective, &c);
-            if (cv < bestv) {
-                bestv = cv;
-                best = cand;
-                have = true;
-            }
+            have |= consider(p, cm, o->objective, &cand, &best, &bestv);
         }
         if (!have) {
             /* greedy: bar one more op from the overflowing side per step; take a step's best plan
@@ -1263,14 +1231,7 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
                         continue;
                     bool fits = df_capacity_ok(p, &cand) || repair_capacity(p, cm, o->objective, &cand);
                     if (fits) {
-                        CostResult c;
-                        cm->evaluate(p, &cand, &c);
-                        double cv = df_objective(o->objective, &c);
-                        if (cv < bestv) {
-                            bestv = cv;
-                            best = cand;
-                            have = true;
-                        }
+                        have |= consider(p, cm, o->objective, &cand, &best, &bestv);
                     } else if (p->ops[i].footprint > most) {
                         most = p->ops[i].footprint;
                         pick = i;
