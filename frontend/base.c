@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     (void)ud;
@@ -231,4 +232,10 @@ const char *closest_word(const char *word, const char *const *cands) {
     int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
     /* a candidate that shares no letter with the word ('x' -> 'B') is no suggestion */
     return bestd <= limit && (size_t)bestd < len ? best : NULL;
+}
+
+double h2c_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

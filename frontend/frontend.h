@@ -72,6 +72,8 @@ void fmt_double(char *buf, size_t n, double v);
 int edit_distance(const char *a, const char *b);
 /* The candidate closest to `word` (NULL-terminated list), or NULL if none is close. */
 const char *closest_word(const char *word, const char *const *candidates);
+/* Seconds on the monotonic clock, for timing passes and searches. */
+double h2c_seconds(void);
 
 /* ---------------------------------------------------------------- diag.c */
 

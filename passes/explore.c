@@ -17,12 +17,6 @@
 
 enum { MAX_DESIGNS = 200000 };
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 bool explore_problem(const Module *m, const Hardware *hw, DfProblem *p, Diag *d) {
     if (!df_problem_from_module(m, p, d))
         return false;
@@ -111,12 +105,12 @@ static void *worker(void *arg) {
         if (k >= w->norder)
             break;
         if ((w->budget_evals > 0 && k >= w->budget_evals) ||
-            (w->budget_seconds > 0 && now_seconds() - w->t0 > w->budget_seconds)) {
+            (w->budget_seconds > 0 && h2c_seconds() - w->t0 > w->budget_seconds)) {
             atomic_store(&w->stop, 1);
             break;
         }
         Design *ds = &w->r->designs[w->order[k]];
-        double t = now_seconds();
+        double t = h2c_seconds();
         /* diagnostics of one design stay with it: a design with no legal plan is just infeasible */
         char *buf = NULL;
         size_t len = 0;
@@ -128,7 +122,7 @@ static void *worker(void *arg) {
         if (mem)
             fclose(mem);
         free(buf);
-        ds->seconds = now_seconds() - t;
+        ds->seconds = h2c_seconds() - t;
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);
     }
@@ -139,7 +133,7 @@ static void *worker(void *arg) {
 bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d) {
     memset(r, 0, sizeof *r);
     r->best = -1;
-    double t0 = now_seconds();
+    double t0 = h2c_seconds();
     DfProblem p0;
     if (!df_problem_from_module(m, &p0, d))
         return false;
@@ -263,7 +257,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     while (o->progress && atomic_load(&w.done) < norder && !atomic_load(&w.stop)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        double t = now_seconds() - t0;
+        double t = h2c_seconds() - t0;
         if (t - last >= 0.5) {
             fprintf(stderr, "\rexplore: %d/%d designs [%.1f s]", atomic_load(&w.done), norder, t);
             last = t;
@@ -272,7 +266,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     h2c_raw_free(order, sizeof(int) * (size_t)r->n);
-    r->seconds = now_seconds() - t0;
+    r->seconds = h2c_seconds() - t0;
     r->stopped = atomic_load(&w.stop) != 0;
     for (int i = 0; i < r->n; i++) {
         const Design *ds = &r->designs[i];

@@ -4,7 +4,6 @@
 #include "passes.h"
 
 #include <string.h>
-#include <time.h>
 
 const Pass pass_table[] = {
     {"shapes", pass_shapes, "infer every op's iteration space and result shape in both phases"},
@@ -30,12 +29,6 @@ static bool listed(const char **list, const char *name) {
     return false;
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts *o, Diag *d) {
     FILE *dump = o->dump ? o->dump : stderr;
     double times[64] = {0}, vtime = 0;
@@ -49,9 +42,9 @@ bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts
             return false;
         }
     if (o->verify) {
-        double t0 = now();
+        double t0 = h2c_seconds();
         bool ok = ir_verify(m, d);
-        vtime += now() - t0;
+        vtime += h2c_seconds() - t0;
         if (!ok) {
             diag_note(d, NOLOC, "the input IR is invalid");
             return false;
@@ -65,9 +58,9 @@ bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts
             fprintf(dump, "; IR before %s\n", p->name);
             ir_print(dump, m);
         }
-        double t0 = now();
+        double t0 = h2c_seconds();
         ok = p->run(m, d);
-        times[i] = now() - t0;
+        times[i] = h2c_seconds() - t0;
         ran = i + 1;
         if (!ok) {
             diag_note(d, NOLOC, "pass '%s' failed", p->name);
@@ -78,9 +71,9 @@ bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts
             ir_print(dump, m);
         }
         if (o->verify) {
-            t0 = now();
+            t0 = h2c_seconds();
             ok = ir_verify(m, d);
-            vtime += now() - t0;
+            vtime += h2c_seconds() - t0;
             if (!ok)
                 diag_note(d, NOLOC, "the IR is invalid after pass '%s' (a bug in h2c)", p->name);
         }

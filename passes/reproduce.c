@@ -12,7 +12,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const struct {
     const char *name;
@@ -168,15 +167,9 @@ static void *pool_worker(void *arg) {
     return NULL;
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, Diag *d) {
     memset(g, 0, sizeof *g);
-    double t0 = now_seconds();
+    double t0 = h2c_seconds();
     int npoints = nmodels * NDS * NBATCH;
     g->nmodels = nmodels;
     g->npoints = npoints;
@@ -287,7 +280,7 @@ bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, D
     h2c_raw_free(modules, sizeof(Module *) * (size_t)npoints);
     h2c_raw_free(tasks, sizeof(Task) * (size_t)ntasks);
     g->searches = npoints * (GRID_DESIGNS - 1 + NFULL);
-    g->seconds = now_seconds() - t0;
+    g->seconds = h2c_seconds() - t0;
     return ok;
 }
 

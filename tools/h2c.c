@@ -529,37 +529,6 @@ static int cmd_compile(int argc, char **argv) {
     return rc;
 }
 
-/* Reads a whole file into malloc'd memory. */
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 static int cmd_opt(int argc, char **argv) {
     const Command *cmd = command_named("opt");
     Opts o;
@@ -570,14 +539,11 @@ static int cmd_opt(int argc, char **argv) {
         return usage_error(cmd->name, "unknown --emit kind '%s' (ir or dot)", o.emit);
     Diag d;
     diag_init(&d, stderr);
-    size_t len = 0;
-    char *text = read_file(o.file, &len);
-    if (!text) {
-        fprintf(stderr, "h2c: error: cannot open '%s': %s\n", o.file, strerror(errno));
-        return 1;
-    }
-    Module *m = ir_parse(o.file, text, len, &d);
-    free(text);
+    Arena text;
+    arena_init(&text);
+    SrcFile *src = fe_read_file(&text, &d, o.file, NOLOC, SIZE_MAX);
+    Module *m = src ? ir_parse(o.file, src->text, src->len, &d) : NULL;
+    arena_free(&text);
     if (!m)
         return 1;
     if (!apply_mode_opts(cmd->name, &o, m, &rc)) {
