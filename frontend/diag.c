@@ -12,6 +12,11 @@ void diag_init(Diag *d, FILE *out) {
     d->max_errors = 20;
 }
 
+void diag_init_quiet(Diag *d) {
+    diag_init(d, NULL);
+    d->quiet = true;
+}
+
 Loc loc_span(Loc a, Loc b) {
     if (a.file == b.file && a.line == b.line && b.col + b.len >= a.col) {
         a.len = b.col + b.len - a.col;
@@ -157,21 +162,24 @@ void diag_vreport(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, va_list ap) 
     if (d->stop)
         return;
     static const char *const names[] = {"error", "warning", "note"};
-    if (loc.file && loc.line > 0)
-        fprintf(d->out, "%s:%d:%d: %s: ", loc.file->name, loc.line, loc.col > 0 ? loc.col : 1, names[lvl]);
-    else if (loc.file)
-        fprintf(d->out, "%s: %s: ", loc.file->name, names[lvl]);
-    else
-        fprintf(d->out, "h2c: %s: ", names[lvl]);
-    vfprintf(d->out, fmt, ap);
-    fputc('\n', d->out);
-    if (loc.file && loc.line > 0)
-        print_source(d, loc);
+    if (!d->quiet) {
+        if (loc.file && loc.line > 0)
+            fprintf(d->out, "%s:%d:%d: %s: ", loc.file->name, loc.line, loc.col > 0 ? loc.col : 1, names[lvl]);
+        else if (loc.file)
+            fprintf(d->out, "%s: %s: ", loc.file->name, names[lvl]);
+        else
+            fprintf(d->out, "h2c: %s: ", names[lvl]);
+        vfprintf(d->out, fmt, ap);
+        fputc('\n', d->out);
+        if (loc.file && loc.line > 0)
+            print_source(d, loc);
+    }
     if (lvl == DIAG_ERROR) {
         d->errors++;
         int max = d->max_errors > 0 ? d->max_errors : 20;
         if (d->errors >= max) {
-            fprintf(d->out, "h2c: fatal error: too many errors (%d), stopping\n", d->errors);
+            if (!d->quiet)
+                fprintf(d->out, "h2c: fatal error: too many errors (%d), stopping\n", d->errors);
             d->stop = true;
         }
     } else if (lvl == DIAG_WARNING) {

@@ -106,9 +106,12 @@ typedef struct Diag {
     int max_errors;     /* stop after this many (0: 20) */
     bool stop;          /* set once max_errors is reached: phases should give up */
     bool werror;        /* treat warnings as errors */
+    bool quiet;         /* count diagnostics but print none (a search trying designs one by one) */
 } Diag;
 
 void diag_init(Diag *d, FILE *out);
+/* A Diag that counts and prints nothing. */
+void diag_init_quiet(Diag *d);
 void diag_report(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_vreport(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, va_list ap)

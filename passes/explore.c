@@ -112,16 +112,10 @@ static void *worker(void *arg) {
         Design *ds = &w->r->designs[w->order[k]];
         double t = h2c_seconds();
         /* diagnostics of one design stay with it: a design with no legal plan is just infeasible */
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&buf, &len);
         Diag d;
-        diag_init(&d, mem ? mem : stderr);
+        diag_init_quiet(&d);
         DfProblem p;
         ds->ok = explore_problem(w->m, &ds->hw, &p, &d) && df_search(&p, w->cm, &so, &ds->sr, &d);
-        if (mem)
-            fclose(mem);
-        free(buf);
         ds->seconds = h2c_seconds() - t;
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);

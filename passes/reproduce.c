@@ -107,20 +107,14 @@ static void run_task(Pool *pool, Task *t, Arena *scratch) {
     const Module *m = pool->modules[t->point];
     DfProblem p;
     Diag d;
-    FILE *null = fopen("/dev/null", "w");
-    diag_init(&d, null ? null : stderr);
+    diag_init_quiet(&d);
     if (t->design == GRID_FULL) {
         run_full(pool, t, scratch, &d);
-        if (null)
-            fclose(null);
         return;
     }
     t->hw = design_device(t->design, 0);
-    if (!explore_problem(m, &t->hw, &p, &d)) {
-        if (null)
-            fclose(null);
+    if (!explore_problem(m, &t->hw, &p, &d))
         return;
-    }
     switch (t->design) {
     case GRID_CP:
         p.nmp_util = 1;
@@ -149,8 +143,6 @@ static void run_task(Pool *pool, Task *t, Arena *scratch) {
         }
     }
     }
-    if (null)
-        fclose(null);
 }
 
 static void *pool_worker(void *arg) {
