@@ -526,21 +526,27 @@ static void verify_ops(V *v, const Phase *ph) {
 
 /* ---------------------------------------------------------------- dataflow */
 
-static void op_channels(const Module *m, const Op *op, ChanSet *nmp, bool *normal, bool *any) {
+/* The channels an op's weight tensor is stored on (none without a tensor). */
+static ChanSet tensor_channels(const Module *m, const Op *op) {
     ChanSet all = 0;
     if (op->tensor >= 0) {
         const Tensor *T = &m->tensors[op->tensor];
         for (int i = 0; i < T->ntiles; i++)
             all |= T->tiles[i].place.chans;
     }
+    return all;
+}
+
+/* The channels an op touches, storage and near-memory execution: its NMP channels, whether it
+ * uses any normal channel, whether it uses any channel at all. */
+static void op_channels(const Module *m, const Op *op, ChanSet *nmp, bool *normal, bool *any) {
+    ChanSet all = tensor_channels(m, op);
     for (int i = 0; i < op->ntiles; i++)
         if (op->tiles[i].exec.kind == EXEC_NMP || op->tiles[i].exec.kind == EXEC_PE)
             all |= op->tiles[i].exec.chans;
     *nmp = all & dev_nmp_set(&m->dev);
     *normal = (all & dev_normal_set(&m->dev)) != 0;
     *any = all != 0;
-    if (*normal && (all & dev_normal_set(&m->dev)) != dev_normal_set(&m->dev))
-        *normal = true; /* partial normal use is flagged by the caller */
 }
 
 static void verify_dataflow(V *v, const Phase *ph) {
@@ -652,15 +658,10 @@ static void verify_dataflow(V *v, const Phase *ph) {
                 pnorm |= cx;
                 if (op->df.stratum + 1 > S)
                     S = op->df.stratum + 1;
-                if (op->tensor >= 0) {
-                    ChanSet all = 0;
-                    const Tensor *T = &m->tensors[op->tensor];
-                    for (int k = 0; k < T->ntiles; k++)
-                        all |= T->tiles[k].place.chans;
-                    if ((all & normset) && (all & normset) != normset)
-                        VERR(v, op_loc(ph, op), "%%%s uses some normal channels but not all; the normal channels "
-                             "form one group", op->name);
-                }
+                ChanSet stored = tensor_channels(m, op) & normset;
+                if (stored && stored != normset)
+                    VERR(v, op_loc(ph, op), "%%%s uses some normal channels but not all; the normal channels "
+                         "form one group", op->name);
                 if (m->dataflow == DF_COMPUTE_CENTRIC && any && (cn != 0) == cx)
                     VERR(v, op_loc(ph, op), "%%%s uses both NMP and normal channels; in compute-centric mode each op "
                          "runs on one kind of unit", op->name);
