@@ -432,6 +432,10 @@ extern const UnitKind energy_kinds[EF_COUNT_];
 void hardware_defaults(Hardware *hw);  /* the artifact's H2-LLM device */
 /* pJ/MAC of a PE at `freq` Hz: linear interpolation in the table, clamped at its ends. */
 double energy_pe_mac(const Hardware *hw, double freq);
+/* The first disagreement between a device's fields (nmp.channels > channels; pe.banks not
+ * dividing banks_per_channel): writes the message into why[n] and returns the field to blame
+ * (HWF_*), or -1 if the fields agree. */
+int hardware_inconsistency(const Hardware *hw, char *why, size_t n);
 
 /* Operator kinds of the language. */
 #define OP_KINDS(X)                                                                              \

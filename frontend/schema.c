@@ -3,6 +3,7 @@
  * sema.c checks against these tables and docs/language.md is written from them. */
 #include "frontend.h"
 
+#include <math.h>
 #include <string.h>
 
 const FieldDesc hw_fields[HWF_COUNT_] = {
@@ -107,6 +108,18 @@ double energy_pe_mac(const Hardware *hw, double freq) {
         }
     }
     return e->table[e->ntable - 1].pj;
+}
+
+int hardware_inconsistency(const Hardware *hw, char *why, size_t n) {
+    if (hw->nmp_channels > hw->channels) {
+        snprintf(why, n, "nmp.channels = %g exceeds channels = %g", hw->nmp_channels, hw->channels);
+        return HWF_nmp_channels;
+    }
+    if (fmod(hw->banks_per_channel, hw->pe_banks) != 0) {
+        snprintf(why, n, "pe.banks = %g does not divide banks_per_channel = %g", hw->pe_banks, hw->banks_per_channel);
+        return HWF_pe_banks;
+    }
+    return -1;
 }
 
 /* The default workload: ShareGPT-like, batch 4 (the reference results' setting, §7.3). */

@@ -542,14 +542,10 @@ static Hardware *check_hardware(Sema *S, const Item *it) {
         *(double *)((char *)hw + hw_fields[i].offset) = sc.slots[i].value;
         hw->locs[i] = sc.slots[i].st ? sc.slots[i].st->assign.value->loc : NOLOC;
     }
-    if (ok && hw->nmp_channels > hw->channels) {
-        diag_error(S->d, hw->locs[HWF_nmp_channels].file ? hw->locs[HWF_nmp_channels] : hw->loc,
-                   "nmp.channels = %g exceeds channels = %g", hw->nmp_channels, hw->channels);
-        ok = false;
-    }
-    if (ok && fmod(hw->banks_per_channel, hw->pe_banks) != 0) {
-        diag_error(S->d, hw->locs[HWF_pe_banks].file ? hw->locs[HWF_pe_banks] : hw->loc,
-                   "pe.banks = %g does not divide banks_per_channel = %g", hw->pe_banks, hw->banks_per_channel);
+    char why[160];
+    int bad = ok ? hardware_inconsistency(hw, why, sizeof why) : -1;
+    if (bad >= 0) {
+        diag_error(S->d, hw->locs[bad].file ? hw->locs[bad] : hw->loc, "%s", why);
         ok = false;
     }
     if (!hc.energy_set[EF_pe_mac] || hw->energy[EF_pe_mac].table)

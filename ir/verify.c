@@ -55,13 +55,10 @@ static bool verify_device(V *v) {
             }
         }
     }
-    if (ok && hw->nmp_channels > hw->channels) {
-        VERR(v, hw->locs[HWF_nmp_channels].file ? hw->locs[HWF_nmp_channels] : hw->loc,
-             "nmp.channels = %g exceeds channels = %g", hw->nmp_channels, hw->channels);
-        ok = false;
-    }
-    if (ok && fmod(hw->banks_per_channel, hw->pe_banks) != 0) {
-        VERR(v, hw->loc, "pe.banks = %g does not divide banks_per_channel = %g", hw->pe_banks, hw->banks_per_channel);
+    char why[160];
+    int bad = ok ? hardware_inconsistency(hw, why, sizeof why) : -1;
+    if (bad >= 0) {
+        VERR(v, hw->locs[bad].file ? hw->locs[bad] : hw->loc, "%s", why);
         ok = false;
     }
     for (int i = 0; i < EF_COUNT_; i++) {

@@ -47,14 +47,8 @@ static void dedupe_key(const Hardware *hw, CostModelKind cm, Hardware *key) {
 }
 
 static bool device_valid(const Hardware *hw, char *why, size_t n) {
-    if (hw->nmp_channels > hw->channels) {
-        snprintf(why, n, "nmp.channels = %g exceeds channels = %g", hw->nmp_channels, hw->channels);
+    if (hardware_inconsistency(hw, why, n) >= 0)
         return false;
-    }
-    if (fmod(hw->banks_per_channel, hw->pe_banks) != 0) {
-        snprintf(why, n, "pe.banks = %g does not divide banks_per_channel = %g", hw->pe_banks, hw->banks_per_channel);
-        return false;
-    }
     if (hw->channels > IR_MAX_CHANNELS) {
         snprintf(why, n, "more than %d channels", IR_MAX_CHANNELS);
         return false;
