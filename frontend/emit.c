@@ -19,19 +19,6 @@ static void write_value(FILE *out, double v, UnitKind k) {
     fprintf(out, "%.*s %s", (int)i, buf, buf + i);
 }
 
-static void write_str(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', out);
-        if (*s == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 void fe_write_hardware(FILE *out, const Hardware *hw, const char *name) {
     fprintf(out, "hardware %s {\n", name);
     for (int i = 0; i < HWF_COUNT_; i++) {
@@ -62,7 +49,7 @@ void fe_write_hardware(FILE *out, const Hardware *hw, const char *name) {
             write_value(out, e->value, energy_kinds[i]);
         }
         fputs(" from ", out);
-        write_str(out, e->source && *e->source ? e->source : "h2c default");
+        fe_write_quoted(out, e->source && *e->source ? e->source : "h2c default");
         fputs(";\n", out);
     }
     fputs("  }\n}\n", out);
