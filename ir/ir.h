@@ -80,6 +80,7 @@ static inline int dev_banks(const Device *d) { return (int)d->hw.banks_per_chann
 typedef uint64_t ChanSet;   /* bit c: channel c */
 #define CHAN_BIT(c) ((ChanSet)1 << (c))
 int chanset_count(ChanSet s);
+ChanSet chanset_first(int n);             /* channels 0..n-1 */
 ChanSet dev_nmp_set(const Device *d);       /* channels 0..nmp-1 */
 ChanSet dev_normal_set(const Device *d);    /* channels nmp..channels-1 */
 ChanSet dev_all_set(const Device *d);

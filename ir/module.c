@@ -136,15 +136,11 @@ void ir_device_build(Arena *a, Device *dev) {
 
 int chanset_count(ChanSet s) { return __builtin_popcountll(s); }
 
-ChanSet dev_nmp_set(const Device *d) {
-    int n = dev_nmp_channels(d);
-    return n >= 64 ? ~(ChanSet)0 : (CHAN_BIT(n) - 1);
-}
+ChanSet chanset_first(int n) { return n >= 64 ? ~(ChanSet)0 : CHAN_BIT(n) - 1; }
 
-ChanSet dev_all_set(const Device *d) {
-    int n = dev_channels(d);
-    return n >= 64 ? ~(ChanSet)0 : (CHAN_BIT(n) - 1);
-}
+ChanSet dev_nmp_set(const Device *d) { return chanset_first(dev_nmp_channels(d)); }
+
+ChanSet dev_all_set(const Device *d) { return chanset_first(dev_channels(d)); }
 
 ChanSet dev_normal_set(const Device *d) { return dev_all_set(d) & ~dev_nmp_set(d); }
 

@@ -268,7 +268,7 @@ static void h2c_op_cost(const DfProblem *p, int op, int c, bool normal, long lon
     const DfOp *o = &p->ops[op];
     DfAssign as;
     memset(&as, 0, sizeof as);
-    as.nmp = c >= 64 ? ~(ChanSet)0 : CHAN_BIT(c) - 1;
+    as.nmp = chanset_first(c);
     as.normal = normal;
     as.split = split;
     as.ratio = -1;

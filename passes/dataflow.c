@@ -22,7 +22,7 @@ static bool is_ffn(const DfProblem *p, int i) {
 bool df_plan_preset(const DfProblem *p, DataflowMode mode, DfPlan *plan) {
     memset(plan, 0, sizeof *plan);
     plan->nops = p->nops;
-    ChanSet nmp = p->nmp >= 64 ? ~(ChanSet)0 : CHAN_BIT(p->nmp) - 1;
+    ChanSet nmp = chanset_first(p->nmp);
     /* one op per group, in topological order (lowest index first) */
     uint32_t done = 0;
     for (int k = 0; k < p->nops; k++) {
