@@ -2,6 +2,7 @@
  * pipeline (shapes, dataflow, placement), print the text form, read it back (ir_parse) and print it
  * again. Reports the median and minimum of each step over R runs.
  * usage: bench_ir FILE.h2 [RUNS]      (exit 1 if any step fails or the round trip differs) */
+#include "frontend.h"
 #include "passes.h"
 
 #include <stdlib.h>

@@ -39,7 +39,7 @@ void expr_print(FILE *out, const Expr *e) {
             fprintf(out, " %s", e->num.unit);
         break;
     case EX_STR:
-        fe_write_quoted(out, e->str);
+        write_quoted(out, e->str);
         break;
     case EX_NAME:
         fputs(e->name, out);
@@ -86,7 +86,7 @@ static void dump_stmts(FILE *out, const Stmt *s, int depth) {
             expr_print(out, s->assign.value);
             if (s->assign.source) {
                 fputs(" from ", out);
-                fe_write_quoted(out, s->assign.source);
+                write_quoted(out, s->assign.source);
             }
             fputc('\n', out);
             break;
@@ -111,14 +111,14 @@ static void dump_stmts(FILE *out, const Stmt *s, int depth) {
 
 static void dump_one(FILE *out, const AstFile *f) {
     fprintf(out, "file ");
-    fe_write_quoted(out, f->src->name);
+    write_quoted(out, f->src->name);
     fputc('\n', out);
     for (const Item *it = f->items; it; it = it->next) {
         indent_loc(out, it->loc, 1);
         switch (it->kind) {
         case IT_IMPORT:
             fputs("import ", out);
-            fe_write_quoted(out, it->import.path);
+            write_quoted(out, it->import.path);
             fputc('\n', out);
             break;
         case IT_USE:

@@ -49,7 +49,7 @@ void fe_write_hardware(FILE *out, const Hardware *hw, const char *name) {
             write_value(out, e->value, energy_kinds[i]);
         }
         fputs(" from ", out);
-        fe_write_quoted(out, e->source && *e->source ? e->source : "h2c default");
+        write_quoted(out, e->source && *e->source ? e->source : "h2c default");
         fputs(";\n", out);
     }
     fputs("  }\n}\n", out);

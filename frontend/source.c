@@ -47,79 +47,8 @@ bool fe_parse(Session *s, SrcFile *src, AstFile *out) {
     return rc == 0 && s->diag->errors == errors;
 }
 
-SrcFile *fe_read_file(Arena *a, Diag *d, const char *path, Loc from, size_t max_bytes) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diag_error(d, from, "cannot open '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    /* read through the raw allocator so that running out of memory cannot unwind past fclose */
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    bool too_big = false, no_memory = false;
-    for (;;) {
-        if (len + 4096 + 2 > cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nb = h2c_raw_realloc(buf, cap, ncap);
-            if (!nb) {
-                no_memory = true;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 2, fp);
-        len += got;
-        if (got == 0)
-            break;
-        if (len > max_bytes) {
-            too_big = true;
-            break;
-        }
-    }
-    bool err = ferror(fp);
-    fclose(fp);
-    SrcFile *src = NULL;
-    if (too_big)
-        diag_error(d, from, "'%s' is larger than %zu MiB", path, max_bytes >> 20);
-    else if (err)
-        diag_error(d, from, "cannot read '%s'", path);
-    else if (!no_memory) {
-        /* the arena may run out too: catch that here, free the read buffer, and pass it on */
-        jmp_buf jb;
-        jmp_buf *saved = a->oom;
-        a->oom = &jb;
-        if (setjmp(jb)) {
-            a->oom = saved;
-            h2c_raw_free(buf, cap);
-            if (saved)
-                longjmp(*saved, 1);
-            diag_error(d, from, "out of memory reading '%s'", path);
-            return NULL;
-        }
-        char *text = arena_alloc(a, len + 2);
-        if (buf)
-            memcpy(text, buf, len);
-        text[len] = text[len + 1] = 0;
-        src = ARENA_NEW(a, SrcFile);
-        src->name = arena_strdup(a, path);
-        src->text = text;
-        src->len = len;
-        a->oom = saved;
-        h2c_raw_free(buf, cap);
-        return src;
-    }
-    h2c_raw_free(buf, cap);
-    if (no_memory) {
-        if (a->oom)
-            longjmp(*a->oom, 1);
-        diag_error(d, from, "out of memory reading '%s'", path);
-    }
-    return NULL;
-}
-
 static SrcFile *read_source(Session *s, const char *path, Loc from) {
-    return fe_read_file(&s->arena, s->diag, path, from, MAX_FILE_BYTES);
+    return srcfile_read(&s->arena, s->diag, path, from, MAX_FILE_BYTES);
 }
 
 /* A file that holds NUL bytes in its first block is not text: say so once instead of reporting

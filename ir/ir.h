@@ -6,8 +6,10 @@
 #ifndef H2C_IR_H
 #define H2C_IR_H
 
-#include "frontend.h"
+#include "spec.h"
 #include "ops.h"
+
+typedef struct Config Config;   /* frontend.h: the checked program, the input of ir_lower */
 
 #define IR_VERSION 1
 #define IR_MAX_RANK 4
@@ -239,6 +241,9 @@ Module *ir_lower(const Config *c, Diag *d);
  * workload and its inputs' result shapes (which must be known). False if they are not. */
 bool ir_infer_shape(const Module *m, const Phase *ph, const Op *op, long long shape[4], int *out_rank,
                     long long out[3]);
+/* Fills every op's shape and result in both phases, in topological order; shapes already set must
+ * agree. False, with a located error, on a cycle or an op whose shape cannot be inferred. */
+bool ir_fill_shapes(Module *m, Diag *d);
 
 /* ---------------------------------------------------------------- print.c / parse.c */
 

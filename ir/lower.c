@@ -3,6 +3,7 @@
  * the layer graph twice, for prefill (prompt tokens) and decode (one token, context growing from
  * prompt+1 to prompt+generate, capped at max_seq). Shapes and placement are left to the passes. */
 #include "ir.h"
+#include "frontend.h"
 
 #include <string.h>
 

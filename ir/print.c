@@ -11,7 +11,7 @@
 static void print_path(FILE *out, const char *p) {
     for (const char *q = p; *q; q++)
         if (*q == ' ' || *q == '\t' || *q == '"' || *q == '\\' || *q == ':' || (unsigned char)*q < 0x20) {
-            fe_write_quoted(out, p);
+            write_quoted(out, p);
             return;
         }
     fputs(p, out);
@@ -129,7 +129,7 @@ static void print_device(FILE *out, const Device *dev) {
             print_value(out, e->value, energy_kinds[i]);
         }
         fputs(" from ", out);
-        fe_write_quoted(out, e->source ? e->source : "");
+        write_quoted(out, e->source ? e->source : "");
         print_loc(out, e->loc);
         fputc('\n', out);
     }
@@ -209,7 +209,7 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op) 
 void ir_print(FILE *out, const Module *m) {
     fprintf(out, "; h2c IR v%d\n", IR_VERSION);
     fputs("module ", out);
-    fe_write_quoted(out, m->source ? m->source : "");
+    write_quoted(out, m->source ? m->source : "");
     fprintf(out, " cost_model %s dataflow %s objective %s\n\n", cost_model_names[m->cost_model],
             dataflow_mode_names[m->dataflow], objective_names[m->objective]);
     print_device(out, &m->dev);
@@ -233,7 +233,7 @@ void ir_print(FILE *out, const Module *m) {
                 sp->dense_layers);
         if (sp->profile) {
             fputs(" profile ", out);
-            fe_write_quoted(out, sp->profile);
+            write_quoted(out, sp->profile);
         }
         print_loc(out, sp->loc);
         fputc('\n', out);

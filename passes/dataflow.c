@@ -286,9 +286,9 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
 
 bool pass_dataflow(Module *m, Diag *d) {
     DfProblem p;
-    if (!df_problem_from_module(m, &p, d))
-        return false;
     const CostModel *cm = cost_model_get(m->cost_model);
+    if (!df_problem_from_module(m, cm, &p, d))
+        return false;
     DfPlan plan;
     if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) &&
         !df_check_width(&p, m->model.name, m->model.loc, d))

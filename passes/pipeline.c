@@ -1,9 +1,13 @@
 /* pipeline.c: the one table of passes, the default pipeline, and the runner: the verifier before
  * the first pass and after each, --print-ir-before/after(-all) dumps under a `; IR after <pass>`
- * header, and a --time-passes table (QBE main.c, LLVM's pass options). */
+ * header, and a --time-passes table (QBE main.c, LLVM's pass options). Also the table of cost
+ * models, the one place that knows both h2c's and the artifact's by name. */
 #include "passes.h"
+#include "artifact.h"
 
 #include <string.h>
+
+const CostModel *cost_model_get(CostModelKind k) { return k == CM_ARTIFACT ? &cost_artifact : &cost_h2c; }
 
 const Pass pass_table[] = {
     {"shapes", pass_shapes, "infer every op's iteration space and result shape in both phases"},

@@ -1,5 +1,6 @@
 /* h2c.c: the command-line driver, a thin layer over libh2c. Each subcommand parses its options,
  * calls the library, and maps failure to an exit status: 0 ok, 1 user error, 2 usage error. */
+#include "artifact.h"
 #include "frontend.h"
 #include "ir.h"
 #include "passes.h"
@@ -541,7 +542,7 @@ static int cmd_opt(int argc, char **argv) {
     diag_init(&d, stderr);
     Arena text;
     arena_init(&text);
-    SrcFile *src = fe_read_file(&text, &d, o.file, NOLOC, SIZE_MAX);
+    SrcFile *src = srcfile_read(&text, &d, o.file, NOLOC, SIZE_MAX);
     Module *m = src ? ir_parse(o.file, src->text, src->len, &d) : NULL;
     arena_free(&text);
     if (!m)
@@ -746,7 +747,8 @@ static int cmd_explore(int argc, char **argv) {
         int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1)
             threads = 1;
-        ExploreOpts eo = {threads, o.budget_seconds, o.budget_evals, o.progress < 0 ? isatty(2) : o.progress};
+        ExploreOpts eo = {cost_model_get(m->cost_model), threads, o.budget_seconds, o.budget_evals,
+                          o.progress < 0 ? isatty(2) : o.progress};
         if (c->xp && !o.budget_seconds)
             eo.budget_seconds = c->xp->budget_seconds;
         if (c->xp && !o.budget_evals)

@@ -2,7 +2,7 @@
  * worked out by hand below and the artifact's operator-level table (h2llm-artifact.md §4.8). The
  * whole-plan and baseline paths are checked end to end by the compat/testvectors and
  * compat/baselines tests. Runs from the source root (it reads ../shared/reference for one check). */
-#include "passes.h"
+#include "artifact.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* test_diag.c: diag.c. The exact text of a diagnostic (gcc format, source line, caret and ~
  * under the span), carets after tabs and UTF-8, long lines, the error cap and -Werror. Each
  * Diag writes to an open_memstream buffer. */
-#include "frontend.h"
+#include "support.h"
 
 #include <stdlib.h>
 

@@ -103,10 +103,15 @@ static void syn_mix_lower(const DfProblem *p, int op, int c, double *prefill, do
     *energy = 0;
 }
 
-static const CostModel syn_plain = {"synthetic", syn_op_cost, syn_evaluate, syn_pieces, false, NULL, false, NULL};
+static const CostModel syn_plain = {
+    .name = "synthetic", .op_cost = syn_op_cost, .evaluate = syn_evaluate, .split_pieces = syn_pieces};
 /* with bounds, and with ops of one shape sharing their tables (so they are interchangeable) */
-static const CostModel syn_bounded = {"synthetic+bounds", syn_op_cost, syn_evaluate, syn_pieces, false, syn_mix_lower,
-                                      true, NULL};
+static const CostModel syn_bounded = {.name = "synthetic+bounds",
+                                      .op_cost = syn_op_cost,
+                                      .evaluate = syn_evaluate,
+                                      .split_pieces = syn_pieces,
+                                      .mix_lower = syn_mix_lower,
+                                      .costs_by_shape = true};
 
 /* ---------------------------------------------------------------- random problems */
 

@@ -1,7 +1,7 @@
 /* test_units.c: units.c and the string helpers of base.c. unit_apply must scale a decimal
  * literal exactly (one rounding, as strtod of the scaled decimal would), unit_format must read
  * back to the same double, fmt_double must be the shortest round trip. */
-#include "frontend.h"
+#include "support.h"
 
 #include <stdlib.h>
 

@@ -6,7 +6,7 @@
  * Every time below is, as a function of the context, a maximum of affine functions plus affine
  * terms: convex and piecewise linear. sum_ctx() sums such a function over all decode steps exactly,
  * by splitting the context range where it stops being linear. */
-#include "passes.h"
+#include "cost.h"
 
 #include <math.h>
 #include <string.h>
@@ -409,4 +409,15 @@ static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out
     out->decode_step = p->gen > 0 ? out->decode / p->gen : 0;
 }
 
-const CostModel cost_h2c = {"h2c", h2c_op_cost, h2c_evaluate, NULL, true, h2c_mix_lower, true, h2c_fixed_time};
+const CostModel cost_h2c = {
+    .name = "h2c",
+    .op_cost = h2c_op_cost,
+    .evaluate = h2c_evaluate,
+    .split_pieces = NULL,
+    .has_energy = true,
+    .mix_lower = h2c_mix_lower,
+    .costs_by_shape = true,
+    .fixed_time = h2c_fixed_time,
+    .nmp_util = NULL,
+    .reads_sram = true,
+};

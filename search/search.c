@@ -13,7 +13,7 @@
  * a is prefill time (+ lambda x energy); d is decode time summed over the steps. Memoised at every
  * level. Splits: where the cost model declares monotone pieces, a binary search finds where the
  * NMP and NPU times cross; elsewhere every split is tried. */
-#include "passes.h"
+#include "search.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,11 +1,9 @@
-/* base.c: the allocator hook, arenas and small string helpers shared by all of h2c.
- * Everything h2c allocates goes through h2c_raw_* so a test can fail the Nth allocation. */
-#include "frontend.h"
+/* alloc.c: the allocator hook and arenas (support/, the ground floor). Everything h2c allocates
+ * goes through h2c_raw_* so a test can fail the Nth allocation; arenas free a whole lifetime at once. */
+#include "support.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     (void)ud;
@@ -159,83 +157,4 @@ char *arena_printf(Arena *a, const char *fmt, ...) {
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
-}
-
-/* ---------------------------------------------------------------- strings */
-
-void fe_write_quoted(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
-void fmt_double(char *buf, size_t n, double v) {
-    if (isnan(v)) {
-        snprintf(buf, n, "nan");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(buf, n, v < 0 ? "-inf" : "inf");
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-int edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 1000;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int prev = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int cur = row[j];
-            int sub = prev + (a[i - 1] != b[j - 1]);
-            int del = row[j] + 1, ins = row[j - 1] + 1;
-            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-const char *closest_word(const char *word, const char *const *cands) {
-    const char *best = NULL;
-    int bestd = 1000;
-    for (; *cands; cands++) {
-        int d = edit_distance(word, *cands);
-        if (d < bestd) {
-            bestd = d;
-            best = *cands;
-        }
-    }
-    size_t len = strlen(word);
-    int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-    /* a candidate that shares no letter with the word ('x' -> 'B') is no suggestion */
-    return bestd <= limit && (size_t)bestd < len ? best : NULL;
-}
-
-double h2c_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

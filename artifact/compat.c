@@ -3,7 +3,7 @@
  * and its fixed-mapping baseline table (text), all strictly and with file:line:col errors, builds
  * DfProblems and DfPlans from them, evaluates them with cost_artifact and compares the numbers.
  * Library code: it reports through a Diag, never exits, and frees everything it allocates. */
-#include "passes.h"
+#include "artifact.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -123,7 +123,7 @@ static _Noreturn void ctx_oom(Ctx *c) { longjmp(*c->arena.oom, 1); }
 /* ---------------------------------------------------------------- files and locations */
 
 static SrcFile *read_src(Ctx *c, const char *path, Loc from) {
-    return fe_read_file(&c->arena, c->d, path, from, MAX_FILE_BYTES);
+    return srcfile_read(&c->arena, c->d, path, from, MAX_FILE_BYTES);
 }
 
 static Loc mkloc(const SrcFile *src, int line, int col, int len) {

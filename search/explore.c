@@ -5,7 +5,7 @@
  * by design index and every result lands in its own slot, so the outcome does not depend on the
  * thread count; ties go to the lowest index. A time or evaluation budget stops new work and keeps
  * what is done. */
-#include "passes.h"
+#include "search.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -17,8 +17,8 @@
 
 enum { MAX_DESIGNS = 200000 };
 
-bool explore_problem(const Module *m, const Hardware *hw, DfProblem *p, Diag *d) {
-    if (!df_problem_from_module(m, p, d))
+bool explore_problem(const Module *m, const CostModel *cm, const Hardware *hw, DfProblem *p, Diag *d) {
+    if (!df_problem_from_module(m, cm, p, d))
         return false;
     double es_old = p->es;
     p->hw = *hw;
@@ -27,21 +27,21 @@ bool explore_problem(const Module *m, const Hardware *hw, DfProblem *p, Diag *d)
     p->es = precision_bytes((Precision)hw->precision);
     for (int i = 0; i < p->nops; i++)
         p->ops[i].footprint *= p->es / es_old;
-    p->nmp_util = m->cost_model == CM_ARTIFACT ? art_utilization(hw, m->work.batch) : 1.0;
+    p->nmp_util = cm->nmp_util ? cm->nmp_util(hw, m->work.batch) : 1.0;
     return true;
 }
 
 /* A copy of hw with everything no cost model reads cleared, for telling designs apart. */
-static void dedupe_key(const Hardware *hw, CostModelKind cm, Hardware *key) {
+static void dedupe_key(const Hardware *hw, const CostModel *cm, Hardware *key) {
     memset(key, 0, sizeof *key);
     for (int i = 0; i < HWF_COUNT_; i++) {
         if (i == HWF_buffer_input || i == HWF_buffer_weight || i == HWF_buffer_output)
             continue;
-        if (cm == CM_ARTIFACT && i == HWF_npu_sram)
+        if (!cm->reads_sram && i == HWF_npu_sram)
             continue;
         *(double *)((char *)key + hw_fields[i].offset) = *(const double *)((const char *)hw + hw_fields[i].offset);
     }
-    if (cm != CM_ARTIFACT)
+    if (cm->has_energy)
         for (int i = 0; i < EF_COUNT_; i++)
             key->energy[i].value = i == EF_pe_mac ? energy_pe_mac(hw, hw->pe_frequency) : hw->energy[i].value;
 }
@@ -109,7 +109,7 @@ static void *worker(void *arg) {
         Diag d;
         diag_init_quiet(&d);
         DfProblem p;
-        ds->ok = explore_problem(w->m, &ds->hw, &p, &d) && df_search(&p, w->cm, &so, &ds->sr, &d);
+        ds->ok = explore_problem(w->m, w->cm, &ds->hw, &p, &d) && df_search(&p, w->cm, &so, &ds->sr, &d);
         ds->seconds = h2c_seconds() - t;
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);
@@ -123,7 +123,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     r->best = -1;
     double t0 = h2c_seconds();
     DfProblem p0;
-    if (!df_problem_from_module(m, &p0, d))
+    if (!df_problem_from_module(m, o->cm, &p0, d))
         return false;
     if (!df_check_width(&p0, m->model.name, m->model.loc, d))
         return false;
@@ -195,7 +195,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
             invalid++;
             continue;
         }
-        dedupe_key(&ds->hw, m->cost_model, &keys[idx]);
+        dedupe_key(&ds->hw, o->cm, &keys[idx]);
         /* the first design with the same key, through a hash of the key's bytes */
         uint64_t h = 14695981039346656037u;
         for (size_t b = 0; b < sizeof(Hardware); b++)
@@ -224,7 +224,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     memset(&w, 0, sizeof w);
     w.m = m;
     w.so = &so;
-    w.cm = cost_model_get(m->cost_model);
+    w.cm = o->cm;
     w.r = r;
     w.order = order;
     w.norder = norder;

@@ -3,7 +3,7 @@
  * capacity check and the NMP utilisation table. Latencies are per layer; decode is one step at the
  * final context repeated gen times; energy is 0. Every expression keeps the artifact's order of
  * operations so that results agree bit for bit (docs/cost-models.md §2.8 lists the quirks). */
-#include "passes.h"
+#include "artifact.h"
 
 #include <math.h>
 #include <math.h>
@@ -298,7 +298,18 @@ static void mix_lower(const DfProblem *p, int op, int c, double *prefill, double
     *energy = 0;
 }
 
-const CostModel cost_artifact = {"h2llm-artifact", op_cost, evaluate, split_pieces, false, mix_lower, true, NULL};
+const CostModel cost_artifact = {
+    .name = "h2llm-artifact",
+    .op_cost = op_cost,
+    .evaluate = evaluate,
+    .split_pieces = split_pieces,
+    .has_energy = false,
+    .mix_lower = mix_lower,
+    .costs_by_shape = true,
+    .fixed_time = NULL,
+    .nmp_util = art_utilization,
+    .reads_sram = false,
+};
 
 /* ---------------------------------------------------------------- capacity */
 

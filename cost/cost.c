@@ -1,6 +1,7 @@
-/* cost.c: what both cost models share: the split dimension of an op and how a plan's share of it
- * is resolved (an integer, or the artifact's ratio r truncated as Python's int(S * r) does). */
-#include "passes.h"
+/* cost.c: what every cost model shares: the problem a module poses (df_problem_from_module), the
+ * split dimension of an op and how a plan's share of it is resolved (an integer, or the artifact's
+ * ratio r truncated as Python's int(S * r) does). */
+#include "cost.h"
 
 #include <string.h>
 
@@ -28,8 +29,6 @@ DfExec df_exec_of(const DfAssign *a) {
     return a->nmp ? DF_EXEC_NMP : DF_EXEC_NPU;
 }
 
-const CostModel *cost_model_get(CostModelKind k) { return k == CM_ARTIFACT ? &cost_artifact : &cost_h2c; }
-
 static DfKind kind_of(OpCode c) {
     switch (c) {
     case OP_FC: return DFK_FC;
@@ -43,7 +42,7 @@ static DfKind kind_of(OpCode c) {
 
 static Gemm gemm_of(const Op *op) { return (Gemm){(double)op->shape[0], (double)op->shape[1], (double)op->shape[2], (double)op->shape[3]}; }
 
-bool df_problem_from_module(const Module *m, DfProblem *p, Diag *d) {
+bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d) {
     const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
     if (dc->nops > DF_MAX_OPS) {
         diag_error(d, dc->ops[DF_MAX_OPS].loc, "the dataflow search handles layers of up to %d ops; this one has %d",
@@ -68,7 +67,7 @@ bool df_problem_from_module(const Module *m, DfProblem *p, Diag *d) {
     p->kv_heads = m->model.kv_heads;
     p->head_dim = m->model.head_dim;
     p->es = ir_elem_bytes(m);
-    p->nmp_util = m->cost_model == CM_ARTIFACT ? art_utilization(&m->dev.hw, m->work.batch) : 1.0;
+    p->nmp_util = cm->nmp_util ? cm->nmp_util(&m->dev.hw, m->work.batch) : 1.0;
     p->nops = dc->nops;
     for (int i = 0; i < dc->nops; i++) {
         const Op *o = &dc->ops[i], *po = &pf->ops[i];

@@ -5,7 +5,7 @@
  * artifact's devices, H2-LLM-Full over its 64 (nmp channels x PE tuple) devices. One task per
  * (point, design, device) runs on a pool of threads; results land in fixed slots, so the grid does
  * not depend on the thread count. Then the speedup tables behind the paper's figures 10, 12-15. */
-#include "passes.h"
+#include "artifact.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -86,7 +86,7 @@ static void run_full(Pool *pool, Task *t, Arena *scratch, Diag *d) {
     for (int k = NFULL - 1; k >= 0; k--) {
         Hardware hw = design_device(GRID_FULL, k);
         DfProblem p;
-        if (!explore_problem(m, &hw, &p, d))
+        if (!explore_problem(m, &cost_artifact, &hw, &p, d))
             continue;
         SearchOpts o = {DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, t->ok ? t->cost.total : 0};
         SearchResult r;
@@ -113,7 +113,7 @@ static void run_task(Pool *pool, Task *t, Arena *scratch) {
         return;
     }
     t->hw = design_device(t->design, 0);
-    if (!explore_problem(m, &t->hw, &p, &d))
+    if (!explore_problem(m, &cost_artifact, &t->hw, &p, &d))
         return;
     switch (t->design) {
     case GRID_CP:
@@ -199,7 +199,7 @@ bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, D
                 c.hw = &hw;
                 c.cost_model = CM_ARTIFACT;
                 modules[point] = ir_lower(&c, d);
-                if (!modules[point] || !pass_shapes(modules[point], d))
+                if (!modules[point] || !ir_fill_shapes(modules[point], d))
                     ok = false;
             }
         }

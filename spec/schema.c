@@ -1,7 +1,8 @@
-/* schema.c: the tables behind the language: hardware fields with units, ranges and defaults (the
- * H2-LLM artifact's device), the default energy table with sources, and the names of enums.
- * sema.c checks against these tables and docs/language.md is written from them. */
-#include "frontend.h"
+/* schema.c: the tables behind the language (spec/): hardware fields with units, ranges and defaults
+ * (the H2-LLM artifact's device), the default energy table with sources, the default workload and
+ * the names of enums. The front end checks against these tables, the IR prints and reads them, and
+ * docs/language.md is written from them. */
+#include "spec.h"
 
 #include <math.h>
 #include <string.h>
@@ -48,12 +49,6 @@ static EnergyPoint pe_mac_default[] = {
     {600e6, 1.075},
     {800e6, 1.148},
     {1000e6, 1.365},
-};
-
-const char *const op_kind_names[OPK_COUNT_] = {
-#define X(id, name, doc) name,
-    OP_KINDS(X)
-#undef X
 };
 
 const char *const sparse_mode_names[SP_COUNT_] = {"dense", "static", "dynamic", "hybrid"};
@@ -130,24 +125,4 @@ void workload_defaults(Workload *w) {
     w->prompt = 783;
     w->generate = 209;
     w->max_seq = 2048;
-}
-
-double model_weight_bytes(const Model *m, double es) {
-    double per_layer = 0;
-    for (int i = 0; i < m->nops; i++) {
-        const ModelOp *op = &m->ops[i];
-        if (op->kind != OPK_FC)
-            continue;
-        int k = op->ninputs > 0 ? (op->inputs[0] < 0 ? m->hidden : m->ops[op->inputs[0]].width) : 0;
-        per_layer += (double)k * op->out * es;
-    }
-    return per_layer * m->layers + 2.0 * m->vocab * (double)m->hidden * es;
-}
-
-double model_kv_bytes(const Model *m, const Workload *w, double es) {
-    int attn = 0;
-    for (int i = 0; i < m->nops; i++)
-        attn += m->ops[i].kind == OPK_ATTN_SCORE;
-    /* K and V for every attention of every layer, at the longest sequence */
-    return 2.0 * attn * m->layers * (double)w->batch * w->max_seq * m->kv_heads * m->head_dim * es;
 }

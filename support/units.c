@@ -1,6 +1,6 @@
 /* units.c: the units values may carry (sizes, frequencies, bandwidths, energies, tokens, ...),
  * exact scaling of decimal literals, and printing a value back with a unit that re-reads exactly. */
-#include "frontend.h"
+#include "support.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* diag.c: diagnostics in the gcc format: `file:line:col: error: msg`, the source line, a caret.
  * Library code reports here and returns false; only the CLI turns errors into an exit status. */
-#include "frontend.h"
+#include "support.h"
 
 #include <string.h>
 

@@ -1,0 +1,138 @@
+/* cost.h: the cost models (cost/). What they see (a DfProblem: one layer's GEMM graph on one
+ * device and workload), what they price (a DfPlan), their one interface (CostModel), and h2c's own
+ * model. The H2-LLM artifact's model implements the same interface in artifact/. Used by the search
+ * (search/) to choose and by the passes and reports to price. */
+#ifndef H2C_COST_H
+#define H2C_COST_H
+
+#include "ir.h"
+
+/* ---------------------------------------------------------------- cost.c: what the cost models see
+ * A DfProblem is one layer's GEMM graph with its prefill and decode shapes on one device, for one
+ * workload; a DfPlan is a dataflow for it: per op a position in the H2-LLM hierarchy (group = MAG,
+ * part = MPG, stratum), the NMP channels holding and computing its NMP share, whether it also
+ * lives on the normal channels, and how much of its split dimension is on NMP. Both cost models,
+ * the search, `h2c compat` (from the artifact's JSON) and the IR (passes/dataflow.c) meet here. */
+
+#define DF_MAX_OPS 32
+
+typedef enum DfKind {
+    DFK_FC,         /* a GEMM against weights: splits along N (weight columns) */
+    DFK_ATTN,       /* attention (QK or SV): splits along B (KV head x batch pairs) */
+    DFK_OTHER,      /* softmax, norm, activation, add, mul: on the NPU, no storage */
+} DfKind;
+
+typedef struct Gemm {
+    double B, M, N, K;  /* batched GEMM B x (M x K) . (K x N) */
+} Gemm;
+
+typedef struct DfOp {
+    const char *name;
+    DfKind kind;
+    OpCode code;
+    Gemm pre;           /* prefill shape (context = prompt) */
+    Gemm dec;           /* decode shape at the last context */
+    int ctx_dim;        /* which of pre/dec's N (2) or K (3) is the context; -1: none */
+    uint32_t preds;     /* bit j: op j is an input */
+    double footprint;   /* bytes of its weights or KV cache (max_seq), all layers */
+} DfOp;
+
+typedef struct DfProblem {
+    Hardware hw;        /* the device's parameters */
+    int nmp, normal;    /* channel counts */
+    int batch, prompt, gen, max_seq;
+    int ctx_first, ctx_last;    /* decode contexts: prompt+1 .. min(prompt+gen, max_seq) */
+    int layers, hidden, intermediate, vocab, heads, kv_heads, head_dim;
+    double es;          /* bytes per element */
+    int nops;
+    DfOp ops[DF_MAX_OPS];
+    double nmp_util;    /* the artifact's NMP utilisation factor (1 except its ID-NMP points) */
+} DfProblem;
+
+typedef enum DfExec {
+    DF_EXEC_AUTO,       /* data-centric: NMP only -> NMP, normal only -> NPU, both -> MIX */
+    DF_EXEC_NPU,        /* all on the NPU, reading from wherever the op is stored (the baselines) */
+    DF_EXEC_NMP,        /* all on the NMP PEs of `nmp` */
+    DF_EXEC_MIX,        /* `split` on the NMP PEs, the rest on the NPU */
+} DfExec;
+
+typedef struct DfAssign {
+    int group, part, stratum;   /* decode position: MAG, MPG, stratum */
+    ChanSet nmp;        /* NMP channels holding (and computing) the op's NMP share */
+    bool normal;        /* the op also lives on (all) the normal channels */
+    long long split;    /* NMP share along the split dimension: N columns (fc) or B GEMMs (attention) */
+    double ratio;       /* >= 0: the artifact's r; split is then int(S * r) as the artifact computes it */
+    DfExec exec;        /* how decode runs; AUTO derives it from nmp/normal as H2-LLM does */
+    bool spread;        /* the NPU's share is striped over every channel, not only the normal ones */
+} DfAssign;
+
+/* The decode execution of an assignment, with AUTO resolved. */
+DfExec df_exec_of(const DfAssign *a);
+
+typedef struct DfPlan {
+    int nops;
+    DfAssign a[DF_MAX_OPS];
+    int order[DF_MAX_OPS];      /* evaluation order: ops are summed in this order within a stratum */
+} DfPlan;
+
+typedef struct CostResult {
+    double prefill;         /* seconds (artifact: one layer; h2c: the whole model) */
+    double decode;          /* seconds, all decode steps */
+    double decode_step;     /* artifact: one step at the last context; h2c: decode / steps */
+    double total;           /* prefill + decode */
+    double energy;          /* joules (the artifact: always 0) */
+    double op_prefill[DF_MAX_OPS];  /* per op, prefill seconds */
+    double op_decode[DF_MAX_OPS];   /* per op, decode seconds (its own time, before overlap) */
+} CostResult;
+
+/* One op under one mapping, as the search sees it: prefill time, and the decode time of its NPU
+ * and NMP parts (summed over all decode steps), and energy. */
+typedef struct OpCost {
+    double prefill;
+    double npu;
+    double nmp;
+    double energy;
+} OpCost;
+
+typedef struct CostModel {
+    const char *name;
+    /* c NMP channels, normal: also on the normal channels, split: NMP share (see DfAssign) */
+    void (*op_cost)(const DfProblem *p, int op, int c, bool normal, long long split, OpCost *out);
+    /* the whole plan, with the hierarchy's overlap rules */
+    void (*evaluate)(const DfProblem *p, const DfPlan *plan, CostResult *out);
+    /* Where the search may binary-search a MIX split. Fills breaks[0..n] (breaks[0] = 1, breaks[n] =
+     * S) so that on each [breaks[j], breaks[j+1]) op_cost's nmp time does not decrease and its npu
+     * time does not increase as the split grows; returns n, or 0 if there is no such structure and
+     * every split must be tried. NULL: one piece, [1, S). */
+    int (*split_pieces)(const DfProblem *p, int op, int c, long long *breaks, int max);
+    /* True if energy is modelled (the artifact's is always 0). */
+    bool has_energy;
+    /* Lower bounds, over every MIX split, of op_cost's prefill and energy on c channels (+ normal).
+     * Lets the search skip assignments that cannot enter a front. NULL: no bounds. */
+    void (*mix_lower)(const DfProblem *p, int op, int c, double *prefill, double *energy);
+    /* True if op_cost depends on an op only through its DfOp fields (kind, shapes, footprint): then
+     * ops that agree in those are interchangeable, and the search enumerates them in one order. */
+    bool costs_by_shape;
+    /* Time every plan pays on top of its ops (the h2c model's LM head), for the search's bound. NULL: 0. */
+    double (*fixed_time)(const DfProblem *p);
+    /* The NMP utilisation factor the model applies on this device at this batch (the artifact's
+     * table for its ID-NMP points). NULL: 1. */
+    double (*nmp_util)(const Hardware *hw, int batch);
+    /* True if the model reads the NPU's SRAM size (designs differing only in it then differ). */
+    bool reads_sram;
+} CostModel;
+
+/* The length of op's split dimension (N for fc, B for attention, 0 for others). */
+long long df_split_len(const DfProblem *p, int op);
+/* The NMP share of op in plan a as an integer, resolving a ratio the way the artifact does. */
+long long df_split_of(const DfProblem *p, int op, const DfAssign *a);
+/* The problem for a module (its device, shapes and graph); false if it has more than DF_MAX_OPS ops. */
+bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d);
+
+/* ---------------------------------------------------------------- cost_h2c.c
+ * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation
+ * traffic, non-GEMM ops, and energy from the device's table. */
+extern const CostModel cost_h2c;
+
+
+#endif

@@ -1,0 +1,170 @@
+/* support.h: the ground floor of h2c, which every other folder builds on and which depends on
+ * nothing but libc: the allocator hook and arenas, diagnostics with source locations, source
+ * files, units, text formatting and the clock. One section per .c file. */
+#ifndef H2C_SUPPORT_H
+#define H2C_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define H2C_VERSION "0.3.0"
+
+/* ---------------------------------------------------------------- base.c */
+
+/* One allocator hook for the whole library (Lua's lua_Alloc): realloc semantics, nsize 0 frees.
+ * Returns NULL on failure. Tests install a hook that fails the Nth call. */
+typedef void *(*H2cAllocFn)(void *ud, void *ptr, size_t osize, size_t nsize);
+void h2c_set_allocator(H2cAllocFn fn, void *ud);
+void *h2c_raw_alloc(size_t n);           /* NULL on failure */
+void *h2c_raw_realloc(void *p, size_t osize, size_t nsize);
+void h2c_raw_free(void *p, size_t osize);
+
+/* An internal invariant failed: a bug in h2c, never a user error. */
+_Noreturn void h2c_unreachable_at(const char *file, int line, const char *msg);
+#define h2c_unreachable(msg) h2c_unreachable_at(__FILE__, __LINE__, (msg))
+
+/* Arena: bump allocation in chunks, freed all at once. Lifetimes are named by who owns the arena
+ * (a Session owns sources, ASTs and configs; a Module owns its IR). When an allocation fails the
+ * arena longjmps to `oom` (set by the library entry point that is running), or, if none is set,
+ * calls h2c_unreachable. */
+typedef struct ArenaChunk ArenaChunk;
+typedef struct Arena {
+    ArenaChunk *head;   /* newest chunk first */
+    ArenaChunk *spare;  /* chunks kept by arena_reset for reuse */
+    size_t used;        /* bytes used in head */
+    size_t total;       /* bytes handed out, for statistics */
+    jmp_buf *oom;       /* where to jump when memory runs out; NULL: fatal */
+} Arena;
+
+void arena_init(Arena *a);
+void arena_free(Arena *a);
+/* Forgets every allocation but keeps the memory for the next ones (no trip to the allocator). */
+void arena_reset(Arena *a);
+void *arena_alloc(Arena *a, size_t n);            /* zeroed, 16-byte aligned */
+void *arena_realloc(Arena *a, void *p, size_t osize, size_t nsize);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ARENA_NEW(a, T) ((T *)arena_alloc((a), sizeof(T)))
+#define ARENA_ARRAY(a, T, n) ((T *)arena_alloc((a), sizeof(T) * (size_t)(n)))
+
+/* A growable array in an arena: `T *items; int count, cap;` next to each other. */
+#define VEC_PUSH(arena, items, count, cap, value)                                              \
+    do {                                                                                       \
+        if ((count) == (cap)) {                                                                \
+            int ncap_ = (cap) ? (cap) * 2 : 8;                                                 \
+            (items) = arena_realloc((arena), (items), sizeof(*(items)) * (size_t)(cap),        \
+                                    sizeof(*(items)) * (size_t)ncap_);                         \
+            (cap) = ncap_;                                                                     \
+        }                                                                                      \
+        (items)[(count)++] = (value);                                                          \
+    } while (0)
+
+/* Writes s in double quotes with " \\ newline tab and control bytes escaped (as .h2 and IR read them). */
+void write_quoted(FILE *out, const char *s);
+/* Shortest decimal text that reads back to exactly `v` (%.15g, %.16g or %.17g). */
+void fmt_double(char *buf, size_t n, double v);
+/* Edit distance, for "did you mean" suggestions. */
+int edit_distance(const char *a, const char *b);
+/* The candidate closest to `word` (NULL-terminated list), or NULL if none is close. */
+const char *closest_word(const char *word, const char *const *candidates);
+/* Seconds on the monotonic clock, for timing passes and searches. */
+double h2c_seconds(void);
+
+/* ---------------------------------------------------------------- diag.c */
+
+/* A source file kept in memory for the caret lines of diagnostics. `text` may be NULL for a file
+ * that is only named (e.g. a .h2 location read back from IR text); the line is then read lazily. */
+typedef struct SrcFile {
+    const char *name;   /* path as given */
+    const char *text;   /* whole contents, NUL-terminated (may contain NULs), or NULL */
+    size_t len;         /* bytes in text */
+    bool ir_text;       /* IR text being read: Locs into it point at errors but are not printed back */
+} SrcFile;
+
+/* Where something came from: every token, AST node and IR entity has one. line/col are 1-based,
+ * col counts bytes; len is the span in bytes on that line (0: a point). file NULL: no location. */
+typedef struct Loc {
+    const SrcFile *file;
+    int line, col, len;
+} Loc;
+
+extern const Loc NOLOC;
+
+typedef enum DiagLevel { DIAG_ERROR, DIAG_WARNING, DIAG_NOTE } DiagLevel;
+
+/* Counts and prints diagnostics in the gcc format. Phases return false on error; only the CLI
+ * turns that into an exit status. */
+typedef struct Diag {
+    FILE *out;          /* where diagnostics go (stderr in the CLI, a memstream in tests) */
+    int errors;         /* errors reported so far */
+    int warnings;       /* warnings reported so far */
+    int max_errors;     /* stop after this many (0: 20) */
+    bool stop;          /* set once max_errors is reached: phases should give up */
+    bool werror;        /* treat warnings as errors */
+    bool quiet;         /* count diagnostics but print none (a search trying designs one by one) */
+} Diag;
+
+void diag_init(Diag *d, FILE *out);
+/* A Diag that counts and prints nothing. */
+void diag_init_quiet(Diag *d);
+void diag_report(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void diag_vreport(Diag *d, DiagLevel lvl, Loc loc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+#define diag_error(d, loc, ...) diag_report((d), DIAG_ERROR, (loc), __VA_ARGS__)
+#define diag_warning(d, loc, ...) diag_report((d), DIAG_WARNING, (loc), __VA_ARGS__)
+#define diag_note(d, loc, ...) diag_report((d), DIAG_NOTE, (loc), __VA_ARGS__)
+/* Loc spanning from a's start to b's end when both are on one line, else a. */
+Loc loc_span(Loc a, Loc b);
+
+/* ---------------------------------------------------------------- srcfile.c */
+
+/* Reads a whole file into the arena as a SrcFile (two NULs after the text). NULL, with a diagnostic
+ * located at `from`, if it cannot be opened or read or is larger than max_bytes. */
+SrcFile *srcfile_read(Arena *a, Diag *d, const char *path, Loc from, size_t max_bytes);
+
+/* ---------------------------------------------------------------- units.c */
+
+/* What a value measures. Each field of the language accepts one kind. */
+typedef enum UnitKind {
+    UK_NONE,        /* a plain number (counts, ratios written without %) */
+    UK_BYTES,       /* B, KB, KiB, MB, MiB, GB, GiB, TB, TiB; base: byte */
+    UK_FREQ,        /* Hz, kHz, MHz, GHz; base: Hz */
+    UK_BANDWIDTH,   /* B/s, KB/s, MB/s, GB/s, GiB/s, TB/s; base: byte/s */
+    UK_MACRATE,     /* MAC/s, GMAC/s, TMAC/s; base: MAC/s */
+    UK_ENERGY_BIT,  /* fJ/bit, pJ/bit, pJ/B; base: pJ/bit */
+    UK_ENERGY_MAC,  /* fJ/MAC, pJ/MAC; base: pJ/MAC */
+    UK_ENERGY,      /* fJ, pJ, nJ, uJ; base: pJ */
+    UK_TOKENS,      /* token, tokens; base: token */
+    UK_PERCENT,     /* %; stored as a fraction */
+    UK_TIME,        /* ns, us, ms, s, min; base: s */
+    UK_COUNT_
+} UnitKind;
+
+typedef struct Unit {
+    const char *name;   /* spelling, e.g. "GB/s" */
+    UnitKind kind;
+    int pow10;          /* scale = 10^pow10 * 2^pow2 (exact scaling, see unit_apply) */
+    int pow2;
+    double factor;      /* any other scale (min = 60 s); 1 otherwise */
+} Unit;
+
+const Unit *unit_lookup(const char *name);
+const char *unit_kind_name(UnitKind k);      /* "a size", "a frequency", ... */
+const char *unit_kind_example(UnitKind k);   /* "MiB", "MHz", ... */
+/* Scale the decimal literal `text` by `u` exactly (10^k by rewriting the exponent, 2^k exactly).
+ * Returns false on overflow to infinity. */
+bool unit_apply(const char *text, const Unit *u, double *out);
+/* Print v (base units of kind k) with the unit that gives the shortest number that reads back
+ * exactly (the larger unit on a tie; a number below 1 only in the base unit), among the house
+ * units: sizes in binary multiples (256MiB, 1.5KiB, else bytes), energies in pJ (0.682pJ/MAC),
+ * the rest in any unit of the kind (12.8GB/s, 600MHz). No space before the unit; a percentage
+ * prints as a fraction (0.7). */
+void unit_format(char *buf, size_t n, double v, UnitKind k);
+
+#endif

@@ -1,0 +1,39 @@
+#!/bin/sh
+# The folders' layering (docs/README.md): each folder may include only the headers of the folders
+# below it. A line per folder: the folder, then the project headers its files may include. A file
+# that includes anything else fails the test, naming the file and the header.
+set -eu
+cd "$(dirname "$0")/.."
+rules='
+support  support.h
+spec     support.h spec.h
+frontend support.h spec.h frontend.h lexstate.h sema.h parser.h lexer.h
+ir       support.h spec.h ir.h ops.h
+cost     support.h spec.h ir.h ops.h cost.h
+search   support.h spec.h ir.h ops.h cost.h search.h
+artifact support.h spec.h ir.h ops.h cost.h search.h frontend.h artifact.h
+passes   support.h spec.h ir.h ops.h cost.h search.h artifact.h passes.h
+'
+# ir/lower.c is the bridge from the front end: it alone in ir/ reads the checked program.
+exceptions='
+ir/lower.c frontend.h
+'
+check() {
+    echo "$rules" | while read -r dir allowed; do
+        [ -n "$dir" ] || continue
+        for f in "$dir"/*.c "$dir"/*.h "$dir"/*.l "$dir"/*.y; do
+            [ -f "$f" ] || continue
+            for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
+                case " $allowed " in *" $h "*) continue ;; esac
+                if echo "$exceptions" | grep -qx "$f $h"; then continue; fi
+                echo "$f includes $h, which $dir/ may not (allowed: $allowed)"
+            done
+        done
+    done
+}
+out=$(check)
+if [ -n "$out" ]; then
+    echo "$out"
+    exit 1
+fi
+echo "layout: every include points down"
