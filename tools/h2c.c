@@ -408,6 +408,21 @@ static bool write_output(const char *path, WriteFn fn, const void *ctx) {
         fn(stdout, ctx);
         return fflush(stdout) == 0;
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe is written in place: renaming a file over it would replace it */
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
+            return false;
+        }
+        fn(f, ctx);
+        bool ok = !ferror(f);
+        ok = (fclose(f) == 0) && ok;
+        if (!ok)
+            fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
+        return ok;
+    }
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     if (!tmp)
