@@ -309,6 +309,7 @@ const CostModel cost_artifact = {
     .fixed_time = NULL,
     .nmp_util = art_utilization,
     .reads_sram = false,
+    .whole_model = false,
 };
 
 /* ---------------------------------------------------------------- capacity */

@@ -36,6 +36,7 @@ static DfKind kind_of(OpCode c) {
     case OP_ATTN_VALUE:
     case OP_ATTN_TILE:
     case OP_PAGE_SELECT: return DFK_ATTN;
+    case OP_EMBEDDING:      /* a lookup on the NPU, reading rows from wherever the table is */
     default: return DFK_OTHER;
     }
 }
@@ -43,12 +44,23 @@ static DfKind kind_of(OpCode c) {
 static Gemm gemm_of(const Op *op) { return (Gemm){(double)op->shape[0], (double)op->shape[1], (double)op->shape[2], (double)op->shape[3]}; }
 
 bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d) {
+    return df_problem_scope(m, cm, SCOPE_LAYER, p, d);
+}
+
+bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfProblem *p, Diag *d) {
     const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
-    if (dc->nops > DF_MAX_OPS) {
-        diag_error(d, dc->ops[DF_MAX_OPS].loc, "the dataflow search handles layers of up to %d ops; this one has %d",
-                   DF_MAX_OPS, dc->nops);
-        return false;
-    }
+    int n = 0, first = -1;
+    for (int i = 0; i < dc->nops; i++)
+        if (dc->ops[i].scope == scope) {
+            if (n == DF_MAX_OPS) {
+                diag_error(d, dc->ops[i].loc, "the dataflow search handles up to %d ops per %s; this one has more",
+                           DF_MAX_OPS, scope == SCOPE_LAYER ? "layer" : op_scope_names[scope]);
+                return false;
+            }
+            if (first < 0)
+                first = i;
+            n++;
+        }
     memset(p, 0, sizeof *p);
     p->hw = m->dev.hw;
     p->nmp = dev_nmp_channels(&m->dev);
@@ -59,7 +71,7 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
     p->max_seq = m->work.max_seq;
     p->ctx_first = dc->ctx_first;
     p->ctx_last = dc->ctx_last;
-    p->layers = m->model.layers;
+    p->layers = scope == SCOPE_LAYER ? m->model.layers : 1;
     p->hidden = m->model.hidden;
     p->intermediate = m->model.intermediate;
     p->vocab = m->model.vocab;
@@ -68,10 +80,18 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
     p->head_dim = m->model.head_dim;
     p->es = ir_elem_bytes(m);
     p->nmp_util = cm->nmp_util ? cm->nmp_util(&m->dev.hw, m->work.batch) : 1.0;
-    p->nops = dc->nops;
-    for (int i = 0; i < dc->nops; i++) {
+    p->scope = scope;
+    p->attention = ir_attention_form(m);
+    p->nops = n;
+    for (int k = 0, i = first; k < n; i++) {
+        if (dc->ops[i].scope != scope)
+            continue;
+        p->index[k++] = i;
+    }
+    for (int k = 0; k < n; k++) {
+        int i = p->index[k];
         const Op *o = &dc->ops[i], *po = &pf->ops[i];
-        DfOp *q = &p->ops[i];
+        DfOp *q = &p->ops[k];
         if (!(o->shape[0] && po->shape[0])) {
             diag_error(d, o->loc, "%%%s has no shape; run the shapes pass first", o->name);
             return false;
@@ -81,19 +101,57 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
         q->kind = kind_of(o->code);
         q->pre = gemm_of(po);
         q->dec = gemm_of(o);
+        q->fused = -1;
         q->ctx_dim = o->code == OP_ATTN_SCORE || o->code == OP_SOFTMAX || o->code == OP_ATTN_TILE ? 2
                      : o->code == OP_ATTN_VALUE                                                      ? 3
                                                                                                      : -1;
-        for (int j = 0; j < o->ninputs; j++)
-            if (o->inputs[j] >= 0)
-                q->preds |= 1u << o->inputs[j];
+        for (int j = 0; j < o->ninputs; j++) {
+            int src = o->inputs[j];
+            if (src < 0 || dc->ops[src].scope != scope)
+                continue;   /* x, tokens, or the layer's output read by the epilogue */
+            for (int t = 0; t < n; t++)
+                if (p->index[t] == src)
+                    q->preds |= 1u << t;
+        }
         if (o->tensor >= 0) {
             const Tensor *t = &m->tensors[o->tensor];
-            double elems = 1;
-            for (int k = 0; k < t->rank; k++)
-                elems *= (double)t->dims[k];
-            q->footprint = elems * precision_bytes(t->elem) * t->layers;
+            Range box[IR_MAX_RANK];
+            for (int r = 0; r < t->rank; r++)
+                box[r] = (Range){0, t->dims[r]};
+            q->footprint = tensor_box_bytes(t, box) * t->layers;
+            /* a tied LM head reads the embedding's table: the prologue's lookup does not own it */
+            if (o->code == OP_EMBEDDING) {
+                for (int u = 0; u < dc->nops; u++)
+                    if (dc->ops[u].tied && dc->ops[u].tensor == o->tensor)
+                        q->footprint = 0;
+            }
         }
+    }
+    /* fused attention: a score op, the softmax it may feed, and the value op that reads the result */
+    for (int k = 0; k < n; k++) {
+        const Op *v = &dc->ops[p->index[k]];
+        if (v->code != OP_ATTN_VALUE || v->ninputs < 1 || v->inputs[0] < 0)
+            continue;
+        int src = v->inputs[0], sm = -1;
+        if (dc->ops[src].code == OP_SOFTMAX && dc->ops[src].ninputs == 1 && dc->ops[src].inputs[0] >= 0) {
+            sm = src;
+            src = dc->ops[src].inputs[0];
+        }
+        if (dc->ops[src].code != OP_ATTN_SCORE)
+            continue;
+        int ks = -1, km = -1;
+        for (int t = 0; t < n; t++) {
+            if (p->index[t] == src)
+                ks = t;
+            if (p->index[t] == sm)
+                km = t;
+        }
+        if (ks < 0)
+            continue;
+        p->ops[ks].fused = k;
+        p->ops[k].fused = ks;
+        if (km >= 0)
+            p->ops[km].fused = ks;
     }
     return true;
 }

@@ -35,6 +35,9 @@ typedef struct DfOp {
     int ctx_dim;        /* which of pre/dec's N (2) or K (3) is the context; -1: none */
     uint32_t preds;     /* bit j: op j is an input */
     double footprint;   /* bytes of its weights or KV cache (max_seq), all layers */
+    int fused;          /* attention run as one fused kernel in prefill: for the score op, the value op
+                           it feeds (through its softmax); for the softmax and value ops, the score op;
+                           -1: none */
 } DfOp;
 
 typedef struct DfProblem {
@@ -47,6 +50,11 @@ typedef struct DfProblem {
     int nops;
     DfOp ops[DF_MAX_OPS];
     double nmp_util;    /* the artifact's NMP utilisation factor (1 except its ID-NMP points) */
+    OpScope scope;      /* the module's ops it holds: the layer graph (run `layers` times, the default),
+                           the prologue or the epilogue (run once: `layers` is then 1) */
+    int index[DF_MAX_OPS];  /* op i of the problem is op index[i] of the module's phases */
+    AttnForm attention; /* prefill attention: fused (the default) or unfused (the artifact's form) */
+    double reserve;     /* bytes per channel held by the module's other scopes (capacity) */
 } DfProblem;
 
 typedef enum DfExec {
@@ -120,6 +128,8 @@ typedef struct CostModel {
     double (*nmp_util)(const Hardware *hw, int batch);
     /* True if the model reads the NPU's SRAM size (designs differing only in it then differ). */
     bool reads_sram;
+    /* True if the model prices the whole model (the prologue and epilogue too), not one layer. */
+    bool whole_model;
 } CostModel;
 
 /* The length of op's split dimension (N for fc, B for attention, 0 for others). */
@@ -128,6 +138,10 @@ long long df_split_len(const DfProblem *p, int op);
 long long df_split_of(const DfProblem *p, int op, const DfAssign *a);
 /* The problem for a module (its device, shapes and graph); false if it has more than DF_MAX_OPS ops. */
 bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d);
+/* The problem of one scope of a module: its ops (inputs from other scopes dropped), run `layers`
+ * times for the layer graph and once for the prologue and epilogue. False if it has more than
+ * DF_MAX_OPS ops; a scope without ops gives nops = 0. */
+bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfProblem *p, Diag *d);
 
 /* ---------------------------------------------------------------- cost_h2c.c
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation

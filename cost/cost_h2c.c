@@ -1,8 +1,10 @@
 /* cost_h2c.c: h2c's own cost model (docs/cost-models.md, "The h2c model"). Differences from the
- * artifact's: the whole model (all layers, plus the LM head when the model has a vocabulary); decode
- * summed step by step as the KV cache grows; the NPU reads each part of an op from the channels that
- * hold that part; output activations, NPU<->NMP transfers, KV write-back and SRAM spill are counted;
- * non-GEMM ops cost vector time; and energy comes from the device's energy table.
+ * artifact's: a problem's ops run `layers` times (the layer graph) or once (the prologue and
+ * epilogue: embedding, final norm, LM head); decode summed step by step as the KV cache grows; the
+ * NPU reads each part of an op from the channels that hold that part, overlapping traffic with
+ * compute; output activations, NPU<->NMP transfers, KV write-back and SRAM spill are counted;
+ * prefill attention is one fused causal kernel unless the model asks for the unfused form; non-GEMM
+ * ops cost vector time; and energy comes from the device's energy table.
  * Every time below is, as a function of the context, a maximum of affine functions plus affine
  * terms: convex and piecewise linear. sum_ctx() sums such a function over all decode steps exactly,
  * by splitting the context range where it stops being linear. */
@@ -60,6 +62,7 @@ static double vector_ops(OpCode c) {
     case OP_SOFTMAX: return 5;      /* max, subtract, exp, sum, divide */
     case OP_NORM: return 4;         /* square, sum, rsqrt, scale */
     case OP_ACTIVATION: return 4;   /* silu: exp, add, divide, multiply */
+    case OP_ROPE: return 4;         /* two products and a sum per element, and its angle's sine or cosine */
     default: return 1;              /* add, mul */
     }
 }
@@ -103,11 +106,61 @@ static double read_time(const Dev *d, const Mapping *mp, double on_nmp, double o
     return t;
 }
 
+/* The share of a prefill score matrix under the causal mask: query i of s sees i + 1 keys. */
+static double causal_share(const DfProblem *p) { return ((double)p->prompt + 1) / (2.0 * (double)p->prompt); }
+
+/* Prefill attention as one fused kernel (flash-style) on the NPU, priced on its score op: the
+ * scores and probabilities stay on chip, the causal mask skips the upper triangle, and the MACs of
+ * both products, the softmax on the vector unit and the traffic (Q in, K and V read once, O out,
+ * the prompt's KV written) overlap, so the slowest decides. The softmax and value ops then cost
+ * only their energy. */
+static Part fused_attention(const DfProblem *p, const Dev *d, const DfOp *score, const Mapping *mp) {
+    Part r = {0, 0, 0};
+    const DfOp *value = &p->ops[score->fused], *sm = NULL;
+    for (int i = 0; i < p->nops; i++)
+        if (p->ops[i].code == OP_SOFTMAX && p->ops[i].fused == value->fused && &p->ops[i] != value &&
+            &p->ops[i] != score)
+            sm = &p->ops[i];
+    double es = p->es, share = causal_share(p);
+    Gemm a = score->pre, b = value->pre;
+    double macs = (a.B * a.M * a.N * a.K + b.B * b.M * b.N * b.K) * share;
+    double elems = a.B * a.M * a.N * share;
+    double vec = sm ? elems * vector_ops(OP_SOFTMAX) : 0;
+    double q = a.B * a.M * a.K * es, o = b.B * b.M * b.N * es;
+    double kv = (a.B * a.K * a.N + b.B * b.N * b.K) * es;       /* the K and V of the prompt */
+    double kv_write = 2.0 * p->prompt * p->batch * p->kv_heads * p->head_dim * es;
+    /* Q and O stream through DRAM when they do not fit on chip beside a head's K and V */
+    double act = q + o > d->sram ? q + o : 0;
+    double all_ch = (double)(p->nmp + p->normal) * d->ch_bw;
+    double on_nmp, on_normal;
+    storage_split(mp, kv, &on_nmp, &on_normal);
+    double t_mem = read_time(d, mp, on_nmp, on_normal) + (act + kv_write) / all_ch;
+    double t_mac = macs / d->npu, t_vec = vec / d->vec;
+    r.npu = t_mac > t_vec ? t_mac : t_vec;
+    r.npu = r.npu > t_mem ? r.npu : t_mem;
+    r.energy = (macs * d->e_npu_mac + vec * d->e_npu_mac + (kv + act) * 8 * d->e_npu_bit +
+                (q + o + kv + 2 * elems * es) * 8 * d->e_sram_bit + kv_write * 8 * d->e_write_bit) *
+               1e-12;
+    return r;
+}
+
 /* Time and energy of one op, one layer, one step (prefill: the whole prompt at once). */
 static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefill, double ctx, const Mapping *mp) {
     Part r = {0, 0, 0};
     Gemm g = gemm_at(o, prefill, ctx);
     double es = p->es;
+    if (prefill && o->fused >= 0 && p->attention == ATTN_FUSED) {
+        if (o->code == OP_ATTN_SCORE)
+            return fused_attention(p, d, o, mp);
+        return r;   /* the softmax and value ops ran inside the score op's kernel */
+    }
+    if (o->code == OP_EMBEDDING) {
+        /* a lookup: the NPU gathers one row per token from wherever the table is stored */
+        double bytes = g.M * g.N * es;
+        r.npu = bytes / ((double)(p->nmp + p->normal) * d->ch_bw);
+        r.energy = bytes * 8 * (d->e_npu_bit + d->e_sram_bit) * 1e-12;
+        return r;
+    }
     if (o->kind == DFK_OTHER) {
         double elems = g.B * g.M * g.N;
         double ops = elems * vector_ops(o->code);
@@ -134,8 +187,10 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
         storage_split(mp, operand, &a, &b);
         double wa, wb;
         storage_split(mp, kv_write, &wa, &wb);
-        double t_mac = macs / d->npu, t_read = read_time(d, mp, a, b);
-        r.npu = (t_mac > t_read ? t_mac : t_read) + spill / all_ch + read_time(d, mp, wa, wb);
+        /* DMA overlaps compute: the operand, the spilled activations and the KV written share the
+           channels, and the slower of that traffic and the MACs decides */
+        double t_mac = macs / d->npu, t_mem = read_time(d, mp, a, b) + spill / all_ch + read_time(d, mp, wa, wb);
+        r.npu = t_mac > t_mem ? t_mac : t_mem;
         r.energy = (macs * d->e_npu_mac + operand * 8 * d->e_npu_bit + (operand + in + out) * 8 * d->e_sram_bit +
                     spill * 8 * d->e_npu_bit + kv_write * 8 * d->e_write_bit) * 1e-12;
         return r;
@@ -169,8 +224,8 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
             b1 = b;
             b2 = kvw;
         }
-        double t_mac = m / d->npu, t_read = read_time(d, mp, a1, b1);
-        r.npu = (t_mac > t_read ? t_mac : t_read) + spill / all_ch + read_time(d, mp, a2, b2);
+        double t_mac = m / d->npu, t_mem = read_time(d, mp, a1, b1) + spill / all_ch + read_time(d, mp, a2, b2);
+        r.npu = t_mac > t_mem ? t_mac : t_mem;
         r.energy += (m * d->e_npu_mac + b * 8 * d->e_npu_bit + (b + in + out) * 8 * d->e_sram_bit +
                      spill * 8 * d->e_npu_bit + kvw * 8 * d->e_write_bit) * 1e-12;
     }
@@ -297,8 +352,15 @@ static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, do
     double spill = in + out > d.sram ? in + out - d.sram : 0;
     double kv = o->kind == DFK_ATTN ? (double)p->prompt * p->batch * p->kv_heads * p->head_dim * es : 0;
     double bw = (double)(c + p->normal) * d.ch_bw, all_ch = (double)(p->nmp + p->normal) * d.ch_bw;
-    double t_mac = macs / d.npu, t_read = operand / bw;
-    *prefill = L * ((t_mac > t_read ? t_mac : t_read) + spill / all_ch + kv / bw);
+    double t_mac = macs / d.npu, t_mem = operand / bw + spill / all_ch + kv / bw;
+    *prefill = L * (t_mac > t_mem ? t_mac : t_mem);
+    if (o->fused >= 0 && p->attention == ATTN_FUSED) {
+        /* a fused kernel: no faster than its MACs (priced on the score op; the value op is free) */
+        const DfOp *v = &p->ops[o->fused];
+        Gemm b = v->pre;
+        double share = causal_share(p);
+        *prefill = o->code == OP_ATTN_SCORE ? L * (g.B * g.M * g.N * g.K + b.B * b.M * b.N * b.K) * share / d.npu : 0;
+    }
     long long S = df_split_len(p, op);
     OpCost lo, hi;
     h2c_op_cost(p, op, c, true, 1, &lo);
@@ -359,25 +421,6 @@ static double plan_step(const void *data, double ctx) {
     return a->energy ? energy : step;
 }
 
-/* The LM head: hidden x vocab weights striped over every channel, on the NPU, once per step
- * (one token per sequence) and once after the prompt. */
-static Part lm_head(const DfProblem *p, const Dev *d) {
-    Part r = {0, 0, 0};
-    if (p->vocab <= 0)
-        return r;
-    double macs = (double)p->batch * p->hidden * p->vocab;
-    double bytes = (double)p->hidden * p->vocab * p->es;
-    double t_mac = macs / d->npu, t_read = bytes / ((p->nmp + p->normal) * d->ch_bw);
-    r.npu = t_mac > t_read ? t_mac : t_read;
-    r.energy = (macs * d->e_npu_mac + bytes * 8 * (d->e_npu_bit + d->e_sram_bit)) * 1e-12;
-    return r;
-}
-
-static double h2c_fixed_time(const DfProblem *p) {
-    Dev d = dev_of(p);
-    return (double)(p->gen + 1) * lm_head(p, &d).npu;
-}
-
 static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out) {
     memset(out, 0, sizeof *out);
     Dev d = dev_of(p);
@@ -400,11 +443,9 @@ static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out
         double nmp = sum_ctx(p, op_fn, &oa);
         out->op_decode[i] = L * (npu > nmp ? npu : nmp);
     }
-    Part head = lm_head(p, &d);
-    out->prefill += head.npu;
-    out->decode = L * sum_ctx(p, plan_step, &a) + (double)p->gen * head.npu;
+    out->decode = L * sum_ctx(p, plan_step, &a);
     a.energy = true;
-    out->energy = pre_energy + L * sum_ctx(p, plan_step, &a) + (double)(p->gen + 1) * head.energy;
+    out->energy = pre_energy + L * sum_ctx(p, plan_step, &a);
     out->total = out->prefill + out->decode;
     out->decode_step = p->gen > 0 ? out->decode / p->gen : 0;
 }
@@ -417,7 +458,8 @@ const CostModel cost_h2c = {
     .has_energy = true,
     .mix_lower = h2c_mix_lower,
     .costs_by_shape = true,
-    .fixed_time = h2c_fixed_time,
+    .fixed_time = NULL,
     .nmp_util = NULL,
     .reads_sram = true,
+    .whole_model = true,
 };

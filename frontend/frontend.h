@@ -169,7 +169,9 @@ bool fe_parse(Session *s, SrcFile *src, AstFile *out);
     X(NORM, "norm", "layer or RMS normalisation over the hidden width")                         \
     X(ACTIVATION, "activation", "element-wise activation (silu, gelu, relu)")                    \
     X(ADD, "add", "element-wise sum (residual)")                                                 \
-    X(MUL, "mul", "element-wise product (gating)")
+    X(MUL, "mul", "element-wise product (gating)")                                               \
+    X(EMBEDDING, "embedding", "token embedding: rows of a vocab x hidden table (prologue)")      \
+    X(ROPE, "rope", "rotary position embedding of q or k, per head (the model's rope block)")
 
 typedef enum OpKind {
 #define X(id, name, doc) OPK_##id,
@@ -181,17 +183,25 @@ extern const char *const op_kind_names[OPK_COUNT_];
 
 /* ---------------------------------------------------------------- sema.c: the checked program */
 
-typedef enum ValType { VT_ACT, VT_SCORES } ValType;
+typedef enum ValType { VT_ACT, VT_SCORES, VT_TOKENS } ValType;
+
+#define MODEL_INPUT_X (-1)        /* an input that is the layer input x */
+#define MODEL_INPUT_TOKENS (-2)   /* an input that is the token ids (the prologue's input) */
 
 typedef struct ModelOp {
     const char *name;
     Loc loc;                /* the op's name in `op NAME = ...` */
     OpKind kind;
     Loc kind_loc;
-    int *inputs;            /* indices into Model.ops; -1 = the layer input x */
+    OpScope scope;          /* layer graph, prologue or epilogue */
+    int *inputs;            /* indices into Model.ops, or MODEL_INPUT_X / MODEL_INPUT_TOKENS */
     int ninputs;
     int out;                /* output width N for fc (0 otherwise) */
     const char *fn;         /* activation function or norm kind, or NULL */
+    bool bias;              /* fc: adds a bias vector; norm (layer): has a bias (beta) */
+    int tied;               /* fc: the embedding op whose table it reads transposed, or -1 */
+    double eps;             /* norm: epsilon (0: the model's norm_eps) */
+    double scale;           /* embedding: the factor the looked-up rows are multiplied by (Gemma) */
     ValType type;           /* what the op produces */
     int width;              /* output width (VT_ACT) */
 } ModelOp;
@@ -201,8 +211,13 @@ typedef struct Model {
     Loc loc;
     int layers, hidden, intermediate, heads, kv_heads, head_dim, vocab;
     Loc f_locs[7];          /* where layers..vocab were set */
-    ModelOp *ops;           /* in source order; inputs may refer forward (sema checks acyclicity) */
+    Rope rope;              /* the rope {} block (defaults when absent) */
+    double norm_eps;        /* epsilon of every norm that does not give its own */
+    AttnForm attention;     /* how prefill attention runs (a workload may override it) */
+    ModelOp *ops;           /* prologue ops first, then the layer graph, then the epilogue; inputs may
+                               refer forward within a scope (sema checks acyclicity) */
     int nops;
+    int layer_out;          /* the layer op whose result feeds the next layer (-1: none defined) */
 } Model;
 /* The checked program: every block of every loaded file, plus the selection for compile. */
 typedef struct Config {

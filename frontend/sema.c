@@ -253,15 +253,23 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
 }
 
 double model_weight_bytes(const Model *m, double es) {
-    double per_layer = 0;
+    double per_layer = 0, once = 0;
     for (int i = 0; i < m->nops; i++) {
         const ModelOp *op = &m->ops[i];
-        if (op->kind != OPK_FC)
-            continue;
+        double bytes = 0;
         int k = op->ninputs > 0 ? (op->inputs[0] < 0 ? m->hidden : m->ops[op->inputs[0]].width) : 0;
-        per_layer += (double)k * op->out * es;
+        if (op->kind == OPK_FC && op->tied < 0)
+            bytes = ((double)k + (op->bias ? 1 : 0)) * op->out * es;    /* weights, and a bias row */
+        else if (op->kind == OPK_NORM)
+            bytes = (double)op->width * (op->bias ? 2 : 1) * es;        /* scale, and a shift */
+        else if (op->kind == OPK_EMBEDDING)
+            bytes = (double)m->vocab * m->hidden * es;
+        if (op->scope == SCOPE_LAYER)
+            per_layer += bytes;
+        else
+            once += bytes;
     }
-    return per_layer * m->layers + 2.0 * m->vocab * (double)m->hidden * es;
+    return per_layer * m->layers + once;
 }
 
 double model_kv_bytes(const Model *m, const Workload *w, double es) {

@@ -8,7 +8,11 @@
 
 /* ---------------------------------------------------------------- model */
 
-enum { MF_LAYERS, MF_HIDDEN, MF_INTERMEDIATE, MF_HEADS, MF_KV_HEADS, MF_HEAD_DIM, MF_VOCAB, MF_COUNT_ };
+enum {
+    MF_LAYERS, MF_HIDDEN, MF_INTERMEDIATE, MF_HEADS, MF_KV_HEADS, MF_HEAD_DIM, MF_VOCAB,
+    MF_NORM_EPS, MF_ROPE_THETA, MF_ROPE_FRACTION, MF_ROPE_FACTOR, MF_ROPE_LOW, MF_ROPE_HIGH, MF_ROPE_ORIGINAL,
+    MF_COUNT_
+};
 
 static bool model_derived(Scope *sc, int i, double *out, Loc use) {
     double a, b;
@@ -27,16 +31,82 @@ static bool model_derived(Scope *sc, int i, double *out, Loc use) {
 
 typedef struct ModelCtx {
     Sema *S;
-    const Stmt **ops;
-    int nops, cap;
+    const Stmt **ops;       /* op statements: the prologue's, the layer's, the epilogue's */
+    OpScope *scopes;
+    int nops, cap, scap;
+    const Stmt *attention, *scaling;    /* the enum fields' assignments */
+    bool ok;
 } ModelCtx;
+
+static void add_op_stmt(ModelCtx *mc, const Stmt *st, OpScope scope) {
+    int n = mc->nops;
+    VEC_PUSH(mc->S->a, mc->ops, mc->nops, mc->cap, st);
+    int sn = n;
+    VEC_PUSH(mc->S->a, mc->scopes, sn, mc->scap, scope);
+}
 
 static bool model_extra(void *ctx, const char *path, const Stmt *st) {
     ModelCtx *mc = ctx;
-    if (path)
+    if (!path) {
+        add_op_stmt(mc, st, SCOPE_LAYER);
+        return true;
+    }
+    const Stmt **slot = strcmp(path, "attention") == 0 ? &mc->attention
+                        : strcmp(path, "rope.scaling") == 0 ? &mc->scaling : NULL;
+    if (!slot)
         return false;
-    VEC_PUSH(mc->S->a, mc->ops, mc->nops, mc->cap, st);
+    if (*slot) {
+        diag_error(mc->S->d, st->assign.path_loc, "'%s' is set twice", path);
+        diag_note(mc->S->d, (*slot)->assign.path_loc, "first set here");
+        mc->ok = false;
+    } else {
+        *slot = st;
+    }
     return true;
+}
+
+/* The statements of a model block with its prologue and epilogue blocks taken out (their ops are
+ * added to mc with their scope); the rest is collected as fields and layer ops. */
+static const Stmt *split_scopes(ModelCtx *mc, const Stmt *body) {
+    Sema *S = mc->S;
+    const Stmt *seen[SCOPE_COUNT_] = {0};
+    /* prologue ops first, then the layer's (collected later), then the epilogue's */
+    for (int pass = 0; pass < 2; pass++) {
+        OpScope want = pass == 0 ? SCOPE_PROLOGUE : SCOPE_EPILOGUE;
+        for (const Stmt *st = body; st; st = st->next) {
+            if (st->kind != ST_BLOCK || strcmp(st->block.name, op_scope_names[want]) != 0)
+                continue;
+            if (seen[want]) {
+                diag_error(S->d, st->block.name_loc, "model has two %s blocks", op_scope_names[want]);
+                diag_note(S->d, seen[want]->block.name_loc, "the first is here");
+                mc->ok = false;
+                continue;
+            }
+            seen[want] = st;
+            for (const Stmt *o = st->block.body; o; o = o->next) {
+                if (o->kind == ST_OP)
+                    add_op_stmt(mc, o, want);
+                else {
+                    diag_error(S->d, o->loc, "a %s holds only ops (op NAME = KIND(...);)", op_scope_names[want]);
+                    mc->ok = false;
+                }
+            }
+        }
+    }
+    if (!seen[SCOPE_PROLOGUE] && !seen[SCOPE_EPILOGUE])
+        return body;
+    /* a copy of the list without those blocks */
+    Stmt *head = NULL, **tail = &head;
+    for (const Stmt *st = body; st; st = st->next) {
+        if (st == seen[SCOPE_PROLOGUE] || st == seen[SCOPE_EPILOGUE])
+            continue;
+        Stmt *c = ARENA_NEW(S->a, Stmt);
+        *c = *st;
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+    }
+    return head;
 }
 
 static const char *width_desc(Sema *S, const Model *m, int w) {
@@ -60,8 +130,25 @@ static bool op_int_arg(Scope *sc, const Arg *a, int *out) {
     return true;
 }
 
-static const char *const act_fns[] = {"silu", "gelu", "relu", "swish", NULL};
+static const char *const act_fns[] = {"silu", "gelu", "gelu_tanh", "relu", "swish", NULL};
 static const char *const norm_kinds[] = {"rms", "layer", NULL};
+static const char *const bools[] = {"false", "true", NULL};
+
+/* Evaluates an op's keyword argument as a plain number in [lo, hi]. */
+static bool op_num_arg(Scope *sc, const Arg *a, double lo, double hi, double *out) {
+    Val v;
+    if (!sema_eval(sc, a->value, &v))
+        return false;
+    if (!sema_check_value(sc->S, a->name, UK_NONE, 0, lo, hi, v, a->value))
+        return false;
+    *out = v.v;
+    return true;
+}
+
+/* An input's name as written, for messages. */
+static const char *input_name(const Model *m, int k) {
+    return k == MODEL_INPUT_X ? "x" : k == MODEL_INPUT_TOKENS ? "tokens" : m->ops[k].name;
+}
 
 /* Op names to indices: open addressing over a power-of-two table (models may have thousands of ops). */
 typedef struct NameIndex {
@@ -92,16 +179,117 @@ static int name_find(NameIndex *ni, const char *name, bool insert, int value) {
     return -1;
 }
 
+/* The ends of the layer graph. The prologue's last op is the first layer's input x; the layer's
+ * output is its one op that no other layer op reads, and it feeds the next layer's x; the epilogue
+ * reads that output (its value after the last layer) and no other layer op. */
+static bool check_ends(Sema *S, Model *m) {
+    bool ok = true;
+    bool *read = ARENA_ARRAY(S->a, bool, m->nops + 1);
+    int last_pro = -1, nepi = 0;
+    for (int i = 0; i < m->nops; i++) {
+        const ModelOp *op = &m->ops[i];
+        if (op->scope == SCOPE_PROLOGUE)
+            last_pro = i;
+        if (op->scope == SCOPE_EPILOGUE)
+            nepi++;
+        if (op->scope != SCOPE_LAYER)
+            continue;
+        for (int j = 0; j < op->ninputs; j++)
+            if (op->inputs[j] >= 0)
+                read[op->inputs[j]] = true;
+    }
+    int nsinks = 0, sink = -1;
+    char names[256] = "";
+    for (int i = 0; i < m->nops; i++) {
+        if (m->ops[i].scope != SCOPE_LAYER || read[i])
+            continue;
+        if (nsinks < 4) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s'%s'", nsinks ? ", " : "", m->ops[i].name);
+        }
+        nsinks++;
+        sink = i;
+    }
+    if (nsinks == 1)
+        m->layer_out = sink;
+    if (last_pro < 0 && nepi == 0)
+        return true;
+    if (nsinks != 1) {
+        diag_error(S->d, m->loc,
+                   "the layer of model '%s' has %d outputs (%s%s): with a prologue or epilogue, exactly one layer op "
+                   "must be read by no other layer op, as it feeds the next layer",
+                   m->name, nsinks, names, nsinks > 4 ? ", ..." : "");
+        return false;
+    }
+    const ModelOp *out = &m->ops[sink];
+    if (out->type != VT_ACT || out->width != m->hidden) {
+        diag_error(S->d, out->loc, "'%s' is the layer's output, which feeds the next layer, so it must be hidden = %d "
+                   "wide", out->name, m->hidden);
+        ok = false;
+    }
+    if (last_pro >= 0) {
+        const ModelOp *p = &m->ops[last_pro];
+        if (p->type != VT_ACT || p->width != m->hidden) {
+            diag_error(S->d, p->loc, "'%s' ends the prologue, so it is the first layer's input x and must be hidden = "
+                       "%d wide", p->name, m->hidden);
+            ok = false;
+        }
+    }
+    for (int i = 0; i < m->nops; i++) {
+        const ModelOp *op = &m->ops[i];
+        if (op->scope != SCOPE_EPILOGUE)
+            continue;
+        for (int j = 0; j < op->ninputs; j++) {
+            int k = op->inputs[j];
+            if (k >= 0 && m->ops[k].scope == SCOPE_LAYER && k != sink) {
+                diag_error(S->d, op->loc, "epilogue op '%s' reads '%s'; after the last layer only the layer's output "
+                           "'%s' is left", op->name, m->ops[k].name, out->name);
+                ok = false;
+            }
+        }
+    }
+    return ok;
+}
+
+/* May an op of scope `from` read the result of op k? The layer reads the layer and x; the prologue
+ * reads tokens and the prologue; the epilogue reads the epilogue and the layer (its output after
+ * the last layer, checked once the output is known). */
+static bool scope_may_read(const Model *m, OpScope from, int k) {
+    if (k == MODEL_INPUT_X)
+        return from == SCOPE_LAYER;
+    if (k == MODEL_INPUT_TOKENS)
+        return from == SCOPE_PROLOGUE;
+    OpScope to = m->ops[k].scope;
+    return to == from || (from == SCOPE_EPILOGUE && to == SCOPE_LAYER);
+}
+
+static const char *scope_rule(OpScope s) {
+    switch (s) {
+    case SCOPE_PROLOGUE: return "a prologue op reads 'tokens' and other prologue ops";
+    case SCOPE_EPILOGUE: return "an epilogue op reads the layer's output and other epilogue ops";
+    default: return "a layer op reads 'x' (the layer input) and other layer ops";
+    }
+}
+
 static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
     bool ok = true;
     m->nops = mc->nops;
     m->ops = ARENA_ARRAY(S->a, ModelOp, mc->nops ? mc->nops : 1);
+    m->layer_out = -1;
     NameIndex ni;
     ni.cap = 16;
     while (ni.cap < (size_t)mc->nops * 2)
         ni.cap *= 2;
     ni.names = ARENA_ARRAY(S->a, const char *, ni.cap);
     ni.idx = ARENA_ARRAY(S->a, int, ni.cap);
+    const char *kinds[OPK_COUNT_ + 2];
+    int nk = 0;
+    for (int k = 0; k < OPK_COUNT_; k++) {
+        kinds[nk++] = op_kind_names[k];
+        if (k == OPK_FC)
+            kinds[nk++] = "linear";
+    }
+    kinds[nk] = NULL;
     /* names first, so inputs may refer to ops written later */
     for (int i = 0; i < mc->nops; i++) {
         const Stmt *st = mc->ops[i];
@@ -109,8 +297,11 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
         op->name = st->op.name;
         op->loc = st->op.name_loc;
         op->kind_loc = st->op.callee_loc;
-        if (strcmp(op->name, "x") == 0) {
-            diag_error(S->d, op->loc, "'x' is the layer input and cannot be redefined");
+        op->scope = mc->scopes[i];
+        op->tied = -1;
+        if (strcmp(op->name, "x") == 0 || strcmp(op->name, "tokens") == 0) {
+            diag_error(S->d, op->loc, "'%s' is the %s and cannot be redefined", op->name,
+                       op->name[0] == 'x' ? "layer input" : "token input of the prologue");
             ok = false;
         }
         int first = name_find(&ni, op->name, true, i);
@@ -126,15 +317,17 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
         if (strcmp(st->op.callee, "linear") == 0)
             op->kind = OPK_FC;
         if (op->kind == OPK_COUNT_) {
-            const char *sug = closest_word(st->op.callee, (const char *const[]){
-                "fc", "linear", "attn_score", "attn_value", "softmax", "norm", "activation", "add", "mul", NULL});
-            if (sug)
+            const char *sug = closest_word(st->op.callee, kinds);
+            if (sug) {
                 diag_error(S->d, st->op.callee_loc, "unknown op kind '%s'; did you mean '%s'?", st->op.callee, sug);
-            else
-                diag_error(S->d, st->op.callee_loc,
-                           "unknown op kind '%s' (known: fc, linear, attn_score, attn_value, softmax, norm, "
-                           "activation, add, mul)",
-                           st->op.callee);
+            } else {
+                char all[256] = "";
+                for (int k = 0; kinds[k]; k++) {
+                    size_t l = strlen(all);
+                    snprintf(all + l, sizeof all - l, "%s%s", k ? ", " : "", kinds[k]);
+                }
+                diag_error(S->d, st->op.callee_loc, "unknown op kind '%s' (known: %s)", st->op.callee, all);
+            }
             ok = false;
         }
     }
@@ -145,7 +338,7 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
         const Stmt *st = mc->ops[i];
         ModelOp *op = &m->ops[i];
         op->inputs = ARENA_ARRAY(S->a, int, st->op.nargs ? st->op.nargs : 1);
-        bool seen_kw = false, out_given = false;
+        bool seen_kw = false, out_given = false, bias_given = false;
         int npos = 0;   /* inputs written, resolved or not: the arity check counts these */
         for (int j = 0; j < st->op.nargs; j++) {
             const Arg *a = &st->op.args[j];
@@ -160,7 +353,7 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                     }
                     out_given = true;
                 } else if (strcmp(a->name, "fn") == 0 && op->kind == OPK_ACTIVATION) {
-                    int k = sema_enum_value(S, a->value, "activation function", act_fns, 4);
+                    int k = sema_enum_value(S, a->value, "activation function", act_fns, 5);
                     if (k < 0)
                         ok = false;
                     else
@@ -171,6 +364,26 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                         ok = false;
                     else
                         op->fn = norm_kinds[k];
+                } else if (strcmp(a->name, "eps") == 0 && op->kind == OPK_NORM) {
+                    if (!op_num_arg(sc, a, 1e-30, 1, &op->eps))
+                        ok = false;
+                } else if (strcmp(a->name, "bias") == 0 && (op->kind == OPK_FC || op->kind == OPK_NORM)) {
+                    int k = sema_enum_value(S, a->value, "bias (true or false)", bools, 2);
+                    if (k < 0)
+                        ok = false;
+                    op->bias = k == 1;
+                    bias_given = true;
+                } else if (strcmp(a->name, "scale") == 0 && op->kind == OPK_EMBEDDING) {
+                    if (!op_num_arg(sc, a, 1e-30, 1e30, &op->scale))
+                        ok = false;
+                } else if (strcmp(a->name, "tied") == 0 && op->kind == OPK_FC) {
+                    int k = a->value->kind == EX_NAME ? name_find(&ni, a->value->name, false, 0) : -1;
+                    if (k < 0 || m->ops[k].kind != OPK_EMBEDDING) {
+                        diag_error(S->d, a->value->loc, "'tied' names the embedding op whose table this fc shares");
+                        ok = false;
+                    } else {
+                        op->tied = k;
+                    }
                 } else {
                     diag_error(S->d, a->name_loc, "%s takes no argument '%s'", op_kind_names[op->kind], a->name);
                     ok = false;
@@ -184,23 +397,28 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 continue;
             }
             if (a->value->kind != EX_NAME) {
-                diag_error(S->d, a->value->loc, "an op input is the name of an op or 'x'");
+                diag_error(S->d, a->value->loc, "an op input is the name of an op, 'x' or 'tokens'");
                 ok = false;
                 continue;
             }
-            int idx = -2;
+            int idx = -3;
             if (strcmp(a->value->name, "x") == 0)
-                idx = -1;
-            if (idx == -2) {
+                idx = MODEL_INPUT_X;
+            else if (strcmp(a->value->name, "tokens") == 0)
+                idx = MODEL_INPUT_TOKENS;
+            if (idx == -3) {
                 int k = name_find(&ni, a->value->name, false, 0);
                 if (k >= 0)
                     idx = k;
             }
-            if (idx == -2) {
-                const char **names = arena_alloc(S->a, sizeof(char *) * (size_t)(m->nops + 2));
-                names[0] = "x";
+            if (idx == -3) {
+                const char **names = arena_alloc(S->a, sizeof(char *) * (size_t)(m->nops + 3));
+                int nn = 0;
+                names[nn++] = op->scope == SCOPE_PROLOGUE ? "tokens" : "x";
                 for (int k = 0; k < m->nops; k++)
-                    names[k + 1] = m->ops[k].name;
+                    if (scope_may_read(m, op->scope, k))
+                        names[nn++] = m->ops[k].name;
+                names[nn] = NULL;
                 const char *sug = closest_word(a->value->name, names);
                 if (sug)
                     diag_error(S->d, a->value->loc, "op '%s' uses '%s', which is not defined; did you mean '%s'?",
@@ -216,6 +434,15 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 ok = false;
                 continue;
             }
+            if (!scope_may_read(m, op->scope, idx)) {
+                const char *where = idx >= 0 ? op_scope_names[m->ops[idx].scope] : idx == MODEL_INPUT_X ? "layer" : "prologue";
+                diag_error(S->d, a->value->loc, "%s op '%s' cannot read '%s' (%s); %s",
+                           op_scope_names[op->scope], op->name, a->value->name,
+                           idx >= 0 ? arena_printf(S->a, "a %s op", where) : arena_printf(S->a, "the %s's input", where),
+                           scope_rule(op->scope));
+                ok = false;
+                continue;
+            }
             op->inputs[op->ninputs++] = idx;
         }
         if (op->kind == OPK_FC && !out_given) {
@@ -226,6 +453,14 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
             op->fn = "silu";
         if (op->kind == OPK_NORM && !op->fn)
             op->fn = "rms";
+        if (op->kind == OPK_NORM && !bias_given)
+            op->bias = strcmp(op->fn, "layer") == 0; /* LayerNorm has a shift (beta) unless told otherwise */
+        if (op->kind == OPK_EMBEDDING && op->scale == 0)
+            op->scale = 1;
+        if (op->kind == OPK_EMBEDDING && op->scope != SCOPE_PROLOGUE) {
+            diag_error(S->d, st->op.callee_loc, "embedding '%s' belongs in the model's prologue block", op->name);
+            ok = false;
+        }
         int want_lo = 1, want_hi = 1;
         switch (op->kind) {
         case OPK_FC: want_lo = 1; want_hi = 16; break;
@@ -296,12 +531,24 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
         int iw[16];
         for (int j = 0; j < op->ninputs; j++) {
             int k = op->inputs[j];
-            it[j] = k < 0 ? VT_ACT : m->ops[k].type;
-            iw[j] = k < 0 ? m->hidden : m->ops[k].width;
+            it[j] = k == MODEL_INPUT_X ? VT_ACT : k == MODEL_INPUT_TOKENS ? VT_TOKENS : m->ops[k].type;
+            iw[j] = k == MODEL_INPUT_X ? m->hidden : k == MODEL_INPUT_TOKENS ? 1 : m->ops[k].width;
         }
-        const char *in0 = op->ninputs > 0 ? (op->inputs[0] < 0 ? "x" : m->ops[op->inputs[0]].name) : "";
-        const char *in1 = op->ninputs > 1 ? (op->inputs[1] < 0 ? "x" : m->ops[op->inputs[1]].name) : "";
+        const char *in0 = op->ninputs > 0 ? input_name(m, op->inputs[0]) : "";
+        const char *in1 = op->ninputs > 1 ? input_name(m, op->inputs[1]) : "";
         int qw = m->heads * m->head_dim, kvw = m->kv_heads * m->head_dim;
+        bool tokens_misused = false;
+        for (int j = 0; j < op->ninputs; j++)
+            if (it[j] == VT_TOKENS && op->kind != OPK_EMBEDDING)
+                tokens_misused = true;
+        if (tokens_misused) {
+            diag_error(S->d, op->loc, "%s '%s' cannot take the token ids; look them up with embedding(tokens)",
+                       op_kind_names[op->kind], op->name);
+            ok = false;
+            op->type = VT_ACT;
+            op->width = m->hidden;
+            continue;
+        }
         switch (op->kind) {
         case OPK_FC:
             for (int j = 0; j < op->ninputs; j++) {
@@ -313,6 +560,16 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                                width_desc(S, m, iw[0]), width_desc(S, m, iw[j]));
                     ok = false;
                 }
+            }
+            if (op->tied >= 0 && (iw[0] != m->hidden || op->out != m->vocab)) {
+                diag_error(S->d, op->loc,
+                           "fc '%s' is tied to the embedding '%s', so it maps hidden (%d) to vocab (%d); it maps %d to %d",
+                           op->name, m->ops[op->tied].name, m->hidden, m->vocab, iw[0], op->out);
+                ok = false;
+            }
+            if (op->tied >= 0 && op->bias) {
+                diag_error(S->d, op->loc, "fc '%s' is tied to an embedding table, which has no bias", op->name);
+                ok = false;
             }
             op->type = VT_ACT;
             op->width = op->out;
@@ -327,6 +584,11 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 diag_error(S->d, op->loc,
                            "attn_score '%s': the key '%s' must be %d wide (kv_heads x head_dim), not %s", op->name,
                            in1, kvw, it[1] == VT_ACT ? width_desc(S, m, iw[1]) : "scores");
+                ok = false;
+            }
+            if (op->scope != SCOPE_LAYER) {
+                diag_error(S->d, op->loc, "attention op '%s' belongs in the layer graph, not the %s", op->name,
+                           op_scope_names[op->scope]);
                 ok = false;
             }
             op->type = VT_SCORES;
@@ -375,11 +637,36 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
             op->type = VT_ACT;
             op->width = iw[0];
             break;
+        case OPK_EMBEDDING:
+            if (it[0] != VT_TOKENS) {
+                diag_error(S->d, op->loc, "embedding '%s' looks up 'tokens', not '%s'", op->name, in0);
+                ok = false;
+            }
+            if (m->vocab <= 0) {
+                diag_error(S->d, op->loc, "embedding '%s' needs the model's vocab (vocab = N)", op->name);
+                ok = false;
+            }
+            op->type = VT_ACT;
+            op->width = m->hidden;
+            break;
+        case OPK_ROPE:
+            if (it[0] != VT_ACT || iw[0] % m->head_dim != 0 || (iw[0] != qw && iw[0] != kvw)) {
+                diag_error(S->d, op->loc,
+                           "rope '%s' rotates queries or keys: '%s' must be %d (heads x head_dim) or %d (kv_heads x "
+                           "head_dim) wide, not %s",
+                           op->name, in0, qw, kvw, it[0] == VT_ACT ? width_desc(S, m, iw[0]) : "scores");
+                ok = false;
+            }
+            op->type = VT_ACT;
+            op->width = iw[0];
+            break;
         default:
             h2c_unreachable("op kind");
         }
     }
-    return ok;
+    if (!ok)
+        return false;
+    return check_ends(S, m);
 }
 
 /* Each KV cache is read by one attention op: two scores (or two values) over the K (or V) of the same
@@ -409,23 +696,58 @@ Model *sema_model(Sema *S, const Item *it) {
     Model *m = ARENA_NEW(S->a, Model);
     m->name = it->block.name;
     m->loc = it->block.name_loc;
+    Rope rd;
+    rope_defaults(&rd);
     static const struct {
         const char *path;
+        UnitKind kind;
         int flags;
         double min, max;
     } mf[MF_COUNT_] = {
-        {"layers", F_INT | F_REQUIRED, 1, 100000},        {"hidden", F_INT | F_REQUIRED, 1, 1 << 20},
-        {"intermediate", F_INT | F_REQUIRED, 1, 1 << 22}, {"heads", F_INT | F_REQUIRED, 1, 4096},
-        {"kv_heads", F_INT, 1, 4096},                     {"head_dim", F_INT, 1, 65536},
-        {"vocab", F_INT, 0, 1 << 24},
+        {"layers", UK_NONE, F_INT | F_REQUIRED, 1, 100000},
+        {"hidden", UK_NONE, F_INT | F_REQUIRED, 1, 1 << 20},
+        {"intermediate", UK_NONE, F_INT | F_REQUIRED, 1, 1 << 22},
+        {"heads", UK_NONE, F_INT | F_REQUIRED, 1, 4096},
+        {"kv_heads", UK_NONE, F_INT, 1, 4096},
+        {"head_dim", UK_NONE, F_INT, 1, 65536},
+        {"vocab", UK_NONE, F_INT, 0, 1 << 24},
+        {"norm_eps", UK_NONE, 0, 1e-30, 1},
+        {"rope.theta", UK_NONE, 0, 1, 1e12},
+        {"rope.fraction", UK_PERCENT, 0, 1e-6, 1},
+        {"rope.factor", UK_NONE, 0, 1, 1e6},
+        {"rope.low_freq_factor", UK_NONE, 0, 1e-6, 1e6},
+        {"rope.high_freq_factor", UK_NONE, 0, 1e-6, 1e6},
+        {"rope.original_max", UK_TOKENS, F_INT, 1, 1 << 26},
     };
+    const double defs[MF_COUNT_] = {0, 0, 0, 0, 0, 0, 0, 1e-5, rd.theta, rd.fraction, rd.factor, rd.low_freq_factor,
+                                    rd.high_freq_factor, rd.original_max};
     Slot *slots = ARENA_ARRAY(S->a, Slot, MF_COUNT_);
     for (int i = 0; i < MF_COUNT_; i++)
-        slots[i] = (Slot){mf[i].path, UK_NONE, mf[i].flags, mf[i].min, mf[i].max, 0, NULL, SLOT_UNSEEN, 0, 0};
+        slots[i] = (Slot){mf[i].path, mf[i].kind, mf[i].flags, mf[i].min, mf[i].max, defs[i], NULL, SLOT_UNSEEN, 0, 0};
     Scope sc = {S, arena_printf(S->a, "model '%s'", m->name), slots, MF_COUNT_, model_derived, 0, 0};
-    ModelCtx mc = {S, NULL, 0, 0};
-    sema_collect(&sc, it->block.body, NULL, model_extra, &mc);
-    bool ok = true;
+    ModelCtx mc;
+    memset(&mc, 0, sizeof mc);
+    mc.S = S;
+    mc.ok = true;
+    const Stmt *body = split_scopes(&mc, it->block.body);
+    sema_collect(&sc, body, NULL, model_extra, &mc);
+    /* the layer ops were collected after the prologue's and the epilogue's: put them in between */
+    {
+        int n = mc.nops;
+        const Stmt **ops = ARENA_ARRAY(S->a, const Stmt *, n + 1);
+        OpScope *sco = ARENA_ARRAY(S->a, OpScope, n + 1);
+        int k = 0;
+        static const OpScope order[3] = {SCOPE_PROLOGUE, SCOPE_LAYER, SCOPE_EPILOGUE};
+        for (int o = 0; o < 3; o++)
+            for (int i = 0; i < n; i++)
+                if (mc.scopes[i] == order[o]) {
+                    ops[k] = mc.ops[i];
+                    sco[k++] = order[o];
+                }
+        mc.ops = ops;
+        mc.scopes = sco;
+    }
+    bool ok = mc.ok;
     for (int i = 0; i < MF_COUNT_; i++) {
         if ((slots[i].flags & F_REQUIRED) && !slots[i].st) {
             diag_error(S->d, m->loc, "model '%s' does not set '%s'", m->name, slots[i].path);
@@ -435,14 +757,43 @@ Model *sema_model(Sema *S, const Item *it) {
     }
     if (!sema_eval_all(&sc))
         ok = false;
-    int *dst[MF_COUNT_] = {&m->layers, &m->hidden, &m->intermediate, &m->heads, &m->kv_heads, &m->head_dim,
-                           &m->vocab};
-    for (int i = 0; i < MF_COUNT_; i++) {
+    int *dst[MF_NORM_EPS] = {&m->layers, &m->hidden, &m->intermediate, &m->heads, &m->kv_heads, &m->head_dim,
+                             &m->vocab};
+    for (int i = 0; i < MF_NORM_EPS; i++) {
         *dst[i] = (int)slots[i].value;
         m->f_locs[i] = slots[i].st ? slots[i].st->assign.value->loc : m->loc;
     }
+    m->norm_eps = slots[MF_NORM_EPS].value;
+    m->rope = rd;
+    m->rope.theta = slots[MF_ROPE_THETA].value;
+    m->rope.fraction = slots[MF_ROPE_FRACTION].value;
+    m->rope.factor = slots[MF_ROPE_FACTOR].value;
+    m->rope.low_freq_factor = slots[MF_ROPE_LOW].value;
+    m->rope.high_freq_factor = slots[MF_ROPE_HIGH].value;
+    m->rope.original_max = (int)slots[MF_ROPE_ORIGINAL].value;
+    m->attention = ATTN_FUSED;
+    if (mc.attention) {
+        int k = sema_enum_value(S, mc.attention->assign.value, "attention form", attn_form_names, ATTN_COUNT_);
+        if (k < 0)
+            ok = false;
+        else
+            m->attention = (AttnForm)k;
+    }
+    if (mc.scaling) {
+        int k = sema_enum_value(S, mc.scaling->assign.value, "rope scaling", rope_scaling_names, ROPE_COUNT_);
+        if (k < 0)
+            ok = false;
+        else
+            m->rope.scaling = (RopeScaling)k;
+    }
     if (!ok)
         return NULL;
+    if (m->rope.high_freq_factor <= m->rope.low_freq_factor && m->rope.scaling == ROPE_LLAMA3) {
+        diag_error(S->d, slots[MF_ROPE_HIGH].st ? slots[MF_ROPE_HIGH].st->assign.value->loc : m->loc,
+                   "rope.high_freq_factor (%g) must exceed rope.low_freq_factor (%g)", m->rope.high_freq_factor,
+                   m->rope.low_freq_factor);
+        ok = false;
+    }
     if (m->kv_heads > m->heads) {
         diag_error(S->d, m->f_locs[MF_KV_HEADS], "kv_heads = %d exceeds heads = %d", m->kv_heads, m->heads);
         ok = false;
@@ -456,14 +807,27 @@ Model *sema_model(Sema *S, const Item *it) {
                    "hidden = %d is not a multiple of heads = %d; set head_dim explicitly", m->hidden, m->heads);
         ok = false;
     }
-    if (mc.nops == 0) {
-        diag_error(S->d, m->loc, "model '%s' has no ops (write them as: op q = fc(x, out = hidden);)", m->name);
+    int nlayer = 0;
+    for (int i = 0; i < mc.nops; i++)
+        nlayer += mc.scopes[i] == SCOPE_LAYER;
+    if (nlayer == 0) {
+        diag_error(S->d, m->loc, "model '%s' has no layer ops (write them as: op q = fc(x, out = hidden);)", m->name);
         ok = false;
     }
     if (ok && !check_ops(S, &sc, m, &mc))
         ok = false;
     if (ok && !check_kv_readers(S, m))
         ok = false;
+    if (ok) {
+        int rot = (int)(m->head_dim * m->rope.fraction);
+        for (int i = 0; i < m->nops && ok; i++)
+            if (m->ops[i].kind == OPK_ROPE && (rot < 2 || rot % 2 != 0)) {
+                diag_error(S->d, m->ops[i].loc,
+                           "rope '%s' rotates head_dim x rope.fraction = %d dimensions, which must be even and at "
+                           "least 2", m->ops[i].name, rot);
+                ok = false;
+            }
+    }
     return ok ? m : NULL;
 }
 

@@ -313,6 +313,12 @@ void sema_collect(Scope *sc, const Stmt *body, const char *prefix, ExtraFn extra
             break;
         }
         case ST_OP:
+            if (prefix && strncmp(sc->what, "model", 5) == 0) {
+                /* a model's prologue and epilogue are taken out before collecting (sema_model.c) */
+                diag_error(S->d, st->loc, "ops belong at the top of a model block or in its prologue or epilogue, "
+                           "not in '%s'", prefix);
+                break;
+            }
             if (extra && extra(ctx, NULL, st))
                 break;
             diag_error(S->d, st->loc, "ops belong in a model block, not in %s", sc->what);

@@ -6,6 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---------------------------------------------------------------- enum fields */
+
+typedef struct EnumCtx {
+    Sema *S;
+    const char *path;       /* the enum field's path */
+    const Stmt *st;         /* its assignment */
+    const char *path2;      /* a second string-valued field (profile) */
+    const Stmt *st2;
+} EnumCtx;
+
+static bool enum_extra(void *ctx, const char *path, const Stmt *st) {
+    EnumCtx *ec = ctx;
+    if (!path)
+        return false;
+    if (strcmp(path, ec->path) == 0 || strcmp(path, ec->path2) == 0) {
+        const Stmt **slot = strcmp(path, ec->path) == 0 ? &ec->st : &ec->st2;
+        if (*slot) {
+            diag_error(ec->S->d, st->assign.path_loc, "'%s' is set twice", path);
+            diag_note(ec->S->d, (*slot)->assign.path_loc, "first set here");
+        } else {
+            *slot = st;
+        }
+        return true;
+    }
+    return false;
+}
+
 /* ---------------------------------------------------------------- workload */
 
 Workload *sema_workload(Sema *S, const Item *it) {
@@ -19,8 +46,17 @@ Workload *sema_workload(Sema *S, const Item *it) {
         {"max_seq", UK_TOKENS, F_INT, 1, 1 << 26, 2048, NULL, SLOT_UNSEEN, 0, 0},
     };
     Scope sc = {S, arena_printf(S->a, "workload '%s'", w->name), slots, 4, NULL, 0, 0};
-    sema_collect(&sc, it->block.body, NULL, NULL, NULL);
+    EnumCtx ec = {S, "attention", NULL, "", NULL};
+    sema_collect(&sc, it->block.body, NULL, enum_extra, &ec);
     bool ok = true;
+    w->attention = -1;
+    if (ec.st) {
+        int k = sema_enum_value(S, ec.st->assign.value, "attention form", attn_form_names, ATTN_COUNT_);
+        if (k < 0)
+            ok = false;
+        w->attention = k;
+        w->attention_loc = ec.st->assign.value->loc;
+    }
     for (int i = 0; i < 4; i++)
         if ((slots[i].flags & F_REQUIRED) && !slots[i].st) {
             diag_error(S->d, w->loc, "workload '%s' does not set '%s'", w->name, slots[i].path);
@@ -49,31 +85,6 @@ Workload *sema_workload(Sema *S, const Item *it) {
 
 /* ---------------------------------------------------------------- sparsity */
 
-typedef struct EnumCtx {
-    Sema *S;
-    const char *path;       /* the enum field's path */
-    const Stmt *st;         /* its assignment */
-    const char *path2;      /* a second string-valued field (profile) */
-    const Stmt *st2;
-} EnumCtx;
-
-static bool sparsity_extra(void *ctx, const char *path, const Stmt *st) {
-    EnumCtx *ec = ctx;
-    if (!path)
-        return false;
-    if (strcmp(path, ec->path) == 0 || strcmp(path, ec->path2) == 0) {
-        const Stmt **slot = strcmp(path, ec->path) == 0 ? &ec->st : &ec->st2;
-        if (*slot) {
-            diag_error(ec->S->d, st->assign.path_loc, "'%s' is set twice", path);
-            diag_note(ec->S->d, (*slot)->assign.path_loc, "first set here");
-        } else {
-            *slot = st;
-        }
-        return true;
-    }
-    return false;
-}
-
 Sparsity *sema_sparsity(Sema *S, const Item *it) {
     Sparsity *sp = ARENA_NEW(S->a, Sparsity);
     sp->name = it->block.name ? it->block.name : "default";
@@ -88,7 +99,7 @@ Sparsity *sema_sparsity(Sema *S, const Item *it) {
     };
     Scope sc = {S, "sparsity", slots, 6, NULL, 0, 0};
     EnumCtx ec = {S, "mode", NULL, "profile", NULL};
-    sema_collect(&sc, it->block.body, NULL, sparsity_extra, &ec);
+    sema_collect(&sc, it->block.body, NULL, enum_extra, &ec);
     bool ok = sema_eval_all(&sc);
     sp->sink = (int)slots[0].value;
     sp->window = (int)slots[1].value;

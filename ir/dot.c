@@ -25,9 +25,16 @@ void ir_print_dot(FILE *out, const Module *m) {
             fprintf(out, "..%d", ph->ctx_last);
         fprintf(out, ", %d step%s\";\n", ph->steps, ph->steps == 1 ? "" : "s");
         fprintf(out, "    %s_x [label=\"x\", shape=ellipse, fillcolor=gray90];\n", phase_names[p]);
+        int last_pro = -1;
+        for (int i = 0; i < ph->nops; i++)
+            if (ph->ops[i].scope == SCOPE_PROLOGUE)
+                last_pro = i;
+        if (last_pro >= 0)
+            fprintf(out, "    %s_tokens [label=\"tokens\", shape=ellipse, fillcolor=gray90];\n", phase_names[p]);
         for (int i = 0; i < ph->nops; i++) {
             const Op *op = &ph->ops[i];
-            fprintf(out, "    %s_%d [fillcolor=%s, label=\"%s = %s", phase_names[p], i, op_colour(op), op->name,
+            fprintf(out, "    %s_%d [fillcolor=%s, label=\"%s%s = %s", phase_names[p], i, op_colour(op),
+                    op->scope == SCOPE_LAYER ? "" : op->scope == SCOPE_PROLOGUE ? "prologue: " : "epilogue: ", op->name,
                     op_info[op->code].name);
             if (op->shape[0] || op->shape[1])
                 fprintf(out, "\\n[%lld, %lld, %lld, %lld]", op->shape[0], op->shape[1], op->shape[2], op->shape[3]);
@@ -49,10 +56,15 @@ void ir_print_dot(FILE *out, const Module *m) {
             for (int j = 0; j < op->ninputs; j++) {
                 if (op->inputs[j] == IR_INPUT_X)
                     fprintf(out, "    %s_x -> %s_%d;\n", phase_names[p], phase_names[p], i);
+                else if (op->inputs[j] == IR_INPUT_TOKENS)
+                    fprintf(out, "    %s_tokens -> %s_%d;\n", phase_names[p], phase_names[p], i);
                 else
                     fprintf(out, "    %s_%d -> %s_%d;\n", phase_names[p], op->inputs[j], phase_names[p], i);
             }
         }
+        /* the prologue's result is the first layer's input */
+        if (last_pro >= 0)
+            fprintf(out, "    %s_%d -> %s_x [style=dashed];\n", phase_names[p], last_pro, phase_names[p]);
         fputs("  }\n", out);
     }
     fputs("}\n", out);

@@ -11,9 +11,10 @@
 
 typedef struct Config Config;   /* frontend.h: the checked program, the input of ir_lower */
 
-#define IR_VERSION 1
+#define IR_VERSION 2
 #define IR_MAX_RANK 4
 #define IR_INPUT_X (-1)     /* the layer input, %x */
+#define IR_INPUT_TOKENS (-2) /* the token ids, %tokens: the prologue's input */
 #define IR_MAX_CHANNELS 64
 
 typedef enum OperandKind {
@@ -121,7 +122,8 @@ typedef struct Tensor {
     Precision elem;
     int rank;
     long long dims[IR_MAX_RANK];
-    int layers;             /* one copy per layer, each at the same place */
+    int layers;             /* one copy per layer, each at the same place (1: a prologue/epilogue tensor) */
+    bool bias;              /* a weight with a bias: one more row of N values (rank 1: a shift vector) */
     TensorTile *tiles;
     int ntiles, tiles_cap;
     Loc loc;                /* the .h2 op that made it */
@@ -164,10 +166,14 @@ enum { DIM_B, DIM_M, DIM_N, DIM_K };
 typedef struct Op {
     const char *name;           /* result name without %, e.g. "q" */
     OpCode code;
+    OpScope scope;              /* the layer graph, the prologue or the epilogue */
     int *inputs;                /* indices into the phase's ops, or IR_INPUT_X */
     int ninputs;
     int tensor;                 /* operand tensor (fc: weight; attention: KV), or -1 */
     const char *fn;             /* activation function or norm kind, or NULL */
+    bool tied;                  /* fc: the weight is an embedding table [N, K] read transposed */
+    double eps;                 /* norm: epsilon (0: none given) */
+    double scale;               /* embedding: factor on the looked-up rows (0: none given) */
     long long shape[4];         /* iteration space B, M, N, K; all 0 until pass_shapes */
     int out_rank;               /* result activation: rank 0 until pass_shapes */
     long long out[3];           /* result dims: [rows, width] or scores [B, M, N] */
@@ -196,6 +202,9 @@ typedef struct ModelShape {
     const char *name;
     int layers, hidden, intermediate, heads, kv_heads, head_dim, vocab;
     Loc loc;
+    double norm_eps;            /* epsilon of norms that give none */
+    Rope rope;                  /* rotary embedding parameters */
+    AttnForm attention;         /* prefill attention form (the workload may override it) */
 } ModelShape;
 
 typedef struct Module {
@@ -229,6 +238,10 @@ Loc ir_own_loc(Module *m, Loc loc);
 void ir_op_add_tile(Module *m, Op *op, OpTile t);
 void ir_tensor_add_tile(Module *m, Tensor *t, TensorTile tile);
 double ir_elem_bytes(const Module *m);
+/* How prefill attention runs: the workload's choice, else the model's. */
+AttnForm ir_attention_form(const Module *m);
+/* An op's name for an input index (x, tokens, or another op of the phase). */
+const char *ir_input_name(const Phase *ph, int k);
 
 /* ---------------------------------------------------------------- lower.c */
 

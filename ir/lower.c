@@ -1,7 +1,8 @@
 /* lower.c: the checked program's selection (model, hardware, workload, sparsity) becomes a Module:
- * the device with its units, one weight tensor per fc and one KV tensor per attention operand, and
- * the layer graph twice, for prefill (prompt tokens) and decode (one token, context growing from
- * prompt+1 to prompt+generate, capped at max_seq). Shapes and placement are left to the passes. */
+ * the device with its units, one weight tensor per fc, norm and embedding and one KV tensor per
+ * attention operand, and the model's ops (prologue, layer graph, epilogue) twice, for prefill
+ * (prompt tokens) and decode (one token, context growing from prompt+1 to prompt+generate, capped at
+ * max_seq). Shapes and placement are left to the passes. */
 #include "ir.h"
 #include "frontend.h"
 
@@ -53,7 +54,8 @@ Module *ir_lower(const Config *c, Diag *d) {
     ir_device_build(a, &m->dev);
 
     m->model = (ModelShape){arena_strdup(a, md->name), md->layers, md->hidden, md->intermediate, md->heads,
-                            md->kv_heads, md->head_dim, md->vocab, ir_own_loc(m, md->loc)};
+                            md->kv_heads, md->head_dim, md->vocab, ir_own_loc(m, md->loc), md->norm_eps, md->rope,
+                            md->attention};
     m->work = *c->workload;
     m->work.name = arena_strdup(a, c->workload->name);
     m->work.loc = ir_own_loc(m, c->workload->loc);
@@ -68,21 +70,34 @@ Module *ir_lower(const Config *c, Diag *d) {
         m->sparsity.profile_loc = ir_own_loc(m, c->sparse->profile_loc);
     }
 
-    /* tensors: weights of fc ops, K/V caches of attention ops (one per producing op) */
+    /* tensors: weights of fc, norm and embedding ops (a prologue or epilogue op's has one copy, a
+       layer op's one per layer), K/V caches of attention ops (one per producing op); a tied fc reads
+       its embedding's table */
     int *tensor_of = ARENA_ARRAY(a, int, md->nops + 1);
     for (int i = 0; i < md->nops; i++) {
         const ModelOp *op = &md->ops[i];
+        int copies = op->scope == SCOPE_LAYER ? md->layers : 1;
         tensor_of[i] = -1;
-        if (op->kind == OPK_FC) {
+        if ((op->kind == OPK_FC && op->tied < 0) || op->kind == OPK_NORM || op->kind == OPK_EMBEDDING) {
             Tensor *t = ir_add_tensor(m);
             t->name = arena_printf(a, "w.%s", op->name);
             t->kind = TEN_WEIGHT;
             t->elem = (Precision)c->hw->precision;
-            t->rank = 2;
-            int k = op->inputs[0] < 0 ? md->hidden : md->ops[op->inputs[0]].width;
-            t->dims[0] = k;
-            t->dims[1] = op->out;
-            t->layers = md->layers;
+            if (op->kind == OPK_FC) {
+                int k = op->inputs[0] < 0 ? md->hidden : md->ops[op->inputs[0]].width;
+                t->rank = 2;
+                t->dims[0] = k;
+                t->dims[1] = op->out;
+            } else if (op->kind == OPK_NORM) {
+                t->rank = 1;
+                t->dims[0] = op->width;
+            } else {
+                t->rank = 2;
+                t->dims[0] = md->vocab;
+                t->dims[1] = md->hidden;
+            }
+            t->bias = op->bias;
+            t->layers = copies;
             t->loc = ir_own_loc(m, op->loc);
             tensor_of[i] = m->ntensors - 1;
         } else if (op->kind == OPK_ATTN_SCORE || op->kind == OPK_ATTN_VALUE) {
@@ -108,6 +123,9 @@ Module *ir_lower(const Config *c, Diag *d) {
             tensor_of[i] = m->ntensors - 1;
         }
     }
+    for (int i = 0; i < md->nops; i++)
+        if (md->ops[i].kind == OPK_FC && md->ops[i].tied >= 0)
+            tensor_of[i] = tensor_of[md->ops[i].tied];
 
     const Workload *w = c->workload;
     int last = w->prompt + w->generate;
@@ -141,13 +159,22 @@ Module *ir_lower(const Config *c, Diag *d) {
             case OPK_ACTIVATION: op->code = OP_ACTIVATION; break;
             case OPK_ADD: op->code = OP_ADD; break;
             case OPK_MUL: op->code = OP_MUL; break;
+            case OPK_EMBEDDING: op->code = OP_EMBEDDING; break;
+            case OPK_ROPE: op->code = OP_ROPE; break;
             default: h2c_unreachable("op kind");
             }
+            op->scope = mo->scope;
             op->fn = mo->fn ? arena_strdup(a, mo->fn) : NULL;
+            op->tied = mo->kind == OPK_FC && mo->tied >= 0;
+            op->eps = mo->kind == OPK_NORM ? mo->eps : 0;
+            op->scale = mo->kind == OPK_EMBEDDING && mo->scale != 1 ? mo->scale : 0;
             op->tensor = tensor_of[i];
             op->ninputs = mo->ninputs;
             op->inputs = ARENA_ARRAY(a, int, mo->ninputs ? mo->ninputs : 1);
             memcpy(op->inputs, mo->inputs, sizeof(int) * (size_t)mo->ninputs);
+            for (int j = 0; j < mo->ninputs; j++)
+                if (mo->inputs[j] == MODEL_INPUT_TOKENS)
+                    op->inputs[j] = IR_INPUT_TOKENS;
         }
     }
     m->arena.oom = NULL;

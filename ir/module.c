@@ -20,6 +20,9 @@ Module *ir_module_new(void) {
     arena_init(&m->arena);
     for (int p = 0; p < PH_COUNT_; p++)
         m->phases[p].kind = (PhaseKind)p;
+    m->work.attention = -1;
+    m->model.norm_eps = 1e-5;
+    rope_defaults(&m->model.rope);
     return m;
 }
 
@@ -94,6 +97,14 @@ void ir_tensor_add_tile(Module *m, Tensor *t, TensorTile tile) {
 
 double ir_elem_bytes(const Module *m) { return precision_bytes((Precision)m->dev.hw.precision); }
 
+AttnForm ir_attention_form(const Module *m) {
+    return m->work.attention >= 0 ? (AttnForm)m->work.attention : m->model.attention;
+}
+
+const char *ir_input_name(const Phase *ph, int k) {
+    return k == IR_INPUT_X ? "x" : k == IR_INPUT_TOKENS ? "tokens" : ph->ops[k].name;
+}
+
 /* ---------------------------------------------------------------- device */
 
 int dev_channel_unit(const Device *d, int c) {
@@ -154,7 +165,13 @@ long long ir_box_volume(const Range *box, int rank) {
 }
 
 double tensor_box_bytes(const Tensor *t, const Range *box) {
-    return (double)ir_box_volume(box, t->rank) * precision_bytes(t->elem);
+    double v = (double)ir_box_volume(box, t->rank);
+    if (t->bias) {
+        /* a bias row under a [K, N] weight (the box's columns), or a shift as long as a scale vector */
+        double rows = t->rank >= 2 ? (double)(box[0].hi - box[0].lo) : 1;
+        v = t->rank >= 2 ? v / rows * (rows + 1) : v * 2;
+    }
+    return v * precision_bytes(t->elem);
 }
 
 long long tile_bank_bytes(const Device *d, const Tensor *t, const TensorTile *tile) {

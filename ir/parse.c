@@ -579,6 +579,51 @@ static void read_model(Reader *r) {
     static const char *const keys[] = {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "vocab"};
     int *const dst[] = {&ms->layers, &ms->hidden, &ms->intermediate, &ms->heads, &ms->kv_heads, &ms->head_dim, &ms->vocab};
     read_keyed_ints(r, keys, dst, 7, "model");
+    /* then, in any order, the keys printed only when they differ from the defaults */
+    Rope *rp = &ms->rope;
+    static const char *const dkeys[] = {"norm_eps", "rope_theta", "rope_fraction", "rope_factor",
+                                        "rope_low_freq_factor", "rope_high_freq_factor", "rope_original_max"};
+    double *const ddst[] = {&ms->norm_eps, &rp->theta, &rp->fraction, &rp->factor, &rp->low_freq_factor,
+                            &rp->high_freq_factor, NULL};
+    bool seen[9] = {false};
+    for (;;) {
+        Loc kat = r->tok.loc;
+        int i = -1;
+        for (int j = 0; j < 7 && i < 0; j++)
+            if (is_kw(r, dkeys[j]))
+                i = j;
+        if (i < 0 && is_kw(r, "attention"))
+            i = 7;
+        if (i < 0 && is_kw(r, "rope_scaling"))
+            i = 8;
+        if (i < 0)
+            break;
+        if (seen[i])
+            rd_error(r, kat, "'%s' is given twice", r->tok.text);
+        seen[i] = true;
+        next(r);
+        if (i == 6) {
+            rp->original_max = (int)take_int(r, "rope_original_max", 1, 1 << 26);
+        } else if (i < 6) {
+            *ddst[i] = take_value(r, UK_NONE, dkeys[i]);
+            if (!(*ddst[i] > 0))
+                rd_error(r, kat, "'%s' must be positive", dkeys[i]);
+        } else {
+            Loc vat = r->tok.loc;
+            const char *v = take_ident(r, i == 7 ? "an attention form" : "a rope scaling");
+            const char *const *names = i == 7 ? attn_form_names : rope_scaling_names;
+            int n = i == 7 ? ATTN_COUNT_ : ROPE_COUNT_, k;
+            for (k = 0; k < n; k++)
+                if (strcmp(v, names[k]) == 0)
+                    break;
+            if (k == n)
+                rd_error(r, vat, "unknown %s '%s'", i == 7 ? "attention form" : "rope scaling", v);
+            if (i == 7)
+                ms->attention = (AttnForm)k;
+            else
+                rp->scaling = (RopeScaling)k;
+        }
+    }
     ms->loc = opt_loc_or(r, at);
 }
 
@@ -590,6 +635,18 @@ static void read_workload(Reader *r) {
     static const char *const keys[] = {"batch", "prompt", "generate", "max_seq"};
     int *const dst[] = {&w->batch, &w->prompt, &w->generate, &w->max_seq};
     read_keyed_ints(r, keys, dst, 4, "workload");
+    if (is_kw(r, "attention")) {
+        next(r);
+        Loc vat = r->tok.loc;
+        const char *v = take_ident(r, "an attention form (fused, unfused)");
+        int k;
+        for (k = 0; k < ATTN_COUNT_; k++)
+            if (strcmp(v, attn_form_names[k]) == 0)
+                break;
+        if (k == ATTN_COUNT_)
+            rd_error(r, vat, "unknown attention form '%s' (fused, unfused)", v);
+        w->attention = k;
+    }
     w->loc = opt_loc_or(r, at);
 }
 
@@ -655,6 +712,10 @@ static void read_tensor(Reader *r) {
         rd_error(r, pat, "unknown element type '%s'", p);
     t->elem = (Precision)k;
     t->rank = take_dims(r, t->dims, IR_MAX_RANK, "a tensor");
+    if (is_kw(r, "bias")) {
+        next(r);
+        t->bias = true;
+    }
     expect_kw(r, "layers");
     t->layers = (int)take_int(r, "a layer count", 1, 1 << 20);
     if (is_kw(r, "in")) {
@@ -678,15 +739,17 @@ static void read_tensor(Reader *r) {
     }
 }
 
-static void read_op(Reader *r, int p) {
+static void read_op(Reader *r, int p, OpScope scope) {
     Module *m = r->m;
     Phase *ph = &m->phases[p];
     Loc name_loc = r->tok.loc;
     if (ir_find_op(ph, r->tok.text) >= 0)
         rd_error(r, name_loc, "op '%%%s' is defined twice in phase %s", r->tok.text, phase_names[p]);
-    if (strcmp(r->tok.text, "x") == 0)
-        rd_error(r, name_loc, "'%%x' is the layer input and cannot be defined");
+    if (strcmp(r->tok.text, "x") == 0 || strcmp(r->tok.text, "tokens") == 0)
+        rd_error(r, name_loc, "'%%%s' is the %s and cannot be defined", r->tok.text,
+                 r->tok.text[0] == 'x' ? "layer input" : "prologue's token input");
     Op *op = ir_add_op(m, ph);
+    op->scope = scope;
     int oi = ph->nops - 1;
     op->name = arena_strdup(&m->arena, r->tok.text);
     next(r);
@@ -722,11 +785,21 @@ static void read_op(Reader *r, int p) {
          seen_heads = false;
     for (;;) {
         Loc at = r->tok.loc;
-        if (is_kw(r, "w") || is_kw(r, "kv")) {
+        if (is_kw(r, "eps") || is_kw(r, "scale")) {
+            double *dst = is_kw(r, "eps") ? &op->eps : &op->scale;
+            const char *key = is_kw(r, "eps") ? "eps" : "scale";
+            if (*dst > 0)
+                rd_error(r, at, "'%s' is given twice", key);
+            next(r);
+            *dst = take_value(r, UK_NONE, key);
+            if (!(*dst > 0))
+                rd_error(r, at, "'%s' must be positive", key);
+        } else if (is_kw(r, "w") || is_kw(r, "wT") || is_kw(r, "kv")) {
             if (seen_t)
                 rd_error(r, at, "the op's tensor is given twice");
             seen_t = true;
-            bool weight = is_kw(r, "w");
+            bool weight = !is_kw(r, "kv");
+            op->tied = is_kw(r, "wT");
             next(r);
             if (r->tok.kind != T_VAR)
                 expected(r, "a tensor (%name)");
@@ -823,8 +896,23 @@ static void read_phase(Reader *r) {
     ph->steps = (int)take_int(r, "a step count", 1, 1 << 30);
     ph->loc = opt_loc_or(r, ph_at);
     expect_punct(r, '{');
+    /* the ops scope by scope: a prologue block, the layer graph, an epilogue block */
+    if (is_kw(r, "prologue")) {
+        next(r);
+        expect_punct(r, '{');
+        while (r->tok.kind == T_VAR)
+            read_op(r, p, SCOPE_PROLOGUE);
+        expect_punct(r, '}');
+    }
     while (r->tok.kind == T_VAR)
-        read_op(r, p);
+        read_op(r, p, SCOPE_LAYER);
+    if (is_kw(r, "epilogue")) {
+        next(r);
+        expect_punct(r, '{');
+        while (r->tok.kind == T_VAR)
+            read_op(r, p, SCOPE_EPILOGUE);
+        expect_punct(r, '}');
+    }
     expect_punct(r, '}');
 }
 
@@ -833,7 +921,9 @@ static void resolve(Reader *r) {
     for (int i = 0; i < r->ninrefs; i++) {
         struct Ref *ref = &r->inrefs[i];
         Phase *ph = &m->phases[ref->phase];
-        int k = strcmp(ref->name, "x") == 0 ? IR_INPUT_X : ir_find_op(ph, ref->name);
+        int k = strcmp(ref->name, "x") == 0        ? IR_INPUT_X
+                : strcmp(ref->name, "tokens") == 0 ? IR_INPUT_TOKENS
+                                                   : ir_find_op(ph, ref->name);
         if (k == -1 && strcmp(ref->name, "x") != 0)
             rd_error(r, ref->loc, "'%%%s' is not an op of phase %s", ref->name, phase_names[ref->phase]);
         ph->ops[ref->op].inputs[ref->slot] = k;

@@ -136,11 +136,45 @@ static void print_device(FILE *out, const Device *dev) {
     fputs("}\n", out);
 }
 
+/* The model's keys beyond its shape, each only when it differs from the default: the norms'
+ * epsilon, the prefill attention form and the rotary embedding. */
+static void print_model_extras(FILE *out, const ModelShape *ms) {
+    char num[40];
+    Rope d;
+    rope_defaults(&d);
+    if (ms->norm_eps != 1e-5) {
+        fmt_double(num, sizeof num, ms->norm_eps);
+        fprintf(out, " norm_eps %s", num);
+    }
+    if (ms->attention != ATTN_FUSED)
+        fprintf(out, " attention %s", attn_form_names[ms->attention]);
+    const Rope *r = &ms->rope;
+    const struct {
+        const char *key;
+        double v, def;
+    } keys[] = {{"rope_theta", r->theta, d.theta},
+                {"rope_fraction", r->fraction, d.fraction},
+                {"rope_factor", r->factor, d.factor},
+                {"rope_low_freq_factor", r->low_freq_factor, d.low_freq_factor},
+                {"rope_high_freq_factor", r->high_freq_factor, d.high_freq_factor},
+                {"rope_original_max", r->original_max, d.original_max}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (i == 2 && r->scaling != ROPE_NONE)
+            fprintf(out, " rope_scaling %s", rope_scaling_names[r->scaling]);
+        if (keys[i].v != keys[i].def) {
+            fmt_double(num, sizeof num, keys[i].v);
+            fprintf(out, " %s %s", keys[i].key, num);
+        }
+    }
+}
+
 static const char *const tensor_kind_names[] = {"weight", "kv"};
 
 static void print_tensor(FILE *out, const Tensor *t) {
     fprintf(out, "tensor %%%s %s %s ", t->name, tensor_kind_names[t->kind], precision_name(t->elem));
     print_dims(out, t->dims, t->rank);
+    if (t->bias)
+        fputs(" bias", out);
     fprintf(out, " layers %d", t->layers);
     bool inline_tile = t->ntiles == 1 && box_full(t->tiles[0].box, t->dims, t->rank);
     if (inline_tile) {
@@ -160,8 +194,8 @@ static void print_tensor(FILE *out, const Tensor *t) {
     }
 }
 
-static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op) {
-    fprintf(out, "  %%%s", op->name);
+static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op, const char *indent) {
+    fprintf(out, "%s%%%s", indent, op->name);
     if (op->out_rank > 0) {
         fputs(": ", out);
         print_dims(out, op->out, op->out_rank);
@@ -169,13 +203,23 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op) 
     fprintf(out, " = %s(", op_info[op->code].name);
     for (int i = 0; i < op->ninputs; i++) {
         int k = op->inputs[i];
-        fprintf(out, "%s%%%s", i ? ", " : "", k == IR_INPUT_X ? "x" : ph->ops[k].name);
+        fprintf(out, "%s%%%s", i ? ", " : "", ir_input_name(ph, k));
     }
     fputc(')', out);
     if (op->tensor >= 0)
-        fprintf(out, " %s %%%s", m->tensors[op->tensor].kind == TEN_WEIGHT ? "w" : "kv", m->tensors[op->tensor].name);
+        fprintf(out, " %s %%%s", m->tensors[op->tensor].kind == TEN_WEIGHT ? (op->tied ? "wT" : "w") : "kv",
+                m->tensors[op->tensor].name);
     if (op->fn)
         fprintf(out, " fn %s", op->fn);
+    char num[40];
+    if (op->eps > 0) {
+        fmt_double(num, sizeof num, op->eps);
+        fprintf(out, " eps %s", num);
+    }
+    if (op->scale > 0) {
+        fmt_double(num, sizeof num, op->scale);
+        fprintf(out, " scale %s", num);
+    }
     if (op->kv_range.hi > op->kv_range.lo)
         fprintf(out, " kv_range %lld:%lld", op->kv_range.lo, op->kv_range.hi);
     if (op->heads.hi > op->heads.lo)
@@ -198,7 +242,7 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op) 
         return;
     static const long long nodims[4] = {-1, -1, -1, -1};
     for (int i = 0; i < op->ntiles; i++) {
-        fputs("    tile ", out);
+        fprintf(out, "%s  tile ", indent);
         print_box(out, op->tiles[i].box, has_shape ? op->shape : nodims, 4);
         fputs(" on ", out);
         ir_print_exec(out, op->tiles[i].exec);
@@ -217,11 +261,14 @@ void ir_print(FILE *out, const Module *m) {
     const ModelShape *ms = &m->model;
     fprintf(out, "model %s layers %d hidden %d intermediate %d heads %d kv_heads %d head_dim %d vocab %d", ms->name,
             ms->layers, ms->hidden, ms->intermediate, ms->heads, ms->kv_heads, ms->head_dim, ms->vocab);
+    print_model_extras(out, ms);
     print_loc(out, ms->loc);
     fputc('\n', out);
     const Workload *w = &m->work;
     fprintf(out, "workload %s batch %d prompt %d generate %d max_seq %d", w->name, w->batch, w->prompt, w->generate,
             w->max_seq);
+    if (w->attention >= 0)
+        fprintf(out, " attention %s", attn_form_names[w->attention]);
     print_loc(out, w->loc);
     fputc('\n', out);
     if (m->has_sparsity) {
@@ -250,8 +297,16 @@ void ir_print(FILE *out, const Module *m) {
         fprintf(out, " steps %d", ph->steps);
         print_loc(out, ph->loc);
         fputs(" {\n", out);
-        for (int i = 0; i < ph->nops; i++)
-            print_op(out, m, ph, &ph->ops[i]);
+        /* the ops come scope by scope: prologue, layer graph, epilogue */
+        for (int i = 0; i < ph->nops;) {
+            OpScope sc = ph->ops[i].scope;
+            if (sc != SCOPE_LAYER)
+                fprintf(out, "  %s {\n", op_scope_names[sc]);
+            for (; i < ph->nops && ph->ops[i].scope == sc; i++)
+                print_op(out, m, ph, &ph->ops[i], sc == SCOPE_LAYER ? "  " : "    ");
+            if (sc != SCOPE_LAYER)
+                fputs("  }\n", out);
+        }
         fputs("}\n", out);
     }
 }

@@ -5,13 +5,16 @@
 
 #include <string.h>
 
-/* The result shape of input i of op: the layer input x is [rows, hidden]. */
+/* The result shape of input i of op: the layer input x is [rows, hidden], the token ids [rows, 1].
+ * The epilogue sees only the last position of each sequence: a layer result it reads has batch rows
+ * (in decode that is all of them; in prefill the logits of the last prompt token are the ones
+ * generation needs). */
 static bool input_shape(const Module *m, const Phase *ph, const Op *op, int i, int *rank, long long out[3]) {
     int k = op->inputs[i];
-    if (k == IR_INPUT_X) {
+    if (k == IR_INPUT_X || k == IR_INPUT_TOKENS) {
         *rank = 2;
         out[0] = (long long)m->work.batch * ph->tokens;
-        out[1] = m->model.hidden;
+        out[1] = k == IR_INPUT_X ? m->model.hidden : 1;
         return true;
     }
     if (k < 0 || k >= ph->nops || ph->ops[k].out_rank == 0)
@@ -19,6 +22,8 @@ static bool input_shape(const Module *m, const Phase *ph, const Op *op, int i, i
     *rank = ph->ops[k].out_rank;
     for (int j = 0; j < 3; j++)
         out[j] = ph->ops[k].out[j];
+    if (op->scope == SCOPE_EPILOGUE && ph->ops[k].scope == SCOPE_LAYER && *rank == 2)
+        out[0] = m->work.batch;
     return true;
 }
 
@@ -38,10 +43,17 @@ bool ir_infer_shape(const Module *m, const Phase *ph, const Op *op, long long sh
         if (op->tensor < 0 || op->tensor >= m->ntensors || r0 != 2)
             return false;
         const Tensor *w = &m->tensors[op->tensor];
-        shape[0] = 1, shape[1] = rows, shape[2] = w->dims[1], shape[3] = in0[1];
-        *out_rank = 2, out[0] = rows, out[1] = w->dims[1];
+        long long n = op->tied ? w->dims[0] : w->dims[1];
+        shape[0] = 1, shape[1] = in0[0], shape[2] = n, shape[3] = in0[1];
+        *out_rank = 2, out[0] = in0[0], out[1] = n;
         return true;
     }
+    case OP_EMBEDDING:
+        if (r0 != 2 || in0[1] != 1)
+            return false;
+        shape[0] = 1, shape[1] = in0[0], shape[2] = ms->hidden, shape[3] = 1;
+        *out_rank = 2, out[0] = in0[0], out[1] = ms->hidden;
+        return true;
     case OP_ATTN_SCORE:
         shape[0] = ms->kv_heads * b, shape[1] = s * g, shape[2] = ctx, shape[3] = ms->head_dim;
         *out_rank = 3, out[0] = shape[0], out[1] = shape[1], out[2] = ctx;
@@ -56,6 +68,7 @@ bool ir_infer_shape(const Module *m, const Phase *ph, const Op *op, long long sh
         shape[0] = ms->kv_heads * b, shape[1] = s * g, shape[2] = ms->head_dim, shape[3] = ctx;
         *out_rank = 2, out[0] = rows, out[1] = (long long)ms->heads * ms->head_dim;
         return true;
+    case OP_ROPE:
     case OP_NORM:
     case OP_ACTIVATION:
     case OP_ADD:

@@ -128,12 +128,13 @@ static void verify_phases(V *v) {
     for (int i = 0; i < pf->nops; i++) {
         const Op *a = &pf->ops[i], *b = &dc->ops[i];
         bool same = strcmp(a->name, b->name) == 0 && a->code == b->code && a->ninputs == b->ninputs &&
-                    a->tensor == b->tensor && ((!a->fn && !b->fn) || (a->fn && b->fn && strcmp(a->fn, b->fn) == 0));
+                    a->tensor == b->tensor && ((!a->fn && !b->fn) || (a->fn && b->fn && strcmp(a->fn, b->fn) == 0)) &&
+                    a->scope == b->scope && a->tied == b->tied && a->eps == b->eps && a->scale == b->scale;
         for (int j = 0; same && j < a->ninputs; j++)
             same = a->inputs[j] == b->inputs[j];
         if (!same)
-            VERR(v, op_loc(dc, b), "%%%s differs between prefill and decode (name, kind, inputs, tensor or fn); both "
-                 "phases hold the same layer graph", b->name);
+            VERR(v, op_loc(dc, b), "%%%s differs between prefill and decode (name, kind, scope, inputs, tensor, fn, eps "
+                 "or scale); both phases hold the same graph", b->name);
     }
 }
 
@@ -214,12 +215,15 @@ static void verify_tensors(V *v) {
         for (int u = 0; u < t; u++)
             if (strcmp(m->tensors[u].name, T->name) == 0)
                 VERR(v, T->loc, "tensor '%%%s' is defined twice", T->name);
-        int want_rank = T->kind == TEN_WEIGHT ? 2 : 4;
-        if (T->rank != want_rank) {
-            VERR(v, T->loc, "%s tensor '%%%s' has rank %d; it must have %d", T->kind == TEN_WEIGHT ? "weight" : "kv",
-                 T->name, T->rank, want_rank);
+        /* weights are [K, N] (fc), [vocab, hidden] (embedding) or [width] (a norm's scale) */
+        bool rank_ok = T->kind == TEN_WEIGHT ? (T->rank == 2 || T->rank == 1) : T->rank == 4;
+        if (!rank_ok) {
+            VERR(v, T->loc, "%s tensor '%%%s' has rank %d; it must have %s", T->kind == TEN_WEIGHT ? "weight" : "kv",
+                 T->name, T->rank, T->kind == TEN_WEIGHT ? "2 (or 1 for a norm's scale)" : "4");
             continue;
         }
+        if (T->kind == TEN_KV && T->bias)
+            VERR(v, T->loc, "kv tensor '%%%s' cannot have a bias", T->name);
         bool dims_ok = true;
         for (int i = 0; i < T->rank; i++)
             dims_ok &= T->dims[i] > 0;
@@ -231,8 +235,21 @@ static void verify_tensors(V *v) {
                                   T->dims[2] != m->work.max_seq || T->dims[3] != ms->head_dim))
             VERR(v, T->loc, "kv tensor '%%%s' must be [kv_heads %d, batch %d, max_seq %d, head_dim %d]", T->name,
                  ms->kv_heads, m->work.batch, m->work.max_seq, ms->head_dim);
-        if (T->layers != ms->layers)
-            VERR(v, T->loc, "tensor '%%%s' has %d layers; the model has %d", T->name, T->layers, ms->layers);
+        /* one copy per layer for the layer graph's tensors, one for the prologue's and epilogue's */
+        int want_layers = ms->layers;
+        const char *who = NULL;
+        for (int p = 0; p < PH_COUNT_ && !who; p++)
+            for (int i = 0; i < m->phases[p].nops && !who; i++)
+                if (m->phases[p].ops[i].tensor == t && m->phases[p].ops[i].scope != SCOPE_LAYER) {
+                    want_layers = 1;
+                    who = op_scope_names[m->phases[p].ops[i].scope];
+                }
+        if (T->layers != want_layers) {
+            if (who)
+                VERR(v, T->loc, "tensor '%%%s' has %d layers; a %s tensor has one copy", T->name, T->layers, who);
+            else
+                VERR(v, T->loc, "tensor '%%%s' has %d layers; the model has %d", T->name, T->layers, ms->layers);
+        }
         if ((double)T->elem != dev->hw.precision)
             VERR(v, T->loc, "tensor '%%%s' is %s but the device computes in %s", T->name, precision_name(T->elem),
                  precision_name((Precision)dev->hw.precision));
@@ -329,7 +346,7 @@ static void verify_tensors(V *v) {
 
 /* ---------------------------------------------------------------- ops */
 
-static const char *const act_fns[] = {"silu", "gelu", "relu", "swish"};
+static const char *const act_fns[] = {"silu", "gelu", "gelu_tanh", "relu", "swish"};
 static const char *const norm_kinds[] = {"rms", "layer"};
 
 static bool in_list(const char *s, const char *const *list, int n) {
@@ -348,8 +365,12 @@ static bool ranges_meet(Range a, Range b) { return a.lo < b.hi && b.lo < a.hi; }
  * a value) and the head_dim columns of its other one. */
 static bool tile_touches(const Module *m, const Op *op, const OpTile *ot, const TensorTile *tt) {
     const Tensor *T = &m->tensors[op->tensor];
+    if (T->kind == TEN_WEIGHT && T->rank == 1)
+        return true;
+    if (T->kind == TEN_WEIGHT && op->code == OP_EMBEDDING)
+        return true;    /* any row may be looked up */
     if (T->kind == TEN_WEIGHT)
-        return ranges_meet(ot->box[DIM_N], tt->box[1]);
+        return ranges_meet(ot->box[DIM_N], tt->box[op->tied ? 0 : 1]);
     bool value = op->code == OP_ATTN_VALUE;
     Range pos = value ? ot->box[DIM_K] : ot->box[DIM_N], cols = value ? ot->box[DIM_N] : ot->box[DIM_K];
     if (!ranges_meet(pos, tt->box[2]) || !ranges_meet(cols, tt->box[3]))
@@ -425,6 +446,32 @@ static void verify_op_tiles(V *v, const Phase *ph, const Op *op) {
     }
 }
 
+/* The scopes come in order (prologue, layer graph, epilogue), and an op reads only what its scope
+ * may: the prologue reads %tokens and the prologue; the layer reads %x and the layer; the epilogue
+ * reads the epilogue and the layer's results (after the last layer). */
+static void verify_scope(V *v, const Phase *ph, int i) {
+    const Op *op = &ph->ops[i];
+    Loc at = op_loc(ph, op);
+    static const int rank[SCOPE_COUNT_] = {[SCOPE_PROLOGUE] = 0, [SCOPE_LAYER] = 1, [SCOPE_EPILOGUE] = 2};
+    if (i > 0 && rank[ph->ops[i - 1].scope] > rank[op->scope]) {
+        VERR(v, at, "%%%s is a %s op after a %s op; the prologue comes first, then the layer, then the epilogue",
+             op->name, op_scope_names[op->scope], op_scope_names[ph->ops[i - 1].scope]);
+        return;
+    }
+    for (int j = 0; j < op->ninputs; j++) {
+        int k = op->inputs[j];
+        if (k < IR_INPUT_TOKENS || k >= ph->nops || k == i)
+            continue;   /* reported by verify_ops */
+        OpScope from = k == IR_INPUT_X ? SCOPE_LAYER : k == IR_INPUT_TOKENS ? SCOPE_PROLOGUE : ph->ops[k].scope;
+        bool ok = from == op->scope || (op->scope == SCOPE_EPILOGUE && from == SCOPE_LAYER);
+        if (k < 0)
+            ok = (k == IR_INPUT_X) == (op->scope == SCOPE_LAYER) && (k == IR_INPUT_TOKENS) == (op->scope == SCOPE_PROLOGUE);
+        if (!ok)
+            VERR(v, at, "%s op %%%s cannot read %%%s (%s)", op_scope_names[op->scope], op->name, ir_input_name(ph, k),
+                 k < 0 ? "an input of another scope" : op_scope_names[from]);
+    }
+}
+
 static void verify_ops(V *v, const Phase *ph) {
     const Module *m = v->m;
     for (int i = 0; i < ph->nops; i++) {
@@ -444,7 +491,7 @@ static void verify_ops(V *v, const Phase *ph) {
                      op->ninputs);
         }
         for (int j = 0; j < op->ninputs; j++)
-            if (op->inputs[j] == i || op->inputs[j] < IR_INPUT_X || op->inputs[j] >= ph->nops)
+            if (op->inputs[j] == i || op->inputs[j] < IR_INPUT_TOKENS || op->inputs[j] >= ph->nops)
                 VERR(v, at, "%%%s: input %d is not another op of the phase", op->name, j);
         if (info->operand == OPND_NONE && op->tensor >= 0)
             VERR(v, at, "%s reads no tensor, but %%%s names one", info->name, op->name);
@@ -456,12 +503,19 @@ static void verify_ops(V *v, const Phase *ph) {
                 VERR(v, at, "%%%s (%s) reads '%%%s', which is not a %s tensor", op->name, info->name,
                      m->tensors[op->tensor].name, info->operand == OPND_WEIGHT ? "weight" : "kv");
         }
-        if (op->code == OP_ACTIVATION && (!op->fn || !in_list(op->fn, act_fns, 4)))
-            VERR(v, at, "%%%s: activation needs fn silu, gelu, relu or swish", op->name);
+        if (op->code == OP_ACTIVATION && (!op->fn || !in_list(op->fn, act_fns, 5)))
+            VERR(v, at, "%%%s: activation needs fn silu, gelu, gelu_tanh, relu or swish", op->name);
         else if (op->code == OP_NORM && (!op->fn || !in_list(op->fn, norm_kinds, 2)))
             VERR(v, at, "%%%s: norm needs fn rms or layer", op->name);
         else if (op->code != OP_ACTIVATION && op->code != OP_NORM && op->fn)
             VERR(v, at, "%%%s: %s takes no fn", op->name, info->name);
+        if (op->eps > 0 && op->code != OP_NORM)
+            VERR(v, at, "%%%s: only a norm takes eps", op->name);
+        if (op->scale > 0 && op->code != OP_EMBEDDING)
+            VERR(v, at, "%%%s: only an embedding takes scale", op->name);
+        if (op->tied && op->code != OP_FC)
+            VERR(v, at, "%%%s: only an fc reads a transposed weight (wT)", op->name);
+        verify_scope(v, ph, i);
     }
     if (!v->ok)
         return;
@@ -503,9 +557,17 @@ static void verify_ops(V *v, const Phase *ph) {
                     VERR(v, at, "%%%s: input %d is %lld wide, input 0 is %lld", op->name, j, w, shape[DIM_K]);
             }
         }
-        if (op->code == OP_FC && op->tensor >= 0 && m->tensors[op->tensor].dims[0] != shape[DIM_K])
-            VERR(v, at, "%%%s: its input is %lld wide but the weight '%%%s' has %lld rows", op->name, shape[DIM_K],
-                 m->tensors[op->tensor].name, m->tensors[op->tensor].dims[0]);
+        const Tensor *W = op->tensor >= 0 ? &m->tensors[op->tensor] : NULL;
+        if (op->code == OP_FC && W && (W->rank != 2 || W->dims[op->tied ? 1 : 0] != shape[DIM_K]))
+            VERR(v, at, "%%%s: its input is %lld wide but the weight '%%%s' has %lld %s", op->name, shape[DIM_K],
+                 W->name, W->dims[op->tied ? 1 : 0], op->tied ? "columns (it is read transposed)" : "rows");
+        if (op->code == OP_NORM && W && (W->rank != 1 || W->dims[0] != shape[DIM_N]))
+            VERR(v, at, "%%%s: a norm over %lld values needs a scale '%%%s' of [%lld]", op->name, shape[DIM_N],
+                 W->name, shape[DIM_N]);
+        if (op->code == OP_EMBEDDING && W && (W->rank != 2 || W->dims[0] != m->model.vocab ||
+                                              W->dims[1] != m->model.hidden))
+            VERR(v, at, "%%%s: the embedding table '%%%s' must be [vocab %d, hidden %d]", op->name, W->name,
+                 m->model.vocab, m->model.hidden);
         if (has_shape && memcmp(shape, op->shape, sizeof shape) != 0)
             VERR(v, at, "%%%s: shape [%lld, %lld, %lld, %lld] should be [%lld, %lld, %lld, %lld] in phase %s", op->name,
                  op->shape[0], op->shape[1], op->shape[2], op->shape[3], shape[0], shape[1], shape[2], shape[3],
@@ -537,7 +599,10 @@ static ChanSet tensor_channels(const Module *m, const Op *op) {
 /* The channels an op touches, storage and near-memory execution: its NMP channels, whether it
  * uses any normal channel, whether it uses any channel at all. */
 static void op_channels(const Module *m, const Op *op, ChanSet *nmp, bool *normal, bool *any) {
-    ChanSet all = tensor_channels(m, op);
+    /* a norm's scale and the embedding table are read by the NPU wherever they are: they take no
+       part in the hierarchy's channel rules */
+    bool counts = op->code != OP_NORM && op->code != OP_EMBEDDING;
+    ChanSet all = counts ? tensor_channels(m, op) : 0;
     for (int i = 0; i < op->ntiles; i++)
         if (op->tiles[i].exec.kind == EXEC_NMP || op->tiles[i].exec.kind == EXEC_PE)
             all |= op->tiles[i].exec.chans;
@@ -655,7 +720,7 @@ static void verify_dataflow(V *v, const Phase *ph) {
                 pnorm |= cx;
                 if (op->df.stratum + 1 > S)
                     S = op->df.stratum + 1;
-                ChanSet stored = tensor_channels(m, op) & normset;
+                ChanSet stored = op->code == OP_NORM || op->code == OP_EMBEDDING ? 0 : tensor_channels(m, op) & normset;
                 if (stored && stored != normset)
                     VERR(v, op_loc(ph, op), "%%%s uses some normal channels but not all; the normal channels "
                          "form one group", op->name);
@@ -689,10 +754,49 @@ static void verify_dataflow(V *v, const Phase *ph) {
             used_nmp |= pn;
             used_normal |= pnorm;
         }
-        if (m->dataflow == DF_DATA_CENTRIC && (used_nmp != nmpset || (normset && !used_normal)))
+        bool group_uses = used_nmp || used_normal;  /* a group of NPU-only ops (norms, softmax) is exempt */
+        if (m->dataflow == DF_DATA_CENTRIC && group_uses && (used_nmp != nmpset || (normset && !used_normal)))
             VERR(v, gat, "group %d leaves channels unused; in data-centric mode the partitions of a group cover "
                  "every channel", g);
     }
+}
+
+/* The dataflow rules hold within each scope: the layer graph, the prologue and the epilogue each
+ * have their own hierarchy of groups (they run one after another). The scope's ops are checked as a
+ * phase of their own, with inputs from other scopes read as outside inputs. */
+static void verify_dataflow_scopes(V *v, const Phase *ph) {
+    int *map = vmalloc(sizeof(int) * (size_t)(ph->nops + 1));
+    for (int sc = 0; sc < SCOPE_COUNT_; sc++) {
+        int n = 0;
+        for (int i = 0; i < ph->nops; i++)
+            map[i] = ph->ops[i].scope == (OpScope)sc ? n++ : -1;
+        if (n == 0)
+            continue;
+        Phase view = *ph;
+        view.ops = vmalloc(sizeof(Op) * (size_t)n);
+        view.nops = n;
+        int total_in = 0;
+        for (int i = 0; i < ph->nops; i++)
+            if (map[i] >= 0)
+                total_in += ph->ops[i].ninputs;
+        int *ins = vmalloc(sizeof(int) * (size_t)(total_in + 1)), used = 0;
+        for (int i = 0; i < ph->nops; i++) {
+            if (map[i] < 0)
+                continue;
+            Op *o = &view.ops[map[i]];
+            *o = ph->ops[i];
+            o->inputs = ins + used;
+            for (int j = 0; j < o->ninputs; j++) {
+                int k = ph->ops[i].inputs[j];
+                o->inputs[j] = k >= 0 && map[k] >= 0 ? map[k] : IR_INPUT_X;
+            }
+            used += o->ninputs;
+        }
+        verify_dataflow(v, &view);
+        h2c_raw_free(ins, sizeof(int) * (size_t)(total_in + 1));
+        h2c_raw_free(view.ops, sizeof(Op) * (size_t)n);
+    }
+    h2c_raw_free(map, sizeof(int) * (size_t)(ph->nops + 1));
 }
 
 bool ir_verify(const Module *m, Diag *d) {
@@ -713,6 +817,6 @@ bool ir_verify(const Module *m, Diag *d) {
         verify_phase_counts(&v);
     if (v.ok)
         for (int p = 0; p < PH_COUNT_; p++)
-            verify_dataflow(&v, &m->phases[p]);
+            verify_dataflow_scopes(&v, &m->phases[p]);
     return v.ok;
 }

@@ -1,9 +1,10 @@
 /* dataflow.c: pass_dataflow chooses how each op of a layer runs and where its data lives, jointly
  * (data-centric, H2-LLM) or per kind of unit (compute-centric, SpecPIM), or applies a fixed
  * baseline mapping (npu-only, attn-nmp, attn-nmp-split, fc-nmp), according to the module's
- * `dataflow` option and cost model. The plan (passes/search.c) becomes IR: decode ops get their
- * dataflow position and execution tiles; weights and KV get tensor tiles on the channels that hold
- * each share; prefill runs on the NPU.
+ * `dataflow` option and cost model. The layer graph and the epilogue (the LM head) are planned each
+ * in its own hierarchy (search/plan.c); the prologue's lookup runs on the NPU. The plans become IR:
+ * decode ops get their dataflow position and execution tiles; weights and KV get tensor tiles on
+ * the channels that hold each share; prefill runs on the NPU.
  * Requires: shapes. Replaces: every tensor tile and op tile. Maintains: shapes, locations.
  * Placement (offsets) runs after it. */
 #include "passes.h"
@@ -101,9 +102,10 @@ static void add_tensor_box(Module *m, Tensor *t, const Range *box, ChanSet chans
     ir_tensor_add_tile(m, t, tile);
 }
 
-/* Stores [lo, hi) of t's split dimension on chans: weight columns; (KV head, batch) pairs numbered
- * head * batch + b, which may take a partial head; or, for a one-GEMM attention split along N,
- * KV tensor dimension kv_dim (positions, or head_dim columns). */
+/* Stores [lo, hi) of t's split dimension on chans: weight columns (rows of a transposed weight, when
+ * kv_dim is 0); (KV head, batch) pairs numbered head * batch + b, which may take a partial head; or,
+ * for a one-GEMM attention split along N, KV tensor dimension kv_dim (positions, or head_dim
+ * columns). */
 static void store_range(Module *m, Tensor *t, long long lo, long long hi, ChanSet chans, int kv_dim) {
     if (lo >= hi || !chans)
         return;
@@ -111,7 +113,7 @@ static void store_range(Module *m, Tensor *t, long long lo, long long hi, ChanSe
     for (int i = 0; i < t->rank; i++)
         box[i] = (Range){0, t->dims[i]};
     if (t->kind == TEN_WEIGHT || kv_dim >= 0) {
-        int dim = t->kind == TEN_WEIGHT ? 1 : kv_dim;
+        int dim = t->kind == TEN_WEIGHT ? (kv_dim >= 0 ? kv_dim : 1) : kv_dim;
         box[dim] = (Range){lo, hi < t->dims[dim] ? hi : t->dims[dim]};
         add_tensor_box(m, t, box, chans);
         return;
@@ -152,35 +154,37 @@ static void add_op_tile(Module *m, Op *op, int dim, long long lo, long long hi, 
     ir_op_add_tile(m, op, t);
 }
 
-static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *d) {
+/* Writes the plan of one scope's problem into the IR: its ops' positions and tiles, and the tiles of
+ * the tensors its ops store (`stored` marks them, across scopes, so no tensor is stored twice). */
+static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, bool *stored, Diag *d) {
     Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
     ChanSet normal = dev_normal_set(&m->dev);
-    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
-    if (!stored) {
-        diag_error(d, NOLOC, "out of memory");
-        return false;
+    for (int k = 0; k < p->nops; k++) {
+        int t = dc->ops[p->index[k]].tensor;
+        if (t >= 0 && !stored[t])
+            m->tensors[t].ntiles = 0;
     }
-    memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
-    for (int t = 0; t < m->ntensors; t++)
-        m->tensors[t].ntiles = 0;
     bool ok = true;
-    for (int i = 0; i < dc->nops && ok; i++) {
-        const DfAssign *a = &plan->a[i];
+    for (int k = 0; k < p->nops && ok; k++) {
+        int i = p->index[k];
+        const DfAssign *a = &plan->a[k];
         Op *op = &dc->ops[i], *pop = &pf->ops[i];
         op->ntiles = 0;
         pop->ntiles = 0;
         op->df = (DfPos){a->group, a->part, a->stratum};
         add_op_tile(m, pop, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
-        if (p->ops[i].kind == DFK_OTHER) {
+        if (p->ops[k].kind == DFK_OTHER) {
             add_op_tile(m, op, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
             continue;
         }
         DfExec ex = df_exec_of(a);
-        long long S = df_split_len(p, i), s = df_split_of(p, i, a);
-        bool along_n = p->ops[i].kind == DFK_FC || p->ops[i].dec.B <= 1;
+        long long S = df_split_len(p, k), s = df_split_of(p, k, a);
+        bool along_n = p->ops[k].kind == DFK_FC || p->ops[k].dec.B <= 1;
         int dim = along_n ? DIM_N : DIM_B;
         /* a one-GEMM attention split along N cuts the KV positions (score) or head_dim (value) */
-        int kv_dim = p->ops[i].kind == DFK_ATTN && along_n ? (op->code == OP_ATTN_VALUE ? 3 : 2) : -1;
+        int kv_dim = p->ops[k].kind == DFK_ATTN && along_n ? (op->code == OP_ATTN_VALUE ? 3 : 2) : -1;
+        if (op->tied)
+            kv_dim = 0; /* a tied LM head's columns are the rows of the embedding table */
         Exec on_nmp = {EXEC_NMP, a->nmp, -1}, on_npu = {EXEC_NPU, 0, -1};
         switch (ex) {
         case DF_EXEC_NMP: add_op_tile(m, op, -1, 0, 0, on_nmp); break;
@@ -211,7 +215,6 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *
             store_range(m, t, s, TS, rest, kv_dim);
         }
     }
-    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
     return ok;
 }
 
@@ -220,18 +223,29 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *
 bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
     const Phase *dc = &m->phases[PH_DECODE];
     memset(plan, 0, sizeof *plan);
-    plan->nops = dc->nops;
+    plan->nops = p->nops;
+    /* the problem's ops in a topological order of the phase */
     int *order = h2c_raw_alloc(sizeof(int) * (size_t)(dc->nops + 1));
-    if (!order || !ir_topo_order(dc, order)) {
+    int *local = h2c_raw_alloc(sizeof(int) * (size_t)(dc->nops + 1));
+    if (!order || !local || !ir_topo_order(dc, order)) {
         h2c_raw_free(order, sizeof(int) * (size_t)(dc->nops + 1));
+        h2c_raw_free(local, sizeof(int) * (size_t)(dc->nops + 1));
         return false;
     }
-    bool positioned = dc->nops > 0 && dc->ops[0].df.group >= 0;
-    for (int k = 0; k < dc->nops; k++) {
-        int i = positioned ? k : order[k];
-        const Op *op = &dc->ops[i];
-        DfAssign *a = &plan->a[i];
-        plan->order[k] = i;
+    for (int i = 0; i < dc->nops; i++)
+        local[i] = -1;
+    for (int k = 0; k < p->nops; k++)
+        local[p->index[k]] = k;
+    int nlocal = 0;
+    for (int i = 0; i < dc->nops; i++)
+        if (local[order[i]] >= 0)
+            order[nlocal++] = local[order[i]];
+    bool positioned = p->nops > 0 && dc->ops[p->index[0]].df.group >= 0;
+    for (int k = 0; k < p->nops; k++) {
+        int li = positioned ? k : order[k];
+        const Op *op = &dc->ops[p->index[li]];
+        DfAssign *a = &plan->a[li];
+        plan->order[k] = li;
         a->ratio = -1;
         if (positioned) {
             a->group = op->df.group;
@@ -240,7 +254,7 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
         } else {
             a->group = k;
         }
-        if (p->ops[i].kind == DFK_OTHER) {
+        if (p->ops[li].kind == DFK_OTHER) {
             a->exec = DF_EXEC_NPU;
             continue;
         }
@@ -252,7 +266,7 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
                 a->spread = true;
         }
         /* execution from the op's tiles: the NMP extent along the split dimension */
-        int dim = p->ops[i].kind == DFK_FC || p->ops[i].dec.B <= 1 ? DIM_N : DIM_B;
+        int dim = p->ops[li].kind == DFK_FC || p->ops[li].dec.B <= 1 ? DIM_N : DIM_B;
         long long nmp_extent = 0, total = op->shape[dim];
         ChanSet exec_chans = 0;
         bool any_npu = false;
@@ -279,33 +293,53 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
         }
     }
     h2c_raw_free(order, sizeof(int) * (size_t)(dc->nops + 1));
+    h2c_raw_free(local, sizeof(int) * (size_t)(dc->nops + 1));
     return true;
 }
 
 /* ---------------------------------------------------------------- the pass */
 
 bool pass_dataflow(Module *m, Diag *d) {
-    DfProblem p;
     const CostModel *cm = cost_model_get(m->cost_model);
-    if (!df_problem_from_module(m, cm, &p, d))
-        return false;
-    DfPlan plan;
-    if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) &&
-        !df_check_width(&p, m->model.name, m->model.loc, d))
-        return false;
-    if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
-        SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
-        SearchResult r;
-        if (!df_search(&p, cm, &o, &r, d)) {
-            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
-            return false;
-        }
-        plan = r.plan;
-    } else if (!df_plan_preset(&p, m->dataflow, &plan)) {
-        diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
-                   dataflow_mode_names[m->dataflow], m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels",
-                   m->dev.hw.name, p.nmp, p.normal);
+    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
+    ModulePlan *mp = h2c_raw_alloc(sizeof *mp);
+    if (!stored || !mp) {
+        h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
+        h2c_raw_free(mp, sizeof *mp);
+        diag_error(d, NOLOC, "out of memory");
         return false;
     }
-    return apply_plan(m, &p, &plan, d);
+    memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
+    bool ok = true;
+    if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
+        DfProblem lp;
+        ok = df_problem_from_module(m, cm, &lp, d) && df_check_width(&lp, m->model.name, m->model.loc, d);
+        SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
+        if (ok && !df_search_module(m, cm, NULL, &o, mp, d)) {
+            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
+            ok = false;
+        }
+    } else {
+        /* a fixed mapping, scope by scope */
+        memset(mp, 0, sizeof *mp);
+        for (int s = 0; s < SCOPE_COUNT_ && ok; s++) {
+            if (s != SCOPE_LAYER && !cm->whole_model)
+                continue;
+            ok = df_problem_scope(m, cm, (OpScope)s, &mp->p[s], d);
+            mp->has[s] = ok && mp->p[s].nops > 0;
+            if (mp->has[s] && !df_plan_preset(&mp->p[s], m->dataflow, &mp->r[s].plan)) {
+                diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
+                           dataflow_mode_names[m->dataflow],
+                           m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels", m->dev.hw.name,
+                           mp->p[s].nmp, mp->p[s].normal);
+                ok = false;
+            }
+        }
+    }
+    for (int s = 0; s < SCOPE_COUNT_ && ok; s++)
+        if (mp->has[s])
+            ok = apply_plan(m, &mp->p[s], &mp->r[s].plan, stored, d);
+    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
+    h2c_raw_free(mp, sizeof *mp);
+    return ok;
 }

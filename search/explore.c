@@ -18,7 +18,12 @@
 enum { MAX_DESIGNS = 200000 };
 
 bool explore_problem(const Module *m, const CostModel *cm, const Hardware *hw, DfProblem *p, Diag *d) {
-    if (!df_problem_from_module(m, cm, p, d))
+    return explore_problem_scope(m, cm, hw, SCOPE_LAYER, p, d);
+}
+
+bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware *hw, OpScope scope, DfProblem *p,
+                           Diag *d) {
+    if (!df_problem_scope(m, cm, scope, p, d))
         return false;
     double es_old = p->es;
     p->hw = *hw;
@@ -92,6 +97,7 @@ static void *worker(void *arg) {
     arena_init(&scratch);
     SearchOpts so = *w->so;
     so.scratch = &scratch;
+    ModulePlan *mp = h2c_raw_alloc(sizeof *mp); /* each design's plans (NULL: every design fails) */
     for (;;) {
         if (atomic_load(&w->stop))
             break;
@@ -108,12 +114,14 @@ static void *worker(void *arg) {
         /* diagnostics of one design stay with it: a design with no legal plan is just infeasible */
         Diag d;
         diag_init_quiet(&d);
-        DfProblem p;
-        ds->ok = explore_problem(w->m, w->cm, &ds->hw, &p, &d) && df_search(&p, w->cm, &so, &ds->sr, &d);
+        ds->ok = mp && df_search_module(w->m, w->cm, &ds->hw, &so, mp, &d);
+        if (ds->ok)
+            ds->sr = mp->sum;
         ds->seconds = h2c_seconds() - t;
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);
     }
+    h2c_raw_free(mp, sizeof *mp);
     arena_free(&scratch);
     return NULL;
 }

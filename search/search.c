@@ -924,7 +924,7 @@ static bool run_dp(Ctx *x, DfPlan *plan, double *value) {
 
 /* Bytes (all layers) each NMP channel and the normal group hold under plan: an op's NMP share goes
  * evenly to its NMP channels, the rest to the normal group. */
-static void plan_loads(const DfProblem *p, const DfPlan *plan, double load[IR_MAX_CHANNELS], double *normal) {
+void df_plan_loads(const DfProblem *p, const DfPlan *plan, double load[IR_MAX_CHANNELS], double *normal) {
     memset(load, 0, sizeof(double) * IR_MAX_CHANNELS);
     *normal = 0;
     for (int i = 0; i < p->nops; i++) {
@@ -942,9 +942,9 @@ static void plan_loads(const DfProblem *p, const DfPlan *plan, double load[IR_MA
 }
 
 bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
-    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
+    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity - p->reserve;
     double load[IR_MAX_CHANNELS], normal;
-    plan_loads(p, plan, load, &normal);
+    df_plan_loads(p, plan, load, &normal);
     for (int ch = 0; ch < p->nmp; ch++)
         if (load[ch] > per_ch)
             return false;
@@ -954,10 +954,10 @@ bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
 /* Moves bytes off overloaded channels by shrinking (or growing) MIX splits, one op at a time,
  * always taking the move that costs least; false if nothing can be moved. */
 static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective obj, DfPlan *plan) {
-    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
+    double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity - p->reserve;
     for (int round = 0; round < 4 * DF_MAX_OPS && !df_capacity_ok(p, plan); round++) {
         double load[IR_MAX_CHANNELS], normal;
-        plan_loads(p, plan, load, &normal);
+        df_plan_loads(p, plan, load, &normal);
         int worst = -1;
         double over = 0;
         for (int ch = 0; ch < p->nmp; ch++)
@@ -1191,8 +1191,8 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
            ops barred from the overflowing side one at a time, greedily, each step the exact search
            again. The unconstrained optimum stays a lower bound, so the gap reported is honest. */
         r->repaired = true;
-        double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity, total = 0, on_nmp = 0, load[IR_MAX_CHANNELS];
-        plan_loads(p, &r->plan, load, &total);
+        double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity - p->reserve, total = 0, on_nmp = 0, load[IR_MAX_CHANNELS];
+        df_plan_loads(p, &r->plan, load, &total);
         for (int ch = 0; ch < IR_MAX_CHANNELS; ch++)
             on_nmp += load[ch];
         total += on_nmp;

@@ -43,6 +43,24 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
 double df_objective(Objective obj, const CostResult *c);
 /* Channel loads of a plan: false if an NMP channel or the normal group overflows (bytes). */
 bool df_capacity_ok(const DfProblem *p, const DfPlan *plan);
+/* Bytes (all layers) each NMP channel and the normal group hold under plan. */
+void df_plan_loads(const DfProblem *p, const DfPlan *plan, double load[IR_MAX_CHANNELS], double *normal);
+
+/* ---------------------------------------------------------------- plan.c
+ * The dataflow of a whole module: the prologue on the NPU, the epilogue and the layer graph each
+ * searched (the layer with the capacity the epilogue leaves), their costs summed. */
+
+typedef struct ModulePlan {
+    bool has[SCOPE_COUNT_];         /* the scope has ops (and the cost model prices it) */
+    DfProblem p[SCOPE_COUNT_];      /* each scope's problem */
+    SearchResult r[SCOPE_COUNT_];   /* each scope's plan and cost (the prologue's is fixed) */
+    SearchResult sum;               /* the layer's plan, the summed cost, its objective value and bound */
+} ModulePlan;
+
+/* Plans every scope of m on hw (NULL: the module's device) under cm; false with a diagnostic if a
+ * scope has no legal plan. With o->cutoff, sum.dominated may be set as df_search does. */
+bool df_search_module(const Module *m, const CostModel *cm, const Hardware *hw, const SearchOpts *o, ModulePlan *mp,
+                      Diag *d);
 
 
 /* ---------------------------------------------------------------- explore.c */
@@ -83,6 +101,9 @@ void explore_result_free(ExploreResult *r);
 int explore_pareto(const ExploreResult *r, int *out);
 /* The problem of the module on another device. */
 bool explore_problem(const Module *m, const CostModel *cm, const Hardware *hw, DfProblem *p, Diag *d);
+/* The same for one scope of the module. */
+bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware *hw, OpScope scope, DfProblem *p,
+                           Diag *d);
 /* The report: the space, the best `top` designs, the Pareto front (h2c model), the best. */
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
 /* Every design of the space, one CSV line each. */

@@ -51,6 +51,9 @@ static EnergyPoint pe_mac_default[] = {
     {1000e6, 1.365},
 };
 
+const char *const attn_form_names[ATTN_COUNT_] = {"fused", "unfused"};
+const char *const op_scope_names[SCOPE_COUNT_] = {"layer", "prologue", "epilogue"};
+const char *const rope_scaling_names[ROPE_COUNT_] = {"none", "linear", "llama3"};
 const char *const sparse_mode_names[SP_COUNT_] = {"dense", "static", "dynamic", "hybrid"};
 const char *const dataflow_mode_names[DF_COUNT_] = {"data-centric", "compute-centric", "npu-only",
                                                     "attn-nmp",     "attn-nmp-split",  "fc-nmp"};
@@ -125,4 +128,17 @@ void workload_defaults(Workload *w) {
     w->prompt = 783;
     w->generate = 209;
     w->max_seq = 2048;
+    w->attention = -1;
+}
+
+/* Hugging Face's defaults: theta 10000, all of head_dim rotated, no scaling. */
+void rope_defaults(Rope *r) {
+    memset(r, 0, sizeof *r);
+    r->theta = 10000;
+    r->fraction = 1;
+    r->scaling = ROPE_NONE;
+    r->factor = 1;
+    r->low_freq_factor = 1;
+    r->high_freq_factor = 4;
+    r->original_max = 8192;
 }

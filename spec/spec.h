@@ -132,13 +132,41 @@ void hardware_defaults_named(Hardware *hw, const char *name);
 
 /* ---------------------------------------------------------------- schema.c: workload, sparsity, options */
 
+/* How attention runs in prefill: fused (flash-style: the scores stay on chip, the causal mask skips
+ * the upper triangle) or unfused (the H2-LLM artifact's form: the whole score matrix is written). */
+typedef enum AttnForm { ATTN_FUSED, ATTN_UNFUSED, ATTN_COUNT_ } AttnForm;
+extern const char *const attn_form_names[ATTN_COUNT_];
+
 typedef struct Workload {
     const char *name;
     Loc loc;
     int batch, prompt, generate, max_seq;
     Loc f_locs[4];
+    int attention;          /* an AttnForm overriding the model's, or -1: the model's */
+    Loc attention_loc;
 } Workload;
 void workload_defaults(Workload *w);
+
+/* Where an op of a model sits: in the layer graph (run once per layer), or around it, once per
+ * step: the prologue (token embedding) before the first layer, the epilogue (final norm, LM head)
+ * after the last. */
+typedef enum OpScope { SCOPE_LAYER, SCOPE_PROLOGUE, SCOPE_EPILOGUE, SCOPE_COUNT_ } OpScope;
+extern const char *const op_scope_names[SCOPE_COUNT_];
+
+/* Rotary position embedding: the model's `rope {}` block (Hugging Face's rope_theta,
+ * partial_rotary_factor and rope_scaling). */
+typedef enum RopeScaling { ROPE_NONE, ROPE_LINEAR, ROPE_LLAMA3, ROPE_COUNT_ } RopeScaling;
+extern const char *const rope_scaling_names[ROPE_COUNT_];
+
+typedef struct Rope {
+    double theta;           /* base of the inverse frequencies */
+    double fraction;        /* share of head_dim that is rotated (partial rotary), (0, 1] */
+    RopeScaling scaling;
+    double factor;          /* linear, llama3: the context extension factor */
+    double low_freq_factor, high_freq_factor;   /* llama3 */
+    int original_max;       /* llama3: the original context length, tokens */
+} Rope;
+void rope_defaults(Rope *r);
 
 typedef enum SparseMode { SP_DENSE, SP_STATIC, SP_DYNAMIC, SP_HYBRID, SP_COUNT_ } SparseMode;
 extern const char *const sparse_mode_names[SP_COUNT_];

@@ -235,13 +235,75 @@ static void test_vocab_and_gqa(void) {
         CHECK_STR(m->ops[op_index(m, "g")].fn, "gelu");
         CHECK_EQ(m->ops[op_index(m, "p")].type, VT_SCORES);
         CHECK_EQ(m->ops[op_index(m, "r")].width, 256);
-        /* per layer q 256 x 256 + k, v 256 x 128 = 131072 weights, x 2 layers = 262144,
-         * + 2 x 512 x 256 = 262144 for vocab: 524288 weights, x 2 bytes = 1048576 */
-        CHECK_EQ(model_weight_bytes(m, 2), 1048576.0);
+        /* per layer q 256 x 256 + k, v 256 x 128 = 131072 weights, + the norm's scale 256 = 131328,
+         * x 2 layers = 262656 weights, x 2 bytes = 525312 (no embedding or LM head: the model has no
+         * prologue or epilogue, whatever its vocab) */
+        CHECK_EQ(model_weight_bytes(m, 2), 525312.0);
+        CHECK_EQ(m->layer_out, op_index(m, "r"));
         /* 2 x 2 layers x batch 2 x 64 x (2 x 64) x 2 bytes = 131072 */
         CHECK_EQ(model_kv_bytes(m, c->workload, 2), 131072.0);
     }
     done(&r);
+}
+
+/* The prologue and epilogue: ops in their own scopes, ordered prologue, layer, epilogue; the layer's
+ * output; a tied LM head adds no weights. */
+static void test_whole_model(void) {
+    static const char head[] =
+        "model t {\n"
+        "  layers = 2; hidden = 256; intermediate = 512; heads = 4; kv_heads = 2; vocab = 512;\n"
+        "  rope { theta = 500000; fraction = 50%; scaling = llama3; factor = 8; }\n"
+        "  norm_eps = 1e-6;\n"
+        "  epilogue { op nf = norm(r, eps = 1e-5); op logits = fc(nf, out = vocab";
+    static const char tail[] =
+        "); }\n"
+        "  op n = norm(x);\n"
+        "  op q = fc(n, out = heads * head_dim, bias = true);\n"
+        "  op k = fc(n, out = kv_heads * head_dim);\n"
+        "  op v = fc(n, out = kv_heads * head_dim);\n"
+        "  op qr = rope(q);\n"
+        "  op kr = rope(k);\n"
+        "  op s = attn_score(qr, kr);\n"
+        "  op p = softmax(s);\n"
+        "  op a = attn_value(p, v);\n"
+        "  op r = add(x, a);\n"
+        "  prologue { op e = embedding(tokens, scale = 16); }\n"
+        "}\n"
+        "workload w { batch = 2; prompt = 16 tokens; generate = 8 tokens; max_seq = 64 tokens; attention = unfused; }\n";
+    for (int tied = 0; tied < 2; tied++) {
+        char text[2048];
+        snprintf(text, sizeof text, "%s%s%s", head, tied ? ", tied = e" : "", tail);
+        Run r;
+        Config *c = run(&r, text, NULL);
+        CHECK(c != NULL);
+        if (!c) {
+            done(&r);
+            continue;
+        }
+        const Model *m = c->model;
+        CHECK_EQ(m->nops, 13);
+        CHECK_EQ(m->ops[0].scope, SCOPE_PROLOGUE);
+        CHECK_STR(m->ops[0].name, "e");
+        CHECK_EQ(m->ops[0].scale, 16.0);
+        CHECK_EQ(m->ops[op_index(m, "q")].scope, SCOPE_LAYER);
+        CHECK(m->ops[op_index(m, "q")].bias);
+        CHECK_EQ(m->ops[11].scope, SCOPE_EPILOGUE);
+        CHECK_STR(m->ops[11].name, "nf");
+        CHECK_EQ(m->ops[11].eps, 1e-5);
+        CHECK_EQ(m->layer_out, op_index(m, "r"));
+        CHECK_EQ(m->ops[op_index(m, "logits")].tied, tied ? 0 : -1);
+        CHECK_EQ(m->norm_eps, 1e-6);
+        CHECK_EQ(m->rope.theta, 500000.0);
+        CHECK_EQ(m->rope.fraction, 0.5);
+        CHECK_EQ(m->rope.scaling, ROPE_LLAMA3);
+        CHECK_EQ(m->rope.factor, 8.0);
+        CHECK_EQ(c->workload->attention, ATTN_UNFUSED);
+        /* embedding 512 x 256 = 131072; per layer: norm 256, q (256 + 1 bias row) x 256 = 65792, k and v
+         * 256 x 128 = 32768 each: 131584, x 2 layers = 263168; the final norm 256; the LM head 256 x 512 =
+         * 131072 unless tied. 394496 (+ 131072) weights, x 2 bytes */
+        CHECK_EQ(model_weight_bytes(m, 2), tied ? 788992.0 : 1051136.0);
+        done(&r);
+    }
 }
 
 static void test_sparsity_and_explore(void) {
@@ -368,6 +430,7 @@ int main(void) {
     test_hardware();
     test_model();
     test_vocab_and_gqa();
+    test_whole_model();
     test_sparsity_and_explore();
     test_errors_and_warnings();
     return test_done();
