@@ -98,7 +98,7 @@ static const Stmt *split_scopes(ModelCtx *mc, const Stmt *body) {
     /* a copy of the list without those blocks */
     Stmt *head = NULL, **tail = &head;
     for (const Stmt *st = body; st; st = st->next) {
-        if (st == seen[SCOPE_PROLOGUE] || st == seen[SCOPE_EPILOGUE])
+        if (st->kind == ST_BLOCK && (strcmp(st->block.name, "prologue") == 0 || strcmp(st->block.name, "epilogue") == 0))
             continue;
         Stmt *c = ARENA_NEW(S->a, Stmt);
         *c = *st;
@@ -368,7 +368,7 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                     if (!op_num_arg(sc, a, 1e-30, 1, &op->eps))
                         ok = false;
                 } else if (strcmp(a->name, "bias") == 0 && (op->kind == OPK_FC || op->kind == OPK_NORM)) {
-                    int k = sema_enum_value(S, a->value, "bias (true or false)", bools, 2);
+                    int k = sema_enum_value(S, a->value, "bias value", bools, 2);
                     if (k < 0)
                         ok = false;
                     op->bias = k == 1;
@@ -772,17 +772,18 @@ Model *sema_model(Sema *S, const Item *it) {
     m->rope.high_freq_factor = slots[MF_ROPE_HIGH].value;
     m->rope.original_max = (int)slots[MF_ROPE_ORIGINAL].value;
     m->attention = ATTN_FUSED;
+    bool enums_ok = true;   /* a bad enum stops nothing else: the ops are still checked */
     if (mc.attention) {
         int k = sema_enum_value(S, mc.attention->assign.value, "attention form", attn_form_names, ATTN_COUNT_);
         if (k < 0)
-            ok = false;
+            enums_ok = false;
         else
             m->attention = (AttnForm)k;
     }
     if (mc.scaling) {
         int k = sema_enum_value(S, mc.scaling->assign.value, "rope scaling", rope_scaling_names, ROPE_COUNT_);
         if (k < 0)
-            ok = false;
+            enums_ok = false;
         else
             m->rope.scaling = (RopeScaling)k;
     }
@@ -828,6 +829,6 @@ Model *sema_model(Sema *S, const Item *it) {
                 ok = false;
             }
     }
-    return ok ? m : NULL;
+    return ok && enums_ok ? m : NULL;
 }
 

@@ -246,7 +246,8 @@ static void verify_tensors(V *v) {
                 }
         if (T->layers != want_layers) {
             if (who)
-                VERR(v, T->loc, "tensor '%%%s' has %d layers; a %s tensor has one copy", T->name, T->layers, who);
+                VERR(v, T->loc, "tensor '%%%s' has %d layers; %s %s tensor has one copy", T->name, T->layers,
+                     who[0] == 'e' ? "an" : "a", who);
             else
                 VERR(v, T->loc, "tensor '%%%s' has %d layers; the model has %d", T->name, T->layers, ms->layers);
         }
