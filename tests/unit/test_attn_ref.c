@@ -51,6 +51,7 @@ static void *xmalloc(size_t n) {
 
 static double worst_o, worst_lse;       /* plain relative errors over the random cases */
 static double worst_o_k, worst_lse_k;   /* the same divided by kappa: what is checked */
+static double largest_kappa;
 
 /* Checks an fp32 state of g query heads against the fp64 oracle over the same entries.
  * O's error is taken relative to the largest |v| over the attended rows (O is a convex
@@ -97,6 +98,7 @@ static void check_state(const char *what, int trial, int g, int d, const float *
             worst_o = fmax(worst_o, eo);
             worst_lse = fmax(worst_lse, el);
             worst_o_k = fmax(worst_o_k, eo / kappa);
+            largest_kappa = fmax(largest_kappa, kappa);
             worst_lse_k = fmax(worst_lse_k, el / kappa);
         }
         test_checks++;
@@ -459,8 +461,10 @@ static void test_long_fold(void) {
     rt_attn_f64(q, G, D, k, v, NULL, NULL, N, 1.0 / sqrt(D), oo, olse);
     rt_attn_tiled(q, G, D, k, v, NULL, NULL, start, N, scale, RT_MERGE_TREE, work, o, lse);
     check_state("3000 one-token tiles, tree", 0, G, D, o, lse, oo, olse, q, k, v, NULL, NULL, N, scale);
+    fprintf(stderr, "tree of %d one-token tiles: LSE error %.3g\n", N, fabs(lse[0] - olse[0]));
     rt_attn_tiled(q, G, D, k, v, NULL, NULL, start, N, scale, RT_MERGE_ONEPASS, work, o, lse);
     check_state("3000 one-token tiles, one pass", 0, G, D, o, lse, oo, olse, q, k, v, NULL, NULL, N, scale);
+    fprintf(stderr, "one pass over %d one-token tiles: LSE error %.3g\n", N, fabs(lse[0] - olse[0]));
     rt_attn_tiled(q, G, D, k, v, NULL, NULL, start, N, scale, RT_MERGE_FOLD, work, o, lse);
     for (int h = 0; h < G; h++) {
         double bound = N * ldexp(1.0, ilogb(olse[h]) - 24), eo = 0.0;   /* N * ulp(LSE) / 2 */
@@ -468,8 +472,8 @@ static void test_long_fold(void) {
             eo = fmax(eo, fabs(o[h * D + i] - oo[h * D + i]));
         CHECK(fabs(lse[h] - olse[h]) <= bound);
         CHECK(eo <= 2 * bound);   /* |v| <= 1: O moves by at most the weights' relative error */
-        fprintf(stderr, "left fold of %d one-token tiles: LSE error %.3g (bound %.3g), O error %.3g\n", N,
-                fabs(lse[h] - olse[h]), bound, eo);
+        fprintf(stderr, "left fold of %d one-token tiles: LSE %.4g, error %.3g (bound %.3g), O error %.3g\n", N,
+                olse[h], fabs(lse[h] - olse[h]), bound, eo);
     }
     free(q);
     free(k);
@@ -704,8 +708,8 @@ int main(void) {
     test_oracle();
     for (int trial = 0; trial < 600; trial++)
         random_case(trial);
-    fprintf(stderr, "600 random cases: largest relative error of O %.3g, of LSE %.3g; divided by kappa %.3g, %.3g\n",
-            worst_o, worst_lse, worst_o_k, worst_lse_k);
+    fprintf(stderr, "600 random cases: largest relative error of O %.3g, of LSE %.3g; divided by kappa %.3g, %.3g "
+            "(kappa up to %.3g)\n", worst_o, worst_lse, worst_o_k, worst_lse_k, largest_kappa);
     test_long_fold();
     test_empty();
     test_merge_order();
