@@ -238,7 +238,7 @@ void rt_quest_scores(const float *q, int g, int d, const float *kmin, const floa
 
 int rt_quest_pages_for_budget(int budget, int page) { return budget <= 0 ? 0 : budget / page; }
 
-static const float *sort_scores;   /* qsort has no context argument; the sort is not reentrant */
+static _Thread_local const float *sort_scores;   /* qsort has no context argument */
 
 /* Best first: higher score, then lower index; NaN after every number. */
 static int by_score(const void *pa, const void *pb) {

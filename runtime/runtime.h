@@ -62,7 +62,8 @@ void rt_attn_tiled(const float *q, int g, int d, const float *k, const float *v,
  * at least min(ctx, sink + window) ints; returns the count. */
 int rt_static_tokens(int ctx, int sink, int window, int *out);
 
-/* Quest pages: page p holds tokens p*P .. min((p+1)*P, ctx)-1; the last page may be partial.
+/* Quest pages of P >= 1 tokens: page p holds tokens p*P .. min((p+1)*P, ctx)-1; the last page
+ * may be partial.
  * kmin, kmax [pages x d]: the element-wise min and max of the page's keys. */
 int rt_pages(int ctx, int page);
 void rt_quest_meta_build(const float *k, int ctx, int d, int page, float *kmin, float *kmax);
