@@ -568,10 +568,13 @@ static bool data_size_error(Hdr *h, size_t have, bool more) {
 
 /* arena_alloc that returns NULL instead of unwinding; *outer is then the caller's oom handler
  * (NULL if none), to be jumped to once the caller's own resources are released. */
-static void *try_alloc(Arena *a, size_t n, jmp_buf **outer) {
+static void *try_alloc(Arena *a, size_t count, size_t size, jmp_buf **outer) {
     jmp_buf jb;
     jmp_buf *saved = a->oom;
     *outer = saved;
+    if (size != 0 && count > SIZE_MAX / size)
+        return NULL;   /* f2 data widened to double cannot be addressed */
+    size_t n = count * size;
     a->oom = &jb;
     if (setjmp(jb)) {
         a->oom = saved;
@@ -657,7 +660,7 @@ bool npy_read_mem(Arena *a, Diag *d, const char *name, const void *buf, size_t l
     if (have != h->nbytes)
         return data_size_error(h, have, false);
     jmp_buf *outer;
-    void *data = try_alloc(a, h->count * out_size(conv, h), &outer);
+    void *data = try_alloc(a, h->count, out_size(conv, h), &outer);
     if (!data) {
         if (outer)
             longjmp(*outer, 1);
@@ -740,7 +743,7 @@ bool npy_read_file(Arena *a, Diag *d, const char *path, NpyConvert conv, size_t 
     }
     if (regular) {
         /* the size is known to match: convert chunk by chunk straight into the result */
-        data = try_alloc(a, h->count * out_size(conv, h), &outer);
+        data = try_alloc(a, h->count, out_size(conv, h), &outer);
         if (!data)
             goto oom;
         unsigned char chunk[CHUNK];
@@ -783,7 +786,7 @@ bool npy_read_file(Arena *a, Diag *d, const char *path, NpyConvert conv, size_t 
             data_size_error(h, have, false);
             goto done;
         }
-        data = try_alloc(a, h->count * out_size(conv, h), &outer);
+        data = try_alloc(a, h->count, out_size(conv, h), &outer);
         if (!data)
             goto oom;
         convert(h, conv, raw, h->count, data, 0);
