@@ -407,6 +407,55 @@ static void test_accepted(void) {
     arena_free(&a);
 }
 
+/* Random damage to good images, read from a heap block of exactly their size (so that ASan sees
+ * any read past the end): every read must fail with one error or succeed with a consistent
+ * array, and never crash. */
+static void test_mutations(void) {
+    const char *dicts[] = {DICT("<f4", "False", "(3, 4)"), "{'shape': (2L, 3L), \"fortran_order\":False,'descr':\"<f2\"}",
+                           DICT("<f8", "False", "()"), DICT("<f2", "False", "(1, 1, 1, 1, 1, 1, 1, 2,)")};
+    const size_t data[] = {48, 12, 8, 4};
+    const char *alphabet = "{}()[],:'\" \n\t0123456789-LTFalseTrue<>|fO\\\x80\xc3\x00";
+    size_t nalpha = strlen(alphabet) + 1;
+    uint64_t s = 42;
+    int bad = 0, accepted = 0;
+    Arena a;
+    arena_init(&a);
+    for (int trial = 0; trial < 20000; trial++) {
+        int which = trial % 4;
+        Img m = build(which == 1 ? 2 : which == 3 ? 3 : 1, 0, dicts[which], 64, data[which]);
+        int edits = 1 + trial % 4;
+        for (int e = 0; e < edits; e++) {
+            s = s * 6364136223846793005u + 1442695040888963407u;
+            uint32_t r = (uint32_t)(s >> 33);
+            size_t at = m.n ? r % m.n : 0;
+            switch ((r >> 24) % 4) {
+            case 0: m.b[at] = (unsigned char)alphabet[(r >> 8) % nalpha]; break;
+            case 1: m.b[at] ^= (unsigned char)(1u << ((r >> 8) % 8)); break;
+            case 2: m.n = at; break;   /* cut */
+            default:                   /* insert a byte */
+                if (m.n < sizeof m.b) {
+                    memmove(m.b + at + 1, m.b + at, m.n - at);
+                    m.b[at] = (unsigned char)alphabet[(r >> 8) % nalpha];
+                    m.n++;
+                }
+            }
+        }
+        unsigned char *exact = malloc(m.n ? m.n : 1);
+        memcpy(exact, m.b, m.n);
+        Diag q;
+        diag_init_quiet(&q);
+        NpyArray x;
+        bool ok = npy_read_mem(&a, &q, "x.npy", exact, m.n, trial % 3 == 0 ? NPY_RAW : NPY_TO_F32, &x);
+        bad += ok ? q.errors != 0 || x.count * x.itemsize > m.n || x.rank > NPY_MAX_RANK : q.errors != 1;
+        accepted += ok;
+        free(exact);
+        arena_reset(&a);
+    }
+    arena_free(&a);
+    CHECK_EQ(bad, 0);
+    CHECK(accepted > 0);   /* some damage is harmless (a digit of the data) */
+}
+
 /* ---------------------------------------------------------------- binary16 */
 
 static uint32_t fbits(float f) {
@@ -758,6 +807,7 @@ int main(void) {
     test_malformed();
     test_caret();
     test_accepted();
+    test_mutations();
     test_f16();
     test_writer();
     test_oom();
