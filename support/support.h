@@ -128,6 +128,17 @@ Loc loc_span(Loc a, Loc b);
  * located at `from`, if it cannot be opened or read or is larger than max_bytes. */
 SrcFile *srcfile_read(Arena *a, Diag *d, const char *path, Loc from, size_t max_bytes);
 
+/* ---------------------------------------------------------------- outfile.c */
+
+/* Writes what fn prints as the file `path` ("-" or NULL: standard output). A regular file or a new
+ * one is written to a temporary file in the same directory and renamed over the target only when
+ * every write, the flush and the close succeeded, so a failure leaves the target as it was; a new
+ * file gets 0666 less the umask, a replaced one keeps its mode. A symbolic link is followed and its
+ * target written (the link stays). A device, FIFO or socket is written in place, never replaced. On
+ * failure the error is reported with the path and the result is false. */
+typedef void (*OutfileFn)(FILE *out, const void *ctx);
+bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d);
+
 /* ---------------------------------------------------------------- units.c */
 
 /* What a value measures. Each field of the language accepts one kind. */

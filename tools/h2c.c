@@ -70,7 +70,8 @@ static const char PIPELINE_OPTS[] =
     "  --print-ir-after-all  print the IR after every pass, to stderr\n"
     "  --time-passes       print a table of pass times to stderr\n"
     "  --no-verify         do not run the IR verifier between passes\n"
-    "  -o FILE             write the output to FILE (atomically) instead of stdout\n";
+    "  -o FILE             write the output to FILE instead of stdout (a file is replaced only when\n"
+    "                      complete; a symbolic link is followed; a device or FIFO is written in place)\n";
 
 static const char COMMON_OPTS[] =
     "  -I DIR              also look for imports in DIR\n"
@@ -399,63 +400,12 @@ static Module *load_module(const Command *cmd, Opts *o, Session *s, Diag *d, Con
 
 /* ---------------------------------------------------------------- output */
 
-typedef void (*WriteFn)(FILE *out, const void *ctx);
-
-/* Writes to stdout, or to `path` through a temporary file renamed into place only on success, so
- * a failed run never leaves a half-written output. */
-static bool write_output(const char *path, WriteFn fn, const void *ctx) {
-    if (!path || strcmp(path, "-") == 0) {
-        fn(stdout, ctx);
-        return fflush(stdout) == 0;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* a device or a pipe is written in place: renaming a file over it would replace it */
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-            return false;
-        }
-        fn(f, ctx);
-        bool ok = !ferror(f);
-        ok = (fclose(f) == 0) && ok;
-        if (!ok)
-            fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-        return ok;
-    }
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return false;
-    snprintf(tmp, n, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd >= 0) {
-        /* mkstemp makes the file private; give it the mode a plain fopen would (0666 less the umask) */
-        mode_t um = umask(0);
-        umask(um);
-        fchmod(fd, 0666 & ~um);
-    }
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
-        return false;
-    }
-    fn(f, ctx);
-    bool ok = !ferror(f);
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok;
+/* Writes to stdout, or to `path` the safe way (support/outfile.c: a regular file is replaced only
+ * when complete, a device or FIFO is written in place, a symbolic link is followed). */
+static bool write_output(const char *path, OutfileFn fn, const void *ctx) {
+    Diag d;
+    diag_init(&d, stderr);
+    return outfile_write(path, fn, ctx, &d);
 }
 
 static void write_ir(FILE *out, const void *m) { ir_print(out, m); }
@@ -823,8 +773,17 @@ int main(int argc, char **argv) {
         printf("h2c %s\n", H2C_VERSION);
         return 0;
     }
-    for (int i = 0; i < NCOMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (int i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        int rc = commands[i].run(argc - 1, argv + 1);
+        /* what went to stdout must have arrived (a full disk, a closed pipe); a command that wrote
+           its output with write_output has already said so */
+        if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+            fprintf(stderr, "h2c: error: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+            rc = 1;
+        }
+        return rc;
+    }
     return usage_error(NULL, "unknown command '%s'", argv[1]);
 }
