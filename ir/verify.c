@@ -94,6 +94,12 @@ static bool verify_model(V *v) {
         VERR(v, ms->loc, "model '%s': heads = %d is not a multiple of kv_heads = %d", ms->name, ms->heads, ms->kv_heads);
         ok = false;
     }
+    const Sparsity *sp = &v->m->sparsity;
+    if (v->m->has_sparsity && (sp->page < 1 || sp->budget < sp->page || sp->budget % sp->page != 0)) {
+        VERR(v, sp->loc, "sparsity '%s': budget %d must be a whole number of pages of %d tokens, at least one",
+             sp->name, sp->budget, sp->page);
+        ok = false;
+    }
     if (w->batch < 1 || w->prompt < 1 || w->generate < 1 || w->max_seq < w->prompt) {
         VERR(v, w->loc, "workload '%s': batch, prompt and generate must be positive and prompt <= max_seq", w->name);
         ok = false;
