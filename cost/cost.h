@@ -94,6 +94,20 @@ typedef struct OpCost {
     double energy;
 } OpCost;
 
+/* A plan's cost op by op, for reports (the summary of `h2c compile`, --report=ops). Each figure
+ * covers every layer the model counts; decode sums every step. */
+typedef struct OpDetail {
+    double time;                /* seconds: the op's own time (decode: each step, the slower of its parts) */
+    double npu, nmp;            /* seconds of its NPU and NMP parts */
+    double bytes;               /* bytes moved: DRAM reads and writes, SRAM spill, NPU<->NMP transfers */
+    double energy[EF_COUNT_];   /* joules, by entry of the device's energy table */
+} OpDetail;
+
+typedef struct CostDetail {
+    OpDetail op[PH_COUNT_][DF_MAX_OPS];     /* by phase, by op of the problem */
+    OpDetail head[PH_COUNT_];               /* the LM head (zero when the model has no vocab) */
+} CostDetail;
+
 typedef struct CostModel {
     const char *name;
     /* c NMP channels, normal: also on the normal channels, split: NMP share (see DfAssign) */
@@ -120,6 +134,9 @@ typedef struct CostModel {
     double (*nmp_util)(const Hardware *hw, int batch);
     /* True if the model reads the NPU's SRAM size (designs differing only in it then differ). */
     bool reads_sram;
+    /* The plan op by op, with bytes and energy by entry, for reports. NULL: the model gives only
+     * CostResult (the artifact's: times per op, no traffic, no energy). */
+    void (*detail)(const DfProblem *p, const DfPlan *plan, CostDetail *out);
 } CostModel;
 
 /* The length of op's split dimension (N for fc, B for attention, 0 for others). */

@@ -23,6 +23,7 @@ typedef struct Opts {
     bool print_after_all;       /* --print-ir-after-all */
     bool time_passes;           /* --time-passes */
     bool no_verify;             /* --no-verify */
+    const char *report;         /* --report[=KIND]: "summary" for a bare --report; NULL: the command's default */
     bool pipeline_opts;         /* this command takes the options above */
     /* explore */
     int threads;                /* --threads N (0: one per processor) */
@@ -70,6 +71,9 @@ static const char PIPELINE_OPTS[] =
     "  --print-ir-after-all  print the IR after every pass, to stderr\n"
     "  --time-passes       print a table of pass times to stderr\n"
     "  --no-verify         do not run the IR verifier between passes\n"
+    "  --report[=KIND]     print the plan's cost to stderr: summary (prefill, decode, total, energy by\n"
+    "                      component; compile prints it unless -q), ops (also a table of every op in\n"
+    "                      each phase: time, bytes moved, energy, where it runs), none\n"
     "  -o FILE             write the output to FILE instead of stdout (a file is replaced only when\n"
     "                      complete; a symbolic link is followed; a device or FIFO is written in place)\n";
 
@@ -197,6 +201,10 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             o->time_passes = true;
         } else if (pipeline && strcmp(a, "--no-verify") == 0) {
             o->no_verify = true;
+        } else if (pipeline && (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0)) {
+            o->report = a[8] ? a + 9 : "summary";
+            if (strcmp(o->report, "summary") != 0 && strcmp(o->report, "ops") != 0 && strcmp(o->report, "none") != 0)
+                return usage_error(cmd->name, "unknown --report kind '%s' (summary, ops or none)", o->report);
         } else if (pipeline && (v = opt_value(argc, argv, &i, "--emit"))) {
             o->emit = v;
         } else if (pipeline && strcmp(a, "-o") == 0) {
@@ -460,6 +468,19 @@ static int run_pipeline(const char *cmd, Module *m, const Opts *o, Diag *d, bool
     return pipeline_run(m, passes, npasses, &po, d) ? 0 : 1;
 }
 
+/* The cost report on stderr: --report's kind, else the command's default, which is skipped quietly
+ * when the passes that ran leave nothing to price (compile --passes=shapes). */
+static int print_report(const Opts *o, const Module *m, Diag *d, ReportKind def) {
+    ReportKind k = !o->report ? def
+                   : strcmp(o->report, "ops") == 0 ? REPORT_OPS
+                   : strcmp(o->report, "summary") == 0 ? REPORT_SUMMARY
+                   : REPORT_NONE;
+    char why[200];
+    if (k == REPORT_NONE || (!o->report && !report_ready(m, why, sizeof why)))
+        return 0;
+    return report_print(stderr, m, k, d) ? 0 : 1;
+}
+
 static int cmd_compile(int argc, char **argv) {
     const Command *cmd = command_named("compile");
     Opts o;
@@ -487,6 +508,8 @@ static int cmd_compile(int argc, char **argv) {
         rc = run_pipeline(cmd->name, m, &o, &d, true);
         if (rc == 0)
             rc = write_output(o.output, strcmp(emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+        if (rc == 0)
+            rc = print_report(&o, m, &d, o.quiet ? REPORT_NONE : REPORT_SUMMARY);
         ir_module_free(m);
     }
     if (d.errors && rc == 0)
@@ -519,6 +542,8 @@ static int cmd_opt(int argc, char **argv) {
     rc = run_pipeline(cmd->name, m, &o, &d, false);
     if (rc == 0)
         rc = write_output(o.output, o.emit && strcmp(o.emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+    if (rc == 0)
+        rc = print_report(&o, m, &d, REPORT_NONE);
     ir_module_free(m);
     return rc;
 }
