@@ -297,7 +297,8 @@ static double take_value(Reader *r, UnitKind want, const char *what) {
     return v;
 }
 
-/* An optional @file:line:col; without one, `here` (the entity's place in the IR text). */
+/* The entity's Loc: `here`, its place in the IR text; an @file:line:col after it is recorded as its
+ * .h2 origin (ir_set_origin). */
 static Loc opt_loc_or(Reader *r, Loc here) {
     if (r->tok.kind != T_LOC)
         return here;
@@ -319,7 +320,9 @@ static Loc opt_loc_or(Reader *r, Loc here) {
     *c1 = 0;
     Loc loc = {ir_intern_file(r->m, text, NULL, 0), (int)line, (int)col, 0};
     next(r);
-    return loc;
+    /* errors point at the IR text; the .h2 place is its origin, printed back and given as a note */
+    ir_set_origin(r->m, here, loc);
+    return here;
 }
 
 static ChanSet take_chanset(Reader *r) {

@@ -24,11 +24,20 @@ static void *vmalloc(size_t n) {
     return p;
 }
 
-#define VERR(v, loc, ...)                                                                          \
-    do {                                                                                           \
-        diag_error((v)->d, (loc), __VA_ARGS__);                                                    \
-        (v)->ok = false;                                                                           \
-    } while (0)
+/* An error at an entity's Loc. For one read from IR text, that is its place in the text (an edited
+ * .h2ir points at the edit) and a note gives the .h2 place it was compiled from. */
+static void verr(V *v, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void verr(V *v, Loc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vreport(v->d, DIAG_ERROR, loc, fmt, ap);
+    va_end(ap);
+    v->ok = false;
+    Loc origin = loc.file && loc.file->ir_text ? ir_origin(v->m, loc) : NOLOC;
+    if (origin.file)
+        diag_note(v->d, origin, "compiled from here");
+}
+#define VERR(v, loc, ...) verr((v), (loc), __VA_ARGS__)
 
 static Loc op_loc(const Phase *ph, const Op *op) { return op->loc.file ? op->loc : ph->loc; }
 
