@@ -853,6 +853,26 @@ static void resolve(Reader *r) {
     }
 }
 
+/* A .h2 file given where IR is expected: its name ends in .h2, or it starts as .h2 does (a `//` or
+ * `/ *` comment, or an item's keyword), which IR text cannot. */
+static bool looks_like_h2(const char *name, const char *text, size_t len) {
+    size_t n = strlen(name);
+    if (n >= 3 && strcmp(name + n - 3, ".h2") == 0)
+        return true;
+    const char *p = text, *end = text + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (end - p >= 2 && p[0] == '/' && (p[1] == '/' || p[1] == '*'))
+        return true;
+    static const char *const items[] = {"import", "use", "hardware", "model", "workload", "sparsity", "explore"};
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        size_t k = strlen(items[i]);
+        if ((size_t)(end - p) > k && memcmp(p, items[i], k) == 0 && (p[k] == ' ' || p[k] == '\t' || p[k] == '"'))
+            return true;
+    }
+    return false;
+}
+
 Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     Module *m = ir_module_new();
     if (!m) {
@@ -881,6 +901,9 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     }
     if (len > 0 && memchr(text, 0, len))
         rd_error(&rd, (Loc){rd.src, 0, 0, 0}, "not a text file (it contains NUL bytes)");
+    if (looks_like_h2(name, text, len))
+        rd_error(&rd, (Loc){rd.src, 0, 0, 0}, "this is a .h2 file, not IR text; use `h2c compile %s` (with -o FILE.h2ir "
+                 "to write its IR)", name);
     next(&rd);
     expect_kw(&rd, "module");
     if (rd.tok.kind != T_STR)
