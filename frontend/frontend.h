@@ -114,6 +114,7 @@ struct Item {
             Loc name_loc;
             Stmt *body;
             Loc end_loc;            /* the closing brace */
+            bool broken;            /* the parser recovered from an error inside it: not checked */
         } block;
     };
 };

@@ -123,6 +123,7 @@ item
                                   $$->block.name_loc = $2 ? @2 : @1;
                                   $$->block.body = $4.head;
                                   $$->block.end_loc = @5;
+                                  $$->block.broken = lex_block_broken(ls, @5);
                                 }
     | error ';'                 { $$ = NULL; /* no yyerrok: likely inside a block with a broken head */ }
     | error '}'                 { $$ = NULL; yyerrok; }
@@ -324,8 +325,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
         if (is_keyword(tok) && want_ident)
             snprintf(msg + k, sizeof msg - (size_t)k, " (%s is a keyword, not a name)", yysymbol_name(tok));
     }
-    if (at.line == ls->err_line)
+    if (at.line == ls->err_line) {
+        lex_note_error(ls, at);     /* not reported, but the block it is in is still broken */
         return 0;
+    }
     lex_error(ls, at, "%s", msg);
     if (note_open && ls->depth > 0) {
         int i = ls->depth - 1;

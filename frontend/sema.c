@@ -101,6 +101,9 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         return NULL;
     }
     int errors0 = s->diag->errors;
+    /* after errors in reading or parsing, the blocks that parsed whole are checked all the same (one
+       run reports both kinds), but not the broken ones, nor the selection, which could only echo them */
+    bool load_errors = errors0 > 0;
     Config *c = ARENA_NEW(S.a, Config);
     S.cfg = c;
     Named *names[BK_COUNT_] = {0};
@@ -163,6 +166,11 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
             }
             if (dup)
                 continue;
+            if (it->block.broken) {
+                Named n = {nm, it->block.name_loc, NULL};
+                VEC_PUSH(S.a, names[bk], nnames[bk], caps[bk], n);
+                continue;
+            }
             void *p = NULL;
             switch (bk) {
             case BK_HARDWARE: p = sema_hardware(&S, it); break;
@@ -176,11 +184,11 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
             VEC_PUSH(S.a, names[bk], nnames[bk], caps[bk], n);
         }
     }
-    if (nblocks == 0 && s->diag->errors == errors0) {
+    if (nblocks == 0 && !load_errors) {
         Loc at = {root ? root->src : NULL, 0, 0, 0};
         diag_error(S.d, at, "nothing to check: no hardware, model, workload, sparsity or explore block");
     }
-    if (s->diag->errors != errors0 || s->diag->stop) {
+    if (load_errors || s->diag->errors != errors0 || s->diag->stop) {
         s->arena.oom = saved;
         return NULL;
     }

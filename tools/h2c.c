@@ -356,7 +356,7 @@ static int front(const Command *cmd, int argc, char **argv, bool dump) {
     AstFile *root = fe_load(&s, o.file);
     if (root && dump && d.errors == 0)
         ast_dump(stdout, root);
-    if (root && !dump && d.errors == 0) {
+    if (root && !dump && !d.stop) {
         Config *c = fe_check(&s, root, &o.sel);
         if (c && !o.quiet) {
             printf("%s: ok", o.file);
@@ -396,7 +396,7 @@ static Module *load_module(const Command *cmd, Opts *o, Session *s, Diag *d, Con
     *rc = 1;
     *cfg = NULL;
     AstFile *root = fe_load(s, o->file);
-    Config *c = root && d->errors == 0 ? fe_check(s, root, &o->sel) : NULL;
+    Config *c = root && !d->stop ? fe_check(s, root, &o->sel) : NULL;
     Module *m = c ? ir_lower(c, d) : NULL;
     if (m && !apply_mode_opts(cmd->name, o, m, rc)) {
         ir_module_free(m);
@@ -610,7 +610,7 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
         sessions[i].ninclude = o->ninc;
         n = i + 1;
         AstFile *root = fe_load(&sessions[i], o->files[i]);
-        configs[i] = root && d.errors == 0 ? fe_check(&sessions[i], root, &o->sel) : NULL;
+        configs[i] = root && !d.stop ? fe_check(&sessions[i], root, &o->sel) : NULL;
         if (!configs[i])
             goto done;
         if (!configs[i]->model) {
