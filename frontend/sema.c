@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const op_kind_names[OPK_COUNT_] = {
 #define X(id, name, doc) name,
@@ -61,14 +62,33 @@ static void *pick(Sema *S, const char *kind, Named *c, int n, const char *cli, c
             if (c[i].name && strcmp(c[i].name, want) == 0)
                 return c[i].p;
         const char **names = arena_alloc(S->a, sizeof(char *) * (size_t)(n + 1));
-        for (int i = 0; i < n; i++)
+        const char *sug = NULL;
+        char all[256] = "";
+        for (int i = 0; i < n; i++) {
             names[i] = c[i].name ? c[i].name : "";
-        const char *sug = closest_word(want, names);
+            if (c[i].name && !sug && strcasecmp(c[i].name, want) == 0)
+                sug = c[i].name;    /* --workload SG means sg */
+            size_t l = strlen(all);
+            if (c[i].name && l + strlen(c[i].name) + 8 < sizeof all)
+                snprintf(all + l, sizeof all - l, "%s%s", l ? ", " : "", c[i].name);
+            else if (c[i].name && !strstr(all, "..."))
+                snprintf(all + l, sizeof all - l, ", ...");
+        }
+        if (!sug)
+            sug = closest_word(want, names);
         Loc at = use && !cli ? use->use.name_loc : NOLOC;
-        if (sug)
-            diag_error(S->d, at, "no %s named '%s'; did you mean '%s'?", kind, want, sug);
+        char from[160] = "";
+        if (cli)
+            snprintf(from, sizeof from, "--%s %s: ", kind, want);
+        char known[300];
+        if (n > 0)
+            snprintf(known, sizeof known, " (the %s block%s: %s)", kind, n == 1 ? "" : "s", all);
         else
-            diag_error(S->d, at, "no %s named '%s'", kind, want);
+            snprintf(known, sizeof known, " (there is no %s block)", kind);
+        if (sug)
+            diag_error(S->d, at, "%sno %s named '%s'; did you mean '%s'?%s", from, kind, want, sug, known);
+        else
+            diag_error(S->d, at, "%sno %s named '%s'%s", from, kind, want, known);
         *err = true;
         return NULL;
     }
