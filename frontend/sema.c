@@ -272,8 +272,8 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         c->workload = w;
     }
     if (!err && c->model && c->sparse && c->sparse->dense_layers > c->model->layers)
-        diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layers", c->sparse->dense_layers,
-                   c->model->layers);
+        diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layer%s", c->sparse->dense_layers,
+                   c->model->layers, plural(c->model->layers));
     if (!err && c->model)
         check_capacity(&S, c);
     /* The one place that says sparsity is not used yet: remove it with the sparsity passes. */

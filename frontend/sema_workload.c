@@ -119,7 +119,8 @@ Sparsity *sema_sparsity(Sema *S, const Item *it) {
     }
     if (ok && sp->budget < sp->page) {
         diag_error(S->d, slots[3].st ? slots[3].st->assign.value->loc : sp->loc,
-                   "dynamic.budget = %d tokens is smaller than one page (%d tokens)", sp->budget, sp->page);
+                   "dynamic.budget = %d token%s is smaller than one page (%d tokens)", sp->budget, plural(sp->budget),
+                   sp->page);
         ok = false;
     }
     if (ok && sp->budget % sp->page != 0) {

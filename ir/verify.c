@@ -136,8 +136,8 @@ static void verify_phases(V *v) {
     const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
     verify_phase_counts(v);
     if (pf->nops != dc->nops) {
-        VERR(v, dc->loc, "the phases differ: prefill has %d ops, decode %d (both hold the same layer)", pf->nops,
-             dc->nops);
+        VERR(v, dc->loc, "the phases differ: prefill has %d op%s, decode %d (both hold the same layer)", pf->nops,
+             plural(pf->nops), dc->nops);
         return;
     }
     for (int i = 0; i < pf->nops; i++) {
@@ -247,7 +247,8 @@ static void verify_tensors(V *v) {
             VERR(v, T->loc, "kv tensor '%%%s' must be [kv_heads %d, batch %d, max_seq %d, head_dim %d]", T->name,
                  ms->kv_heads, m->work.batch, m->work.max_seq, ms->head_dim);
         if (T->layers != ms->layers)
-            VERR(v, T->loc, "tensor '%%%s' has %d layers; the model has %d", T->name, T->layers, ms->layers);
+            VERR(v, T->loc, "tensor '%%%s' has %d layer%s; the model has %d", T->name, T->layers, plural(T->layers),
+                 ms->layers);
         if ((double)T->elem != dev->hw.precision)
             VERR(v, T->loc, "tensor '%%%s' is %s but the device computes in %s", T->name, precision_name(T->elem),
                  precision_name((Precision)dev->hw.precision));
@@ -267,8 +268,8 @@ static void verify_tensors(V *v) {
                      T->name, i, C);
                 places_ok = false;
             } else if (p->kind == PLACE_BANK && (chanset_count(p->chans) != 1 || p->bank < 0 || p->bank >= B)) {
-                VERR(v, T->loc, "tensor '%%%s': tile %d is placed on bank %d; channels have %d banks", T->name, i,
-                     p->bank, B);
+                VERR(v, T->loc, "tensor '%%%s': tile %d is placed on bank %d; channels have %d bank%s", T->name, i,
+                     p->bank, B, plural(B));
                 places_ok = false;
             }
         }

@@ -44,8 +44,6 @@ static void fmt_bytes(char *buf, size_t n, double b) {
     snprintf(buf, n, "%.4g %s", b, units[u]);
 }
 
-static const char *plural(long long n) { return n == 1 ? "" : "s"; }
-
 /* ch{0-5}, as the IR writes a channel set */
 static void fmt_chans(char *buf, size_t n, ChanSet s) {
     size_t k = (size_t)snprintf(buf, n, "ch{");

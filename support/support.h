@@ -68,6 +68,8 @@ char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf,
 void write_quoted(FILE *out, const char *s);
 /* Shortest decimal text that reads back to exactly `v` (%.15g, %.16g or %.17g). */
 void fmt_double(char *buf, size_t n, double v);
+/* "s" unless n is 1: "%d layer%s" reads "1 layer", "2 layers". */
+const char *plural(long long n);
 /* Edit distance, for "did you mean" suggestions. */
 int edit_distance(const char *a, const char *b);
 /* The candidate closest to `word` (NULL-terminated list), or NULL if none is close. */

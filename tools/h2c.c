@@ -328,7 +328,7 @@ static const Command commands[] = {
      cmd_explore},
     {"compat", "Check the h2llm-artifact cost model against the artifact's test vectors or baseline table.",
      "  --configs DIR       the artifact's model configs: DIR/<model>/shape.json and operator_graph.json\n"
-     "                      (default: config, the artifact's layout)\n",
+     "                      (default: h2llm-configs or config beside FILE, else ./config)\n",
      cmd_compat},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -366,13 +366,15 @@ static int front(const Command *cmd, int argc, char **argv, bool dump) {
                 fmt_size(w, sizeof w, model_weight_bytes(c->model, es));
                 fmt_size(k, sizeof k, model_kv_bytes(c->model, c->workload, es));
                 fmt_size(t, sizeof t, c->hw->channels * c->hw->banks_per_channel * c->hw->bank_capacity);
-                printf(": model %s (%d layers, %d ops), hardware %s, workload %s (batch %d, %d+%d tokens); "
+                printf(": model %s (%d layer%s, %d op%s), hardware %s, workload %s (batch %d, %d+%d tokens); "
                        "weights %s + KV %s of %s",
-                       c->model->name, c->model->layers, c->model->nops, c->hw->name, c->workload->name,
+                       c->model->name, c->model->layers, plural(c->model->layers), c->model->nops,
+                       plural(c->model->nops), c->hw->name, c->workload->name,
                        c->workload->batch, c->workload->prompt, c->workload->generate, w, k, t);
             } else {
-                printf(": %d hardware, %d workload, %d sparsity, %d explore block(s)", c->nhardware, c->nworkloads,
-                       c->nsparsity, c->nexplore);
+                printf(": %d hardware block%s, %d workload block%s, %d sparsity block%s, %d explore block%s",
+                       c->nhardware, plural(c->nhardware), c->nworkloads, plural(c->nworkloads), c->nsparsity,
+                       plural(c->nsparsity), c->nexplore, plural(c->nexplore));
             }
             printf("\n");
         }
@@ -551,7 +553,7 @@ static int cmd_opt(int argc, char **argv) {
 /* h2c compat FILE [--configs DIR]: the numbers of the artifact's files, recomputed (passes/compat.c). */
 static int cmd_compat(int argc, char **argv) {
     const Command *cmd = command_named("compat");
-    const char *file = NULL, *configs = "config", *v;
+    const char *file = NULL, *configs = NULL, *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -579,6 +581,19 @@ static int cmd_compat(int argc, char **argv) {
     }
     if (!file)
         return usage_error(cmd->name, "no input file");
+    /* the configs beside the file (the reference layout: h2llm-testvectors.json next to h2llm-configs/,
+       or the artifact's: config/), else ./config */
+    static char beside[PATH_MAX];
+    for (int k = 0; !configs && k < 2; k++) {
+        const char *slash = strrchr(file, '/');
+        snprintf(beside, sizeof beside, "%.*s%s", slash ? (int)(slash - file + 1) : 0, file,
+                 k == 0 ? "h2llm-configs" : "config");
+        struct stat st;
+        if (stat(beside, &st) == 0 && S_ISDIR(st.st_mode))
+            configs = beside;
+    }
+    if (!configs)
+        configs = "config";
     Diag d;
     diag_init(&d, stderr);
     CompatSummary sum;
