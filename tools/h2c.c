@@ -85,8 +85,9 @@ static const char COMMON_OPTS[] =
     "  --cost-model NAME   h2c (default) or h2llm-artifact\n"
     "  --batch N           run the chosen workload at batch size N\n"
     "  -Werror             treat warnings as errors\n"
-    "  -q                  print nothing on success\n"
-    "  -h, --help          show this help\n";
+    "  -q                  quiet: no summary (check's line, compile's cost, explore's table)\n";
+
+static const char HELP_OPT[] = "  -h, --help          show this help\n";
 
 /* Matches --name=value or --name value; returns the value or NULL. */
 static const char *opt_value(int argc, char **argv, int *i, const char *name) {
@@ -116,6 +117,7 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     o->progress = -1;
     o->top = 10;
     bool explore = strcmp(cmd->name, "explore") == 0;
+    bool front = strcmp(cmd->name, "opt") != 0;   /* reads .h2: imports, selection, warnings */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (explore) {
@@ -183,9 +185,8 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s", cmd->name,
-                   strcmp(cmd->name, "opt") == 0 ? "FILE.h2ir" : "FILE.h2", cmd->summary,
-                   strcmp(cmd->name, "opt") == 0 ? "" : COMMON_OPTS, pipeline ? PIPELINE_OPTS : "", cmd->usage);
+            printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s%s", cmd->name, front ? "FILE.h2" : "FILE.h2ir",
+                   cmd->summary, front ? COMMON_OPTS : "", pipeline ? PIPELINE_OPTS : "", cmd->usage, HELP_OPT);
             if (pipeline)
                 print_passes();
             return 0;
@@ -211,31 +212,31 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             if (i + 1 >= argc)
                 return usage_error(cmd->name, "-o needs a file name");
             o->output = argv[++i];
-        } else if (strcmp(a, "-q") == 0) {
+        } else if (front && strcmp(a, "-q") == 0) {
             o->quiet = true;
-        } else if (strcmp(a, "-Werror") == 0) {
+        } else if (front && strcmp(a, "-Werror") == 0) {
             o->werror = true;
-        } else if (strncmp(a, "-I", 2) == 0) {
+        } else if (front && strncmp(a, "-I", 2) == 0) {
             const char *dir = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (!dir)
                 return usage_error(cmd->name, "-I needs a directory");
             if (o->ninc == 16)
                 return usage_error(cmd->name, "too many -I options");
             o->incs[o->ninc++] = dir;
-        } else if ((v = opt_value(argc, argv, &i, "--hardware"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--hardware"))) {
             o->sel.hardware = v;
-        } else if ((v = opt_value(argc, argv, &i, "--model"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--model"))) {
             o->sel.model = v;
-        } else if ((v = opt_value(argc, argv, &i, "--workload"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--workload"))) {
             o->sel.workload = v;
-        } else if ((v = opt_value(argc, argv, &i, "--cost-model"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--cost-model"))) {
             int k;
             for (k = 0; k < CM_COUNT_ && strcmp(v, cost_model_names[k]) != 0; k++) {
             }
             if (k == CM_COUNT_)
                 return usage_error(cmd->name, "unknown --cost-model '%s' (h2c or h2llm-artifact)", v);
             o->sel.cost_model = v;
-        } else if ((v = opt_value(argc, argv, &i, "--batch"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--batch"))) {
             char *end;
             long b = strtol(v, &end, 10);
             if (*end || b < 1 || b > (1 << 20))
@@ -310,7 +311,10 @@ static const Command commands[] = {
      "  --dataflow=MODE     data-centric (default), compute-centric, or a baseline: npu-only, attn-nmp,\n"
      "                      attn-nmp-split, fc-nmp\n"
      "  --objective=NAME    latency (default), energy or edp\n", cmd_compile},
-    {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.", "",
+    {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.",
+     "  --emit=KIND         what to write: ir (default) or dot (the layer graph for Graphviz)\n"
+     "  --dataflow=MODE     the module's dataflow mode for the dataflow pass (as for compile)\n"
+     "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n",
      cmd_opt},
     {"explore", "Co-explore hardware and dataflow over the file's explore {} space (exact dataflow search per design).",
      "  --threads N         worker threads (default: one per processor); results do not depend on it\n"
