@@ -706,8 +706,14 @@ static void write_best_hw(FILE *out, const void *ctx) {
     fprintf(out, "// The best design h2c explore found for %s: model %s, workload %s, cost model %s, objective %s.\n",
             e->input, e->m->model.name, e->m->work.name, cost_model_names[e->m->cost_model],
             objective_names[e->m->objective]);
-    fprintf(out, "// Latency %.9g s%s, energy %.6g J. Compile it with: h2c compile %s\n", best->sr.cost.total,
-            e->m->cost_model == CM_ARTIFACT ? " per layer" : "", best->sr.cost.energy, e->hw_path);
+    const CostModel *cm = cost_model_get(e->m->cost_model);
+    char energy[64];
+    if (cm->has_energy)
+        snprintf(energy, sizeof energy, "energy %.6g J", best->sr.cost.energy);
+    else
+        snprintf(energy, sizeof energy, "energy not modelled by %s", cm->name);
+    fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->sr.cost.total,
+            e->m->cost_model == CM_ARTIFACT ? " per layer" : "", energy, e->hw_path);
     fprintf(out, "import \"%s\";\n\n", rel);
     fe_write_hardware(out, &best->hw, "explored");
     /* everything else the plan depends on, so compiling this file gives the same plan */
