@@ -312,7 +312,7 @@ static double lat(const Grid *g, int mi, int ds, int b, GridDesign de) {
  * the design over `base` (base latency / design latency), and a geometric-mean row. */
 static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, GridDesign base, const GridDesign *cols,
                           int ncols) {
-    fprintf(out, "\n%s, %s (speedup over %s):\n  %-8s", title, row_at(g, mi, 0, 0, 0)->model, grid_design_names[base],
+    fprintf(out, "\n%s, %s (speedup over %s):\n  %-9s", title, row_at(g, mi, 0, 0, 0)->model, grid_design_names[base],
             "");
     for (int c = 0; c < ncols; c++)
         fprintf(out, " %14s", grid_design_names[cols[c]]);
@@ -332,19 +332,24 @@ static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, G
             }
             fputc('\n', out);
         }
-    fprintf(out, "  %-8s", "geomean");
+    fprintf(out, "  %-9s", "geomean");
     for (int c = 0; c < ncols; c++)
         fprintf(out, " %14.3f", count[c] ? exp(logsum[c] / count[c]) : NAN);
     fputc('\n', out);
 }
 
 void grid_print(FILE *out, const Grid *g) {
-    fprintf(out, "H2-LLM evaluation grid under h2llm-artifact: %d models x %d workloads x %d batch sizes x %d designs, "
-                 "%d evaluations (%d exact searches, %d closed forms), %.2f s\n", g->nmodels, NDS, NBATCH, GRID_DESIGNS,
+    fprintf(out, "H2-LLM evaluation grid under h2llm-artifact: %d model%s x %d workloads x %d batch sizes x %d designs, "
+                 "%d evaluations (%d exact searches, %d closed forms), %.2f s\n", g->nmodels, plural(g->nmodels), NDS,
+            NBATCH, GRID_DESIGNS,
             g->searches, g->searches - 4 * g->npoints, 4 * g->npoints, g->seconds);
     fputs("Latencies are seconds per layer (the artifact's unit); every searched design is the exact optimum of its "
           "space.\n", out);
     static const GridDesign e2e[] = {GRID_CP, GRID_ID_NMP, GRID_ID_NMP_PLUS, GRID_H2LLM};
+    int mw = 12;    /* the model column: as wide as the longest name */
+    for (int mi = 0; mi < g->nmodels; mi++)
+        if ((int)strlen(row_at(g, mi, 0, 0, 0)->model) > mw)
+            mw = (int)strlen(row_at(g, mi, 0, 0, 0)->model);
     static const GridDesign flow[] = {GRID_ATTN_NMP, GRID_ATTN_NMP_SPLIT, GRID_FC_NMP, GRID_CC_NMP, GRID_H2LLM};
     for (int mi = 0; mi < g->nmodels; mi++) {
         speedup_table(out, g, mi, "Figure 10 (end to end)", GRID_ID_NMP_PLUS, e2e, 4);
@@ -352,13 +357,13 @@ void grid_print(FILE *out, const Grid *g) {
     }
     /* Figure 13: per model and batch, the geometric mean over the datasets of the speedup over ID-NMP+ */
     fputs("\nFigure 13 (dataflow ablation): geometric mean over he, sg, lb, lg of the speedup over ID-NMP+\n", out);
-    fprintf(out, "  %-12s %-4s", "model", "b");
+    fprintf(out, "  %-*s %-4s", mw, "model", "b");
     for (int c = 0; c < 5; c++)
         fprintf(out, " %14s", grid_design_names[flow[c]]);
     fputc('\n', out);
     for (int mi = 0; mi < g->nmodels; mi++)
         for (int b = 0; b < NBATCH; b++) {
-            fprintf(out, "  %-12s %-4d", row_at(g, mi, 0, 0, 0)->model, batches[b]);
+            fprintf(out, "  %-*s %-4d", mw, row_at(g, mi, 0, 0, 0)->model, batches[b]);
             for (int c = 0; c < 5; c++) {
                 double ls = 0;
                 for (int ds = 0; ds < NDS; ds++)
@@ -373,7 +378,7 @@ void grid_print(FILE *out, const Grid *g) {
         for (int ds = 0; ds < NDS; ds++)
             for (int b = 0; b < NBATCH; b++) {
                 const GridRow *h = row_at(g, mi, ds, b, GRID_H2LLM), *cc = row_at(g, mi, ds, b, GRID_CC_NMP);
-                fprintf(out, "  %-12s %-3s b%-3d %8.3f %8.3f\n", h->model, datasets[ds].name, batches[b],
+                fprintf(out, "  %-*s %-3s b%-3d %8.3f %8.3f\n", mw, h->model, datasets[ds].name, batches[b],
                         h->cost.prefill / h->cost.total, cc->cost.prefill / h->cost.prefill);
             }
     /* Figure 15: the fixed H2-LLM device against the best of the 64 */
@@ -382,7 +387,7 @@ void grid_print(FILE *out, const Grid *g) {
         for (int ds = 0; ds < NDS; ds++)
             for (int b = 0; b < NBATCH; b++) {
                 const GridRow *f = row_at(g, mi, ds, b, GRID_FULL);
-                fprintf(out, "  %-12s %-3s b%-3d %8.3f   nmp %g, (%g, %g MHz, %g GB/s)\n", f->model, datasets[ds].name,
+                fprintf(out, "  %-*s %-3s b%-3d %8.3f   nmp %g, (%g, %g MHz, %g GB/s)\n", mw, f->model, datasets[ds].name,
                         batches[b], lat(g, mi, ds, b, GRID_H2LLM) / f->cost.total, f->hw.nmp_channels, f->hw.pe_fpus,
                         f->hw.pe_frequency / 1e6, f->hw.pe_bandwidth / 1e9);
             }

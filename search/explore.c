@@ -365,7 +365,14 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
             idx[j] = idx[j - 1];
             idx[j - 1] = t;
         }
-    fprintf(out, "\n%4s %6s  %-44s %12s %12s %12s %12s %9s\n", "rank", "design", "device", "latency", "prefill",
+    /* the device column: 44 wide, or as wide as the longest label shown */
+    int lw = 44;
+    for (int k = 0; k < n && k < top; k++) {
+        char label[256];
+        design_label(label, sizeof label, xp, &r->designs[idx[k]].hw);
+        lw = (int)strlen(label) > lw ? (int)strlen(label) : lw;
+    }
+    fprintf(out, "\n%4s %6s  %-*s %12s %12s %12s %12s %9s\n", "rank", "design", lw, "device", "latency", "prefill",
             "decode", "energy (J)", "gap");
     for (int k = 0; k < n && k < top; k++) {
         const Design *ds = &r->designs[idx[k]];
@@ -379,7 +386,7 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
             else
                 snprintf(gap, sizeof gap, "%.3g%%", 100 * g);
         }
-        fprintf(out, "%4d %6d  %-44s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, idx[k], label, ds->sr.cost.total,
+        fprintf(out, "%4d %6d  %-*s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, idx[k], lw, label, ds->sr.cost.total,
                 ds->sr.cost.prefill, ds->sr.cost.decode, ds->sr.cost.energy, gap);
     }
     fprintf(out, "(latency, prefill, decode in %s; gap: how far the design's dataflow may be from the best for "
@@ -387,11 +394,17 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
     int np = explore_pareto(r, idx);
     if (m->cost_model != CM_ARTIFACT) {
         fprintf(out, "\nPareto front (latency vs energy): %d design%s\n", np, np == 1 ? "" : "s");
+        int pw = 44;
+        for (int k = 0; k < np; k++) {
+            char label[256];
+            design_label(label, sizeof label, xp, &r->designs[idx[k]].hw);
+            pw = (int)strlen(label) > pw ? (int)strlen(label) : pw;
+        }
         for (int k = 0; k < np; k++) {
             const Design *ds = &r->designs[idx[k]];
             char label[256];
             design_label(label, sizeof label, xp, &ds->hw);
-            fprintf(out, "  %6d  %-44s %12.6g s %12.6g J\n", idx[k], label, ds->sr.cost.total, ds->sr.cost.energy);
+            fprintf(out, "  %6d  %-*s %12.6g s %12.6g J\n", idx[k], pw, label, ds->sr.cost.total, ds->sr.cost.energy);
         }
     }
     h2c_raw_free(idx, sizeof(int) * (size_t)(r->n + 1));
