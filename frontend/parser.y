@@ -288,9 +288,9 @@ static void token_text(const LexState *ls, Loc at, char *buf, size_t n) {
             return;
         p = nl + 1;
     }
-    p += at.col - 1;
-    if (at.col < 1 || p >= end || at.len <= 0)
+    if (at.col < 1 || at.len <= 0 || at.col - 1 >= end - p)
         return;
+    p += at.col - 1;
     size_t len = (size_t)at.len < (size_t)(end - p) ? (size_t)at.len : (size_t)(end - p);
     len = len < n - 1 ? len : n - 1;
     memcpy(buf, p, len);
@@ -313,6 +313,8 @@ static bool minus_for_equals(const char *name, char *hint, size_t n) {
    - a block that runs into the next item, or into the end of the file, is missing its '}': say
      so, and point at its '{';
    - a keyword where a name may go says that it is a keyword;
+   - a name where an item should start is taken for a misspelt block keyword, and "a-2" where '='
+     was wanted for "a = 2";
    - one syntax error per line, so one mistake (or a bad token the lexer already reported) does
      not draw a cascade of them. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexState *ls) {
