@@ -90,10 +90,11 @@ static const char prelude[] =
     "    return f;\n"
     "}\n"
     "\n"
-    "/* Element k of an int4 row: low nibble first, value nibble - 8. */\n"
+    "/* Element k of an int4 row: blocks of 32 weights in 16 bytes, byte j of a block holding weight j\n"
+    " * in its low nibble and weight j + 16 in its high nibble; the value is nibble - 8. */\n"
     "static inline float q4(const uint8_t *row, int64_t k)\n"
     "{\n"
-    "    return (float)(((row[k >> 1] >> ((k & 1) * 4)) & 15) - 8);\n"
+    "    return (float)(((row[k / 32 * 16 + k % 16] >> (k % 32 / 16 * 4)) & 15) - 8);\n"
     "}\n"
     "\n"
     "/* Sum of the 16 lanes, lane 0 first. */\n"
@@ -145,16 +146,20 @@ static const char prelude[] =
     "    return s;\n"
     "}\n"
     "\n"
-    "/* x[0..n) . elements k0..k0+n of an int4 row (k0 even). */\n"
+    "/* x[0..n) . elements k0..k0+n of an int4 row (k0 a multiple of 32): block by block, the low\n"
+    " * nibbles then the high ones, so lane l still takes elements l, l+16, ... in order. */\n"
     "static inline float dot_i4(const float *x, const uint8_t *row, int64_t k0, int64_t n)\n"
     "{\n"
     "    float acc[LANES] = {0};\n"
-    "    int64_t nv = n / LANES * LANES, i;\n"
-    "    for (i = 0; i < nv; i += LANES)\n"
-    "        for (int l = 0; l < LANES; l++)\n"
-    "            acc[l] += x[i + l] * q4(row, k0 + i + l);\n"
+    "    const uint8_t *b = row + k0 / 2;\n"
+    "    int64_t nb = n / 32, i;\n"
+    "    for (i = 0; i < nb; i++)\n"
+    "        for (int l = 0; l < LANES; l++) {\n"
+    "            acc[l] += x[32 * i + l] * (float)((b[16 * i + l] & 15) - 8);\n"
+    "            acc[l] += x[32 * i + 16 + l] * (float)((b[16 * i + l] >> 4) - 8);\n"
+    "        }\n"
     "    float s = lanes_sum(acc);\n"
-    "    for (i = nv; i < n; i++)\n"
+    "    for (i = nb * 32; i < n; i++)\n"
     "        s += x[i] * q4(row, k0 + i);\n"
     "    return s;\n"
     "}\n";
@@ -183,7 +188,7 @@ static void emit_gemm(FILE *out, const KernelDesc *k, const char *name) {
     if (wt == KD_I8 || wt == KD_I4)
         P(", G = %d, NG = (K + G - 1) / G", k->gemm.group);
     if (wt == KD_I4)
-        P(", KB = (K + 1) / 2");
+        P(", KB = (K + 31) / 32 * 16");
     P(" };\n");
     if (k->gemm.m > 0)
         P("    const int64_t M = %d;\n    (void)args;\n", k->gemm.m);

@@ -10,7 +10,7 @@
 static const KernelAbi abis[KK_COUNT_] = {
     [KK_GEMM] = {"gemm", 5, 1,
                  {"y: out f32 [M][N]", "x: in f32 [M][K]",
-                  "W: in [N][K] elements of wtype, row by row (i4: [N][ceil(K/2)] bytes)",
+                  "W: in [N][K] elements of wtype, row by row (i4: [N][16 ceil(K/32)] bytes)",
                   "scales: in f16 [N][ceil(K/group)] (i8, i4; else unused)", "bias: in f32 [N] (if bias; else unused)"},
                  {"M: rows of x and y (must equal m when m is folded)"}},
     [KK_ATTN] = {"attn", 7, 3,
@@ -269,14 +269,16 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
     bool ok = true;
     switch (k->kind) {
     case KK_GEMM: {
-        bool quant = k->gemm.wtype == KD_I8 || k->gemm.wtype == KD_I4;
         ok &= need(in_range(k->gemm.m, 0, 8), k, d, "m must be 0 (run-time rows) or 1..8");
         ok &= need(in_range(k->gemm.k, 1, DIM_MAX) && in_range(k->gemm.n, 1, DIM_MAX), k, d,
                    "k and n must be in 1..2^24");
         ok &= need((unsigned)k->gemm.wtype < KD_COUNT_, k, d, "unknown weight type");
-        if (quant)
+        if (k->gemm.wtype == KD_I8)
             ok &= need(in_range(k->gemm.group, 16, DIM_MAX) && k->gemm.group % 16 == 0, k, d,
                        "group must be a positive multiple of 16");
+        if (k->gemm.wtype == KD_I4)     /* whole 32-weight blocks per group */
+            ok &= need(in_range(k->gemm.group, 32, DIM_MAX) && k->gemm.group % 32 == 0, k, d,
+                       "group must be a positive multiple of 32");
         break;
     }
     case KK_ATTN:
@@ -335,7 +337,7 @@ int64_t be_gemm_row_bytes(const KernelDesc *d) {
     case KD_F32: return 4 * k;
     case KD_F16: return 2 * k;
     case KD_I8: return k;
-    case KD_I4: return (k + 1) / 2;
+    case KD_I4: return 16 * ((k + 31) / 32);
     case KD_COUNT_: break;
     }
     h2c_unreachable("bad weight type");

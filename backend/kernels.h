@@ -42,7 +42,8 @@ typedef enum KernelDType {
     KD_F32,         /* IEEE binary32 */
     KD_F16,         /* IEEE binary16, stored as uint16_t */
     KD_I8,          /* signed 8-bit, one per byte, times a per-group fp16 scale */
-    KD_I4,          /* 4-bit, two per byte (low nibble first), value nibble - 8, times a per-group fp16 scale */
+    KD_I4,          /* 4-bit, nibble - 8, in blocks of 32 weights in 16 bytes: byte j holds weight j (low
+                     * nibble) and weight j + 16 (high nibble); times a per-group fp16 scale */
     KD_COUNT_
 } KernelDType;
 
@@ -55,7 +56,7 @@ typedef struct KernelDesc {
             int m;              /* rows of x: 1..8 folded into the code, 0 = run-time (args[0]) */
             int k, n;           /* reduction length and output columns */
             KernelDType wtype;  /* weights: KD_F32, KD_F16, KD_I8 or KD_I4 */
-            int group;          /* KD_I8/KD_I4: elements per scale along K, a multiple of 16; else 0 */
+            int group;          /* elements per scale along K: KD_I8 a multiple of 16, KD_I4 of 32; else 0 */
             bool bias;          /* add bias[N] */
             bool accumulate;    /* y += result instead of y = result */
         } gemm;
@@ -137,7 +138,8 @@ uint16_t be_f32_to_f16(float f);
 /* Code generation options shared by both targets. */
 typedef struct KernelOptions {
     int vector_width;   /* fp32 lanes of the LLVM code: 0 = from the host (16 AVX-512, 8 AVX, 4); 4, 8, 16 */
-    bool no_f16c;       /* LLVM: widen fp16 with integer ops even when the host has F16C */
+    bool portable;      /* LLVM: target-independent IR only: fp16 widened with integer ops even with F16C,
+                         * int4 unpacked without AVX-512's vpermps table lookup */
     bool keep_ir;       /* be_jit_compile: keep the optimised module's text for be_jit_ir */
 } KernelOptions;
 
@@ -179,8 +181,9 @@ KernelFn be_jit_lookup(KernelJit *j, const KernelDesc *d, Diag *diag);
 const char *be_jit_ir(const KernelJit *j);
 /* What the host offers and what the code uses: "cpu generic, 16 lanes, f16c". Owned by j. */
 const char *be_jit_target(const KernelJit *j);
-/* Seconds spent building + optimising the IR, and generating machine code, in be_jit_compile. */
-void be_jit_times(const KernelJit *j, double *build_opt, double *codegen);
+/* Wall seconds be_jit_compile spent building + optimising the IR and generating machine code, and
+ * the CPU seconds of the whole (this thread's; stable when the machine is shared). NULL: skipped. */
+void be_jit_times(const KernelJit *j, double *build_opt, double *codegen, double *cpu);
 void be_jit_free(KernelJit *j);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- code generation helpers */
 
@@ -33,6 +34,7 @@ typedef struct Cg {
     const char *cpu, *features; /* for the function attributes */
     int vl;                 /* fp32 lanes of the hot loops' vectors */
     bool f16c;              /* widen fp16 with fpext (vcvtph2ps); else with integer ops */
+    bool lut16;             /* AVX-512 with 16 lanes: int4 through vpermps */
     LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, vf; /* vf: <vl x float> */
 } Cg;
 
@@ -389,44 +391,79 @@ static void fn_end(Cg *c) {
 
 /* ---------------------------------------------------------------- GEMM */
 
-/* One pass of a GEMM over all N outputs for MR rows of x starting at m0; the shape of the
- * register blocking: R rows of W at once (x reused R times), U independent accumulators each. */
+/* GEMM. W is read one row at a time, in memory order, so the hardware sees one sequential stream
+ * (measured faster than interleaving several rows, whose 4 KiB pages the prefetcher must each
+ * discover), with a software prefetch one row ahead into L2. Each row's dot product with the MR
+ * rows of x (MR folded; 1 for decode) keeps U independent vector accumulators per x row. int4
+ * comes in blocks of 32 weights, the low nibbles of 16 bytes then their high nibbles: a byte
+ * vector widened to i32 gives VL consecutive weights from its low nibbles and the VL weights 16
+ * further from its high nibbles, with no shuffle. */
 typedef struct Gemm {
     const KernelDesc *k;
     int K, N, G, NG;        /* G: elements per scale (K when not quantised) */
-    int64_t row_elems;      /* elements (i4: bytes) per W row */
+    int64_t row_bytes;      /* bytes per W row */
     LLVMValueRef y, x, w, scales, bias;
     LLVMTypeRef welem;      /* f32, i16, i8 or i8 (packed) */
+    int ch;                 /* elements per chunk: VL, or a 32-weight block for int4 */
+    int nacc;               /* accumulators per chunk: 1, or 2 for int4 (low, high nibbles) */
 } Gemm;
 
-/* VL weights of row `wrow` from element kk (a vector of floats). */
-static LLVMValueRef gemm_wload(Cg *c, Gemm *g, LLVMValueRef wrow, LLVMValueRef kk) {
+enum { GEMM_MAX_MR = 8, GEMM_MAX_ACC = 8 };
+
+/* One chunk of weights from element kk into acc[mr][u] (int4: also acc[mr][U + u]). */
+static void gemm_chunk(Cg *c, Gemm *g, int MR, int U, LLVMValueRef *xrow, LLVMValueRef wrow, LLVMValueRef kk,
+                       LLVMValueRef acc[GEMM_MAX_MR][GEMM_MAX_ACC], int u) {
     int vl = c->vl;
+    LLVMValueRef w = NULL;
     switch (g->k->gemm.wtype) {
-    case KD_F32: return vld(c, c->f32, vl, at(c, c->f32, wrow, kk, ""), "w");
-    case KD_F16: return f16_to_f32(c, vld(c, c->i16, vl, at(c, c->i16, wrow, kk, ""), ""), "w");
-    case KD_I8: return LLVMBuildSIToFP(c->b, vld(c, c->i8, vl, at(c, c->i8, wrow, kk, ""), ""), c->vf, "w");
-    case KD_I4: {   /* vl/2 bytes; low nibbles are the even elements: interleave low and high */
-        LLVMValueRef byte = LLVMBuildAShr(c->b, kk, ki64(c, 1), "");
-        LLVMValueRef raw = vld(c, c->i8, vl / 2, at(c, c->i8, wrow, byte, ""), "packed");
-        LLVMTypeRef bt = vec(c->i8, vl / 2);
-        LLVMValueRef lo = LLVMBuildAnd(c->b, raw, kint(bt, 15), "lo");
-        LLVMValueRef hi = LLVMBuildLShr(c->b, raw, kint(bt, 4), "hi");
-        int idx[64];
-        for (int i = 0; i < vl / 2; i++) {
-            idx[2 * i] = i;
-            idx[2 * i + 1] = vl / 2 + i;
+    case KD_F32: w = vld(c, c->f32, vl, at(c, c->f32, wrow, kk, ""), "w"); break;
+    case KD_F16: w = f16_to_f32(c, vld(c, c->i16, vl, at(c, c->i16, wrow, kk, ""), ""), "w"); break;
+    case KD_I8: w = LLVMBuildSIToFP(c->b, vld(c, c->i8, vl, at(c, c->i8, wrow, kk, ""), ""), c->vf, "w"); break;
+    case KD_I4: {   /* a block of 32: 16 / VL steps of VL bytes, low nibbles into acc[u], high into acc[U+u] */
+        LLVMTypeRef it = vec(c->i32, vl);
+        LLVMValueRef byte0 = LLVMBuildAShr(c->b, kk, ki64(c, 1), "");
+        for (int s = 0; s < 16 / vl; s++) {
+            LLVMValueRef raw = vld(c, c->i8, vl, at(c, c->i8, wrow, iadd(c, byte0, ki64(c, s * vl), ""), ""), "packed");
+            LLVMValueRef wide = LLVMBuildZExt(c->b, raw, it, "");
+            LLVMValueRef wlo, whi;
+            if (c->lut16) {     /* vpermps looks up the low 4 bits of each lane in a table of -8..7 */
+                LLVMValueRef tab[16];
+                for (int i = 0; i < 16; i++)
+                    tab[i] = LLVMConstReal(c->f32, i - 8);
+                LLVMValueRef table = LLVMConstVector(tab, 16);
+                LLVMTypeRef pt[2] = {c->vf, it};
+                LLVMTypeRef ft = LLVMFunctionType(c->vf, pt, 2, 0);
+                LLVMValueRef f = LLVMGetNamedFunction(c->mod, "llvm.x86.avx512.permvar.sf.512");
+                if (!f)
+                    f = LLVMAddFunction(c->mod, "llvm.x86.avx512.permvar.sf.512", ft);
+                LLVMValueRef a1[2] = {table, wide};
+                wlo = LLVMBuildCall2(c->b, ft, f, a1, 2, "w.lo");
+                LLVMValueRef a2[2] = {table, LLVMBuildLShr(c->b, wide, kint(it, 4), "")};
+                whi = LLVMBuildCall2(c->b, ft, f, a2, 2, "w.hi");
+            } else {
+                LLVMValueRef lo = LLVMBuildAnd(c->b, wide, kint(it, 15), ""), hi = LLVMBuildLShr(c->b, wide, kint(it, 4), "");
+                wlo = LLVMBuildSIToFP(c->b, LLVMBuildSub(c->b, lo, kint(it, 8), ""), c->vf, "w.lo");
+                whi = LLVMBuildSIToFP(c->b, LLVMBuildSub(c->b, hi, kint(it, 8), ""), c->vf, "w.hi");
+            }
+            for (int mr = 0; mr < MR; mr++) {
+                LLVMValueRef k1 = iadd(c, kk, ki64(c, s * vl), "");
+                LLVMValueRef xlo = vld(c, c->f32, vl, at(c, c->f32, xrow[mr], k1, ""), "x");
+                LLVMValueRef xhi = vld(c, c->f32, vl, at(c, c->f32, xrow[mr], iadd(c, k1, ki64(c, 16), ""), ""), "x");
+                st(c, fma3(c, xlo, wlo, get(c, acc[mr][u], ""), "acc"), acc[mr][u]);
+                st(c, fma3(c, xhi, whi, get(c, acc[mr][U + u], ""), "acc"), acc[mr][U + u]);
+            }
         }
-        LLVMValueRef q = LLVMBuildShuffleVector(c->b, lo, hi, kmask(c, idx, vl), "nibbles");
-        q = LLVMBuildSub(c->b, q, kint(vec(c->i8, vl), 8), "q");
-        return LLVMBuildSIToFP(c->b, q, c->vf, "w");
+        return;
     }
-    case KD_COUNT_: break;
+    case KD_COUNT_: h2c_unreachable("bad weight type");
     }
-    h2c_unreachable("bad weight type");
+    for (int mr = 0; mr < MR; mr++) {
+        LLVMValueRef xv = vld(c, c->f32, vl, at(c, c->f32, xrow[mr], kk, ""), "x");
+        st(c, fma3(c, xv, w, get(c, acc[mr][u], ""), "acc"), acc[mr][u]);
+    }
 }
 
-/* One weight of row `wrow` at constant offset kk from k0 (k0 even), as a float scalar. */
+/* One weight at constant offset kk from k0 (int4: k0 a multiple of 32), as a float scalar. */
 static LLVMValueRef gemm_wscalar(Cg *c, Gemm *g, LLVMValueRef wrow, LLVMValueRef k0, int kk) {
     LLVMValueRef idx = iadd(c, k0, ki64(c, kk), "");
     switch (g->k->gemm.wtype) {
@@ -434,8 +471,9 @@ static LLVMValueRef gemm_wscalar(Cg *c, Gemm *g, LLVMValueRef wrow, LLVMValueRef
     case KD_F16: return f16_to_f32(c, ld_at(c, c->i16, wrow, idx, ""), "w");
     case KD_I8: return LLVMBuildSIToFP(c->b, ld_at(c, c->i8, wrow, idx, ""), c->f32, "w");
     case KD_I4: {
-        LLVMValueRef byte = ld_at(c, c->i8, wrow, LLVMBuildAShr(c->b, idx, ki64(c, 1), ""), "");
-        LLVMValueRef nib = kk & 1 ? LLVMBuildLShr(c->b, byte, LLVMConstInt(c->i8, 4, 0), "")
+        LLVMValueRef bi = iadd(c, LLVMBuildAShr(c->b, k0, ki64(c, 1), ""), ki64(c, kk / 32 * 16 + kk % 16), "");
+        LLVMValueRef byte = ld_at(c, c->i8, wrow, bi, "");
+        LLVMValueRef nib = kk % 32 >= 16 ? LLVMBuildLShr(c->b, byte, LLVMConstInt(c->i8, 4, 0), "")
                                   : LLVMBuildAnd(c->b, byte, LLVMConstInt(c->i8, 15, 0), "");
         return LLVMBuildSIToFP(c->b, LLVMBuildSub(c->b, nib, LLVMConstInt(c->i8, 8, 0), ""), c->f32, "w");
     }
@@ -444,86 +482,73 @@ static LLVMValueRef gemm_wscalar(Cg *c, Gemm *g, LLVMValueRef wrow, LLVMValueRef
     h2c_unreachable("bad weight type");
 }
 
-enum { GEMM_MAX_MR = 8, GEMM_MAX_R = 4, GEMM_MAX_U = 2 };
-
-/* One chunk of VL elements from kk: acc[mr][r][u] += x[mr][kk..] * w[r][kk..]. */
-static void gemm_chunk(Cg *c, Gemm *g, int MR, int R, LLVMValueRef *xrow, LLVMValueRef *wrow, LLVMValueRef kk,
-                       LLVMValueRef acc[GEMM_MAX_MR][GEMM_MAX_R][GEMM_MAX_U], int u) {
-    LLVMValueRef xv[GEMM_MAX_MR];
+/* Dot products of the MR x rows with one W row over elements [k0, k0+len) (len a constant):
+ * gacc[mr], vectors whose lanes sum to the products. Chunks U at a time in a loop (with the
+ * prefetch), leftover chunks one by one, then leftover elements one by one into lane 0. */
+static void gemm_range(Cg *c, Gemm *g, int MR, int U, LLVMValueRef *xrow, LLVMValueRef wrow, LLVMValueRef k0,
+                       int len, LLVMValueRef gacc[GEMM_MAX_MR]) {
+    int ch = g->ch, na = U * g->nacc;
+    LLVMValueRef acc[GEMM_MAX_MR][GEMM_MAX_ACC];
+    int nmain = len / (U * ch), nrem = len % (U * ch) / ch, ntail = len % ch;
     for (int mr = 0; mr < MR; mr++)
-        xv[mr] = vld(c, c->f32, c->vl, at(c, c->f32, xrow[mr], kk, ""), "x");
-    for (int r = 0; r < R; r++) {
-        LLVMValueRef wv = gemm_wload(c, g, wrow[r], kk);
-        for (int mr = 0; mr < MR; mr++)
-            st(c, fma3(c, xv[mr], wv, get(c, acc[mr][r][u], ""), "acc"), acc[mr][r][u]);
-    }
-}
-
-/* Dot products of MR x rows with R W rows over elements [k0, k0+len) (len a constant): result
- * gacc[mr][r], vectors whose lanes sum to the products. Chunks of U*VL in a loop, leftover
- * chunks of VL, then leftover elements added into lane 0. */
-static void gemm_range(Cg *c, Gemm *g, int MR, int R, int U, LLVMValueRef *xrow, LLVMValueRef *wrow,
-                       LLVMValueRef k0, int len, LLVMValueRef gacc[GEMM_MAX_MR][GEMM_MAX_R]) {
-    int vl = c->vl;
-    LLVMValueRef acc[GEMM_MAX_MR][GEMM_MAX_R][GEMM_MAX_U];
-    LLVMValueRef zero = LLVMConstNull(c->vf);
-    int nmain = len / (U * vl), nrem = len % (U * vl) / vl, ntail = len % vl;
-    for (int mr = 0; mr < MR; mr++)
-        for (int r = 0; r < R; r++)
-            for (int u = 0; u < U; u++)
-                acc[mr][r][u] = var(c, c->vf, "acc", zero);
+        for (int a = 0; a < na; a++)
+            acc[mr][a] = var(c, c->vf, "acc", LLVMConstNull(c->vf));
     if (nmain > 0) {
         Loop l;
-        LLVMValueRef ci = loop_begin(c, &l, "k", ki64(c, 0), ki64(c, (int64_t)nmain * U * vl), (int64_t)U * vl);
+        LLVMValueRef ci = loop_begin(c, &l, "k", ki64(c, 0), ki64(c, (int64_t)nmain * U * ch), (int64_t)U * ch);
         LLVMValueRef kk = iadd(c, k0, ci, "kk");
+        /* one row ahead (at least 1 KiB), one prefetch per cache line this iteration reads */
+        int64_t span = g->k->gemm.wtype == KD_I4 ? (int64_t)U * ch / 2 : (int64_t)U * ch * (g->row_bytes / g->K);
+        int64_t ahead = g->row_bytes > 1024 ? g->row_bytes : 1024;
+        LLVMValueRef base = LLVMBuildBitCast(c->b, wrow, ptr(c->i8), "");
+        LLVMValueRef off = g->k->gemm.wtype == KD_I4 ? LLVMBuildAShr(c->b, kk, ki64(c, 1), "")
+                                                     : imul(c, kk, ki64(c, g->row_bytes / g->K), "");
+        for (int64_t line = 0; line < (span + 63) / 64; line++) {
+            LLVMValueRef args[4] = {at(c, c->i8, base, iadd(c, off, ki64(c, ahead + 64 * line), ""), "ahead"),
+                                    ki32(c, 0), ki32(c, 2), ki32(c, 1)};   /* read, into L2, data */
+            intrinsic(c, "llvm.prefetch", ptr(c->i8), args, 4, "");
+        }
         for (int u = 0; u < U; u++)
-            gemm_chunk(c, g, MR, R, xrow, wrow, iadd(c, kk, ki64(c, (int64_t)u * vl), ""), acc, u);
+            gemm_chunk(c, g, MR, U, xrow, wrow, iadd(c, kk, ki64(c, (int64_t)u * ch), ""), acc, u);
         loop_end(c, &l);
     }
     for (int i = 0; i < nrem; i++)
-        gemm_chunk(c, g, MR, R, xrow, wrow, iadd(c, k0, ki64(c, (int64_t)nmain * U * vl + (int64_t)i * vl), ""), acc,
+        gemm_chunk(c, g, MR, U, xrow, wrow, iadd(c, k0, ki64(c, (int64_t)nmain * U * ch + (int64_t)i * ch), ""), acc,
                    i % U);
-    for (int mr = 0; mr < MR; mr++)
-        for (int r = 0; r < R; r++) {
-            LLVMValueRef s = get(c, acc[mr][r][0], "");
-            for (int u = 1; u < U; u++)
-                s = fadd(c, s, get(c, acc[mr][r][u], ""), "");
-            if (ntail) {    /* the last len % VL elements, one by one, into lane 0 */
-                LLVMValueRef t = LLVMBuildExtractElement(c->b, s, ki32(c, 0), "");
-                for (int j = len - ntail; j < len; j++) {
-                    LLVMValueRef xs = ld_at(c, c->f32, xrow[mr], iadd(c, k0, ki64(c, j), ""), "x");
-                    t = fma3(c, xs, gemm_wscalar(c, g, wrow[r], k0, j), t, "");
-                }
-                s = LLVMBuildInsertElement(c->b, s, t, ki32(c, 0), "");
+    for (int mr = 0; mr < MR; mr++) {
+        LLVMValueRef s = get(c, acc[mr][0], "");
+        for (int a = 1; a < na; a++)
+            s = fadd(c, s, get(c, acc[mr][a], ""), "");
+        if (ntail) {    /* the last len % ch elements, one by one, into lane 0 */
+            LLVMValueRef t = LLVMBuildExtractElement(c->b, s, ki32(c, 0), "");
+            for (int j = len - ntail; j < len; j++) {
+                LLVMValueRef xs = ld_at(c, c->f32, xrow[mr], iadd(c, k0, ki64(c, j), ""), "x");
+                t = fma3(c, xs, gemm_wscalar(c, g, wrow, k0, j), t, "");
             }
-            gacc[mr][r] = s;
+            s = LLVMBuildInsertElement(c->b, s, t, ki32(c, 0), "");
         }
+        gacc[mr] = s;
+    }
 }
 
-/* Outputs n0..n0+R-1 of rows m0..m0+MR-1. */
-static void gemm_block(Cg *c, Gemm *g, int MR, int R, int U, LLVMValueRef m0, LLVMValueRef n0) {
+/* Output n of rows m0..m0+MR-1. */
+static void gemm_row(Cg *c, Gemm *g, int MR, int U, LLVMValueRef m0, LLVMValueRef n) {
     bool quant = g->k->gemm.wtype == KD_I8 || g->k->gemm.wtype == KD_I4;
-    LLVMValueRef xrow[GEMM_MAX_MR], wrow[GEMM_MAX_R], srow[GEMM_MAX_R], tot[GEMM_MAX_MR][GEMM_MAX_R];
-    LLVMValueRef gacc[GEMM_MAX_MR][GEMM_MAX_R];
+    LLVMValueRef xrow[GEMM_MAX_MR], tot[GEMM_MAX_MR], gacc[GEMM_MAX_MR], srow = NULL;
     for (int mr = 0; mr < MR; mr++)
         xrow[mr] = at(c, c->f32, g->x, imul(c, iadd(c, m0, ki64(c, mr), ""), ki64(c, g->K), ""), "x.row");
-    for (int r = 0; r < R; r++) {
-        LLVMValueRef n = iadd(c, n0, ki64(c, r), "");
-        wrow[r] = at(c, g->welem, g->w, imul(c, n, ki64(c, g->row_elems), ""), "w.row");
-        if (quant)
-            srow[r] = at(c, c->i16, g->scales, imul(c, n, ki64(c, g->NG), ""), "scale.row");
-    }
+    LLVMValueRef wrow = at(c, g->welem, g->w, imul(c, n, ki64(c, g->welem == c->i8 ? g->row_bytes :
+                                                                     g->row_bytes / (g->welem == c->f32 ? 4 : 2)), ""),
+                           "w.row");
+    if (quant)
+        srow = at(c, c->i16, g->scales, imul(c, n, ki64(c, g->NG), ""), "scale.row");
     if (!quant) {
-        gemm_range(c, g, MR, R, U, xrow, wrow, ki64(c, 0), g->K, gacc);
-        for (int mr = 0; mr < MR; mr++)
-            for (int r = 0; r < R; r++)
-                tot[mr][r] = gacc[mr][r];
+        gemm_range(c, g, MR, U, xrow, wrow, ki64(c, 0), g->K, tot);
     } else {
         /* per group: its partial sums (lanes) times its scale, summed in vectors */
-        LLVMValueRef totv[GEMM_MAX_MR][GEMM_MAX_R];
+        LLVMValueRef totv[GEMM_MAX_MR];
         for (int mr = 0; mr < MR; mr++)
-            for (int r = 0; r < R; r++)
-                totv[mr][r] = var(c, c->vf, "tot", LLVMConstNull(c->vf));
+            totv[mr] = var(c, c->vf, "tot", LLVMConstNull(c->vf));
         int full = g->K / g->G, last = g->K % g->G;
         for (int part = 0; part < 2; part++) {
             if (part == 0 ? full == 0 : last == 0)
@@ -531,49 +556,38 @@ static void gemm_block(Cg *c, Gemm *g, int MR, int R, int U, LLVMValueRef m0, LL
             Loop l;
             LLVMValueRef gi = part == 0 ? loop_begin(c, &l, "group", ki64(c, 0), ki64(c, full), 1) : ki64(c, full);
             LLVMValueRef k0 = imul(c, gi, ki64(c, g->G), "k0");
-            gemm_range(c, g, MR, R, U, xrow, wrow, k0, part == 0 ? g->G : last, gacc);
-            for (int r = 0; r < R; r++) {
-                LLVMValueRef s = f16_to_f32(c, ld_at(c, c->i16, srow[r], gi, ""), "scale");
-                LLVMValueRef sv = splat(c, s, c->vl, "");
-                for (int mr = 0; mr < MR; mr++)
-                    st(c, fma3(c, sv, gacc[mr][r], get(c, totv[mr][r], ""), "tot"), totv[mr][r]);
-            }
+            gemm_range(c, g, MR, U, xrow, wrow, k0, part == 0 ? g->G : last, gacc);
+            LLVMValueRef sv = splat(c, f16_to_f32(c, ld_at(c, c->i16, srow, gi, ""), "scale"), c->vl, "");
+            for (int mr = 0; mr < MR; mr++)
+                st(c, fma3(c, sv, gacc[mr], get(c, totv[mr], ""), "tot"), totv[mr]);
             if (part == 0)
                 loop_end(c, &l);
         }
         for (int mr = 0; mr < MR; mr++)
-            for (int r = 0; r < R; r++)
-                tot[mr][r] = get(c, totv[mr][r], "");
+            tot[mr] = get(c, totv[mr], "");
     }
-    for (int mr = 0; mr < MR; mr++)
-        for (int r = 0; r < R; r++) {
-            LLVMValueRef n = iadd(c, n0, ki64(c, r), "n");
-            LLVMValueRef res = hsum(c, tot[mr][r], "dot");
-            if (g->k->gemm.bias)
-                res = fadd(c, res, ld_at(c, c->f32, g->bias, n, "bias"), "");
-            LLVMValueRef yi = iadd(c, imul(c, iadd(c, m0, ki64(c, mr), ""), ki64(c, g->N), ""), n, "");
-            LLVMValueRef yp = at(c, c->f32, g->y, yi, "y.at");
-            if (g->k->gemm.accumulate)
-                res = fadd(c, ld(c, c->f32, yp, "y.old"), res, "");
-            st(c, res, yp);
-        }
+    for (int mr = 0; mr < MR; mr++) {
+        LLVMValueRef res = hsum(c, tot[mr], "dot");
+        if (g->k->gemm.bias)
+            res = fadd(c, res, ld_at(c, c->f32, g->bias, n, "bias"), "");
+        LLVMValueRef yi = iadd(c, imul(c, iadd(c, m0, ki64(c, mr), ""), ki64(c, g->N), ""), n, "");
+        LLVMValueRef yp = at(c, c->f32, g->y, yi, "y.at");
+        if (g->k->gemm.accumulate)
+            res = fadd(c, ld(c, c->f32, yp, "y.old"), res, "");
+        st(c, res, yp);
+    }
 }
 
-/* All N outputs of MR rows from m0: blocks of R W rows, then the leftover rows one by one. */
+/* All N outputs of the MR rows from m0. */
 static void gemm_pass(Cg *c, Gemm *g, int MR, LLVMValueRef m0) {
-    int R = MR >= 8 ? 1 : MR >= 4 ? 2 : 4, U = MR == 1 ? 2 : 1;
-    if (R > g->N)
-        R = 1;
-    int nmain = g->N - g->N % R;
+    /* fp32/fp16: four accumulators hide the FMA latency; quantised rows restart theirs every group,
+     * and independent groups overlap in the out-of-order window: one is enough */
+    bool quant = g->k->gemm.wtype == KD_I8 || g->k->gemm.wtype == KD_I4;
+    int U = quant || MR > 2 ? 1 : MR == 1 ? 4 : 2;
     Loop l;
-    LLVMValueRef n0 = loop_begin(c, &l, "n", ki64(c, 0), ki64(c, nmain), R);
-    gemm_block(c, g, MR, R, U, m0, n0);
+    LLVMValueRef n = loop_begin(c, &l, "n", ki64(c, 0), ki64(c, g->N), 1);
+    gemm_row(c, g, MR, U, m0, n);
     loop_end(c, &l);
-    if (nmain < g->N) {
-        LLVMValueRef n = loop_begin(c, &l, "n.rest", ki64(c, nmain), ki64(c, g->N), 1);
-        gemm_block(c, g, MR, 1, U, m0, n);
-        loop_end(c, &l);
-    }
 }
 
 static void build_gemm(Cg *c, const KernelDesc *k) {
@@ -582,7 +596,9 @@ static void build_gemm(Cg *c, const KernelDesc *k) {
     bool quant = wt == KD_I8 || wt == KD_I4;
     g.G = quant ? k->gemm.group : g.K;
     g.NG = (g.K + g.G - 1) / g.G;
-    g.row_elems = wt == KD_I4 ? (g.K + 1) / 2 : g.K;
+    g.row_bytes = be_gemm_row_bytes(k);
+    g.ch = wt == KD_I4 ? 32 : c->vl;
+    g.nacc = wt == KD_I4 ? 2 : 1;
     g.welem = wt == KD_F32 ? c->f32 : wt == KD_F16 ? c->i16 : c->i8;
     g.y = buf(c, 0, c->f32, "y");
     g.x = buf(c, 1, c->f32, "x");
@@ -609,13 +625,20 @@ static void build_gemm(Cg *c, const KernelDesc *k) {
 
 /* ---------------------------------------------------------------- attention */
 
-enum { ATTN_BLOCK = 16 };   /* keys scored together; their softmax weights are one vector */
+/* Attention, FlashAttention-style for one query row at a time: keys in blocks of 16. (1) Each key
+ * of the block is loaded once and dotted with the g query heads (two accumulators per head), one
+ * score per head and key; (2) per head, the running max, the rescale of what was summed so far,
+ * and the block's 16 softmax weights as one vector (a polynomial exp); (3) O += p V, with the keys
+ * in the inner loop and a slice of O's dims for all heads in registers (at most 16 vectors), one
+ * pass per slice. A short block (the range's end) has its missing lanes masked to weight 0. */
+enum { ATTN_BLOCK = 16 };
 
 static void build_attn(Cg *c, const KernelDesc *k) {
     int D = k->attn.head_dim, G = k->attn.g, P = k->attn.page, B = ATTN_BLOCK, vl = c->vl;
     KernelDType kv = k->attn.kv;
     LLVMTypeRef kt = kv_type(c, kv), bt = vec(c->f32, B);
     int nch = D / vl, dtail = D % vl;
+    int slice = 16 / G < 1 ? 1 : 16 / G > nch ? nch : 16 / G;  /* O chunks per head per pass of (3) */
     LLVMValueRef o = buf(c, 0, c->f32, "o"), lse = buf(c, 1, c->f32, "lse"), q = buf(c, 2, c->f32, "q");
     LLVMValueRef kc = buf(c, 3, kt, "k.cache"), vc = buf(c, 4, kt, "v.cache");
     LLVMValueRef pages = P ? buf(c, 5, c->i32, "pages") : NULL;
@@ -628,7 +651,7 @@ static void build_attn(Cg *c, const KernelDesc *k) {
     LLVMValueRef mrun = local_array(c, c->f32, G, "max"), lrun = local_array(c, c->f32, G, "sum");
     LLVMValueRef ninf = LLVMConstReal(c->f32, -INFINITY), zero = LLVMConstReal(c->f32, 0.0);
 
-    Loop li;
+    Loop li, lh;
     LLVMValueRef i = loop_begin(c, &li, "i", ki64(c, 0), M, 1);
     LLVMValueRef end = hi;
     if (qpos) {
@@ -636,23 +659,19 @@ static void build_attn(Cg *c, const KernelDesc *k) {
         end = smin(c, p1, hi, "end");
     }
     LLVMValueRef qi = at(c, c->f32, q, imul(c, i, ki64(c, (int64_t)G * D), ""), "q.row");
-    for (int h = 0; h < G; h++) {
-        st_at(c, ninf, mrun, ki64(c, h));
-        st_at(c, zero, lrun, ki64(c, h));
-    }
-    {
-        Loop lz;
-        LLVMValueRef d = loop_begin(c, &lz, "zero", ki64(c, 0), ki64(c, (int64_t)G * D), 1);
-        st_at(c, zero, acc, d);
-        loop_end(c, &lz);
-    }
+    LLVMValueRef h = loop_begin(c, &lh, "init", ki64(c, 0), ki64(c, G), 1);
+    st_at(c, ninf, mrun, h);
+    st_at(c, zero, lrun, h);
+    loop_end(c, &lh);
+    LLVMValueRef zbytes = ki64(c, (int64_t)G * D * 4);
+    LLVMBuildMemSet(c->b, LLVMBuildBitCast(c->b, acc, ptr(c->i8), ""), LLVMConstInt(c->i8, 0, 0), zbytes, 64);
 
     Loop lt;
     LLVMValueRef t0 = loop_begin(c, &lt, "t", lo, end, B);
     LLVMValueRef cnt = smin(c, LLVMBuildNSWSub(c->b, end, t0, ""), ki64(c, B), "cnt");
-    /* 1: scores s[h][j] = scale * q_h . k_j for the block's keys; lanes j >= cnt stay -inf */
-    for (int h = 0; h < G; h++)
-        vst(c, kfp(bt, -INFINITY), at(c, c->f32, sc, ki64(c, (int64_t)h * B), ""));
+    /* (1) scores s[h][j] = scale q_h . k_j; lanes j >= cnt stay -inf */
+    for (int hh = 0; hh < G; hh++)
+        vst(c, kfp(bt, -INFINITY), at(c, c->f32, sc, ki64(c, (int64_t)hh * B), ""));
     {
         Loop lj;
         LLVMValueRef j = loop_begin(c, &lj, "j", ki64(c, 0), cnt, 1);
@@ -665,106 +684,126 @@ static void build_attn(Cg *c, const KernelDesc *k) {
         }
         st_at(c, row, rows, j);
         LLVMValueRef kp = at(c, kt, kc, imul(c, row, ki64(c, D), ""), "k.row");
-        LLVMValueRef dot[64];
-        for (int h = 0; h < G; h++)
-            dot[h] = LLVMConstNull(c->vf);
+        LLVMValueRef dot[64][2];
+        for (int hh = 0; hh < G; hh++)
+            dot[hh][0] = dot[hh][1] = LLVMConstNull(c->vf);
         for (int ch = 0; ch < nch; ch++) {
             LLVMValueRef kv_ = load_kv(c, kv, at(c, kt, kp, ki64(c, (int64_t)ch * vl), ""), vl, "k");
-            for (int h = 0; h < G; h++) {
-                LLVMValueRef qv = vld(c, c->f32, vl, at(c, c->f32, qi, ki64(c, (int64_t)h * D + ch * vl), ""), "q");
-                dot[h] = fma3(c, qv, kv_, dot[h], "dot");
+            for (int hh = 0; hh < G; hh++) {
+                LLVMValueRef qv = vld(c, c->f32, vl, at(c, c->f32, qi, ki64(c, (int64_t)hh * D + ch * vl), ""), "q");
+                dot[hh][ch & 1] = fma3(c, qv, kv_, dot[hh][ch & 1], "dot");
             }
         }
-        for (int h = 0; h < G; h++) {
-            LLVMValueRef s = nch ? hsum(c, dot[h], "") : zero;
+        for (int hh = 0; hh < G; hh++) {
+            LLVMValueRef s = nch ? hsum(c, fadd(c, dot[hh][0], dot[hh][1], ""), "") : zero;
             for (int d = D - dtail; d < D; d++) {
                 LLVMValueRef ks = load_kv(c, kv, at(c, kt, kp, ki64(c, d), ""), 1, "k");
-                s = fma3(c, ld_at(c, c->f32, qi, ki64(c, (int64_t)h * D + d), "q"), ks, s, "");
+                s = fma3(c, ld_at(c, c->f32, qi, ki64(c, (int64_t)hh * D + d), "q"), ks, s, "");
             }
-            st_at(c, fmul(c, s, scale, "s"), sc, iadd(c, ki64(c, (int64_t)h * B), j, ""));
+            st_at(c, fmul(c, s, scale, "s"), sc, iadd(c, ki64(c, (int64_t)hh * B), j, ""));
         }
         loop_end(c, &lj);
     }
-    /* 2: per head, the new running max, the rescale of what was summed, the block's weights */
+    /* (2) per head: the new running max, the rescale of what was summed, the block's weights */
     int idx[ATTN_BLOCK];
     for (int j = 0; j < B; j++)
         idx[j] = j;
     LLVMValueRef live = icmp(c, LLVMIntSLT, kmask(c, idx, B),
                              LLVMBuildTrunc(c->b, splat(c, cnt, B, ""), vec(c->i32, B), ""));   /* lane j < cnt */
-    for (int h = 0; h < G; h++) {
-        LLVMValueRef sp = at(c, c->f32, sc, ki64(c, (int64_t)h * B), "");
+    h = loop_begin(c, &lh, "h", ki64(c, 0), ki64(c, G), 1);
+    {
+        LLVMValueRef sp = at(c, c->f32, sc, imul(c, h, ki64(c, B), ""), "");
         LLVMValueRef s = vld(c, c->f32, B, sp, "s");
-        LLVMValueRef mold = ld_at(c, c->f32, mrun, ki64(c, h), "m.old");
+        LLVMValueRef mold = ld_at(c, c->f32, mrun, h, "m.old");
         LLVMValueRef bm = hmax(c, s, "m.block");
         LLVMValueRef mnew = sel(c, fcmp(c, LLVMRealOGT, bm, mold), bm, mold, "m.new");
         LLVMValueRef corr = libm(c, "expf", fsub(c, mold, mnew, ""), "corr");
         LLVMValueRef p = vexp(c, fsub(c, s, splat(c, mnew, B, ""), ""), "");
         p = sel(c, live, p, LLVMConstNull(bt), "p");
         vst(c, p, sp);
-        LLVMValueRef l = ld_at(c, c->f32, lrun, ki64(c, h), "l.old");
-        st_at(c, fadd(c, fmul(c, l, corr, ""), hsum(c, p, ""), "l.new"), lrun, ki64(c, h));
-        st_at(c, mnew, mrun, ki64(c, h));
+        LLVMValueRef l = ld_at(c, c->f32, lrun, h, "l.old");
+        st_at(c, fadd(c, fmul(c, l, corr, ""), hsum(c, p, ""), "l.new"), lrun, h);
+        st_at(c, mnew, mrun, h);
+        LLVMValueRef ah = at(c, c->f32, acc, imul(c, h, ki64(c, D), ""), "acc.head");
         LLVMValueRef cv = splat(c, corr, vl, "");
         for (int ch = 0; ch < nch; ch++) {
-            LLVMValueRef ap = at(c, c->f32, acc, ki64(c, (int64_t)h * D + ch * vl), "");
+            LLVMValueRef ap = at(c, c->f32, ah, ki64(c, (int64_t)ch * vl), "");
             vst(c, fmul(c, vld(c, c->f32, vl, ap, "acc"), cv, ""), ap);
         }
         for (int d = D - dtail; d < D; d++) {
-            LLVMValueRef ap = at(c, c->f32, acc, ki64(c, (int64_t)h * D + d), "");
+            LLVMValueRef ap = at(c, c->f32, ah, ki64(c, d), "");
             st(c, fmul(c, ld(c, c->f32, ap, "acc"), corr, ""), ap);
         }
     }
-    /* 3: acc_h += sum_j p[h][j] v_j, one chunk of dims at a time so acc_h stays in registers */
-    for (int ch = 0; ch < nch; ch++) {
-        int64_t d0 = (int64_t)ch * vl;
-        LLVMValueRef av[64];
-        for (int h = 0; h < G; h++)
-            av[h] = var(c, c->vf, "o.acc", vld(c, c->f32, vl, at(c, c->f32, acc, ki64(c, h * D + d0), ""), ""));
+    loop_end(c, &lh);
+    /* (3) acc_h += sum_j p[h][j] v_j: per pass, `slice` chunks of every head stay in registers */
+    for (int c0 = 0; c0 < nch; c0 += slice) {
+        int c1 = c0 + slice < nch ? c0 + slice : nch;
+        LLVMValueRef av[64][16];
+        for (int hh = 0; hh < G; hh++)
+            for (int ch = c0; ch < c1; ch++)
+                av[hh][ch - c0] = var(c, c->vf, "o.acc",
+                                      vld(c, c->f32, vl, at(c, c->f32, acc, ki64(c, (int64_t)hh * D + ch * vl), ""), ""));
         Loop lj;
         LLVMValueRef j = loop_begin(c, &lj, "pv", ki64(c, 0), cnt, 1);
         LLVMValueRef vp = at(c, kt, vc, imul(c, ld_at(c, c->i64, rows, j, "row"), ki64(c, D), ""), "v.row");
-        LLVMValueRef vv = load_kv(c, kv, at(c, kt, vp, ki64(c, d0), ""), vl, "v");
-        for (int h = 0; h < G; h++) {
-            LLVMValueRef p = ld_at(c, c->f32, sc, iadd(c, ki64(c, (int64_t)h * B), j, ""), "p");
-            st(c, fma3(c, splat(c, p, vl, ""), vv, get(c, av[h], ""), "o.acc"), av[h]);
+        LLVMValueRef vv[16];
+        for (int ch = c0; ch < c1; ch++)
+            vv[ch - c0] = load_kv(c, kv, at(c, kt, vp, ki64(c, (int64_t)ch * vl), ""), vl, "v");
+        for (int hh = 0; hh < G; hh++) {
+            LLVMValueRef p = ld_at(c, c->f32, sc, iadd(c, ki64(c, (int64_t)hh * B), j, ""), "p");
+            LLVMValueRef pv = splat(c, p, vl, "");
+            for (int ch = c0; ch < c1; ch++)
+                st(c, fma3(c, pv, vv[ch - c0], get(c, av[hh][ch - c0], ""), "o.acc"), av[hh][ch - c0]);
         }
         loop_end(c, &lj);
-        for (int h = 0; h < G; h++)
-            vst(c, get(c, av[h], ""), at(c, c->f32, acc, ki64(c, h * D + d0), ""));
+        for (int hh = 0; hh < G; hh++)
+            for (int ch = c0; ch < c1; ch++)
+                vst(c, get(c, av[hh][ch - c0], ""), at(c, c->f32, acc, ki64(c, (int64_t)hh * D + ch * vl), ""));
     }
-    for (int d = D - dtail; d < D; d++) {  /* the D % VL leftover dims, one at a time */
-        LLVMValueRef av[64];
-        for (int h = 0; h < G; h++)
-            av[h] = var(c, c->f32, "o.acc", ld_at(c, c->f32, acc, ki64(c, h * D + d), ""));
+    if (dtail) {    /* the D % VL leftover dims, one at a time */
+        LLVMValueRef av[64][16];
+        for (int hh = 0; hh < G; hh++)
+            for (int d = 0; d < dtail; d++)
+                av[hh][d] = var(c, c->f32, "o.acc", ld_at(c, c->f32, acc, ki64(c, (int64_t)hh * D + nch * vl + d), ""));
         Loop lj;
         LLVMValueRef j = loop_begin(c, &lj, "pv.tail", ki64(c, 0), cnt, 1);
         LLVMValueRef vp = at(c, kt, vc, imul(c, ld_at(c, c->i64, rows, j, "row"), ki64(c, D), ""), "v.row");
-        LLVMValueRef vs = load_kv(c, kv, at(c, kt, vp, ki64(c, d), ""), 1, "v");
-        for (int h = 0; h < G; h++) {
-            LLVMValueRef p = ld_at(c, c->f32, sc, iadd(c, ki64(c, (int64_t)h * B), j, ""), "p");
-            st(c, fma3(c, p, vs, get(c, av[h], ""), "o.acc"), av[h]);
+        for (int hh = 0; hh < G; hh++) {
+            LLVMValueRef p = ld_at(c, c->f32, sc, iadd(c, ki64(c, (int64_t)hh * B), j, ""), "p");
+            for (int d = 0; d < dtail; d++) {
+                LLVMValueRef vs = load_kv(c, kv, at(c, kt, vp, ki64(c, (int64_t)nch * vl + d), ""), 1, "v");
+                st(c, fma3(c, p, vs, get(c, av[hh][d], ""), "o.acc"), av[hh][d]);
+            }
         }
         loop_end(c, &lj);
-        for (int h = 0; h < G; h++)
-            st_at(c, get(c, av[h], ""), acc, ki64(c, h * D + d));
+        for (int hh = 0; hh < G; hh++)
+            for (int d = 0; d < dtail; d++)
+                st_at(c, get(c, av[hh][d], ""), acc, ki64(c, (int64_t)hh * D + nch * vl + d));
     }
     loop_end(c, &lt);
 
     /* O = acc / l and LSE = m + ln l; no key (l = 0): O = 0, LSE = -inf */
-    for (int h = 0; h < G; h++) {
-        LLVMValueRef l = ld_at(c, c->f32, lrun, ki64(c, h), "l");
+    h = loop_begin(c, &lh, "out", ki64(c, 0), ki64(c, G), 1);
+    {
+        LLVMValueRef l = ld_at(c, c->f32, lrun, h, "l");
         LLVMValueRef any = fcmp(c, LLVMRealOGT, l, zero);
-        LLVMValueRef oh = at(c, c->f32, o, imul(c, iadd(c, imul(c, i, ki64(c, G), ""), ki64(c, h), ""), ki64(c, D), ""),
-                             "o.row");
-        Loop ld_;
-        LLVMValueRef d = loop_begin(c, &ld_, "out", ki64(c, 0), ki64(c, D), 1);
-        LLVMValueRef a = ld_at(c, c->f32, acc, iadd(c, ki64(c, (int64_t)h * D), d, ""), "");
-        st_at(c, sel(c, any, fdiv(c, a, l, ""), zero, "o"), oh, d);
-        loop_end(c, &ld_);
-        LLVMValueRef m = ld_at(c, c->f32, mrun, ki64(c, h), "m");
-        LLVMValueRef v = sel(c, any, fadd(c, m, libm(c, "logf", l, ""), ""), ninf, "lse");
-        st_at(c, v, lse, iadd(c, imul(c, i, ki64(c, G), ""), ki64(c, h), ""));
+        LLVMValueRef ih = iadd(c, imul(c, i, ki64(c, G), ""), h, "");
+        LLVMValueRef oh = at(c, c->f32, o, imul(c, ih, ki64(c, D), ""), "o.row");
+        LLVMValueRef ah = at(c, c->f32, acc, imul(c, h, ki64(c, D), ""), "acc.head");
+        LLVMValueRef lv = splat(c, l, vl, ""), anyv = splat(c, any, vl, "");
+        for (int ch = 0; ch < nch; ch++) {
+            LLVMValueRef a = vld(c, c->f32, vl, at(c, c->f32, ah, ki64(c, (int64_t)ch * vl), ""), "");
+            vst(c, sel(c, anyv, fdiv(c, a, lv, ""), LLVMConstNull(c->vf), "o"), at(c, c->f32, oh, ki64(c, (int64_t)ch * vl), ""));
+        }
+        for (int d = D - dtail; d < D; d++) {
+            LLVMValueRef a = ld_at(c, c->f32, ah, ki64(c, d), "");
+            st_at(c, sel(c, any, fdiv(c, a, l, ""), zero, "o"), oh, ki64(c, d));
+        }
+        LLVMValueRef m = ld_at(c, c->f32, mrun, h, "m");
+        st_at(c, sel(c, any, fadd(c, m, libm(c, "logf", l, ""), ""), ninf, "lse"), lse, ih);
     }
+    loop_end(c, &lh);
     loop_end(c, &li);
 }
 
@@ -1144,6 +1183,7 @@ typedef struct LUnit {
     char *triple, *cpu, *features;  /* LLVM messages (LLVMDisposeMessage) */
     int vl;                         /* fp32 lanes */
     bool f16c;                      /* widen fp16 with vcvtph2ps */
+    bool portable;                  /* no x86-specific intrinsic (KernelOptions.portable) */
     KernelDesc *descs;              /* the kernels built, in order */
     int count, cap;
     bool optimised;                 /* default<O3> has run */
@@ -1226,7 +1266,8 @@ static LUnit *unit_open(const char *name, const KernelOptions *o, bool jit, Diag
     u->vl = o->vector_width ? o->vector_width
             : has_feature(u->features, "+avx512f") ? 16
             : has_feature(u->features, "+avx") ? 8 : 4;
-    u->f16c = !o->no_f16c && has_feature(u->features, "+f16c");
+    u->f16c = !o->portable && has_feature(u->features, "+f16c");
+    u->portable = o->portable;
     if (jit) {
         u->tsc = LLVMOrcCreateNewThreadSafeContext();
         u->ctx = LLVMOrcThreadSafeContextGetContext(u->tsc);
@@ -1272,6 +1313,7 @@ static bool unit_add(LUnit *u, const KernelDesc *k, Diag *d) {
     c.f32 = LLVMFloatTypeInContext(u->ctx);
     c.f64 = LLVMDoubleTypeInContext(u->ctx);
     c.vf = vec(c.f32, u->vl);
+    c.lut16 = u->vl == 16 && !u->portable && has_feature(u->features, "+avx512f");
     fn_begin(&c, name);
     switch (k->kind) {
     case KK_GEMM: build_gemm(&c, k); break;
@@ -1310,6 +1352,10 @@ static bool unit_optimise(LUnit *u, Diag *d) {
     }
     LLVMDisposeMessage(msg);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    /* The hot loops are unrolled here, by hand, into independent accumulators; LLVM's unroller
+     * would mostly grow cold loops, for a fifth of the compile time (measured, docs/kernels.md).
+     * The loop vectoriser and its interleaving stay on: the element-wise kernels use them. */
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, 0);
     bool ok = llvm_ok(LLVMRunPasses(u->mod, "default<O3>", u->tm, po), d, "LLVM optimisation");
     LLVMDisposePassBuilderOptions(po);
     u->optimised = ok;
@@ -1345,8 +1391,15 @@ struct KernelJit {
     char *ir;               /* the optimised module's text (keep_ir), or NULL */
     size_t ir_size;
     char target[160];       /* be_jit_target */
-    double t_build, t_codegen;
+    double t_build, t_codegen, t_cpu;
 };
+
+/* CPU seconds of this thread (LLJIT compiles on the thread that looks a symbol up). */
+static double thread_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 void be_jit_free(KernelJit *j) {
     if (!j)
@@ -1371,7 +1424,7 @@ KernelJit *be_jit_compile(const KernelDesc *descs, int n, const KernelOptions *o
         be_kernel_check(&descs[i], d);
     if (d->errors > errors)
         return NULL;
-    double t0 = h2c_seconds();
+    double t0 = h2c_seconds(), c0 = thread_seconds();
     LLVMOrcLLJITBuilderRef builder = NULL;
     LLVMOrcThreadSafeModuleRef tsm = NULL;
     KernelJit *j = h2c_raw_alloc(sizeof *j);
@@ -1448,6 +1501,7 @@ KernelJit *be_jit_compile(const KernelDesc *descs, int n, const KernelOptions *o
     }
     j->t_build = t1 - t0;
     j->t_codegen = h2c_seconds() - t1;
+    j->t_cpu = thread_seconds() - c0;
     unit_close(u);  /* the unit's context lives on in the JIT (the ThreadSafeContext is shared) */
     return j;
 
@@ -1474,9 +1528,11 @@ KernelFn be_jit_lookup(KernelJit *j, const KernelDesc *k, Diag *d) {
 const char *be_jit_ir(const KernelJit *j) { return j->ir; }
 const char *be_jit_target(const KernelJit *j) { return j->target; }
 
-void be_jit_times(const KernelJit *j, double *build_opt, double *codegen) {
+void be_jit_times(const KernelJit *j, double *build_opt, double *codegen, double *cpu) {
     if (build_opt)
         *build_opt = j->t_build;
     if (codegen)
         *codegen = j->t_codegen;
+    if (cpu)
+        *cpu = j->t_cpu;
 }

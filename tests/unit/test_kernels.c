@@ -88,7 +88,7 @@ static bool same_bits(const void *a, const void *b, size_t n) { return memcmp(a,
 
 enum { NJIT = 3 };
 static const KernelOptions jit_opts[NJIT] = {{0, false, true}, {8, true, false}, {4, false, false}};
-static const char *const jit_names[NJIT] = {"jit(host)", "jit(8 lanes, int f16)", "jit(4 lanes)"};
+static const char *const jit_names[NJIT] = {"jit(host)", "jit(8 lanes, portable)", "jit(4 lanes)"};
 
 static void *so;                /* the C target's kernels, compiled and loaded */
 static KernelJit *jits[NJIT];
@@ -219,7 +219,9 @@ static void check_gemm(const KernelDesc *k, int M) {
                 case KD_F32: w = ((const float *)bufs[2])[(size_t)n * K + kk]; break;
                 case KD_F16: w = half_value(((const uint16_t *)bufs[2])[(size_t)n * K + kk]); break;
                 case KD_I8: w = (int8_t)row[kk] * half_value(sc[n * NG + kk / G]); break;
-                default: w = (((row[kk / 2] >> (kk % 2 * 4)) & 15) - 8) * half_value(sc[n * NG + kk / G]); break;
+                default:    /* int4: blocks of 32 in 16 bytes, weight j low, weight j + 16 high */
+                    w = (((row[kk / 32 * 16 + kk % 16] >> (kk % 32 / 16 * 4)) & 15) - 8) * half_value(sc[n * NG + kk / G]);
+                    break;
                 }
                 want += x[m * K + kk] * w;
                 mag += fabs(x[m * K + kk] * w);
@@ -728,13 +730,15 @@ static void make_cases(void) {
     for (int i = 0; i < 4; i++) {
         KernelDType wt = wts[i];
         bool q = wt == KD_I8 || wt == KD_I4;
-        add_gemm(gemm(1, 1, 1, wt, q ? 16 : 0, false, false), 1);          /* one element */
-        add_gemm(gemm(1, 17, 5, wt, q ? 16 : 0, true, false), 1);          /* K: a chunk and a tail */
+        int g16 = wt == KD_I4 ? 32 : 16;    /* the smallest group */
+        add_gemm(gemm(1, 1, 1, wt, q ? g16 : 0, false, false), 1);         /* one element */
+        add_gemm(gemm(1, 17, 5, wt, q ? g16 : 0, true, false), 1);         /* K: a chunk and a tail */
         add_gemm(gemm(1, 256, 33, wt, q ? 64 : 0, false, false), 1);       /* whole groups; N % 4 = 1 */
         add_gemm(gemm(1, 300, 7, wt, q ? 128 : 0, true, true), 1);         /* K % group, bias, y += */
         add_gemm(gemm(2, 95, 9, wt, q ? 32 : 0, false, false), 2);         /* two rows folded, odd K */
         add_gemm(gemm(5, 64, 6, wt, q ? 32 : 0, false, true), 5);          /* five rows folded */
-        add_gemm(gemm(8, 33, 3, wt, q ? 16 : 0, true, false), 8);          /* eight rows folded */
+        add_gemm(gemm(8, 33, 3, wt, q ? g16 : 0, true, false), 8);         /* eight rows folded */
+        add_gemm(gemm(1, 200, 3, wt, q ? g16 : 0, false, false), 1);       /* K % group, several groups */
         add_gemm(gemm(0, 129, 10, wt, q ? 32 : 0, false, false), 7);       /* run-time rows: 4 + 3 */
         add_gemm(gemm(0, 129, 10, wt, q ? 32 : 0, false, false), 1);
         add_gemm(gemm(0, 129, 10, wt, q ? 32 : 0, false, false), 0);       /* no rows at all */
@@ -855,10 +859,10 @@ static bool build_jits(void) {
         jits[i] = be_jit_compile(all_descs, ndescs, &jit_opts[i], &d);
         if (!jits[i])
             return false;
-        double tb, tc;
-        be_jit_times(jits[i], &tb, &tc);
-        fprintf(stderr, "%s: %d kernels (%s): IR + O3 %.3f s, machine code %.3f s\n", jit_names[i], ndescs,
-                be_jit_target(jits[i]), tb, tc);
+        double tb, tc, cpu;
+        be_jit_times(jits[i], &tb, &tc, &cpu);
+        fprintf(stderr, "%s: %d kernels (%s): IR + O3 %.3f s, machine code %.3f s (CPU %.3f s)\n", jit_names[i],
+                ndescs, be_jit_target(jits[i]), tb, tc, cpu);
     }
     return true;
 }
@@ -911,7 +915,7 @@ static void test_descs(void) {
     FILE *f = open_memstream(&text, &len);
     Diag d;
     diag_init(&d, f);
-    KernelDesc bad[] = {gemm(1, 64, 8, KD_I4, 24, false, false), gemm(9, 64, 8, KD_F16, 0, false, false),
+    KernelDesc bad[] = {gemm(1, 64, 8, KD_I4, 48, false, false), gemm(9, 64, 8, KD_F16, 0, false, false),
                         attn(128, 0, KD_I8, 0, false, -1), rowk(KK_RMSNORM, 0, NAN, false),
                         {.kind = KK_ROPE, .rope = {64, 1, 65, 10000}}, {.kind = KK_COUNT_}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -922,7 +926,7 @@ static void test_descs(void) {
     CHECK(!be_emit_kernels(&be_target_c, f, "bad", bad, 2, NULL, &d));
     CHECK(!be_write_kernels(&be_target_c, "/nonexistent-dir/x.kernels.c", "x", &g, 1, NULL, &d));
     fclose(f);
-    CHECK(strstr(text, "gemv_i4_m1_k64_n8_g24: group must be a positive multiple of 16") != NULL);
+    CHECK(strstr(text, "gemv_i4_m1_k64_n8_g48: group must be a positive multiple of 32") != NULL);
     CHECK(strstr(text, "g must be in 1..64") != NULL);
     CHECK(strstr(text, "vector width 5") != NULL);
     CHECK(strstr(text, "cannot write '/nonexistent-dir/x.kernels.c'") != NULL);
