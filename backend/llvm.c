@@ -241,15 +241,33 @@ static LLVMValueRef libm(Cg *c, const char *fname, LLVMValueRef x, const char *n
     return LLVMBuildCall2(c->b, ft, f, &x, 1, name);
 }
 
-static LLVMValueRef fadd(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildFAdd(c->b, a, b, n); }
-static LLVMValueRef fsub(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildFSub(c->b, a, b, n); }
-static LLVMValueRef fmul(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildFMul(c->b, a, b, n); }
-static LLVMValueRef fdiv(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildFDiv(c->b, a, b, n); }
-static LLVMValueRef iadd(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildNSWAdd(c->b, a, b, n); }
-static LLVMValueRef imul(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildNSWMul(c->b, a, b, n); }
-static LLVMValueRef icmp(Cg *c, LLVMIntPredicate p, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildICmp(c->b, p, a, b, ""); }
-static LLVMValueRef fcmp(Cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildFCmp(c->b, p, a, b, ""); }
-static LLVMValueRef sel(Cg *c, LLVMValueRef k, LLVMValueRef a, LLVMValueRef b, const char *n) { return LLVMBuildSelect(c->b, k, a, b, n); }
+static LLVMValueRef fadd(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildFAdd(c->b, a, b, n);
+}
+static LLVMValueRef fsub(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildFSub(c->b, a, b, n);
+}
+static LLVMValueRef fmul(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildFMul(c->b, a, b, n);
+}
+static LLVMValueRef fdiv(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildFDiv(c->b, a, b, n);
+}
+static LLVMValueRef iadd(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildNSWAdd(c->b, a, b, n);
+}
+static LLVMValueRef imul(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildNSWMul(c->b, a, b, n);
+}
+static LLVMValueRef icmp(Cg *c, LLVMIntPredicate p, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildICmp(c->b, p, a, b, "");
+}
+static LLVMValueRef fcmp(Cg *c, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFCmp(c->b, p, a, b, "");
+}
+static LLVMValueRef sel(Cg *c, LLVMValueRef k, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return LLVMBuildSelect(c->b, k, a, b, n);
+}
 static LLVMValueRef smin(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
     return sel(c, icmp(c, LLVMIntSLT, a, b), a, b, n);
 }
@@ -441,7 +459,8 @@ static void gemm_chunk(Cg *c, Gemm *g, int MR, int U, LLVMValueRef *xrow, LLVMVa
                 LLVMValueRef a2[2] = {table, LLVMBuildLShr(c->b, wide, kint(it, 4), "")};
                 whi = LLVMBuildCall2(c->b, ft, f, a2, 2, "w.hi");
             } else {
-                LLVMValueRef lo = LLVMBuildAnd(c->b, wide, kint(it, 15), ""), hi = LLVMBuildLShr(c->b, wide, kint(it, 4), "");
+                LLVMValueRef lo = LLVMBuildAnd(c->b, wide, kint(it, 15), "");
+                LLVMValueRef hi = LLVMBuildLShr(c->b, wide, kint(it, 4), "");
                 wlo = LLVMBuildSIToFP(c->b, LLVMBuildSub(c->b, lo, kint(it, 8), ""), c->vf, "w.lo");
                 whi = LLVMBuildSIToFP(c->b, LLVMBuildSub(c->b, hi, kint(it, 8), ""), c->vf, "w.hi");
             }
@@ -741,9 +760,10 @@ static void build_attn(Cg *c, const KernelDesc *k) {
         int c1 = c0 + slice < nch ? c0 + slice : nch;
         LLVMValueRef av[64][16];
         for (int hh = 0; hh < G; hh++)
-            for (int ch = c0; ch < c1; ch++)
-                av[hh][ch - c0] = var(c, c->vf, "o.acc",
-                                      vld(c, c->f32, vl, at(c, c->f32, acc, ki64(c, (int64_t)hh * D + ch * vl), ""), ""));
+            for (int ch = c0; ch < c1; ch++) {
+                LLVMValueRef ap = at(c, c->f32, acc, ki64(c, (int64_t)hh * D + ch * vl), "");
+                av[hh][ch - c0] = var(c, c->vf, "o.acc", vld(c, c->f32, vl, ap, ""));
+            }
         Loop lj;
         LLVMValueRef j = loop_begin(c, &lj, "pv", ki64(c, 0), cnt, 1);
         LLVMValueRef vp = at(c, kt, vc, imul(c, ld_at(c, c->i64, rows, j, "row"), ki64(c, D), ""), "v.row");
@@ -794,7 +814,8 @@ static void build_attn(Cg *c, const KernelDesc *k) {
         LLVMValueRef lv = splat(c, l, vl, ""), anyv = splat(c, any, vl, "");
         for (int ch = 0; ch < nch; ch++) {
             LLVMValueRef a = vld(c, c->f32, vl, at(c, c->f32, ah, ki64(c, (int64_t)ch * vl), ""), "");
-            vst(c, sel(c, anyv, fdiv(c, a, lv, ""), LLVMConstNull(c->vf), "o"), at(c, c->f32, oh, ki64(c, (int64_t)ch * vl), ""));
+            LLVMValueRef ov = sel(c, anyv, fdiv(c, a, lv, ""), LLVMConstNull(c->vf), "o");
+            vst(c, ov, at(c, c->f32, oh, ki64(c, (int64_t)ch * vl), ""));
         }
         for (int d = D - dtail; d < D; d++) {
             LLVMValueRef a = ld_at(c, c->f32, ah, ki64(c, d), "");

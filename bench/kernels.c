@@ -192,16 +192,18 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 2; s++)
         for (int t = 0; t < 3; t++)
             descs[nd++] = (KernelDesc){.kind = KK_GEMM,
-                                       .gemm = {1, shapes[s].k, shapes[s].n, wts[t], wts[t] == KD_F16 ? 0 : GROUP}};
+                                       .gemm = {.m = 1, .k = shapes[s].k, .n = shapes[s].n, .wtype = wts[t],
+                                                .group = wts[t] == KD_F16 ? 0 : GROUP}};
     KernelDesc gemv32[2];
     for (int s = 0; s < 2; s++)
-        descs[nd++] = gemv32[s] = (KernelDesc){.kind = KK_GEMM, .gemm = {1, shapes[s].k, shapes[s].n, KD_F32, 0}};
+        descs[nd++] = gemv32[s] =
+            (KernelDesc){.kind = KK_GEMM, .gemm = {.m = 1, .k = shapes[s].k, .n = shapes[s].n, .wtype = KD_F32}};
     KernelDesc attn = {.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, false, 0}};
     KernelDesc attn_paged = {.kind = KK_ATTN, .attn = {D, G, KD_F16, 16, false, 0}};
     descs[nd++] = attn;
     descs[nd++] = attn_paged;
     int nmeasured = nd;
-    descs[nd++] = (KernelDesc){.kind = KK_GEMM, .gemm = {1, 4096, 1024, KD_F16, 0}};   /* k and v */
+    descs[nd++] = (KernelDesc){.kind = KK_GEMM, .gemm = {.m = 1, .k = 4096, .n = 1024, .wtype = KD_F16}};  /* k, v */
     descs[nd++] = (KernelDesc){.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, true, 0}};   /* prefill */
     descs[nd++] = (KernelDesc){.kind = KK_MERGE, .merge = {D}};
     descs[nd++] = (KernelDesc){.kind = KK_PAGE_SCORE, .score = {D, G, 64}};
@@ -333,7 +335,8 @@ int main(int argc, char **argv) {
         float *o = attn_o[impl] = blocks[nblocks++] = xalloc(sizeof(float) * (size_t)kvheads * G * D);
         float *lse = blocks[nblocks++] = xalloc(sizeof(float) * (size_t)kvheads * G);
         for (int h = 0; h < kvheads; h++) {
-            void *b[KERNEL_MAX_BUFS] = {o + (size_t)h * G * D, lse + h * G, q, caches[2 * h], caches[2 * h + 1], pages, NULL};
+            void *b[KERNEL_MAX_BUFS] = {o + (size_t)h * G * D, lse + h * G, q, caches[2 * h], caches[2 * h + 1],
+                                        pages, NULL};
             memcpy(m->bufs[h], b, sizeof b);
         }
         m->calls = kvheads;

@@ -151,10 +151,14 @@ static void run_all(const Impls *im, int nbufs, void *const *bufs, const size_t 
 static const char *impl_name(int i) { return i == 0 ? "c" : jit_names[i - 1]; }
 
 static int near_failures;   /* reports printed by near(), capped */
+static KernelKind cur_kind;     /* the kind being checked, for worst[] */
+static double worst[KK_COUNT_][2];  /* per kind, the largest |error| / tolerance: C, then the JITs */
 
 /* |got - want| <= tol, reporting the kernel, implementation and element when not. */
 static bool near(const char *kname, int impl, const char *what, long idx, double want, double got, double tol) {
     test_checks++;
+    if (tol > 0 && !isnan(want))
+        worst[cur_kind][impl > 0] = fmax(worst[cur_kind][impl > 0], fabs(want - got) / tol);
     if (want == got || fabs(want - got) <= tol || (isnan(want) && isnan(got)))
         return true;
     test_failures++;
@@ -183,6 +187,7 @@ static void check_gemm(const KernelDesc *k, int M) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int K = k->gemm.k, N = k->gemm.n, G = k->gemm.group;
     KernelDType wt = k->gemm.wtype;
     int NG = wt == KD_I8 || wt == KD_I4 ? (K + G - 1) / G : 0;
@@ -220,7 +225,8 @@ static void check_gemm(const KernelDesc *k, int M) {
                 case KD_F16: w = half_value(((const uint16_t *)bufs[2])[(size_t)n * K + kk]); break;
                 case KD_I8: w = (int8_t)row[kk] * half_value(sc[n * NG + kk / G]); break;
                 default:    /* int4: blocks of 32 in 16 bytes, weight j low, weight j + 16 high */
-                    w = (((row[kk / 32 * 16 + kk % 16] >> (kk % 32 / 16 * 4)) & 15) - 8) * half_value(sc[n * NG + kk / G]);
+                    w = (((row[kk / 32 * 16 + kk % 16] >> (kk % 32 / 16 * 4)) & 15) - 8) *
+                        half_value(sc[n * NG + kk / G]);
                     break;
                 }
                 want += x[m * K + kk] * w;
@@ -259,6 +265,7 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int D = k->attn.head_dim, G = k->attn.g, P = k->attn.page, M = ac.M;
     bool f16 = k->attn.kv == KD_F16;
     size_t es = f16 ? 2 : 4;
@@ -315,7 +322,8 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
                 double p = exp(s[t] - mx);
                 l += p;
                 for (int d = 0; d < D; d++)
-                    o[d] += p * (f16 ? half_value(((uint16_t *)bufs[4])[row * D + d]) : ((float *)bufs[4])[row * D + d]);
+                    o[d] += p * (f16 ? half_value(((uint16_t *)bufs[4])[row * D + d])
+                                     : ((float *)bufs[4])[row * D + d]);
             }
             double lse = end > ac.lo ? mx + log(l) : -INFINITY;
             double tol = 4 * (D / 4.0 + 64) * U * bound + 64 * U * (1 + (isinf(lse) ? 0 : fabs(lse)));
@@ -355,6 +363,7 @@ static void check_merge(const KernelDesc *k, int R, int n, int ninf_every) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int D = k->merge.head_dim;
     size_t sizes[4] = {sizeof(float) * (size_t)R * D, sizeof(float) * (size_t)R,
                        sizeof(float) * (size_t)(n ? n : 1) * R * D, sizeof(float) * (size_t)(n ? n : 1) * R};
@@ -412,6 +421,7 @@ static void check_page_score(const KernelDesc *k, int np, bool real) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int D = k->score.head_dim, G = k->score.g, TOPK = k->score.topk;
     size_t sizes[4] = {sizeof(int32_t) * (size_t)TOPK, sizeof(float) * (size_t)(np ? np : 1),
                        sizeof(float) * (size_t)G * D, sizeof(float) * (size_t)(np ? np : 1) * 2 * D};
@@ -421,7 +431,8 @@ static void check_page_score(const KernelDesc *k, int np, bool real) {
         q[i] = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
     for (int p = 0; p < np; p++)
         for (int d = 0; d < D; d++) {
-            float a = real ? (float)urand(-1, 1) : (float)irand(-2, 2), b = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
+            float a = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
+            float b = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
             meta[(size_t)p * 2 * D + d] = fminf(a, b);
             meta[(size_t)p * 2 * D + D + d] = fmaxf(a, b);
         }
@@ -484,6 +495,7 @@ static void check_page_meta(const KernelDesc *k, int ntok) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int D = k->meta.head_dim, P = k->meta.page, pages = (ntok + P - 1) / P;
     bool f16 = k->meta.kv == KD_F16;
     size_t msize = sizeof(float) * (size_t)pages * 2 * D;
@@ -534,6 +546,7 @@ static void check_rows(const KernelDesc *k, int R, bool special) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int N = k->row.n;
     size_t n = (size_t)R * N;
     bool ln = k->kind == KK_LAYERNORM;
@@ -598,6 +611,7 @@ static void check_eltwise(const KernelDesc *k, int R) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     size_t n = (size_t)R * k->row.n;
     size_t sizes[3] = {sizeof(float) * n, sizeof(float) * n, sizeof(float) * n};
     void *bufs[3] = {xalloc(sizes[0]), frand_buf(n, -8, 8), frand_buf(n, -8, 8)};
@@ -632,6 +646,7 @@ static void check_rope(const KernelDesc *k, int R, int maxpos) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int D = k->rope.head_dim, H = k->rope.heads, ROT = k->rope.rot, HALF = ROT / 2;
     size_t n = (size_t)R * H * D;
     size_t sizes[3] = {sizeof(float) * n, sizeof(float) * n, sizeof(int32_t) * (size_t)R};
@@ -675,6 +690,7 @@ static void check_embed(const KernelDesc *k) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
+    cur_kind = k->kind;
     int H = k->embed.hidden, V = k->embed.vocab, R = V + 2;
     size_t sizes[3] = {sizeof(float) * (size_t)R * H, sizeof(uint16_t) * (size_t)V * H, sizeof(int32_t) * (size_t)R};
     void *bufs[3] = {xalloc(sizes[0]), xalloc(sizes[1]), xalloc(sizes[2])};
@@ -1042,6 +1058,10 @@ int main(void) {
         default: break;
         }
     }
+    fprintf(stderr, "largest error / tolerance against the fp64 reference (C target, JIT):\n");
+    for (int i = 0; i < KK_COUNT_; i++)
+        if (worst[i][0] > 0 || worst[i][1] > 0)
+            fprintf(stderr, "  %-10s %.3f %.3f\n", be_kernel_abi((KernelKind)i)->name, worst[i][0], worst[i][1]);
     for (int i = 0; i < NJIT; i++)
         be_jit_free(jits[i]);
     dlclose(so);
