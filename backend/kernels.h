@@ -105,7 +105,8 @@ typedef void (*KernelFn)(void *const *bufs, const int64_t *args);
 
 enum { KERNEL_MAX_BUFS = 8, KERNEL_MAX_ARGS = 4, KERNEL_NAME_MAX = 128 };
 
-/* The calling convention of one kind, for the runtime (sizes) and for docs and comments. */
+/* The calling convention of one kind, as text: for the runtime's messages, docs and the C target's
+ * comments. Buffer and argument counts are exact; unused slots may be NULL. */
 typedef struct KernelAbi {
     const char *name;                       /* "gemm", "attn", ... */
     int nbufs, nargs;
@@ -128,8 +129,8 @@ float be_attn_scale(const KernelDesc *d);
 int64_t be_gemm_row_bytes(const KernelDesc *d);
 int64_t be_gemm_scale_row_bytes(const KernelDesc *d);
 
-/* IEEE binary16 <-> binary32. h2f is exact; a NaN keeps its payload and becomes quiet, as F16C's
- * vcvtph2ps does. f2h rounds to nearest even (for callers that fill caches and weights). */
+/* IEEE binary16 <-> binary32. Widening is exact; a NaN keeps its payload and becomes quiet, as
+ * F16C's vcvtph2ps does. Narrowing rounds to nearest even (for callers filling caches, weights). */
 float be_f16_to_f32(uint16_t h);
 uint16_t be_f32_to_f16(float f);
 
@@ -141,6 +142,7 @@ typedef struct KernelOptions {
     bool portable;      /* LLVM: target-independent IR only: fp16 widened with integer ops even with F16C,
                          * int4 unpacked without AVX-512's vpermps table lookup */
     bool keep_ir;       /* be_jit_compile: keep the optimised module's text for be_jit_ir */
+    const char *features;   /* LLVM: appended to the host's CPU features, e.g. "-avx512f" for AVX2 code; NULL: none */
 } KernelOptions;
 
 /* A target turns kernel descriptions into one translation unit (QBE's struct Target): open a
@@ -176,7 +178,9 @@ typedef struct KernelJit KernelJit;
  * every distinct desc of descs[0..n) in one module. NULL, with errors in d, on failure. */
 KernelJit *be_jit_compile(const KernelDesc *descs, int n, const KernelOptions *o, Diag *d);
 /* The compiled kernel for d (which must be among the descs compiled), or NULL with an error. */
-KernelFn be_jit_lookup(KernelJit *j, const KernelDesc *d, Diag *diag);
+KernelFn be_jit_lookup(const KernelJit *j, const KernelDesc *d, Diag *diag);
+/* The compiled kernel named `name` (be_kernel_name), or NULL if there is none. */
+KernelFn be_jit_lookup_name(const KernelJit *j, const char *name);
 /* The optimised module's text if KernelOptions.keep_ir was set, else NULL. Owned by j. */
 const char *be_jit_ir(const KernelJit *j);
 /* What the host offers and what the code uses: "cpu generic, 16 lanes, f16c". Owned by j. */

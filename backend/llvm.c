@@ -538,13 +538,15 @@ static void gemm_range(Cg *c, Gemm *g, int MR, int U, LLVMValueRef *xrow, LLVMVa
         LLVMValueRef s = get(c, acc[mr][0], "");
         for (int a = 1; a < na; a++)
             s = fadd(c, s, get(c, acc[mr][a], ""), "");
-        if (ntail) {    /* the last len % ch elements, one by one, into lane 0 */
-            LLVMValueRef t = LLVMBuildExtractElement(c->b, s, ki32(c, 0), "");
+        if (ntail) {    /* the last len % ch elements, one by one, added into lane 0 */
+            LLVMValueRef t = LLVMConstReal(c->f32, 0.0);
             for (int j = len - ntail; j < len; j++) {
                 LLVMValueRef xs = ld_at(c, c->f32, xrow[mr], iadd(c, k0, ki64(c, j), ""), "x");
-                t = fma3(c, xs, gemm_wscalar(c, g, wrow, k0, j), t, "");
+                t = fadd(c, t, fmul(c, xs, gemm_wscalar(c, g, wrow, k0, j), ""), "tail");
             }
-            s = LLVMBuildInsertElement(c->b, s, t, ki32(c, 0), "");
+            /* a separate sum, not a scalar FMA into lane 0: valgrind 3.19 gets vfmadd231ss's
+             * upper lanes wrong, and this code must give the same answer under valgrind */
+            s = fadd(c, s, LLVMBuildInsertElement(c->b, LLVMConstNull(c->vf), t, ki32(c, 0), ""), "");
         }
         gacc[mr] = s;
     }
@@ -1241,12 +1243,15 @@ static bool llvm_ok(LLVMErrorRef e, Diag *d, const char *what) {
     return false;
 }
 
+/* Whether the comma-separated feature list turns `f` ("avx512f") on: its last +f or -f decides. */
 static bool has_feature(const char *features, const char *f) {
     size_t n = strlen(f);
+    bool on = false;
     for (const char *p = features; (p = strstr(p, f)) != NULL; p += n)
-        if ((p == features || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-            return true;
-    return false;
+        if (p > features && (p[-1] == '+' || p[-1] == '-') && (p - 1 == features || p[-2] == ',') &&
+            (p[n] == ',' || p[n] == '\0'))
+            on = p[-1] == '+';
+    return on;
 }
 
 static void unit_close(void *p) {
@@ -1291,6 +1296,21 @@ static LUnit *unit_open(const char *name, const KernelOptions *o, bool jit, Diag
     u->triple = LLVMGetDefaultTargetTriple();
     u->cpu = LLVMGetHostCPUName();
     u->features = LLVMGetHostCPUFeatures();
+    if (o->features && *o->features) {   /* later entries win: "-avx512f" turns AVX-512 off */
+        char *host = u->features;
+        size_t n = strlen(host) + strlen(o->features) + 2;
+        char *all = h2c_raw_alloc(n);
+        if (all)
+            snprintf(all, n, "%s,%s", host, o->features);
+        u->features = all ? LLVMCreateMessage(all) : NULL;
+        h2c_raw_free(all, n);
+        LLVMDisposeMessage(host);
+        if (!u->features) {
+            diag_error(d, NOLOC, "out of memory");
+            unit_close(u);
+            return NULL;
+        }
+    }
     LLVMTargetRef target;
     char *err = NULL;
     if (LLVMGetTargetFromTriple(u->triple, &target, &err)) {
@@ -1307,9 +1327,9 @@ static LUnit *unit_open(const char *name, const KernelOptions *o, bool jit, Diag
         return NULL;
     }
     u->vl = o->vector_width ? o->vector_width
-            : has_feature(u->features, "+avx512f") ? 16
-            : has_feature(u->features, "+avx") ? 8 : 4;
-    u->f16c = !o->portable && has_feature(u->features, "+f16c");
+            : has_feature(u->features, "avx512f") ? 16
+            : has_feature(u->features, "avx") ? 8 : 4;
+    u->f16c = !o->portable && has_feature(u->features, "f16c");
     u->portable = o->portable;
     if (jit) {
         u->tsc = LLVMOrcCreateNewThreadSafeContext();
@@ -1356,7 +1376,7 @@ static bool unit_add(LUnit *u, const KernelDesc *k, Diag *d) {
     c.f32 = LLVMFloatTypeInContext(u->ctx);
     c.f64 = LLVMDoubleTypeInContext(u->ctx);
     c.vf = vec(c.f32, u->vl);
-    c.lut16 = u->vl == 16 && !u->portable && has_feature(u->features, "+avx512f");
+    c.lut16 = u->vl == 16 && !u->portable && has_feature(u->features, "avx512f");
     fn_begin(&c, name);
     switch (k->kind) {
     case KK_GEMM: build_gemm(&c, k); break;
@@ -1558,13 +1578,23 @@ fail:
     return NULL;
 }
 
-KernelFn be_jit_lookup(KernelJit *j, const KernelDesc *k, Diag *d) {
+KernelFn be_jit_lookup(const KernelJit *j, const KernelDesc *k, Diag *d) {
     for (int i = 0; i < j->count; i++)
         if (be_kernel_equal(&j->descs[i], k))
             return j->fns[i];
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     diag_error(d, NOLOC, "kernel %s was not compiled", name);
+    return NULL;
+}
+
+KernelFn be_jit_lookup_name(const KernelJit *j, const char *name) {
+    char buf[KERNEL_NAME_MAX];
+    for (int i = 0; i < j->count; i++) {
+        be_kernel_name(&j->descs[i], buf);
+        if (strcmp(buf, name) == 0)
+            return j->fns[i];
+    }
     return NULL;
 }
 
