@@ -88,7 +88,8 @@ static void run_full(Pool *pool, Task *t, Arena *scratch, Diag *d) {
         DfProblem p;
         if (!explore_problem(m, &cost_artifact, &hw, &p, d))
             continue;
-        SearchOpts o = {DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, t->ok ? t->cost.total : 0};
+        SearchOpts o = {.mode = DF_DATA_CENTRIC, .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch,
+                        .cutoff = t->ok ? t->cost.total : 0};
         SearchResult r;
         if (!df_search(&p, &cost_artifact, &o, &r, d) || r.dominated)
             continue;
@@ -134,7 +135,8 @@ static void run_task(Pool *pool, Task *t, Arena *scratch) {
         t->bound = t->cost.total;
         break;
     default: {
-        SearchOpts o = {t->design == GRID_CC_NMP ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, 0};
+        SearchOpts o = {.mode = t->design == GRID_CC_NMP ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
+                        .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch};
         SearchResult r;
         t->ok = df_search(&p, &cost_artifact, &o, &r, &d);
         if (t->ok) {

@@ -121,9 +121,10 @@ typedef struct CostModel {
     int (*split_pieces)(const DfProblem *p, int op, int c, long long *breaks, int max);
     /* True if energy is modelled (the artifact's is always 0). */
     bool has_energy;
-    /* Lower bounds, over every MIX split, of op_cost's prefill and energy on c channels (+ normal).
-     * Lets the search skip assignments that cannot enter a front. NULL: no bounds. */
-    void (*mix_lower)(const DfProblem *p, int op, int c, double *prefill, double *energy);
+    /* Lower bounds, over the MIX splits lo..hi, of op_cost's prefill and energy on c channels
+     * (+ normal). Lets the search skip assignments that cannot enter a front (over 1..S-1), and
+     * bound the optimum when it does not finish (over narrower ranges). NULL: no bounds. */
+    void (*mix_lower)(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill, double *energy);
     /* True if op_cost depends on an op only through its DfOp fields (kind, shapes, footprint): then
      * ops that agree in those are interchangeable, and the search enumerates them in one order. */
     bool costs_by_shape;

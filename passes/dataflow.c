@@ -284,23 +284,49 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
 
 /* ---------------------------------------------------------------- the pass */
 
+/* A note at the model when the plan is not proven optimal: the exact search did not fit its budget
+ * (the restricted search chose the plan), or the best plan broke capacity and was repaired. */
+static void report_gap(const Module *m, const SearchResult *r, const SearchOpts *o, Diag *d) {
+    const char *unit = m->cost_model == CM_ARTIFACT ? " per layer" : "";
+    char why[256], gap[256];
+    if (!r->exact) {
+        int k = snprintf(why, sizeof why, "the exact dataflow search does not fit its budget of %lld steps and %u MiB",
+                         DF_WORK_BUDGET, DF_MEMORY_BUDGET >> 20);
+        if (r->estimate > (double)DF_WORK_BUDGET)
+            k += snprintf(why + k, sizeof why - (size_t)k, " (it needs more than %.3g steps)", r->estimate);
+        snprintf(why + k, sizeof why - (size_t)k, ", so the plan is the best of a restricted search (%d chunk%s, each "
+                 "searched exactly)", r->chunks, r->chunks == 1 ? "" : "s");
+    } else {
+        snprintf(why, sizeof why, "the fastest dataflow overflows a channel, so the plan is one repaired to fit");
+    }
+    if (o->objective == OBJ_LATENCY && !isnan(r->bound) && r->value > 0) {
+        double g = (r->value - r->bound) / r->value;
+        snprintf(gap, sizeof gap, "latency %.6g s%s, and no dataflow is faster than %.6g s (gap %.3g%%)", r->value, unit,
+                 r->bound, g > 0 ? 100 * g : 0);
+    } else {
+        snprintf(gap, sizeof gap, "%s %.6g%s (no lower bound is known for the %s objective)",
+                 o->objective == OBJ_ENERGY ? "energy" : "energy-delay product", r->value,
+                 o->objective == OBJ_ENERGY ? " J" : " J s", objective_names[o->objective]);
+    }
+    diag_note(d, m->model.loc, "model '%s': %s: %s", m->model.name, why, gap);
+}
+
 bool pass_dataflow(Module *m, Diag *d) {
     DfProblem p;
     const CostModel *cm = cost_model_get(m->cost_model);
     if (!df_problem_from_module(m, cm, &p, d))
         return false;
     DfPlan plan;
-    if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) &&
-        !df_check_width(&p, m->model.name, m->model.loc, d))
-        return false;
     if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
-        SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
+        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true};
         SearchResult r;
         if (!df_search(&p, cm, &o, &r, d)) {
             diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
             return false;
         }
         plan = r.plan;
+        if (!r.exact || r.repaired)
+            report_gap(m, &r, &o, d);
     } else if (!df_plan_preset(&p, m->dataflow, &plan)) {
         diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
                    dataflow_mode_names[m->dataflow], m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels",

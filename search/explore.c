@@ -125,8 +125,6 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     DfProblem p0;
     if (!df_problem_from_module(m, o->cm, &p0, d))
         return false;
-    if (!df_check_width(&p0, m->model.name, m->model.loc, d))
-        return false;
     /* the space: every axis, and the pe tuples as one more axis */
     int naxes = xp ? xp->naxes : 0;
     long long total = 1;
@@ -219,7 +217,8 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
         h2c_raw_free(order, sizeof(int) * (size_t)r->n);
         return false;
     }
-    SearchOpts so = {m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, m->objective, true, NULL, 0};
+    SearchOpts so = {.mode = m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
+                     .objective = m->objective, .capacity = true};
     Work w;
     memset(&w, 0, sizeof w);
     w.m = m;

@@ -13,30 +13,40 @@
  * monotone pieces). Channels are interchangeable, so it works on counts and names them at the end.
  * docs/dataflow.md gives the argument for why the plan it returns is optimal. */
 
+/* What one search may spend. The exact search's work grows exponentially with the width of the
+ * layer (its largest set of ops with no path between any two); when it would take more, the search
+ * falls back to the restricted search (exact within chunks of the layer) and bounds the optimum from
+ * below instead (docs/dataflow.md §2.3-2.4). Work is counted in steps (stratum assignments, front
+ * merges, groupings), not seconds, so the outcome does not depend on the machine or its load. */
+#define DF_WORK_BUDGET 3000000LL            /* steps: about 0.5 s on a 2-core machine */
+#define DF_MEMORY_BUDGET (64u << 20)        /* bytes of search memory */
+
 typedef struct SearchOpts {
     DataflowMode mode;      /* DF_DATA_CENTRIC or DF_COMPUTE_CENTRIC */
     Objective objective;
     bool capacity;          /* keep every channel within its capacity */
     Arena *scratch;         /* memory to reuse across searches (one per thread), or NULL */
     double cutoff;          /* > 0: if even the unconstrained optimum is worse, stop (result: dominated) */
+    long long work_budget;  /* steps one exact search may take (0: DF_WORK_BUDGET) */
+    size_t memory_budget;   /* bytes one search may hold (0: DF_MEMORY_BUDGET) */
 } SearchOpts;
 
 typedef struct SearchResult {
     DfPlan plan;
     CostResult cost;        /* the plan evaluated by the cost model */
     double value;           /* the objective's value for the plan */
-    double bound;           /* a lower bound on the objective over every legal plan */
+    double bound;           /* a lower bound on the objective over every legal plan (NAN: none known) */
     long long configs;      /* stratum channel assignments evaluated */
+    bool exact;             /* the exact search finished: bound is the optimum without capacity limits;
+                               else the restricted search chose the plan and bound is the relaxation's */
+    int chunks;             /* the restricted search's chunks (0: it did not run) */
+    double estimate;        /* the exact search's steps, estimated before it starts (a lower bound) */
     bool repaired;          /* the unconstrained optimum broke capacity and was repaired */
     bool dominated;         /* stopped at the cutoff: value and plan are not set, bound is */
 } SearchResult;
 
-/* The search's cost grows exponentially with the width of the layer (its largest set of ops with
- * no path between any two); layers wider than this are refused with a message. */
-#define DF_MAX_WIDTH 8
+/* The width of the layer: its largest set of ops with no path between any two (Dilworth). */
 int df_width(const DfProblem *p);
-/* False, with a diagnostic at `at` naming the model (or "the layer" if model is NULL), if p is too wide. */
-bool df_check_width(const DfProblem *p, const char *model, Loc at, Diag *d);
 /* Finds the best plan for p under cm. False (with a diagnostic) if there is no legal plan. */
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d);
 /* The objective's value for a cost: latency (s), energy (J) or their product. */

@@ -97,8 +97,11 @@ static int syn_pieces(const DfProblem *p, int op, int c, long long *breaks, int 
 }
 
 /* Prefill does not depend on the split here, so the bound is exact; energy is 0. */
-static void syn_mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+static void syn_mix_lower(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill,
+                          double *energy) {
     (void)p;
+    (void)lo;
+    (void)hi;
     *prefill = T.pre[op][c][1];
     *energy = 0;
 }
@@ -447,7 +450,7 @@ static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
             widest = __builtin_popcount(sub);
     }
     CHECK_EQ(df_width(&p), widest);
-    SearchOpts o = {mode, OBJ_LATENCY, false, NULL, 0};
+    SearchOpts o = {.mode = mode, .objective = OBJ_LATENCY};
     SearchResult r;
     Diag d;
     diag_init(&d, stderr);
