@@ -146,6 +146,9 @@ long long df_split_len(const DfProblem *p, int op);
 long long df_split_of(const DfProblem *p, int op, const DfAssign *a);
 /* The problem for a module (its device, shapes and graph); false if it has more than DF_MAX_OPS ops. */
 bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d);
+/* The problem of some of its decode ops: op i of p is decode op ops[i] (ops NULL: op i), nops at most
+ * DF_MAX_OPS; inputs from ops not listed are left out (they are placed before these). */
+bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int nops, DfProblem *p, Diag *d);
 
 /* ---------------------------------------------------------------- cost_h2c.c
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation

@@ -187,6 +187,7 @@ typedef struct Ctx {
     uint32_t all;
     uint32_t pred[DF_MAX_OPS], adj[DF_MAX_OPS];
     bool gemm[DF_MAX_OPS];
+    uint32_t gemm_mask;         /* the ops with gemm set */
     int cls[DF_MAX_OPS];        /* the first op identical to this one (same kind, shapes and size) */
     long long S[DF_MAX_OPS];
     int N;                      /* NMP channels */
@@ -736,12 +737,22 @@ static void enum_resources(GroupSearch *gs, int nb, const uint32_t *U, int *k, b
                            int normal_at) {
     Ctx *x = gs->x;
     if (j == nb) {
-        bool dc = x->o.mode == DF_DATA_CENTRIC;
-        if (dc && left != 0)
+        /* data-centric: the partitions take every channel, unless no op of the group can use one */
+        bool dc = x->o.mode == DF_DATA_CENTRIC, any = false;
+        for (int i = 0; i < nb; i++)
+            any |= (U[i] & x->gemm_mask) != 0;
+        if (dc && any && left != 0)
             return;
-        if (dc && x->has_normal && normal_at < 0)
+        if (dc && any && x->has_normal && normal_at < 0)
             return;
         try_resources(gs, nb, U, k, nf);
+        return;
+    }
+    if (!(U[j] & x->gemm_mask)) {
+        /* a partition of channel-less ops (softmax, norms) runs on the NPU and holds no channels */
+        k[j] = 0;
+        nf[j] = false;
+        enum_resources(gs, nb, U, k, nf, j + 1, left, normal_at);
         return;
     }
     for (int c = 0; c <= left; c++) {
@@ -1076,6 +1087,7 @@ static Ctx *ctx_new(const Run *rn) {
     for (int i = 0; i < x->n; i++) {
         x->pred[i] = p->ops[i].preds;
         x->gemm[i] = p->ops[i].kind != DFK_OTHER;
+        x->gemm_mask |= (uint32_t)x->gemm[i] << i;
         x->S[i] = df_split_len(p, i);
     }
     for (int i = 0; i < x->n; i++) {
@@ -1169,7 +1181,7 @@ static double estimate_steps(Ctx *x, uint32_t U, double limit) {
                 continue;
             uint32_t S = J & ~I, left = S;
             map_put(x->ar, &groups, S, (void *)1);
-            int ncomp = 0;
+            int ncomp = 0; /* components with a GEMM op: only their partitions take channels */
             while (left) {
                 uint32_t comp = left & (~left + 1), grow;
                 while ((grow = comp) != 0) {
@@ -1180,7 +1192,7 @@ static double estimate_steps(Ctx *x, uint32_t U, double limit) {
                         break;
                     comp = grow;
                 }
-                ncomp++;
+                ncomp += (comp & x->gemm_mask) != 0;
                 left &= ~comp;
             }
             for (int b = 1; b <= ncomp; b++)
@@ -1301,30 +1313,42 @@ static void split_chunk(const Run *rn, uint32_t C, uint32_t *c1, uint32_t *c2) {
  * boundaries include the chunk boundaries (docs/dataflow.md §2.3). */
 static int restricted(const Run *rn, DfPlan *plan, double *value) {
     uint32_t stack[2 * DF_MAX_OPS + 2];
+    bool whole[2 * DF_MAX_OPS + 2]; /* a chunk merged with the next one: it is not cut again */
     int top = 0;
-    stack[top++] = all_ops(rn->p->nops);
+    stack[top] = all_ops(rn->p->nops);
+    whole[top++] = false;
     Ctx *x = NULL;
     long long left = rn->B->work / 2;
     int g = 0, k = 0;
     double total = 0;
     rn->B->chunks = 0;
     while (top > 0) {
-        uint32_t C = stack[--top];
-        bool single = __builtin_popcount(C) == 1;
-        long long give = single ? (long long)1 << 50 : left / 2;
+        top--;
+        uint32_t C = stack[top];
+        bool single = __builtin_popcount(C) == 1, keep = whole[top];
+        long long give = single ? (long long)1 << 50 : keep ? left : left / 2;
         long long before = rn->B->spent;
         double v = 0;
         int r = attempt(rn, &x, C, give, plan, &g, &k, &v);
         left -= rn->B->spent - before;
-        if (r < 0 && !single) {
+        if (r < 0 && !single && !keep) {
             uint32_t c1, c2;
             split_chunk(rn, C, &c1, &c2);
-            stack[top++] = c2;
-            stack[top++] = c1;
+            stack[top] = c2;
+            whole[top++] = false;
+            stack[top] = c1;
+            whole[top++] = false;
+            continue;
+        }
+        if (r == 0 && top > 0) {
+            /* no legal plan for the chunk alone (an op that cannot take a whole group by itself):
+               try it together with the next one */
+            stack[top - 1] |= C;
+            whole[top - 1] = true;
             continue;
         }
         if (r <= 0)
-            return SR_NONE; /* (a single op over budget cannot happen; one with no legal plan can) */
+            return SR_NONE;
         total += v;
         rn->B->chunks++;
     }
@@ -1380,15 +1404,29 @@ typedef struct Weights {
     double path, npu, nmp;  /* alpha, beta, gamma: a convex combination of the three decode bounds */
 } Weights;
 
-static double way_cost(const Ctx *x, int op, const Way *w, Weights wt, bool with_path) {
-    double f = w->a + (x->gemm[op] ? wt.npu * w->npu : 0) + (x->N > 0 ? wt.nmp * w->c * w->nmp / x->N : 0);
+/* The ops of a relaxation: one problem's, or a whole layer's (from its pieces' problems). */
+typedef struct Relax {
+    int n;                  /* ops */
+    int N;                  /* NMP channels */
+    const bool *gemm;       /* op i is a GEMM (else its NPU time may overlap other partitions') */
+    Way **ways;             /* op i's ways, nways[i] of them */
+    const int *nways;
+    const int *order;       /* the ops in topological order */
+    const int *pstart, *plist;  /* op i's inputs: plist[pstart[i] .. pstart[i + 1]) */
+    double *len;            /* scratch: n */
+    Ctx *x;                 /* the one problem's context, to narrow MIX ranges; NULL: no narrowing */
+} Relax;
+
+static double way_cost(const Relax *R, int op, const Way *w, Weights wt, bool with_path) {
+    double f = w->a + (R->gemm[op] ? wt.npu * w->npu : 0) + (R->N > 0 ? wt.nmp * w->c * w->nmp / R->N : 0);
     if (with_path)
         f += wt.path * (w->npu > w->nmp ? w->npu : w->nmp);
     return f;
 }
 
-/* The ways of op: NPU, NMP on c channels, and MIX ranges sampled on the model's monotone pieces. */
-static Way *ways_of(Ctx *x, int op, int *count) {
+/* The ways of op: NPU, NMP on c channels, and MIX ranges: up to `samples` on each of the model's
+ * monotone pieces. */
+static Way *ways_of(Ctx *x, int op, int samples, int *count) {
     const DfProblem *p = x->p;
     Way *w = NULL;
     int n = 0, cap = 0;
@@ -1430,8 +1468,8 @@ static Way *ways_of(Ctx *x, int op, int *count) {
             long long lo = pc[1 + j] < 1 ? 1 : pc[1 + j], hi = pc[2 + j] - 1 > S - 1 ? S - 1 : pc[2 + j] - 1;
             if (lo > hi)
                 continue;
-            /* on a monotone piece, up to 16 ranges [prev, s]: npu at s and nmp at prev bound the range */
-            long long steps = hi - lo < 16 ? hi - lo : 16;
+            /* on a monotone piece, ranges [prev, s]: npu at s and nmp at prev bound the range */
+            long long steps = hi - lo < samples ? hi - lo : samples;
             if (steps == 0) {
                 const OpCost *e = op_cost(x, op, c, true, lo);
                 VEC_PUSH(x->ar, w, n, cap, ((Way){e->prefill, e->npu, e->nmp, c, lo, lo}));
@@ -1452,22 +1490,24 @@ static Way *ways_of(Ctx *x, int op, int *count) {
     return w;
 }
 
-/* The least cost of op's ways under wt; with `refine`, ranges that hold the least are halved (at
- * most 24 times) for a tighter value. */
-static double least_way(Ctx *x, int op, const Way *given, int n, Weights wt, bool with_path, bool refine) {
+/* The least cost of op's ways under wt; with `refine` (one problem only), ranges that hold the least
+ * are halved (at most 24 times) for a tighter value. */
+static double least_way(const Relax *R, int op, Weights wt, bool with_path, bool refine) {
     Way extra[64];
-    int ne = 0;
-    Way *ways = (Way *)given;
+    int ne = 0, n = R->nways[op];
+    Way *ways = R->ways[op];
+    Ctx *x = R->x;
+    refine = refine && x;
     if (refine) { /* refined ranges replace their parent: work on a copy */
         ways = ARENA_ARRAY(x->ar, Way, n);
-        memcpy(ways, given, sizeof(Way) * (size_t)n);
+        memcpy(ways, R->ways[op], sizeof(Way) * (size_t)n);
     }
     for (int round = 0;; round++) {
         double best = INFINITY;
         Way *arg = NULL;
         for (int i = 0; i < n + ne; i++) {
             Way *w = i < n ? &ways[i] : &extra[i - n];
-            double f = way_cost(x, op, w, wt, with_path);
+            double f = way_cost(R, op, w, wt, with_path);
             if (f < best) {
                 best = f;
                 arg = w;
@@ -1494,31 +1534,22 @@ static double least_way(Ctx *x, int op, const Way *given, int n, Weights wt, boo
     }
 }
 
-/* A lower bound on the additive cost plus decode time of every legal plan, for when the exact search
- * does not finish (docs/dataflow.md §2.4). Decode is at least (1) the NPU parts of the GEMM ops,
- * summed: only one partition of a group holds the normal channels, and its strata run in sequence;
- * (2) the NMP channel-time of all ops over the N channels: the partitions of a group and the ops
- * of a stratum hold disjoint channels; (3) along any path, each op's max(npu, nmp), summed: the
- * ops of a path sit in different strata or groups. A convex combination of the three is a bound
- * too, and together with the additive cost it separates over the ops: each takes its cheapest way
- * for the weights, and a longest-path pass finds the path. The weights are tried on a grid. */
-
 /* The bound for one choice of weights: each op's least cost for the weights without the path term,
  * plus the longest path of what the path term adds. */
-static double weighted_bound(Ctx *x, Way *const *ways, const int *nways, const int *order, Weights wt, bool refine) {
-    double base = 0, len[DF_MAX_OPS], longest = 0;
-    for (int q = 0; q < x->n; q++) {
-        int i = order[q];
-        double m0 = least_way(x, i, ways[i], nways[i], wt, false, refine);
-        double m1 = wt.path > 0 ? least_way(x, i, ways[i], nways[i], wt, true, refine) : m0;
+static double weighted_bound(const Relax *R, Weights wt, bool refine) {
+    double base = 0, longest = 0;
+    for (int q = 0; q < R->n; q++) {
+        int i = R->order[q];
+        double m0 = least_way(R, i, wt, false, refine);
+        double m1 = wt.path > 0 ? least_way(R, i, wt, true, refine) : m0;
         base += m0;
         double from = 0;
-        for (int j = 0; j < x->n; j++)
-            if ((x->pred[i] & (1u << j)) && len[j] > from)
-                from = len[j];
-        len[i] = from + (m1 - m0);
-        if (len[i] > longest)
-            longest = len[i];
+        for (int e = R->pstart[i]; e < R->pstart[i + 1]; e++)
+            if (R->len[R->plist[e]] > from)
+                from = R->len[R->plist[e]];
+        R->len[i] = from + (m1 - m0);
+        if (R->len[i] > longest)
+            longest = R->len[i];
     }
     return base + longest;
 }
@@ -1533,20 +1564,7 @@ static double weighted_bound(Ctx *x, Way *const *ways, const int *nways, const i
  * for the weights, and a longest-path pass finds the path. Every choice of weights gives a valid
  * bound; the search over them (the path weight on a grid, the NPU weight by golden section, which
  * is exact where the bound is concave in it) only decides how tight. */
-static double relax_bound(Ctx *x) {
-    int n = x->n;
-    Way *ways[DF_MAX_OPS];
-    int nways[DF_MAX_OPS];
-    for (int i = 0; i < n; i++)
-        ways[i] = ways_of(x, i, &nways[i]);
-    int order[DF_MAX_OPS], no = 0;
-    uint32_t placed = 0;
-    while (no < n)
-        for (int i = 0; i < n; i++)
-            if (!(placed & (1u << i)) && (x->pred[i] & ~placed) == 0) {
-                order[no++] = i;
-                placed |= 1u << i;
-            }
+static double relax_search(const Relax *R) {
     double best = 0;
     Weights best_wt = {0, 0, 1};
 #define TRY_WEIGHTS(a_, b_)                                                                        \
@@ -1554,7 +1572,7 @@ static double relax_bound(Ctx *x) {
         Weights w_ = {(a_), (b_), 1 - (a_) - (b_)};                                                \
         if (w_.nmp < 0)                                                                            \
             w_.nmp = 0;                                                                            \
-        double v_ = weighted_bound(x, ways, nways, order, w_, false);                              \
+        double v_ = weighted_bound(R, w_, false);                                                  \
         if (v_ > best) {                                                                           \
             best = v_;                                                                             \
             best_wt = w_;                                                                          \
@@ -1593,8 +1611,33 @@ static double relax_bound(Ctx *x) {
     }
 #undef TRY_WEIGHTS
     /* the best weights again, with the MIX ranges that decide it narrowed */
-    double refined = weighted_bound(x, ways, nways, order, best_wt, true);
+    double refined = weighted_bound(R, best_wt, true);
     return refined > best ? refined : best;
+}
+
+/* The relaxation over one problem's ops. */
+static double relax_bound(Ctx *x) {
+    int n = x->n;
+    Way *ways[DF_MAX_OPS];
+    int nways[DF_MAX_OPS], order[DF_MAX_OPS], no = 0, pstart[DF_MAX_OPS + 1], plist[DF_MAX_OPS * DF_MAX_OPS], e = 0;
+    double len[DF_MAX_OPS];
+    for (int i = 0; i < n; i++) {
+        ways[i] = ways_of(x, i, 16, &nways[i]);
+        pstart[i] = e;
+        for (int j = 0; j < n; j++)
+            if (x->pred[i] & (1u << j))
+                plist[e++] = j;
+    }
+    pstart[n] = e;
+    uint32_t placed = 0;
+    while (no < n)
+        for (int i = 0; i < n; i++)
+            if (!(placed & (1u << i)) && (x->pred[i] & ~placed) == 0) {
+                order[no++] = i;
+                placed |= 1u << i;
+            }
+    Relax R = {n, x->N, x->gemm, ways, nways, order, pstart, plist, len, x};
+    return relax_search(&R);
 }
 
 /* The relaxation bound in a fresh context (no prices, no bars); 0 if it runs out of memory. */
@@ -1617,6 +1660,67 @@ static double bound_without_search(const DfProblem *p, const CostModel *cm, cons
     arena_reset(ar);
     ar->limit = keep;
     arena_free(&own);
+    return lb;
+}
+
+double df_layer_bound(const DfLayer *l, const CostModel *cm, const SearchOpts *o) {
+    int n = l->nops, samples = n <= 256 ? 16 : 4;
+    size_t sz = sizeof(Way *) + sizeof(int) * 2 + sizeof(bool) + sizeof(double);
+    char *mem = h2c_raw_alloc(sz * (size_t)(n + 1));
+    if (!mem)
+        return 0;
+    Way **ways = (Way **)mem;
+    double *len = (double *)(mem + sizeof(Way *) * (size_t)(n + 1));
+    int *nways = (int *)(mem + (sizeof(Way *) + sizeof(double)) * (size_t)(n + 1));
+    int *order = nways + n + 1;
+    bool *gemm = (bool *)(order + n + 1);
+    memset(ways, 0, sizeof(Way *) * (size_t)(n + 1));
+    Arena own;
+    arena_init(&own);
+    Arena *ar = o->scratch ? o->scratch : &own;
+    size_t keep = ar->limit;
+    ar->limit = DF_MEMORY_BUDGET;
+    Budget B = {DF_WORK_BUDGET, DF_MEMORY_BUDGET, false, 0, 0, 0};
+    long long configs = 0;
+    volatile bool ok = true;
+    volatile int pos = 0;
+    jmp_buf jb;
+    for (int k = 0; k < l->npieces && ok; k++) {
+        Run rn = {&l->pieces[k], cm, o, 0, 0, 0, 0, ar, &B, &configs};
+        ar->oom = &jb;
+        if (setjmp(jb)) {
+            ok = false;
+            break;
+        }
+        Ctx *x = ctx_new(&rn);
+        for (int i = 0; i < x->n; i++) {
+            int mi = l->op[k * DF_MAX_OPS + i], cnt;
+            Way *w = ways_of(x, i, samples, &cnt);
+            ways[mi] = h2c_raw_alloc(sizeof(Way) * (size_t)(cnt + 1));
+            if (!ways[mi]) {
+                ok = false;
+                break;
+            }
+            memcpy(ways[mi], w, sizeof(Way) * (size_t)cnt);
+            nways[mi] = cnt;
+            gemm[mi] = x->gemm[i];
+            order[pos++] = mi;
+        }
+        ar->oom = NULL;
+    }
+    ar->oom = NULL;
+    arena_reset(ar);
+    ar->limit = keep;
+    arena_free(&own);
+    double lb = 0;
+    if (ok) {
+        Relax R = {n, l->pieces[0].nmp, gemm, ways, nways, order, l->pstart, l->plist, len, NULL};
+        lb = relax_search(&R);
+    }
+    for (int i = 0; i < n; i++)
+        if (ways[i])
+            h2c_raw_free(ways[i], sizeof(Way) * (size_t)(nways[i] + 1));
+    h2c_raw_free(mem, sz * (size_t)(n + 1));
     return lb;
 }
 

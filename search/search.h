@@ -41,6 +41,7 @@ typedef struct SearchResult {
                                else the restricted search chose the plan and bound is the relaxation's */
     int chunks;             /* the restricted search's chunks (0: it did not run) */
     double estimate;        /* the exact search's steps, estimated before it starts (a lower bound) */
+    int pieces;             /* a layer searched in pieces (layer.c): how many (0: one problem) */
     bool repaired;          /* the unconstrained optimum broke capacity and was repaired */
     bool dominated;         /* stopped at the cutoff: value and plan are not set, bound is */
 } SearchResult;
@@ -53,6 +54,34 @@ bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, Sea
 double df_objective(Objective obj, const CostResult *c);
 /* Channel loads of a plan: false if an NMP channel or the normal group overflows (bytes). */
 bool df_capacity_ok(const DfProblem *p, const DfPlan *plan);
+
+
+/* ---------------------------------------------------------------- layer.c
+ * A layer of more than DF_MAX_OPS ops is searched in pieces: its decode ops in topological order,
+ * cut into runs of at most DF_MAX_OPS, each a DfProblem with its share of every channel's capacity
+ * (its share of the layer's bytes), searched one after another; the pieces' groups follow each
+ * other. A layer of at most DF_MAX_OPS ops is one piece, the module's own problem. */
+
+typedef struct DfLayer {
+    int npieces;
+    DfProblem *pieces;      /* in order; together every decode op */
+    int *op;                /* op[k * DF_MAX_OPS + i]: the decode op that is op i of piece k */
+    int nops;               /* decode ops */
+    int nedges;
+    int *pstart, *plist;    /* decode op j's inputs: plist[pstart[j] .. pstart[j + 1]) */
+} DfLayer;
+
+/* The module's layer, on device hw (NULL: the module's own). False (with a diagnostic) on failure. */
+bool df_layer_from_module(const Module *m, const CostModel *cm, const Hardware *hw, DfLayer *l, Diag *d);
+void df_layer_free(DfLayer *l);
+/* Searches every piece: each[k] (if not NULL) gets piece k's result, r their sum, with the bound of
+ * the whole layer. For one piece this is df_search. */
+bool df_search_layer(const DfLayer *l, const CostModel *cm, const SearchOpts *o, SearchResult *each, SearchResult *r,
+                     Diag *d);
+/* Moves a problem to another device (channels, precision, the model's utilisation at this batch). */
+void df_retarget(DfProblem *p, const CostModel *cm, const Hardware *hw, int batch);
+/* search.c: the relaxation's lower bound (latency) for a layer in pieces, the paths over the whole layer. */
+double df_layer_bound(const DfLayer *l, const CostModel *cm, const SearchOpts *o);
 
 
 /* ---------------------------------------------------------------- explore.c */

@@ -324,17 +324,32 @@ static void strata(Brute *b, GroupState *gs, int blk, uint32_t I, int s) {
     }
 }
 
-/* every map of named NMP channels (and the normal group) to the blocks */
+static bool block_has_gemm(const DfProblem *p, uint32_t U) {
+    for (int i = 0; i < p->nops; i++)
+        if ((U & (1u << i)) && gemm(p, i))
+            return true;
+    return false;
+}
+
+/* every map of named NMP channels (and the normal group) to the blocks; a block of channel-less ops
+ * holds none, and a group of only such ops none at all */
 static void group_channels(Brute *b, GroupState *gs, int ch) {
     const DfProblem *p = b->p;
+    bool any = false;
+    for (int j = 0; j < gs->nblocks; j++)
+        any |= block_has_gemm(p, gs->U[j]);
+    bool dc = b->mode == DF_DATA_CENTRIC && any;
     if (ch == p->nmp) {
         int normal_options = p->normal > 0 ? gs->nblocks : 0;
-        for (int nb = (b->mode == DF_COMPUTE_CENTRIC || !p->normal ? -1 : 0); nb < normal_options; nb++) {
+        for (int nb = (!dc || !p->normal ? -1 : 0); nb < normal_options; nb++) {
             for (int j = 0; j < gs->nblocks; j++)
                 gs->nf[j] = j == nb;
             bool ok = true;
             for (int j = 0; j < gs->nblocks; j++) {
-                if (!gs->chans[j] && !gs->nf[j])
+                bool g = block_has_gemm(p, gs->U[j]);
+                if (g && !gs->chans[j] && !gs->nf[j])
+                    ok = false;
+                if (!g && (gs->chans[j] || gs->nf[j]))
                     ok = false;
                 if (b->mode == DF_COMPUTE_CENTRIC && gs->chans[j] && gs->nf[j])
                     ok = false;
@@ -345,7 +360,7 @@ static void group_channels(Brute *b, GroupState *gs, int ch) {
         return;
     }
     /* data-centric: every channel to a block; compute-centric: a channel may stay unused */
-    for (int j = (b->mode == DF_COMPUTE_CENTRIC ? -1 : 0); j < gs->nblocks; j++) {
+    for (int j = (!dc ? -1 : 0); j < gs->nblocks; j++) {
         if (j >= 0)
             gs->chans[j] |= CHAN_BIT(ch);
         group_channels(b, gs, ch + 1);
@@ -415,7 +430,82 @@ static void mags(Brute *b, uint32_t done, int g) {
     }
 }
 
+/* ---------------------------------------------------------------- a plan's legality */
+
+/* The hierarchy's rules (docs/dataflow.md §1), checked on a plan with named channels. */
+static bool plan_legal(const DfProblem *p, const DfPlan *pl, DataflowMode mode) {
+    int n = p->nops;
+    for (int i = 0; i < n; i++) {
+        const DfAssign *a = &pl->a[i];
+        if (a->group < 0 || a->part < 0 || a->stratum < 0)
+            return false;
+        for (int j = 0; j < n; j++) {
+            if (!(p->ops[i].preds & (1u << j)))
+                continue;
+            const DfAssign *b = &pl->a[j];
+            if (b->group > a->group || (b->group == a->group && (b->part != a->part || b->stratum >= a->stratum)))
+                return false;
+        }
+        if (!gemm(p, i)) {
+            if (a->nmp || a->normal)
+                return false;
+            continue;
+        }
+        long long S = df_split_len(p, i);
+        if (!a->nmp && !a->normal)
+            return false;
+        if (a->nmp && a->normal && (mode == DF_COMPUTE_CENTRIC || a->split < 1 || a->split > S - 1))
+            return false;
+    }
+    for (int g = 0; g < n; g++) {
+        ChanSet used = 0;
+        int normals = 0;
+        bool any = false;
+        for (int part = 0; part < n; part++) {
+            ChanSet pc = 0;
+            bool pn = false, in_part = false;
+            for (int i = 0; i < n; i++)
+                if (pl->a[i].group == g && pl->a[i].part == part) {
+                    pc |= pl->a[i].nmp;
+                    pn |= pl->a[i].normal;
+                    in_part = true;
+                }
+            if (!in_part)
+                continue;
+            if (pc & used)
+                return false;
+            used |= pc;
+            normals += pn;
+            for (int st = 0; st < n; st++) {
+                ChanSet sc = 0;
+                bool sn = false, sg = false;
+                for (int i = 0; i < n; i++) {
+                    const DfAssign *a = &pl->a[i];
+                    if (a->group != g || a->part != part || a->stratum != st)
+                        continue;
+                    if (sc & a->nmp)
+                        return false;
+                    sc |= a->nmp;
+                    sn |= a->normal;
+                    sg |= gemm(p, i);
+                }
+                if (sg && (sc != pc || sn != pn))
+                    return false;
+            }
+            for (int i = 0; i < n; i++)
+                any |= pl->a[i].group == g && pl->a[i].part == part && gemm(p, i);
+        }
+        if (normals > 1)
+            return false;
+        if (mode == DF_DATA_CENTRIC && any && (used != chanset_first(p->nmp) || (p->normal > 0 && normals != 1)))
+            return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- the test */
+
+static int bounded; /* problems the restricted search and the relaxation bound were checked on */
 
 static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
     DfProblem p;
@@ -468,6 +558,26 @@ static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
     syn_evaluate(&p, &r.plan, &again);
     CHECK_NEAR(r.value, again.total, 1e-12 * again.total);
     CHECK_NEAR(r.bound, r.value, 1e-9 * r.value);
+    CHECK(r.exact);
+    CHECK(plan_legal(&p, &r.plan, mode));
+    /* with budgets too small for the exact search: the restricted search's plan is legal and no
+       better than the optimum, and the relaxation's bound is no worse */
+    for (int w = 0; w < 3; w++) {
+        SearchOpts ro = o;
+        ro.work_budget = w == 0 ? 1 : w == 1 ? 40 : 400;
+        SearchResult rr;
+        bool rf = df_search(&p, syn, &ro, &rr, &d);
+        CHECK(rf);
+        if (!rf)
+            continue;
+        CHECK(plan_legal(&p, &rr.plan, mode));
+        CHECK(rr.value >= b.best * (1 - 1e-9));
+        CHECK(rr.bound <= b.best * (1 + 1e-9));
+        if (!rr.exact)
+            bounded++;
+        syn_evaluate(&p, &rr.plan, &again);
+        CHECK_NEAR(rr.value, again.total, 1e-12 * again.total);
+    }
     if (fabs(b.best - r.value) > 1e-9 * b.best) {
         fprintf(stderr, "  n=%d nmp=%d normal=%d mode=%s scan=%d: brute %.12g (%lld plans), search %.12g\n", n, nmp,
                 normal, dataflow_mode_names[mode], T.scan, b.best, b.plans, r.value);
@@ -502,6 +612,6 @@ int main(void) {
         if (variant == 3)
             one(5, 2, 2, DF_DATA_CENTRIC, &checked); /* one larger case, with every feature on */
     }
-    printf("%d problems checked against brute force\n", checked);
+    printf("%d problems checked against brute force, %d restricted searches and bounds\n", checked, bounded);
     return test_done();
 }
