@@ -20,14 +20,7 @@ enum { MAX_DESIGNS = 200000 };
 bool explore_problem(const Module *m, const CostModel *cm, const Hardware *hw, DfProblem *p, Diag *d) {
     if (!df_problem_from_module(m, cm, p, d))
         return false;
-    double es_old = p->es;
-    p->hw = *hw;
-    p->nmp = (int)hw->nmp_channels;
-    p->normal = (int)(hw->channels - hw->nmp_channels);
-    p->es = precision_bytes((Precision)hw->precision);
-    for (int i = 0; i < p->nops; i++)
-        p->ops[i].footprint *= p->es / es_old;
-    p->nmp_util = cm->nmp_util ? cm->nmp_util(hw, m->work.batch) : 1.0;
+    df_retarget(p, cm, hw, m->work.batch);
     return true;
 }
 
@@ -108,8 +101,12 @@ static void *worker(void *arg) {
         /* diagnostics of one design stay with it: a design with no legal plan is just infeasible */
         Diag d;
         diag_init_quiet(&d);
-        DfProblem p;
-        ds->ok = explore_problem(w->m, w->cm, &ds->hw, &p, &d) && df_search(&p, w->cm, &so, &ds->sr, &d);
+        DfLayer l;
+        ds->ok = df_layer_from_module(w->m, w->cm, &ds->hw, &l, &d);
+        if (ds->ok) {
+            ds->ok = df_search_layer(&l, w->cm, &so, NULL, &ds->sr, &d);
+            df_layer_free(&l);
+        }
         ds->seconds = h2c_seconds() - t;
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);
@@ -122,9 +119,10 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     memset(r, 0, sizeof *r);
     r->best = -1;
     double t0 = h2c_seconds();
-    DfProblem p0;
-    if (!df_problem_from_module(m, o->cm, &p0, d))
+    DfLayer l0;
+    if (!df_layer_from_module(m, o->cm, NULL, &l0, d))
         return false;
+    df_layer_free(&l0);
     /* the space: every axis, and the pe tuples as one more axis */
     int naxes = xp ? xp->naxes : 0;
     long long total = 1;

@@ -1244,12 +1244,12 @@ static int attempt(const Run *rn, Ctx **xp, uint32_t U, long long work, DfPlan *
     return 1;
 }
 
-/* Cuts chunk C (two ops or more) in two, C1 to run first: whole weakly connected components, about
- * half the ops each, when C has several; else the ops of its first topological levels (the longest
- * path within C to them), about half. Either way C1 is closed under inputs within C. */
-static void split_chunk(const Run *rn, uint32_t C, uint32_t *c1, uint32_t *c2) {
+/* Cuts chunk C (two ops or more) in two, C1 to run first with about num/den of the ops: whole weakly
+ * connected components when C has several; else the ops of its first topological levels (by the
+ * longest path within C to them). Either way C1 is closed under inputs within C. */
+static void split_chunk(const Run *rn, uint32_t C, int num, int den, uint32_t *c1, uint32_t *c2) {
     const DfProblem *p = rn->p;
-    int n = __builtin_popcount(C);
+    int n = __builtin_popcount(C), target = (n * num + den - 1) / den;
     uint32_t first = 0, left = C;
     while (left) {
         /* the component of the lowest op left */
@@ -1269,7 +1269,7 @@ static void split_chunk(const Run *rn, uint32_t C, uint32_t *c1, uint32_t *c2) {
         } while (1);
         if (comp == C)
             break; /* connected */
-        if (first && 2 * __builtin_popcount(first | comp) > n + 1)
+        if (first && (__builtin_popcount(first | comp) > target || (first | comp) == C))
             break;
         first |= comp;
         left &= ~comp;
@@ -1293,16 +1293,18 @@ static void split_chunk(const Run *rn, uint32_t C, uint32_t *c1, uint32_t *c2) {
     for (int i = 0; i < p->nops; i++)
         if ((C & (1u << i)) && level[i] > maxl)
             maxl = level[i];
-    /* the most levels whose ops are at most half of C, and at least one level */
+    /* the most levels whose ops are at most num/den of C, and at least one level */
     uint32_t best = 0;
     for (int L = 0; L < maxl; L++) {
         uint32_t low = 0;
         for (int i = 0; i < p->nops; i++)
             if ((C & (1u << i)) && level[i] <= L)
                 low |= 1u << i;
-        if (!best || 2 * __builtin_popcount(low) <= n)
+        if (!best || den * __builtin_popcount(low) <= num * n)
             best = low;
     }
+    if (!best) /* (cannot happen: a connected chunk of two ops or more has two levels) */
+        h2c_unreachable("a chunk that cannot be cut");
     *c1 = best;
     *c2 = C & ~best;
 }
@@ -1311,14 +1313,17 @@ static void split_chunk(const Run *rn, uint32_t C, uint32_t *c1, uint32_t *c2) {
  * exactly, their groups one after another. A chunk that does not fit its share of the budget is cut
  * in two (split_chunk); one op always fits. So the plan is optimal among the plans whose group
  * boundaries include the chunk boundaries (docs/dataflow.md §2.3). */
-static int restricted(const Run *rn, DfPlan *plan, double *value) {
+static int restricted(const Run *rn, int num, int den, DfPlan *plan, double *value) {
     uint32_t stack[2 * DF_MAX_OPS + 2];
     bool whole[2 * DF_MAX_OPS + 2]; /* a chunk merged with the next one: it is not cut again */
     int top = 0;
     stack[top] = all_ops(rn->p->nops);
     whole[top++] = false;
     Ctx *x = NULL;
-    long long left = rn->B->work / 2;
+    /* half a budget; less once the searches of this df_search have spent a few (EDP, capacity) */
+    long long left = rn->B->work / 2, pool = 6 * rn->B->work - rn->B->spent;
+    if (pool < left)
+        left = pool > rn->B->work / 16 ? pool : rn->B->work / 16;
     int g = 0, k = 0;
     double total = 0;
     rn->B->chunks = 0;
@@ -1333,7 +1338,7 @@ static int restricted(const Run *rn, DfPlan *plan, double *value) {
         left -= rn->B->spent - before;
         if (r < 0 && !single && !keep) {
             uint32_t c1, c2;
-            split_chunk(rn, C, &c1, &c2);
+            split_chunk(rn, C, num, den, &c1, &c2);
             stack[top] = c2;
             whole[top++] = false;
             stack[top] = c1;
@@ -1382,8 +1387,25 @@ static int search_lambda(const DfProblem *p, const CostModel *cm, const SearchOp
             B->too_big = true;
         }
     }
-    if (!done)
-        status = restricted(&rn, plan, value);
+    if (!done) {
+        /* the restricted search with chunks cut at a half, a third and two thirds; the best plan
+           (only the first once a few budgets are spent: EDP and capacity run many searches) */
+        static const int cuts[3][2] = {{1, 2}, {1, 3}, {2, 3}};
+        DfPlan cand;
+        double v;
+        int chunks = 0, variants = B->spent > 4 * B->work ? 1 : 3;
+        for (int c = 0; c < variants; c++) {
+            memset(&cand, 0, sizeof cand);
+            cand.nops = p->nops;
+            if (restricted(&rn, cuts[c][0], cuts[c][1], &cand, &v) == SR_NONE || (status != SR_NONE && !(v < *value)))
+                continue;
+            status = SR_RESTRICTED;
+            *plan = cand;
+            *value = v;
+            chunks = B->chunks;
+        }
+        B->chunks = chunks;
+    }
     arena_reset(ar);
     ar->limit = keep;
     arena_free(&own);
@@ -1784,7 +1806,23 @@ int df_width(const DfProblem *p) {
     return n - matched;
 }
 
+static bool search_in(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d);
+
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d) {
+    if (o->scratch)
+        return search_in(p, cm, o, r, d);
+    /* one arena for all the searches of this call, rather than one each */
+    Arena own;
+    arena_init(&own);
+    SearchOpts so = *o;
+    so.scratch = &own;
+    bool ok = search_in(p, cm, &so, r, d);
+    arena_free(&own);
+    return ok;
+}
+
+/* df_search with o->scratch set. */
+static bool search_in(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d) {
     memset(r, 0, sizeof *r);
     if (p->nops == 0) {
         diag_error(d, NOLOC, "nothing to schedule: the layer has no ops");
