@@ -152,6 +152,7 @@ Explore *sema_explore(Sema *S, const Item *it) {
     if (xc.objective) {
         int k = sema_enum_value(S, xc.objective->assign.value, "objective", objective_names, OBJ_COUNT_);
         if (k < 0) xc.ok = false; else xp->objective = (Objective)k;
+        xp->objective_loc = xc.objective->assign.value->loc;
     }
     if (xc.seed) {
         Val v;

@@ -314,6 +314,13 @@ bool pass_dataflow(Module *m, Diag *d) {
     if (!df_layer_from_module(m, cm, NULL, &l, d))
         return false;
     bool search = m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC;
+    if (search && m->objective != OBJ_LATENCY && !cm->has_energy) {
+        /* (h2c check refuses this in a .h2 file, and the command line --objective; IR text can still say it) */
+        diag_error(d, m->model.loc, "objective %s needs a cost model with energy; %s has none (its energy is always 0)",
+                   objective_names[m->objective], cost_model_names[m->cost_model]);
+        df_layer_free(&l);
+        return false;
+    }
     DfPlan *plans = h2c_raw_alloc(sizeof(DfPlan) * (size_t)l.npieces);
     SearchResult *each = search ? h2c_raw_alloc(sizeof(SearchResult) * (size_t)l.npieces) : NULL;
     bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));

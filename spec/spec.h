@@ -194,6 +194,7 @@ typedef struct Explore {
     DataflowMode dataflow;
     SearchMethod method;
     Objective objective;
+    Loc objective_loc;      /* where objective was set (NOLOC: the default) */
     unsigned long long seed;
     double budget_seconds;  /* 0: none */
     long long budget_evals; /* 0: none */

@@ -179,6 +179,7 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         }
         if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--objective"))) {
             o->objective = v;
+            o->sel.objective = v;
             continue;
         } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--dataflow"))) {
             o->dataflow = v;
@@ -272,6 +273,12 @@ static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) 
             return false;
         }
         m->objective = (Objective)k;
+        if (m->objective != OBJ_LATENCY && !cost_model_get(m->cost_model)->has_energy) {
+            *rc = usage_error(cmd, "--objective %s needs a cost model with energy; %s has none (its energy is always 0, "
+                                   "so every plan would rank by latency): use --cost-model h2c or --objective latency",
+                              o->objective, cost_model_names[m->cost_model]);
+            return false;
+        }
     }
     if (o->dataflow) {
         int k;
