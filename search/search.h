@@ -90,32 +90,53 @@ typedef struct ExploreOpts {
     const CostModel *cm;        /* the cost model to search under */
     int threads;                /* worker threads */
     double budget_seconds;      /* start no design after this many seconds (0: no limit) */
-    long long budget_evals;     /* evaluate at most this many distinct designs, in order (0: all) */
+    long long budget_evals;     /* search at most this many consistent distinct designs, in the visit order (0: all) */
+    bool budget_from_block;     /* budget_seconds is the explore block's `budget` (for the report) */
+    bool evals_from_block;      /* budget_evals is the explore block's `evaluations` */
     bool progress;              /* a progress line on stderr */
 } ExploreOpts;
 
+/* A distinct design of the space: it stands for the designs that differ from it only in fields no
+ * cost model reads, and is the first of them. Its device is explore_device(index). */
 typedef struct Design {
-    Hardware hw;                /* the device */
-    int dup_of;                 /* -1, or the design it cannot differ from (it is not evaluated) */
+    long long index;            /* in the space: the last axis varies fastest, the pe tuples slowest */
+    long long stands_for;       /* designs of the space it stands for, itself included */
     bool valid;                 /* consistent (nmp.channels <= channels, ...) */
     bool evaluated;             /* searched (not cut by a budget) */
     bool ok;                    /* a legal dataflow exists */
-    SearchResult sr;
+    bool exact;                 /* the exact search chose its dataflow (else the restricted one) */
+    double total, prefill, decode, decode_step, energy;     /* the plan's cost */
+    double value;               /* the objective's value */
+    double bound;               /* a lower bound on it for this device (NAN: none) */
+    long long configs;          /* stratum assignments the search evaluated */
     double seconds;             /* search time */
 } Design;
 
+typedef enum ExploreStop {
+    EXPLORE_DONE,               /* every distinct design was visited */
+    EXPLORE_STOP_EVALUATIONS,   /* the evaluation budget left designs out */
+    EXPLORE_STOP_TIME,          /* the time budget ran out */
+} ExploreStop;
+
 typedef struct ExploreResult {
-    Design *designs;            /* every design of the space, in index order */
-    int n;                      /* designs in the space */
-    int distinct;               /* designs that can differ */
-    int invalid;                /* inconsistent designs */
+    Design *designs;            /* the distinct designs visited, in index order */
+    int n, cap;
+    long long space;            /* designs in the space */
+    long long distinct;         /* designs that can differ */
+    int invalid;                /* inconsistent designs among those visited */
     int evaluated;              /* distinct designs searched */
-    int best;                   /* index of the best, lowest index on a tie; -1 if none */
-    bool stopped;               /* a budget ran out */
+    int best;                   /* the entry of the best design, lowest index on a tie; -1 if none */
+    ExploreStop stopped;
+    char stop_reason[96];       /* what stopped it, as the user set it ("--evaluations 5") */
+    char uncovered[160];        /* axis values no searched design has, as text ("" if none) */
     double seconds;
 } ExploreResult;
 
-/* Searches every distinct design of the module's `explore` space (or just its device if xp is NULL). */
+/* The visit order: a diagonal that puts every value of every axis the cost model reads in some
+ * design, then every distinct design by a stride coprime with their count near its golden ratio,
+ * so a budget that stops early has seen every axis spread over its range. Searches the distinct
+ * designs of the module's `explore` space (or just its device if xp is NULL), at most 200,000 of
+ * them (a larger space needs --evaluations). */
 bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d);
 void explore_result_free(ExploreResult *r);
 /* Indices of the designs on the latency-energy Pareto front, by latency. out has room for r->n. */
@@ -124,8 +145,10 @@ int explore_pareto(const ExploreResult *r, int *out);
 bool explore_problem(const Module *m, const CostModel *cm, const Hardware *hw, DfProblem *p, Diag *d);
 /* The report: the space, the best `top` designs, the Pareto front (h2c model), the best. */
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
-/* Every design of the space, one CSV line each. */
-void explore_write_csv(FILE *out, const Explore *xp, const ExploreResult *r);
+/* Every distinct design visited, one CSV line each. */
+void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r);
+/* The device of design `index` of the space. */
+void explore_device(const Module *m, const Explore *xp, long long index, Hardware *hw);
 
 
 #endif

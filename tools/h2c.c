@@ -702,12 +702,14 @@ typedef struct ExploreOut {
 
 static void write_explore_csv(FILE *out, const void *ctx) {
     const ExploreOut *e = ctx;
-    explore_write_csv(out, e->xp, e->r);
+    explore_write_csv(out, e->m, e->xp, e->r);
 }
 
 static void write_best_hw(FILE *out, const void *ctx) {
     const ExploreOut *e = ctx;
     const Design *best = &e->r->designs[e->r->best];
+    Hardware hw;
+    explore_device(e->m, e->xp, best->index, &hw);
     char rel[PATH_MAX];
     relative_path(e->hw_path, e->input, rel, sizeof rel);
     fprintf(out, "// The best design h2c explore found for %s: model %s, workload %s, cost model %s, objective %s.\n",
@@ -716,13 +718,13 @@ static void write_best_hw(FILE *out, const void *ctx) {
     const CostModel *cm = cost_model_get(e->m->cost_model);
     char energy[64];
     if (cm->has_energy)
-        snprintf(energy, sizeof energy, "energy %.6g J", best->sr.cost.energy);
+        snprintf(energy, sizeof energy, "energy %.6g J", best->energy);
     else
         snprintf(energy, sizeof energy, "energy not modelled by %s", cm->name);
-    fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->sr.cost.total,
+    fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->total,
             e->m->cost_model == CM_ARTIFACT ? " per layer" : "", energy, e->hw_path);
     fprintf(out, "import \"%s\";\n\n", rel);
-    fe_write_hardware(out, &best->hw, "explored");
+    fe_write_hardware(out, &hw, "explored");
     /* everything else the plan depends on, so compiling this file gives the same plan */
     const Workload *w = &e->m->work;
     fprintf(out, "\nworkload explored_workload {\n  batch = %d;\n  prompt = %d tokens;\n  generate = %d tokens;\n"
@@ -769,12 +771,16 @@ static int cmd_explore(int argc, char **argv) {
         int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1)
             threads = 1;
-        ExploreOpts eo = {cost_model_get(m->cost_model), threads, o.budget_seconds, o.budget_evals,
-                          o.progress < 0 ? isatty(2) : o.progress};
-        if (c->xp && !o.budget_seconds)
+        ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
+                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress};
+        if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
-        if (c->xp && !o.budget_evals)
+            eo.budget_from_block = true;
+        }
+        if (c->xp && !o.budget_evals && c->xp->budget_evals) {
             eo.budget_evals = c->xp->budget_evals;
+            eo.evals_from_block = true;
+        }
         if (explore_run(m, c->xp, &eo, &r, &d)) {
             rc = 0;
             if (!o.quiet)
@@ -786,7 +792,7 @@ static int cmd_explore(int argc, char **argv) {
                 rc = 1;
             if (o.write_ir) {
                 /* the best device's full pipeline: the same search again (it is deterministic) */
-                m->dev.hw = r.designs[r.best].hw;
+                explore_device(m, c->xp, r.designs[r.best].index, &m->dev.hw);
                 /* a new device: its fields no longer come from the lines of the original block */
                 m->dev.hw.name = "explored";
                 m->work.name = "explored_workload"; /* the names --write-hw gives them */
