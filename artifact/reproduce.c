@@ -72,6 +72,7 @@ typedef struct Task {
 typedef struct Pool {
     Module **modules;   /* one per point */
     Task *tasks;
+    SplitSpace splits;  /* the MIX splits the searches may use */
     int *order;         /* the order tasks are taken in (NULL: as they are) */
     int ntasks;
     atomic_int next;
@@ -89,7 +90,7 @@ static void run_full(Pool *pool, Task *t, Arena *scratch, Diag *d) {
         if (!explore_problem(m, &cost_artifact, &hw, &p, d))
             continue;
         SearchOpts o = {.mode = DF_DATA_CENTRIC, .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch,
-                        .cutoff = t->ok ? t->cost.total : 0};
+                        .cutoff = t->ok ? t->cost.total : 0, .splits = pool->splits};
         SearchResult r;
         if (!df_search(&p, &cost_artifact, &o, &r, d) || r.dominated)
             continue;
@@ -136,7 +137,7 @@ static void run_task(Pool *pool, Task *t, Arena *scratch) {
         break;
     default: {
         SearchOpts o = {.mode = t->design == GRID_CC_NMP ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
-                        .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch};
+                        .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch, .splits = pool->splits};
         SearchResult r;
         t->ok = df_search(&p, &cost_artifact, &o, &r, &d);
         if (t->ok) {
@@ -191,8 +192,9 @@ static bool fits_grid(const Model *model, Diag *d) {
     return true;
 }
 
-bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, Diag *d) {
+bool reproduce_h2llm(Config *const *models, int nmodels, int threads, SplitSpace splits, Grid *g, Diag *d) {
     memset(g, 0, sizeof *g);
+    g->splits = splits;
     bool fit = true;
     for (int mi = 0; mi < nmodels; mi++)
         fit &= fits_grid(models[mi]->model, d);
@@ -254,6 +256,7 @@ bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, D
         memset(&pool, 0, sizeof pool);
         pool.modules = modules;
         pool.tasks = tasks;
+        pool.splits = splits;
         pool.ntasks = ntasks;
         if (threads < 1)
             threads = 1;
@@ -393,6 +396,9 @@ void grid_print(FILE *out, const Grid *g) {
             g->searches, g->searches - 4 * g->npoints, 4 * g->npoints, g->seconds);
     fputs("Latencies are seconds per layer (the artifact's unit); every searched design is the exact optimum of its "
           "space.\n", out);
+    if (g->splits == SPLITS_ARTIFACT)
+        fputs("The searches use only the artifact's own MIX splits (--splits=artifact): the ratios i/kv, i/B or i/N "
+              "its generator draws.\n", out);
     static const GridDesign e2e[] = {GRID_CP, GRID_ID_NMP, GRID_ID_NMP_PLUS, GRID_H2LLM};
     int mw = 12;    /* the model column: as wide as the longest name */
     for (int mi = 0; mi < g->nmodels; mi++)

@@ -328,7 +328,7 @@ bool pass_dataflow(Module *m, Diag *d) {
     if (!ok)
         diag_error(d, NOLOC, "out of memory");
     if (ok && search) {
-        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true};
+        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true, .splits = m->splits};
         SearchResult r;
         ok = df_search_layer(&l, cm, &o, each, &r, d);
         if (!ok) {

@@ -432,7 +432,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     }
     h2c_raw_free(walked, sizeof(long long) * (size_t)(r->n + 1));
     SearchOpts so = {.mode = m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
-                     .objective = m->objective, .capacity = true};
+                     .objective = m->objective, .capacity = true, .splits = m->splits};
     Work wk;
     memset(&wk, 0, sizeof wk);
     wk.m = m;
@@ -566,9 +566,10 @@ static int cmp_designs(const ExploreResult *r, int a, int b) { return design_ord
 
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads) {
     const char *unit = m->cost_model == CM_ARTIFACT ? "s per layer" : "s, whole model";
-    fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s\n",
+    fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s%s\n",
             m->model.name, m->work.name, m->work.batch, m->work.prompt, m->work.generate,
-            cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow]);
+            cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow],
+            m->splits == SPLITS_ARTIFACT ? " (only the artifact's MIX splits)" : "");
     char total[32], distinct[32], searched[32];
     fmt_count(total, sizeof total, r->space);
     fmt_count(distinct, sizeof distinct, r->distinct);

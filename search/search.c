@@ -169,6 +169,91 @@ static int front_insert(Arena *ar, void **pts, int *n, int *cap, size_t sz, doub
 
 /* ---------------------------------------------------------------- the search context */
 
+/* The MIX splits an op may take, in order: split_at(t) for t = 0 .. n-1, non-decreasing. Every split
+ * 1..S-1 (den 0), or the artifact's quantised ratios (--splits=artifact): r = i/den with den = kv for
+ * attention over (KV head, batch) pairs when kv > 1, B when kv = 1, and the prefill N when the op
+ * splits along N, each split int(S * r) as the artifact computes it (reference §3.2, step 6), for
+ * the i that give a split in 1..S-1. */
+typedef struct SplitGrid {
+    long long S, den, i0, n;
+} SplitGrid;
+
+static long long grid_at(const SplitGrid *g, long long t) {
+    if (!g->den)
+        return t + 1;
+    return (long long)((double)g->S * ((double)(g->i0 + t) / (double)g->den));
+}
+
+static SplitGrid split_grid(const DfProblem *p, int op, SplitSpace sp) {
+    const DfOp *o = &p->ops[op];
+    SplitGrid g = {df_split_len(p, op), 0, 1, 0};
+    g.n = g.S - 1 > 0 ? g.S - 1 : 0;
+    if (sp != SPLITS_ARTIFACT || o->kind == DFK_OTHER || g.S < 2)
+        return g;
+    if (o->kind == DFK_ATTN && o->dec.B > 1)
+        g.den = p->kv_heads > 1 ? p->kv_heads : (long long)o->dec.B;
+    else
+        g.den = (long long)o->pre.N;
+    if (g.den < 2) {
+        g.n = 0;
+        return g;
+    }
+    /* the i in 1..den-1 whose split lies in 1..S-1: a run, since the split grows with i */
+    long long lo = 1, hi = g.den; /* first i with a split >= 1 */
+    while (lo < hi) {
+        long long mid = lo + (hi - lo) / 2;
+        SplitGrid at = g;
+        at.i0 = mid;
+        if (grid_at(&at, 0) >= 1)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    long long first = lo;
+    lo = first - 1;
+    hi = g.den - 1; /* last i with a split <= S - 1 */
+    while (lo < hi) {
+        long long mid = lo + (hi - lo + 1) / 2;
+        SplitGrid at = g;
+        at.i0 = mid;
+        if (grid_at(&at, 0) <= g.S - 1)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    g.i0 = first;
+    g.n = lo >= first ? lo - first + 1 : 0;
+    return g;
+}
+
+/* The positions *t0 .. *t1 of the splits of g within [lo, hi] (none if *t0 > *t1). */
+static void grid_span(const SplitGrid *g, long long lo, long long hi, long long *t0, long long *t1) {
+    if (!g->den) {
+        *t0 = lo - 1 < 0 ? 0 : lo - 1;
+        *t1 = hi - 1 > g->n - 1 ? g->n - 1 : hi - 1;
+        return;
+    }
+    long long a = 0, b = g->n;
+    while (a < b) {
+        long long mid = a + (b - a) / 2;
+        if (grid_at(g, mid) >= lo)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    *t0 = a;
+    a = -1;
+    b = g->n - 1;
+    while (a < b) {
+        long long mid = a + (b - a + 1) / 2;
+        if (grid_at(g, mid) <= hi)
+            a = mid;
+        else
+            b = mid - 1;
+    }
+    *t1 = a;
+}
+
 typedef struct CostSlot {
     OpCost oc;
     bool set;
@@ -190,6 +275,7 @@ typedef struct Ctx {
     uint32_t gemm_mask;         /* the ops with gemm set */
     int cls[DF_MAX_OPS];        /* the first op identical to this one (same kind, shapes and size) */
     long long S[DF_MAX_OPS];
+    SplitGrid grid[DF_MAX_OPS]; /* the MIX splits op may take (split_at) */
     int N;                      /* NMP channels */
     bool has_normal;
     CostSlot pure[DF_MAX_OPS][IR_MAX_CHANNELS + 1][2];  /* NPU / NMP modes by (op, c, normal) */
@@ -268,13 +354,15 @@ static const long long *get_pieces(Ctx *x, int op, int c) {
 /* The MIX split of one op that minimises max(A0, nmp(s), B0 + npu(s)) over s in [1, S-1]. */
 static long long solve_one(Ctx *x, int op, int c, double A0, double B0, double *best) {
     long long S = x->S[op];
+    const SplitGrid *g = &x->grid[op];
     const long long *pc = get_pieces(x, op, c);
     long long bs = 1;
     double bh = INFINITY;
-#define TRY(s_)                                                                                    \
+#define TRY(t_)                                                                                    \
     do {                                                                                           \
-        long long s__ = (s_);                                                                      \
-        if (s__ >= 1 && s__ <= S - 1) {                                                            \
+        long long t__ = (t_);                                                                      \
+        if (t__ >= 0 && t__ <= g->n - 1) {                                                         \
+            long long s__ = grid_at(g, t__);                                                       \
             const OpCost *oc_ = op_cost(x, op, c, true, s__);                                      \
             double h_ = A0;                                                                        \
             if (oc_->nmp > h_) h_ = oc_->nmp;                                                      \
@@ -283,9 +371,9 @@ static long long solve_one(Ctx *x, int op, int c, double A0, double B0, double *
         }                                                                                          \
     } while (0)
     if (pc[0] == 0) {
-        spend(x, S / 16);
-        for (long long s = 1; s <= S - 1; s++)
-            TRY(s);
+        spend(x, g->n / 16);
+        for (long long t = 0; t < g->n; t++)
+            TRY(t);
     } else {
         for (int j = 0; j < pc[0]; j++) {
             long long lo = pc[1 + j], hi = pc[2 + j] - 1; /* piece [lo, hi] */
@@ -293,22 +381,24 @@ static long long solve_one(Ctx *x, int op, int c, double A0, double B0, double *
                 lo = 1;
             if (hi > S - 1)
                 hi = S - 1;
-            if (lo > hi)
+            long long t0, t1;
+            grid_span(g, lo, hi, &t0, &t1);
+            if (t0 > t1)
                 continue;
-            /* first s in the piece where nmp(s) >= B0 + npu(s): f(s) = nmp - B0 - npu grows */
-            long long a = lo, b = hi + 1;
+            /* first split in the piece where nmp >= B0 + npu: f = nmp - B0 - npu grows */
+            long long a = t0, b = t1 + 1;
             while (a < b) {
                 long long mid = a + (b - a) / 2;
-                const OpCost *oc = op_cost(x, op, c, true, mid);
+                const OpCost *oc = op_cost(x, op, c, true, grid_at(g, mid));
                 if (oc->nmp >= B0 + oc->npu)
                     b = mid;
                 else
                     a = mid + 1;
             }
             TRY(a);
-            TRY(a - 1 >= lo ? a - 1 : lo);
-            TRY(lo);
-            TRY(hi);
+            TRY(a - 1 >= t0 ? a - 1 : t0);
+            TRY(t0);
+            TRY(t1);
         }
     }
 #undef TRY
@@ -321,16 +411,18 @@ static long long solve_one(Ctx *x, int op, int c, double A0, double B0, double *
  * structure, the least npu time decides. */
 static long long best_within(Ctx *x, int op, int c, double tau) {
     long long S = x->S[op];
+    const SplitGrid *g = &x->grid[op];
     const long long *pc = get_pieces(x, op, c);
     long long best = 0;
     double best_npu = INFINITY;
     if (pc[0] == 0) {
-        spend(x, S / 16);
-        for (long long s = 1; s <= S - 1; s++) {
-            const OpCost *oc = op_cost(x, op, c, true, s);
+        spend(x, g->n / 16);
+        for (long long t = 0; t < g->n; t++) {
+            long long sp = grid_at(g, t);
+            const OpCost *oc = op_cost(x, op, c, true, sp);
             if (oc->nmp <= tau && oc->npu < best_npu) {
                 best_npu = oc->npu;
-                best = s;
+                best = sp;
             }
         }
         return best;
@@ -341,20 +433,22 @@ static long long best_within(Ctx *x, int op, int c, double tau) {
             lo = 1;
         if (hi > S - 1)
             hi = S - 1;
-        if (lo > hi || op_cost(x, op, c, true, lo)->nmp > tau)
+        long long t0, t1;
+        grid_span(g, lo, hi, &t0, &t1);
+        if (t0 > t1 || op_cost(x, op, c, true, grid_at(g, t0))->nmp > tau)
             continue;
-        long long a = lo, b = hi; /* the last s in [lo, hi] with nmp(s) <= tau */
+        long long a = t0, b = t1; /* the last split in the piece with nmp <= tau */
         while (a < b) {
             long long mid = a + (b - a + 1) / 2;
-            if (op_cost(x, op, c, true, mid)->nmp <= tau)
+            if (op_cost(x, op, c, true, grid_at(g, mid))->nmp <= tau)
                 a = mid;
             else
                 b = mid - 1;
         }
-        double npu = op_cost(x, op, c, true, a)->npu;
+        double npu = op_cost(x, op, c, true, grid_at(g, a))->npu;
         if (npu < best_npu) {
             best_npu = npu;
-            best = a;
+            best = grid_at(g, a);
         }
     }
     return best;
@@ -380,7 +474,7 @@ static double solve_many(Ctx *x, const int *ops, const int *cs, int nm, double A
     double hi = A0 > B0 ? A0 : B0, lo;
     double sum = B0;
     for (int i = 0; i < nm; i++) {
-        s_hi[i] = x->S[ops[i]] - 1;
+        s_hi[i] = grid_at(&x->grid[ops[i]], x->grid[ops[i]].n - 1);
         const OpCost *oc = op_cost(x, ops[i], cs[i], true, s_hi[i]);
         if (oc->nmp > hi)
             hi = oc->nmp;
@@ -568,6 +662,8 @@ static void enum_assign(Ctx *x, SFront *f, Assign *as, const int *gpos, int ng, 
                 continue;
             if (x->o.mode == DF_COMPUTE_CENTRIC && c > 0 && onf)
                 continue;
+            if (c > 0 && onf && x->grid[as->ops[pos]].n <= 0)
+                continue; /* no split to give it */
             uint32_t bit = 1u << as->ops[pos];
             if ((c > 0 && (x->no_nmp & bit)) || (onf && (x->no_normal & bit)))
                 continue;
@@ -985,7 +1081,7 @@ bool df_capacity_ok(const DfProblem *p, const DfPlan *plan) {
 
 /* Moves bytes off overloaded channels by shrinking (or growing) MIX splits, one op at a time,
  * always taking the move that costs least; false if nothing can be moved. */
-static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective obj, DfPlan *plan) {
+static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective obj, SplitSpace sp, DfPlan *plan) {
     double per_ch = p->hw.banks_per_channel * p->hw.bank_capacity;
     for (int round = 0; round < 4 * DF_MAX_OPS && !df_capacity_ok(p, plan); round++) {
         double load[IR_MAX_CHANNELS], normal;
@@ -1015,6 +1111,15 @@ static bool repair_capacity(const DfProblem *p, const CostModel *cm, Objective o
             long long ns = to_normal ? s - delta : s + delta;
             if (ns < 1 || ns > S - 1)
                 ns = to_normal ? 1 : S - 1;
+            SplitGrid g = split_grid(p, i, sp);
+            if (g.den) {
+                /* only the splits of the space searched: the nearest one on the side that fits */
+                long long t0, t1;
+                grid_span(&g, to_normal ? 1 : ns, to_normal ? ns : S - 1, &t0, &t1);
+                if (t0 > t1)
+                    continue;
+                ns = grid_at(&g, to_normal ? t1 : t0);
+            }
             if (ns == s)
                 continue;
             DfAssign keep = *a;
@@ -1089,6 +1194,7 @@ static Ctx *ctx_new(const Run *rn) {
         x->gemm[i] = p->ops[i].kind != DFK_OTHER;
         x->gemm_mask |= (uint32_t)x->gemm[i] << i;
         x->S[i] = df_split_len(p, i);
+        x->grid[i] = split_grid(p, i, rn->o->splits);
     }
     for (int i = 0; i < x->n; i++) {
         x->cls[i] = i;
@@ -1419,7 +1525,7 @@ static int search_lambda(const DfProblem *p, const CostModel *cm, const SearchOp
 typedef struct Way {
     double a, npu, nmp;
     int c;
-    long long lo, hi;   /* MIX splits covered (lo == hi: exact; 0: not MIX) */
+    long long lo, hi;   /* positions of the MIX splits covered (split_grid; lo == hi: exact) */
 } Way;
 
 typedef struct Weights {
@@ -1469,42 +1575,47 @@ static Way *ways_of(Ctx *x, int op, int samples, int *count) {
         VEC_PUSH(x->ar, w, n, cap, ((Way){oc->prefill, oc->npu, oc->nmp, c, 0, 0}));
         if (cc || !x->has_normal || S < 2)
             continue;
+        const SplitGrid *g = &x->grid[op];
+        if (g->n <= 0)
+            continue;
         double pre = 0, en = 0;
         if (x->cm->mix_lower)
-            x->cm->mix_lower(p, op, c, 1, S - 1, &pre, &en);
+            x->cm->mix_lower(p, op, c, grid_at(g, 0), grid_at(g, g->n - 1), &pre, &en);
         const long long *pc = get_pieces(x, op, c);
-        if (pc[0] == 0 && S - 1 > 4096) {
+        if (pc[0] == 0 && g->n > 4096) {
             /* no monotone structure and too many splits to list: only the prefill bound */
-            VEC_PUSH(x->ar, w, n, cap, ((Way){pre, 0, 0, c, 1, S - 1}));
+            VEC_PUSH(x->ar, w, n, cap, ((Way){pre, 0, 0, c, 0, 0})); /* (not narrowed: not monotone) */
             continue;
         }
         if (pc[0] == 0) {
             /* no monotone structure: every split, one by one */
-            for (long long sp = 1; sp <= S - 1; sp++) {
-                const OpCost *e = op_cost(x, op, c, true, sp);
-                VEC_PUSH(x->ar, w, n, cap, ((Way){e->prefill, e->npu, e->nmp, c, sp, sp}));
+            for (long long t = 0; t < g->n; t++) {
+                const OpCost *e = op_cost(x, op, c, true, grid_at(g, t));
+                VEC_PUSH(x->ar, w, n, cap, ((Way){e->prefill, e->npu, e->nmp, c, t, t}));
             }
             continue;
         }
         for (int j = 0; j < pc[0]; j++) {
             long long lo = pc[1 + j] < 1 ? 1 : pc[1 + j], hi = pc[2 + j] - 1 > S - 1 ? S - 1 : pc[2 + j] - 1;
-            if (lo > hi)
+            long long t0, t1;
+            grid_span(g, lo, hi, &t0, &t1);
+            if (t0 > t1)
                 continue;
-            /* on a monotone piece, ranges [prev, s]: npu at s and nmp at prev bound the range */
-            long long steps = hi - lo < samples ? hi - lo : samples;
+            /* on a monotone piece, ranges of positions [prev, t]: npu at t and nmp at prev bound them */
+            long long steps = t1 - t0 < samples ? t1 - t0 : samples;
             if (steps == 0) {
-                const OpCost *e = op_cost(x, op, c, true, lo);
-                VEC_PUSH(x->ar, w, n, cap, ((Way){e->prefill, e->npu, e->nmp, c, lo, lo}));
+                const OpCost *e = op_cost(x, op, c, true, grid_at(g, t0));
+                VEC_PUSH(x->ar, w, n, cap, ((Way){e->prefill, e->npu, e->nmp, c, t0, t0}));
             }
-            long long prev = lo;
-            for (long long t = 1; t <= steps; t++) {
-                long long sp = lo + (hi - lo) * t / steps;
-                const OpCost *a = op_cost(x, op, c, true, prev), *b = op_cost(x, op, c, true, sp);
+            long long prev = t0;
+            for (long long k = 1; k <= steps; k++) {
+                long long t = t0 + (t1 - t0) * k / steps;
+                const OpCost *a = op_cost(x, op, c, true, grid_at(g, prev)), *b = op_cost(x, op, c, true, grid_at(g, t));
                 double rpre = pre, ren = 0;
                 if (x->cm->mix_lower)
-                    x->cm->mix_lower(p, op, c, prev, sp, &rpre, &ren);
-                VEC_PUSH(x->ar, w, n, cap, ((Way){rpre > pre ? rpre : pre, b->npu, a->nmp, c, prev, sp}));
-                prev = sp;
+                    x->cm->mix_lower(p, op, c, grid_at(g, prev), grid_at(g, t), &rpre, &ren);
+                VEC_PUSH(x->ar, w, n, cap, ((Way){rpre > pre ? rpre : pre, b->npu, a->nmp, c, prev, t}));
+                prev = t;
             }
         }
     }
@@ -1537,9 +1648,10 @@ static double least_way(const Relax *R, int op, Weights wt, bool with_path, bool
         }
         if (!refine || round >= 24 || !arg || arg->hi - arg->lo < 2 || ne + 2 > 64)
             return best;
-        /* halve the range: [lo, mid] and [mid, hi], each bound again */
+        /* halve the range of positions: [lo, mid] and [mid, hi], each bound again */
+        const SplitGrid *g = &x->grid[op];
         long long mid = arg->lo + (arg->hi - arg->lo) / 2;
-        const OpCost *at_mid = op_cost(x, op, arg->c, true, mid);
+        const OpCost *at_mid = op_cost(x, op, arg->c, true, grid_at(g, mid));
         Way right = *arg;
         right.lo = mid;
         right.nmp = at_mid->nmp;
@@ -1547,9 +1659,9 @@ static double least_way(const Relax *R, int op, Weights wt, bool with_path, bool
         arg->npu = at_mid->npu;
         if (x->cm->mix_lower) {
             double pre, en;
-            x->cm->mix_lower(x->p, op, arg->c, arg->lo, mid, &pre, &en);
+            x->cm->mix_lower(x->p, op, arg->c, grid_at(g, arg->lo), grid_at(g, mid), &pre, &en);
             arg->a = pre > arg->a ? pre : arg->a;
-            x->cm->mix_lower(x->p, op, right.c, mid, right.hi, &pre, &en);
+            x->cm->mix_lower(x->p, op, right.c, grid_at(g, mid), grid_at(g, right.hi), &pre, &en);
             right.a = pre > right.a ? pre : right.a;
         }
         extra[ne++] = right;
@@ -1909,7 +2021,7 @@ static bool search_in(const DfProblem *p, const CostModel *cm, const SearchOpts 
         double lam = o->objective == OBJ_ENERGY ? 1e9 : 0;
         DfPlan best, cand = r->plan;
         double bestv = INFINITY;
-        bool have = repair_capacity(p, cm, o->objective, &cand) && consider(p, cm, o->objective, &cand, &best, &bestv);
+        bool have = repair_capacity(p, cm, o->objective, o->splits, &cand) && consider(p, cm, o->objective, &cand, &best, &bestv);
         double mu0 = total > 0 ? value / total : 0;
         for (int k = -2; k <= 6; k += 2) {
             double v;
@@ -1917,7 +2029,7 @@ static bool search_in(const DfProblem *p, const CostModel *cm, const SearchOpts 
                                    &r->configs);
             if (s2 == SR_NONE)
                 continue;
-            if (!df_capacity_ok(p, &cand) && !repair_capacity(p, cm, o->objective, &cand))
+            if (!df_capacity_ok(p, &cand) && !repair_capacity(p, cm, o->objective, o->splits, &cand))
                 continue;
             have |= consider(p, cm, o->objective, &cand, &best, &bestv);
         }
@@ -1938,7 +2050,7 @@ static bool search_in(const DfProblem *p, const CostModel *cm, const SearchOpts 
                                            &r->configs);
                     if (s2 == SR_NONE)
                         continue;
-                    bool fits = df_capacity_ok(p, &cand) || repair_capacity(p, cm, o->objective, &cand);
+                    bool fits = df_capacity_ok(p, &cand) || repair_capacity(p, cm, o->objective, o->splits, &cand);
                     if (fits) {
                         have |= consider(p, cm, o->objective, &cand, &best, &bestv);
                     } else if (p->ops[i].footprint > most) {

@@ -29,6 +29,7 @@ typedef struct SearchOpts {
     double cutoff;          /* > 0: if even the unconstrained optimum is worse, stop (result: dominated) */
     long long work_budget;  /* steps one exact search may take (0: DF_WORK_BUDGET) */
     size_t memory_budget;   /* bytes one search may hold (0: DF_MEMORY_BUDGET) */
+    SplitSpace splits;      /* the MIX splits it may use: all, or only the artifact's */
 } SearchOpts;
 
 typedef struct SearchResult {

@@ -35,6 +35,7 @@ typedef struct Opts {
     int top;                    /* --top K */
     const char *objective;      /* --objective NAME */
     const char *dataflow;       /* --dataflow NAME */
+    const char *splits;         /* --splits SPACE */
     int progress;               /* --progress 1, --no-progress 0, default -1 (a terminal) */
     bool reproduce;             /* --reproduce-h2llm */
     const char *files[8];       /* --reproduce-h2llm takes several model files */
@@ -184,6 +185,11 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--dataflow"))) {
             o->dataflow = v;
             continue;
+        } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--splits"))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "artifact") != 0)
+                return usage_error(cmd->name, "unknown --splits '%s' (all or artifact)", v);
+            o->splits = v;
+            continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s%s", cmd->name, front ? "FILE.h2" : "FILE.h2ir",
@@ -291,6 +297,8 @@ static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) 
         }
         m->dataflow = (DataflowMode)k;
     }
+    if (o->splits)
+        m->splits = strcmp(o->splits, "artifact") == 0 ? SPLITS_ARTIFACT : SPLITS_ALL;
     return true;
 }
 
@@ -317,11 +325,15 @@ static const Command commands[] = {
      "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n"
      "  --dataflow=MODE     data-centric (default), compute-centric, or a baseline: npu-only, attn-nmp,\n"
      "                      attn-nmp-split, fc-nmp\n"
-     "  --objective=NAME    latency (default), energy or edp\n", cmd_compile},
+     "  --objective=NAME    latency (default), energy or edp\n"
+     "  --splits=SPACE      the MIX splits the dataflow search may use: all (default), or artifact, only the\n"
+     "                      H2-LLM artifact's quantised ratios (i/kv, i/B, i/N), to compare within its space\n",
+     cmd_compile},
     {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.",
      "  --emit=KIND         what to write: ir (default) or dot (the layer graph for Graphviz)\n"
      "  --dataflow=MODE     the module's dataflow mode for the dataflow pass (as for compile)\n"
-     "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n",
+     "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n"
+     "  --splits=SPACE      the module's split space for the dataflow pass: all or artifact\n",
      cmd_opt},
     {"explore", "Co-explore hardware and dataflow over the file's explore {} space (exact dataflow search per design).",
      "  --threads N         worker threads (default: one per processor); results do not depend on it\n"
@@ -333,6 +345,7 @@ static const Command commands[] = {
      "  --write-ir FILE.h2ir  write the best design's IR (dataflow and placement)\n"
      "  --objective NAME    latency, energy or edp (default: the explore block's, else latency)\n"
      "  --dataflow MODE     data-centric or compute-centric (default: the explore block's)\n"
+     "  --splits SPACE      all (default) or artifact: only the artifact's MIX splits (also with --reproduce-h2llm)\n"
      "  --progress, --no-progress  a progress line on stderr (default: when stderr is a terminal)\n"
      "  --reproduce-h2llm   FILE... are the artifact's models: run its whole evaluation grid (3 models x 4\n"
      "                      workloads x batch 1, 4, 16 x 9 designs) under h2llm-artifact; --csv for the grid\n",
@@ -624,7 +637,7 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     if (o->sel.batch || o->sel.cost_model || o->sel.workload || o->sel.hardware || o->objective || o->dataflow ||
         o->write_hw || o->write_ir || o->budget_seconds || o->budget_evals)
         return usage_error(cmd->name, "--reproduce-h2llm runs the artifact's own grid; it takes only model files, "
-                                      "--csv, --threads and -q");
+                                      "--csv, --splits, --threads and -q");
     Diag d;
     diag_init(&d, stderr);
     Session sessions[8];
@@ -646,7 +659,8 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     }
     int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     Grid g;
-    if (reproduce_h2llm(configs, n, threads, &g, &d)) {
+    SplitSpace splits = o->splits && strcmp(o->splits, "artifact") == 0 ? SPLITS_ARTIFACT : SPLITS_ALL;
+    if (reproduce_h2llm(configs, n, threads, splits, &g, &d)) {
         rc = 0;
         if (!o->quiet)
             grid_print(stdout, &g);
@@ -729,8 +743,9 @@ static void write_best_hw(FILE *out, const void *ctx) {
     const Workload *w = &e->m->work;
     fprintf(out, "\nworkload explored_workload {\n  batch = %d;\n  prompt = %d tokens;\n  generate = %d tokens;\n"
                  "  max_seq = %d tokens;\n}\n", w->batch, w->prompt, w->generate, w->max_seq);
-    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n}\n",
-            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective]);
+    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n%s}\n",
+            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective],
+            e->m->splits == SPLITS_ARTIFACT ? "  splits = artifact;\n" : "");
     fprintf(out, "\nuse hardware explored;\nuse workload explored_workload;\nuse explore explored_setting;\n"
                  "use cost-model %s;\n", cost_model_names[e->m->cost_model]);
 }
