@@ -1,9 +1,10 @@
 /* dataflow.c: pass_dataflow chooses how each op of a layer runs and where its data lives, jointly
  * (data-centric, H2-LLM) or per kind of unit (compute-centric, SpecPIM), or applies a fixed
  * baseline mapping (npu-only, attn-nmp, attn-nmp-split, fc-nmp), according to the module's
- * `dataflow` option and cost model. The plan (passes/search.c) becomes IR: decode ops get their
- * dataflow position and execution tiles; weights and KV get tensor tiles on the channels that hold
- * each share; prefill runs on the NPU.
+ * `dataflow` option and cost model. The plan (search/search.c; search/layer.c cuts a layer of more
+ * than 32 ops in pieces) becomes IR: decode ops get their dataflow position and execution tiles;
+ * weights and KV get tensor tiles on the channels that hold each share; prefill runs on the NPU.
+ * When the plan is not proven optimal, a note at the model gives its gap to the search's bound.
  * Requires: shapes. Replaces: every tensor tile and op tile. Maintains: shapes, locations.
  * Placement (offsets) runs after it. */
 #include "passes.h"

@@ -1,10 +1,11 @@
 /* explore.c: hardware x dataflow co-exploration. The space is the cartesian product of the
  * `explore {}` axes (and `pe` tuples) applied to the module's device; designs that differ only in
  * fields no cost model reads (the buffer sizes; for the artifact model also the NPU SRAM) are
- * evaluated once. Each distinct design gets the exact dataflow search. Work is split over threads
- * by design index and every result lands in its own slot, so the outcome does not depend on the
- * thread count; ties go to the lowest index. A time or evaluation budget stops new work and keeps
- * what is done. */
+ * searched once, and the distinct ones are numbered without listing the space. They are visited in
+ * an order that reaches every value of every axis early, each with the dataflow search of its layer.
+ * Work is split over threads in that order and every result lands in its own slot, so the outcome
+ * does not depend on the thread count; ties go to the lowest index. A time or evaluation budget
+ * stops new work, keeps what is done, and the report says how much of the space was searched. */
 #include "search.h"
 
 #include <math.h>
@@ -309,8 +310,7 @@ static int cmp_design_index(const void *a, const void *b) {
 }
 
 /* Which values of the read axes and pe tuples no searched design has, as text ("" if none). */
-static void coverage(const Module *m, const Space *s, const ExploreResult *r, char *buf, size_t n) {
-    (void)m;
+static void coverage(const Space *s, const ExploreResult *r, char *buf, size_t n) {
     const Explore *xp = s->xp;
     size_t k = 0;
     buf[0] = 0;
@@ -487,7 +487,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
         if (r->best < 0 || design_order(ds, &r->designs[r->best]) < 0)
             r->best = i;
     }
-    coverage(m, &s, r, r->uncovered, sizeof r->uncovered);
+    coverage(&s, r, r->uncovered, sizeof r->uncovered);
     if (o->progress)
         fprintf(stderr, "\rexplore: %d/%lld designs [%.2f s]%s%s\n", r->evaluated, valid, r->seconds,
                 r->stopped ? " (stopped by " : "", r->stopped ? r->stop_reason : "");

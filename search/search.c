@@ -12,7 +12,10 @@
  *   plan                DP over the ideals of the graph, one group (a topological chunk) at a time
  * a is prefill time (+ lambda x energy); d is decode time summed over the steps. Memoised at every
  * level. Splits: where the cost model declares monotone pieces, a binary search finds where the
- * NMP and NPU times cross; elsewhere every split is tried. */
+ * NMP and NPU times cross; elsewhere every split is tried.
+ * The search has a budget of steps and memory, estimated before it starts and enforced while it
+ * runs; a layer that does not fit gets the restricted search (the exact one on chunks of the layer,
+ * one after another) and a lower bound from a relaxation instead (docs/dataflow.md §2.3-2.4). */
 #include "search.h"
 
 #include <math.h>
