@@ -587,7 +587,8 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
         else
             fprintf(out, ", every value of every axis at least once");
     }
-    fprintf(out, ", in %.3f s on %d thread%s", r->seconds, threads, threads == 1 ? "" : "s");
+    fprintf(out, "%s in %.3f s on %d thread%s", r->evaluated < r->distinct ? "," : "", r->seconds, threads,
+            threads == 1 ? "" : "s");
     if (r->stopped)
         fprintf(out, " (stopped by %s: the best so far is below)", r->stop_reason);
     fputc('\n', out);
