@@ -259,6 +259,12 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     }
     if (!o->file)
         return usage_error(cmd->name, "no input file");
+    if (o->objective && o->sel.cost_model && strcmp(o->objective, "latency") != 0 &&
+        !cost_model_get(strcmp(o->sel.cost_model, cost_model_names[CM_ARTIFACT]) == 0 ? CM_ARTIFACT : CM_H2C)->has_energy)
+        /* (before reading the file; a cost model chosen in the file is checked once it is read) */
+        return usage_error(cmd->name, "--objective %s needs a cost model with energy; %s has none (its energy is always "
+                                      "0, so every plan would rank by latency): use --cost-model h2c or --objective "
+                                      "latency", o->objective, o->sel.cost_model);
     if (o->reproduce) {
         /* every file named is a model */
         memmove(o->files + 1, o->files, sizeof(char *) * (size_t)o->nfiles);
