@@ -172,7 +172,7 @@ static int front_insert(Arena *ar, void **pts, int *n, int *cap, size_t sz, doub
 
 /* ---------------------------------------------------------------- the search context */
 
-/* The MIX splits an op may take, in order: split_at(t) for t = 0 .. n-1, non-decreasing. Every split
+/* The MIX splits an op may take, in order: grid_at(t) for t = 0 .. n-1, non-decreasing. Every split
  * 1..S-1 (den 0), or the artifact's quantised ratios (--splits=artifact): r = i/den with den = kv for
  * attention over (KV head, batch) pairs when kv > 1, B when kv = 1, and the prefill N when the op
  * splits along N, each split int(S * r) as the artifact computes it (reference §3.2, step 6), for
@@ -278,7 +278,7 @@ typedef struct Ctx {
     uint32_t gemm_mask;         /* the ops with gemm set */
     int cls[DF_MAX_OPS];        /* the first op identical to this one (same kind, shapes and size) */
     long long S[DF_MAX_OPS];
-    SplitGrid grid[DF_MAX_OPS]; /* the MIX splits op may take (split_at) */
+    SplitGrid grid[DF_MAX_OPS]; /* the MIX splits op may take (grid_at) */
     int N;                      /* NMP channels */
     bool has_normal;
     CostSlot pure[DF_MAX_OPS][IR_MAX_CHANNELS + 1][2];  /* NPU / NMP modes by (op, c, normal) */
