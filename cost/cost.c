@@ -43,12 +43,19 @@ static DfKind kind_of(OpCode c) {
 static Gemm gemm_of(const Op *op) { return (Gemm){(double)op->shape[0], (double)op->shape[1], (double)op->shape[2], (double)op->shape[3]}; }
 
 bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d) {
-    const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    const Phase *dc = &m->phases[PH_DECODE];
     if (dc->nops > DF_MAX_OPS) {
         diag_error(d, dc->ops[DF_MAX_OPS].loc, "the dataflow search handles layers of up to %d ops; this one has %d",
                    DF_MAX_OPS, dc->nops);
         return false;
     }
+    return df_problem_of_ops(m, cm, NULL, dc->nops, p, d);
+}
+
+bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int nops, DfProblem *p, Diag *d) {
+    const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    if (nops > DF_MAX_OPS)
+        h2c_unreachable("a problem of more than DF_MAX_OPS ops");
     memset(p, 0, sizeof *p);
     p->hw = m->dev.hw;
     p->nmp = dev_nmp_channels(&m->dev);
@@ -68,9 +75,10 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
     p->head_dim = m->model.head_dim;
     p->es = ir_elem_bytes(m);
     p->nmp_util = cm->nmp_util ? cm->nmp_util(&m->dev.hw, m->work.batch) : 1.0;
-    p->nops = dc->nops;
-    for (int i = 0; i < dc->nops; i++) {
-        const Op *o = &dc->ops[i], *po = &pf->ops[i];
+    p->nops = nops;
+    for (int i = 0; i < nops; i++) {
+        int mi = ops ? ops[i] : i;
+        const Op *o = &dc->ops[mi], *po = &pf->ops[mi];
         DfOp *q = &p->ops[i];
         if (!(o->shape[0] && po->shape[0])) {
             diag_error(d, o->loc, "%%%s has no shape; run the shapes pass first", o->name);
@@ -85,8 +93,9 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
                      : o->code == OP_ATTN_VALUE                                                      ? 3
                                                                                                      : -1;
         for (int j = 0; j < o->ninputs; j++)
-            if (o->inputs[j] >= 0)
-                q->preds |= 1u << o->inputs[j];
+            for (int k = 0; k < nops && o->inputs[j] >= 0; k++)
+                if ((ops ? ops[k] : k) == o->inputs[j])
+                    q->preds |= 1u << k; /* (an input outside the ops is placed already) */
         if (o->tensor >= 0) {
             const Tensor *t = &m->tensors[o->tensor];
             double elems = 1;

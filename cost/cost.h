@@ -121,9 +121,10 @@ typedef struct CostModel {
     int (*split_pieces)(const DfProblem *p, int op, int c, long long *breaks, int max);
     /* True if energy is modelled (the artifact's is always 0). */
     bool has_energy;
-    /* Lower bounds, over every MIX split, of op_cost's prefill and energy on c channels (+ normal).
-     * Lets the search skip assignments that cannot enter a front. NULL: no bounds. */
-    void (*mix_lower)(const DfProblem *p, int op, int c, double *prefill, double *energy);
+    /* Lower bounds, over the MIX splits lo..hi, of op_cost's prefill and energy on c channels
+     * (+ normal). Lets the search skip assignments that cannot enter a front (over 1..S-1), and
+     * bound the optimum when it does not finish (over narrower ranges). NULL: no bounds. */
+    void (*mix_lower)(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill, double *energy);
     /* True if op_cost depends on an op only through its DfOp fields (kind, shapes, footprint): then
      * ops that agree in those are interchangeable, and the search enumerates them in one order. */
     bool costs_by_shape;
@@ -145,6 +146,9 @@ long long df_split_len(const DfProblem *p, int op);
 long long df_split_of(const DfProblem *p, int op, const DfAssign *a);
 /* The problem for a module (its device, shapes and graph); false if it has more than DF_MAX_OPS ops. */
 bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, Diag *d);
+/* The problem of some of its decode ops: op i of p is decode op ops[i] (ops NULL: op i), nops at most
+ * DF_MAX_OPS; inputs from ops not listed are left out (they are placed before these). */
+bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int nops, DfProblem *p, Diag *d);
 
 /* ---------------------------------------------------------------- cost_h2c.c
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation

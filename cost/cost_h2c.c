@@ -331,10 +331,12 @@ static void h2c_op_cost(const DfProblem *p, int op, int c, bool normal, long lon
     out->energy = L * (pre.energy + sum_ctx(p, op_fn, &a));
 }
 
-/* Lower bounds over every MIX split on c channels + normal. Prefill: the NPU can do no better than
- * stream the operand (and write the KV) over every channel at once. Energy: every term is linear in
- * the NMP share (or does not depend on it), so the least is at one end of the range. */
-static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+/* Lower bounds over the MIX splits lo..hi on c channels + normal. Prefill: the NPU can do no better
+ * than stream the operand (and write the KV) over every channel at once; and over a narrower range,
+ * the NMP channels hold at least the share lo/S and the normal ones at least 1 - hi/S. Energy: every
+ * term is linear in the NMP share (or does not depend on it), so the least is at one end. */
+static void h2c_mix_lower(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill,
+                          double *energy) {
     Dev d = dev_of(p);
     const DfOp *o = &p->ops[op];
     Gemm g = o->pre;
@@ -347,10 +349,20 @@ static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, do
     double t_mac = macs / d.npu, t_read = operand / bw;
     *prefill = L * ((t_mac > t_read ? t_mac : t_read) + spill / all_ch + kv / bw);
     long long S = df_split_len(p, op);
-    OpCost lo, hi;
-    h2c_op_cost(p, op, c, true, 1, &lo);
-    h2c_op_cost(p, op, c, true, S - 1, &hi);
-    *energy = lo.energy < hi.energy ? lo.energy : hi.energy;
+    if ((lo > 1 || hi < S - 1) && c > 0 && p->normal > 0 && S > 0) {
+        double f_lo = (double)lo / (double)S, f_hi = (double)hi / (double)S;
+        double cb = c * d.ch_bw, xb = p->normal * d.ch_bw;
+        double r_nmp = f_lo * operand / cb, r_normal = (1 - f_hi) * operand / xb;
+        double k_nmp = f_lo * kv / cb, k_normal = (1 - f_hi) * kv / xb;
+        double read = r_nmp > r_normal ? r_nmp : r_normal, write = k_nmp > k_normal ? k_nmp : k_normal;
+        double narrow = L * ((t_mac > read ? t_mac : read) + spill / all_ch + write);
+        if (narrow > *prefill)
+            *prefill = narrow;
+    }
+    OpCost e_lo, e_hi;
+    h2c_op_cost(p, op, c, true, lo, &e_lo);
+    h2c_op_cost(p, op, c, true, hi, &e_hi);
+    *energy = e_lo.energy < e_hi.energy ? e_lo.energy : e_hi.energy;
 }
 
 /* ---------------------------------------------------------------- whole plans */

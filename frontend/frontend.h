@@ -225,6 +225,7 @@ typedef struct Config {
 /* CLI overrides of the selection (NULL: none). */
 typedef struct Selection {
     const char *hardware, *model, *workload, *cost_model;
+    const char *objective;      /* --objective: overrides the explore block's (the CLI checks it) */
     int batch;                  /* > 0: run the chosen workload at this batch size */
 } Selection;
 

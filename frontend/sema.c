@@ -276,6 +276,14 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
                    c->model->layers, plural(c->model->layers));
     if (!err && c->model)
         check_capacity(&S, c);
+    if (!err && c->xp && c->xp->objective != OBJ_LATENCY && c->cost_model == CM_ARTIFACT && !pk->objective) {
+        /* the artifact's model has no energy: every plan and design would score 0 and rank by latency */
+        diag_error(S.d, c->xp->objective_loc.file ? c->xp->objective_loc : c->xp->loc,
+                   "objective = %s needs a cost model with energy; h2llm-artifact has none (its energy is always 0), "
+                   "so use objective = latency or the h2c cost model", objective_names[c->xp->objective]);
+        if (c->cost_model_loc.file)
+            diag_note(S.d, c->cost_model_loc, "the cost model is chosen here");
+    }
     /* The one place that says sparsity is not used yet: remove it with the sparsity passes. */
     if (!err && c->model && c->sparse && s->diag->errors == errors0)
         diag_warning(S.d, c->sparse->loc, "the sparsity passes are not implemented yet: sparsity '%s' is checked "

@@ -211,6 +211,7 @@ typedef struct Module {
     CostModelKind cost_model;
     DataflowMode dataflow;
     Objective objective;
+    SplitSpace splits;          /* the MIX splits the dataflow search may use */
     Device dev;
     ModelShape model;
     Workload work;

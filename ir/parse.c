@@ -910,14 +910,14 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
         expected(&rd, "the source file name in quotes");
     m->source = arena_strdup(&m->arena, rd.tok.text);
     next(&rd);
-    bool seen[3] = {false};
+    bool seen[4] = {false};
     for (;;) {
-        const char *const names[3] = {"cost_model", "dataflow", "objective"};
+        const char *const names[4] = {"cost_model", "dataflow", "objective", "splits"};
         int i;
-        for (i = 0; i < 3; i++)
+        for (i = 0; i < 4; i++)
             if (is_kw(&rd, names[i]))
                 break;
-        if (i == 3)
+        if (i == 4)
             break;
         if (seen[i])
             rd_error(&rd, rd.tok.loc, "'%s' is given twice", names[i]);
@@ -925,8 +925,11 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
         next(&rd);
         Loc at = rd.tok.loc;
         const char *v = take_ident(&rd, names[i]);
-        const char *const *table = i == 0 ? cost_model_names : i == 1 ? dataflow_mode_names : objective_names;
-        int n = i == 0 ? CM_COUNT_ : i == 1 ? DF_COUNT_ : OBJ_COUNT_, k;
+        const char *const *table = i == 0   ? cost_model_names
+                                   : i == 1 ? dataflow_mode_names
+                                   : i == 2 ? objective_names
+                                            : split_space_names;
+        int n = i == 0 ? CM_COUNT_ : i == 1 ? DF_COUNT_ : i == 2 ? OBJ_COUNT_ : SPLITS_COUNT_, k;
         for (k = 0; k < n; k++)
             if (strcmp(table[k], v) == 0)
                 break;
@@ -934,7 +937,8 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
             rd_error(&rd, at, "unknown %s '%s'", names[i], v);
         if (i == 0) m->cost_model = (CostModelKind)k;
         else if (i == 1) m->dataflow = (DataflowMode)k;
-        else m->objective = (Objective)k;
+        else if (i == 2) m->objective = (Objective)k;
+        else m->splits = (SplitSpace)k;
     }
     bool have_dev = false, have_model = false, have_work = false;
     while (rd.tok.kind != T_EOF) {

@@ -213,8 +213,11 @@ void ir_print(FILE *out, const Module *m) {
     fprintf(out, "; h2c IR v%d\n", IR_VERSION);
     fputs("module ", out);
     write_quoted(out, m->source ? m->source : "");
-    fprintf(out, " cost_model %s dataflow %s objective %s\n\n", cost_model_names[m->cost_model],
+    fprintf(out, " cost_model %s dataflow %s objective %s", cost_model_names[m->cost_model],
             dataflow_mode_names[m->dataflow], objective_names[m->objective]);
+    if (m->splits != SPLITS_ALL) /* (the default is left out) */
+        fprintf(out, " splits %s", split_space_names[m->splits]);
+    fputs("\n\n", out);
     print_device(out, m, &m->dev);
     fputc('\n', out);
     const ModelShape *ms = &m->model;

@@ -705,7 +705,9 @@ static void verify_dataflow(V *v, const Phase *ph) {
             used_nmp |= pn;
             used_normal |= pnorm;
         }
-        if (m->dataflow == DF_DATA_CENTRIC && (used_nmp != nmpset || (normset && !used_normal)))
+        /* (a group of ops that use no channels, norms and the like, is exempt, as such a stratum is) */
+        if (m->dataflow == DF_DATA_CENTRIC && (used_nmp || used_normal) &&
+            (used_nmp != nmpset || (normset && !used_normal)))
             VERR(v, gat, "group %d leaves channels unused; in data-centric mode the partitions of a group cover "
                  "every channel", g);
     }

@@ -1,9 +1,10 @@
 /* dataflow.c: pass_dataflow chooses how each op of a layer runs and where its data lives, jointly
  * (data-centric, H2-LLM) or per kind of unit (compute-centric, SpecPIM), or applies a fixed
  * baseline mapping (npu-only, attn-nmp, attn-nmp-split, fc-nmp), according to the module's
- * `dataflow` option and cost model. The plan (passes/search.c) becomes IR: decode ops get their
- * dataflow position and execution tiles; weights and KV get tensor tiles on the channels that hold
- * each share; prefill runs on the NPU.
+ * `dataflow` option and cost model. The plan (search/search.c; search/layer.c cuts a layer of more
+ * than 32 ops in pieces) becomes IR: decode ops get their dataflow position and execution tiles;
+ * weights and KV get tensor tiles on the channels that hold each share; prefill runs on the NPU.
+ * When the plan is not proven optimal, a note at the model gives its gap to the search's bound.
  * Requires: shapes. Replaces: every tensor tile and op tile. Maintains: shapes, locations.
  * Placement (offsets) runs after it. */
 #include "passes.h"
@@ -152,24 +153,19 @@ static void add_op_tile(Module *m, Op *op, int dim, long long lo, long long hi, 
     ir_op_add_tile(m, op, t);
 }
 
-static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *d) {
+/* Writes the plan of one piece of the layer: op i of p is decode op ops[i], and its groups come
+ * after the g0 groups of the pieces before. stored[t]: tensor t has its tiles already. */
+static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, const int *ops, int g0, bool *stored,
+                       Diag *d) {
     Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
     ChanSet normal = dev_normal_set(&m->dev);
-    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
-    if (!stored) {
-        diag_error(d, NOLOC, "out of memory");
-        return false;
-    }
-    memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
-    for (int t = 0; t < m->ntensors; t++)
-        m->tensors[t].ntiles = 0;
     bool ok = true;
-    for (int i = 0; i < dc->nops && ok; i++) {
+    for (int i = 0; i < p->nops && ok; i++) {
         const DfAssign *a = &plan->a[i];
-        Op *op = &dc->ops[i], *pop = &pf->ops[i];
+        Op *op = &dc->ops[ops[i]], *pop = &pf->ops[ops[i]];
         op->ntiles = 0;
         pop->ntiles = 0;
-        op->df = (DfPos){a->group, a->part, a->stratum};
+        op->df = (DfPos){g0 + a->group, a->part, a->stratum};
         add_op_tile(m, pop, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
         if (p->ops[i].kind == DFK_OTHER) {
             add_op_tile(m, op, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
@@ -211,7 +207,6 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, Diag *
             store_range(m, t, s, TS, rest, kv_dim);
         }
     }
-    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
     return ok;
 }
 
@@ -284,28 +279,93 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
 
 /* ---------------------------------------------------------------- the pass */
 
+/* A note at the model when the plan is not proven optimal: the exact search did not fit its budget
+ * (the restricted search chose the plan), or the best plan broke capacity and was repaired. */
+static void report_gap(const Module *m, const SearchResult *r, const SearchOpts *o, int nops, Diag *d) {
+    const char *unit = m->cost_model == CM_ARTIFACT ? " per layer" : "";
+    char why[256], gap[256];
+    if (r->pieces > 1) {
+        snprintf(why, sizeof why, "the layer has %d ops, more than one search takes (%d), so its plan is the best of "
+                 "%d pieces searched one after another", nops, DF_MAX_OPS, r->pieces);
+    } else if (!r->exact) {
+        int k = snprintf(why, sizeof why, "the exact dataflow search does not fit its budget of %lld steps and %u MiB",
+                         DF_WORK_BUDGET, DF_MEMORY_BUDGET >> 20);
+        if (r->estimate > (double)DF_WORK_BUDGET)
+            k += snprintf(why + k, sizeof why - (size_t)k, " (it needs more than %.3g steps)", r->estimate);
+        snprintf(why + k, sizeof why - (size_t)k, ", so the plan is the best of a restricted search (%d chunk%s, each "
+                 "searched exactly)", r->chunks, r->chunks == 1 ? "" : "s");
+    } else {
+        snprintf(why, sizeof why, "the fastest dataflow overflows a channel, so the plan is one repaired to fit");
+    }
+    if (o->objective == OBJ_LATENCY && !isnan(r->bound) && r->value > 0) {
+        double g = (r->value - r->bound) / r->value;
+        snprintf(gap, sizeof gap, "latency %.6g s%s, and no dataflow is faster than %.6g s (gap %.3g%%)", r->value, unit,
+                 r->bound, g > 0 ? 100 * g : 0);
+    } else {
+        snprintf(gap, sizeof gap, "%s %.6g%s (no lower bound is known for the %s objective)",
+                 o->objective == OBJ_ENERGY ? "energy" : "energy-delay product", r->value,
+                 o->objective == OBJ_ENERGY ? " J" : " J s", objective_names[o->objective]);
+    }
+    diag_note(d, m->model.loc, "model '%s': %s: %s", m->model.name, why, gap);
+}
+
 bool pass_dataflow(Module *m, Diag *d) {
-    DfProblem p;
     const CostModel *cm = cost_model_get(m->cost_model);
-    if (!df_problem_from_module(m, cm, &p, d))
+    DfLayer l;
+    if (!df_layer_from_module(m, cm, NULL, &l, d))
         return false;
-    DfPlan plan;
-    if ((m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) &&
-        !df_check_width(&p, m->model.name, m->model.loc, d))
-        return false;
-    if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
-        SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
-        SearchResult r;
-        if (!df_search(&p, cm, &o, &r, d)) {
-            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
-            return false;
-        }
-        plan = r.plan;
-    } else if (!df_plan_preset(&p, m->dataflow, &plan)) {
-        diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
-                   dataflow_mode_names[m->dataflow], m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels",
-                   m->dev.hw.name, p.nmp, p.normal);
+    bool search = m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC;
+    if (search && m->objective != OBJ_LATENCY && !cm->has_energy) {
+        /* (h2c check refuses this in a .h2 file, and the command line --objective; IR text can still say it) */
+        diag_error(d, m->model.loc, "objective %s needs a cost model with energy; %s has none (its energy is always 0)",
+                   objective_names[m->objective], cost_model_names[m->cost_model]);
+        df_layer_free(&l);
         return false;
     }
-    return apply_plan(m, &p, &plan, d);
+    DfPlan *plans = h2c_raw_alloc(sizeof(DfPlan) * (size_t)l.npieces);
+    SearchResult *each = search ? h2c_raw_alloc(sizeof(SearchResult) * (size_t)l.npieces) : NULL;
+    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
+    bool ok = plans && stored && (each || !search);
+    if (!ok)
+        diag_error(d, NOLOC, "out of memory");
+    if (ok && search) {
+        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true, .splits = m->splits};
+        SearchResult r;
+        ok = df_search_layer(&l, cm, &o, each, &r, d);
+        if (!ok) {
+            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
+        } else {
+            for (int k = 0; k < l.npieces; k++)
+                plans[k] = each[k].plan;
+            if (!r.exact || r.repaired)
+                report_gap(m, &r, &o, l.nops, d);
+        }
+    }
+    for (int k = 0; ok && !search && k < l.npieces; k++) {
+        if (!df_plan_preset(&l.pieces[k], m->dataflow, &plans[k])) {
+            diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
+                       dataflow_mode_names[m->dataflow], m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels",
+                       m->dev.hw.name, l.pieces[k].nmp, l.pieces[k].normal);
+            ok = false;
+        }
+    }
+    if (ok) {
+        memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
+        for (int t = 0; t < m->ntensors; t++)
+            m->tensors[t].ntiles = 0;
+        int g0 = 0;
+        for (int k = 0; k < l.npieces && ok; k++) {
+            ok = apply_plan(m, &l.pieces[k], &plans[k], &l.op[k * DF_MAX_OPS], g0, stored, d);
+            int groups = 0;
+            for (int i = 0; i < plans[k].nops; i++)
+                if (plans[k].a[i].group + 1 > groups)
+                    groups = plans[k].a[i].group + 1;
+            g0 += groups;
+        }
+    }
+    h2c_raw_free(plans, sizeof(DfPlan) * (size_t)l.npieces);
+    h2c_raw_free(each, sizeof(SearchResult) * (size_t)l.npieces);
+    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
+    df_layer_free(&l);
+    return ok;
 }

@@ -30,13 +30,14 @@ _Noreturn void h2c_unreachable_at(const char *file, int line, const char *msg);
 /* Arena: bump allocation in chunks, freed all at once. Lifetimes are named by who owns the arena
  * (a Session owns sources, ASTs and configs; a Module owns its IR). When an allocation fails the
  * arena longjmps to `oom` (set by the library entry point that is running), or, if none is set,
- * calls h2c_unreachable. */
+ * calls h2c_unreachable. A `limit` makes an arena run out early: the dataflow search's memory budget. */
 typedef struct ArenaChunk ArenaChunk;
 typedef struct Arena {
     ArenaChunk *head;   /* newest chunk first */
     ArenaChunk *spare;  /* chunks kept by arena_reset for reuse */
     size_t used;        /* bytes used in head */
     size_t total;       /* bytes handed out, for statistics */
+    size_t limit;       /* bytes that may be handed out before it counts as running out (0: no limit) */
     jmp_buf *oom;       /* where to jump when memory runs out; NULL: fatal */
 } Arena;
 

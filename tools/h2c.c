@@ -35,6 +35,7 @@ typedef struct Opts {
     int top;                    /* --top K */
     const char *objective;      /* --objective NAME */
     const char *dataflow;       /* --dataflow NAME */
+    const char *splits;         /* --splits SPACE */
     int progress;               /* --progress 1, --no-progress 0, default -1 (a terminal) */
     bool reproduce;             /* --reproduce-h2llm */
     const char *files[8];       /* --reproduce-h2llm takes several model files */
@@ -179,9 +180,15 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         }
         if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--objective"))) {
             o->objective = v;
+            o->sel.objective = v;
             continue;
         } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--dataflow"))) {
             o->dataflow = v;
+            continue;
+        } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--splits"))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "artifact") != 0)
+                return usage_error(cmd->name, "unknown --splits '%s' (all or artifact)", v);
+            o->splits = v;
             continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -252,6 +259,12 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     }
     if (!o->file)
         return usage_error(cmd->name, "no input file");
+    if (o->objective && o->sel.cost_model && strcmp(o->objective, "latency") != 0 &&
+        !cost_model_get(strcmp(o->sel.cost_model, cost_model_names[CM_ARTIFACT]) == 0 ? CM_ARTIFACT : CM_H2C)->has_energy)
+        /* (before reading the file; a cost model chosen in the file is checked once it is read) */
+        return usage_error(cmd->name, "--objective %s needs a cost model with energy; %s has none (its energy is always "
+                                      "0, so every plan would rank by latency): use --cost-model h2c or --objective "
+                                      "latency", o->objective, o->sel.cost_model);
     if (o->reproduce) {
         /* every file named is a model */
         memmove(o->files + 1, o->files, sizeof(char *) * (size_t)o->nfiles);
@@ -272,6 +285,12 @@ static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) 
             return false;
         }
         m->objective = (Objective)k;
+        if (m->objective != OBJ_LATENCY && !cost_model_get(m->cost_model)->has_energy) {
+            *rc = usage_error(cmd, "--objective %s needs a cost model with energy; %s has none (its energy is always 0, "
+                                   "so every plan would rank by latency): use --cost-model h2c or --objective latency",
+                              o->objective, cost_model_names[m->cost_model]);
+            return false;
+        }
     }
     if (o->dataflow) {
         int k;
@@ -284,6 +303,8 @@ static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) 
         }
         m->dataflow = (DataflowMode)k;
     }
+    if (o->splits)
+        m->splits = strcmp(o->splits, "artifact") == 0 ? SPLITS_ARTIFACT : SPLITS_ALL;
     return true;
 }
 
@@ -310,11 +331,15 @@ static const Command commands[] = {
      "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n"
      "  --dataflow=MODE     data-centric (default), compute-centric, or a baseline: npu-only, attn-nmp,\n"
      "                      attn-nmp-split, fc-nmp\n"
-     "  --objective=NAME    latency (default), energy or edp\n", cmd_compile},
+     "  --objective=NAME    latency (default), energy or edp\n"
+     "  --splits=SPACE      the MIX splits the dataflow search may use: all (default), or artifact, only the\n"
+     "                      H2-LLM artifact's quantised ratios (i/kv, i/B, i/N), to compare within its space\n",
+     cmd_compile},
     {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.",
      "  --emit=KIND         what to write: ir (default) or dot (the layer graph for Graphviz)\n"
      "  --dataflow=MODE     the module's dataflow mode for the dataflow pass (as for compile)\n"
-     "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n",
+     "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n"
+     "  --splits=SPACE      the module's split space for the dataflow pass: all or artifact\n",
      cmd_opt},
     {"explore", "Co-explore hardware and dataflow over the file's explore {} space (exact dataflow search per design).",
      "  --threads N         worker threads (default: one per processor); results do not depend on it\n"
@@ -326,6 +351,7 @@ static const Command commands[] = {
      "  --write-ir FILE.h2ir  write the best design's IR (dataflow and placement)\n"
      "  --objective NAME    latency, energy or edp (default: the explore block's, else latency)\n"
      "  --dataflow MODE     data-centric or compute-centric (default: the explore block's)\n"
+     "  --splits SPACE      all (default) or artifact: only the artifact's MIX splits (also with --reproduce-h2llm)\n"
      "  --progress, --no-progress  a progress line on stderr (default: when stderr is a terminal)\n"
      "  --reproduce-h2llm   FILE... are the artifact's models: run its whole evaluation grid (3 models x 4\n"
      "                      workloads x batch 1, 4, 16 x 9 designs) under h2llm-artifact; --csv for the grid\n",
@@ -617,7 +643,7 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     if (o->sel.batch || o->sel.cost_model || o->sel.workload || o->sel.hardware || o->objective || o->dataflow ||
         o->write_hw || o->write_ir || o->budget_seconds || o->budget_evals)
         return usage_error(cmd->name, "--reproduce-h2llm runs the artifact's own grid; it takes only model files, "
-                                      "--csv, --threads and -q");
+                                      "--csv, --splits, --threads and -q");
     Diag d;
     diag_init(&d, stderr);
     Session sessions[8];
@@ -639,7 +665,8 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     }
     int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     Grid g;
-    if (reproduce_h2llm(configs, n, threads, &g, &d)) {
+    SplitSpace splits = o->splits && strcmp(o->splits, "artifact") == 0 ? SPLITS_ARTIFACT : SPLITS_ALL;
+    if (reproduce_h2llm(configs, n, threads, splits, &g, &d)) {
         rc = 0;
         if (!o->quiet)
             grid_print(stdout, &g);
@@ -695,12 +722,14 @@ typedef struct ExploreOut {
 
 static void write_explore_csv(FILE *out, const void *ctx) {
     const ExploreOut *e = ctx;
-    explore_write_csv(out, e->xp, e->r);
+    explore_write_csv(out, e->m, e->xp, e->r);
 }
 
 static void write_best_hw(FILE *out, const void *ctx) {
     const ExploreOut *e = ctx;
     const Design *best = &e->r->designs[e->r->best];
+    Hardware hw;
+    explore_device(e->m, e->xp, best->index, &hw);
     char rel[PATH_MAX];
     relative_path(e->hw_path, e->input, rel, sizeof rel);
     fprintf(out, "// The best design h2c explore found for %s: model %s, workload %s, cost model %s, objective %s.\n",
@@ -709,19 +738,20 @@ static void write_best_hw(FILE *out, const void *ctx) {
     const CostModel *cm = cost_model_get(e->m->cost_model);
     char energy[64];
     if (cm->has_energy)
-        snprintf(energy, sizeof energy, "energy %.6g J", best->sr.cost.energy);
+        snprintf(energy, sizeof energy, "energy %.6g J", best->energy);
     else
         snprintf(energy, sizeof energy, "energy not modelled by %s", cm->name);
-    fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->sr.cost.total,
+    fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->total,
             e->m->cost_model == CM_ARTIFACT ? " per layer" : "", energy, e->hw_path);
     fprintf(out, "import \"%s\";\n\n", rel);
-    fe_write_hardware(out, &best->hw, "explored");
+    fe_write_hardware(out, &hw, "explored");
     /* everything else the plan depends on, so compiling this file gives the same plan */
     const Workload *w = &e->m->work;
     fprintf(out, "\nworkload explored_workload {\n  batch = %d;\n  prompt = %d tokens;\n  generate = %d tokens;\n"
                  "  max_seq = %d tokens;\n}\n", w->batch, w->prompt, w->generate, w->max_seq);
-    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n}\n",
-            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective]);
+    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n%s}\n",
+            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective],
+            e->m->splits == SPLITS_ARTIFACT ? "  splits = artifact;\n" : "");
     fprintf(out, "\nuse hardware explored;\nuse workload explored_workload;\nuse explore explored_setting;\n"
                  "use cost-model %s;\n", cost_model_names[e->m->cost_model]);
 }
@@ -762,12 +792,16 @@ static int cmd_explore(int argc, char **argv) {
         int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1)
             threads = 1;
-        ExploreOpts eo = {cost_model_get(m->cost_model), threads, o.budget_seconds, o.budget_evals,
-                          o.progress < 0 ? isatty(2) : o.progress};
-        if (c->xp && !o.budget_seconds)
+        ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
+                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress};
+        if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
-        if (c->xp && !o.budget_evals)
+            eo.budget_from_block = true;
+        }
+        if (c->xp && !o.budget_evals && c->xp->budget_evals) {
             eo.budget_evals = c->xp->budget_evals;
+            eo.evals_from_block = true;
+        }
         if (explore_run(m, c->xp, &eo, &r, &d)) {
             rc = 0;
             if (!o.quiet)
@@ -779,7 +813,7 @@ static int cmd_explore(int argc, char **argv) {
                 rc = 1;
             if (o.write_ir) {
                 /* the best device's full pipeline: the same search again (it is deterministic) */
-                m->dev.hw = r.designs[r.best].hw;
+                explore_device(m, c->xp, r.designs[r.best].index, &m->dev.hw);
                 /* a new device: its fields no longer come from the lines of the original block */
                 m->dev.hw.name = "explored";
                 m->work.name = "explored_workload"; /* the names --write-hw gives them */
