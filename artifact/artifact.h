@@ -70,11 +70,12 @@ typedef struct GridRow {
 typedef struct Grid {
     GridRow *rows;          /* [point][design], points model-major, then dataset, then batch */
     int nmodels, npoints, searches;
+    SplitSpace splits;      /* the MIX splits the searches used */
     double seconds;
 } Grid;
 
 /* The artifact's evaluation grid for these models (each Config's selected model). */
-bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, Diag *d);
+bool reproduce_h2llm(Config *const *models, int nmodels, int threads, SplitSpace splits, Grid *g, Diag *d);
 void grid_print(FILE *out, const Grid *g);
 void grid_write_csv(FILE *out, const Grid *g);
 void grid_free(Grid *g);

@@ -1398,10 +1398,10 @@ static void fmt_err(char *buf, size_t n, double e) {
 }
 
 static void compare(const char *path, const Entries *es, FILE *out, CompatSummary *sum) {
-    fprintf(out, "# %s: %d entries. Columns: entry, computed total, expected total, relative error, raw relative "
+    fprintf(out, "# %s: %d entr%s. Columns: entry, computed total, expected total, relative error, raw relative "
             "error. An entry's error is the largest over its numbers (total, prefill, decode), each computed value "
             "first rounded to as many significant digits as its expected value is written with; the raw error "
-            "skips the rounding. Tolerance %g.\n", path, es->count, COMPAT_TOLERANCE);
+            "skips the rounding. Tolerance %g.\n", path, es->count, es->count == 1 ? "y" : "ies", COMPAT_TOLERANCE);
     for (int k = 0; k < es->count; k++) {
         const Entry *e = &es->items[k];
         CostResult r;

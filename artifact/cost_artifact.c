@@ -293,7 +293,10 @@ static int split_pieces(const DfProblem *p, int op, int c, long long *breaks, in
 }
 
 /* The artifact's prefill ignores the split, and it has no energy: these bounds are exact. */
-static void mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+static void mix_lower(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill,
+                      double *energy) {
+    (void)lo;
+    (void)hi;
     *prefill = prefill_time(p, op, c, true);
     *energy = 0;
 }

@@ -72,6 +72,7 @@ typedef struct Task {
 typedef struct Pool {
     Module **modules;   /* one per point */
     Task *tasks;
+    SplitSpace splits;  /* the MIX splits the searches may use */
     int *order;         /* the order tasks are taken in (NULL: as they are) */
     int ntasks;
     atomic_int next;
@@ -88,7 +89,8 @@ static void run_full(Pool *pool, Task *t, Arena *scratch, Diag *d) {
         DfProblem p;
         if (!explore_problem(m, &cost_artifact, &hw, &p, d))
             continue;
-        SearchOpts o = {DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, t->ok ? t->cost.total : 0};
+        SearchOpts o = {.mode = DF_DATA_CENTRIC, .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch,
+                        .cutoff = t->ok ? t->cost.total : 0, .splits = pool->splits};
         SearchResult r;
         if (!df_search(&p, &cost_artifact, &o, &r, d) || r.dominated)
             continue;
@@ -134,7 +136,8 @@ static void run_task(Pool *pool, Task *t, Arena *scratch) {
         t->bound = t->cost.total;
         break;
     default: {
-        SearchOpts o = {t->design == GRID_CC_NMP ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, OBJ_LATENCY, true, scratch, 0};
+        SearchOpts o = {.mode = t->design == GRID_CC_NMP ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
+                        .objective = OBJ_LATENCY, .capacity = true, .scratch = scratch, .splits = pool->splits};
         SearchResult r;
         t->ok = df_search(&p, &cost_artifact, &o, &r, &d);
         if (t->ok) {
@@ -159,8 +162,44 @@ static void *pool_worker(void *arg) {
     return NULL;
 }
 
-bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, Diag *d) {
+static void fmt_gib(char *buf, size_t n, double b) { snprintf(buf, n, "%.2f GiB", b / (1024.0 * 1024 * 1024)); }
+
+/* False, with an error at the model, if it does not fit the artifact's device at some batch of the
+ * grid (its weights and its KV cache at max_seq 2048): the grid and its figures need every point. The
+ * fixed mappings are closed forms that place nothing, so this total is the check that applies to
+ * them; the searched designs also keep every channel within its capacity. */
+static bool fits_grid(const Model *model, Diag *d) {
+    Hardware hw;
+    hardware_defaults_named(&hw, "h2llm");
+    double es = precision_bytes((Precision)hw.precision), cap = hw.channels * hw.banks_per_channel * hw.bank_capacity;
+    for (int b = 0; b < NBATCH; b++) {
+        Workload w;
+        workload_defaults(&w);
+        w.batch = batches[b];
+        w.max_seq = 2048;
+        double weights = model_weight_bytes(model, es), kv = model_kv_bytes(model, &w, es);
+        if (weights + kv <= cap)
+            continue;
+        char ws[32], ks[32], cs[32];
+        fmt_gib(ws, sizeof ws, weights);
+        fmt_gib(ks, sizeof ks, kv);
+        fmt_gib(cs, sizeof cs, cap);
+        diag_error(d, model->loc, "model '%s' does not fit the H2-LLM artifact's device: %s of weights + %s of KV cache "
+                   "(batch %d, max_seq 2048) > %s; its evaluation grid runs every model at batch 1, 4 and 16",
+                   model->name, ws, ks, batches[b], cs);
+        return false;
+    }
+    return true;
+}
+
+bool reproduce_h2llm(Config *const *models, int nmodels, int threads, SplitSpace splits, Grid *g, Diag *d) {
     memset(g, 0, sizeof *g);
+    g->splits = splits;
+    bool fit = true;
+    for (int mi = 0; mi < nmodels; mi++)
+        fit &= fits_grid(models[mi]->model, d);
+    if (!fit)
+        return false;
     double t0 = h2c_seconds();
     int npoints = nmodels * NDS * NBATCH;
     g->nmodels = nmodels;
@@ -217,6 +256,7 @@ bool reproduce_h2llm(Config *const *models, int nmodels, int threads, Grid *g, D
         memset(&pool, 0, sizeof pool);
         pool.modules = modules;
         pool.tasks = tasks;
+        pool.splits = splits;
         pool.ntasks = ntasks;
         if (threads < 1)
             threads = 1;
@@ -308,11 +348,22 @@ static double lat(const Grid *g, int mi, int ds, int b, GridDesign de) {
     return r->ok ? r->cost.total : NAN;
 }
 
+/* A number of a table, or "-" where a design has no plan (none keeps every channel within its
+ * capacity): never nan. Sets *gaps when it prints one. */
+static void cell(FILE *out, int width, double v, bool *gaps) {
+    if (isfinite(v)) {
+        fprintf(out, " %*.3f", width, v);
+    } else {
+        fprintf(out, " %*s", width, "-");
+        *gaps = true;
+    }
+}
+
 /* A table: one row per (dataset, batch) of the model, one column per design, each the speedup of
  * the design over `base` (base latency / design latency), and a geometric-mean row. */
 static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, GridDesign base, const GridDesign *cols,
-                          int ncols) {
-    fprintf(out, "\n%s, %s (speedup over %s):\n  %-8s", title, row_at(g, mi, 0, 0, 0)->model, grid_design_names[base],
+                          int ncols, bool *gaps) {
+    fprintf(out, "\n%s, %s (speedup over %s):\n  %-9s", title, row_at(g, mi, 0, 0, 0)->model, grid_design_names[base],
             "");
     for (int c = 0; c < ncols; c++)
         fprintf(out, " %14s", grid_design_names[cols[c]]);
@@ -324,7 +375,7 @@ static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, G
             fprintf(out, "  %-3s b%-4d", datasets[ds].name, batches[b]);
             for (int c = 0; c < ncols; c++) {
                 double s = lat(g, mi, ds, b, base) / lat(g, mi, ds, b, cols[c]);
-                fprintf(out, " %14.3f", s);
+                cell(out, 14, s, gaps);
                 if (isfinite(s) && s > 0) {
                     logsum[c] += log(s);
                     count[c]++;
@@ -332,38 +383,47 @@ static void speedup_table(FILE *out, const Grid *g, int mi, const char *title, G
             }
             fputc('\n', out);
         }
-    fprintf(out, "  %-8s", "geomean");
+    fprintf(out, "  %-9s", "geomean");
     for (int c = 0; c < ncols; c++)
-        fprintf(out, " %14.3f", count[c] ? exp(logsum[c] / count[c]) : NAN);
+        cell(out, 14, count[c] ? exp(logsum[c] / count[c]) : NAN, gaps);
     fputc('\n', out);
 }
 
 void grid_print(FILE *out, const Grid *g) {
-    fprintf(out, "H2-LLM evaluation grid under h2llm-artifact: %d models x %d workloads x %d batch sizes x %d designs, "
-                 "%d evaluations (%d exact searches, %d closed forms), %.2f s\n", g->nmodels, NDS, NBATCH, GRID_DESIGNS,
+    fprintf(out, "H2-LLM evaluation grid under h2llm-artifact: %d model%s x %d workloads x %d batch sizes x %d designs, "
+                 "%d evaluations (%d exact searches, %d closed forms), %.2f s\n", g->nmodels, plural(g->nmodels), NDS,
+            NBATCH, GRID_DESIGNS,
             g->searches, g->searches - 4 * g->npoints, 4 * g->npoints, g->seconds);
     fputs("Latencies are seconds per layer (the artifact's unit); every searched design is the exact optimum of its "
           "space.\n", out);
+    if (g->splits == SPLITS_ARTIFACT)
+        fputs("The searches use only the artifact's own MIX splits (--splits=artifact): the ratios i/kv, i/B or i/N "
+              "its generator draws.\n", out);
     static const GridDesign e2e[] = {GRID_CP, GRID_ID_NMP, GRID_ID_NMP_PLUS, GRID_H2LLM};
+    int mw = 12;    /* the model column: as wide as the longest name */
+    for (int mi = 0; mi < g->nmodels; mi++)
+        if ((int)strlen(row_at(g, mi, 0, 0, 0)->model) > mw)
+            mw = (int)strlen(row_at(g, mi, 0, 0, 0)->model);
     static const GridDesign flow[] = {GRID_ATTN_NMP, GRID_ATTN_NMP_SPLIT, GRID_FC_NMP, GRID_CC_NMP, GRID_H2LLM};
+    bool gaps = false;
     for (int mi = 0; mi < g->nmodels; mi++) {
-        speedup_table(out, g, mi, "Figure 10 (end to end)", GRID_ID_NMP_PLUS, e2e, 4);
-        speedup_table(out, g, mi, "Figure 12 (dataflow)", GRID_FC_NMP, flow, 5);
+        speedup_table(out, g, mi, "Figure 10 (end to end)", GRID_ID_NMP_PLUS, e2e, 4, &gaps);
+        speedup_table(out, g, mi, "Figure 12 (dataflow)", GRID_FC_NMP, flow, 5, &gaps);
     }
     /* Figure 13: per model and batch, the geometric mean over the datasets of the speedup over ID-NMP+ */
     fputs("\nFigure 13 (dataflow ablation): geometric mean over he, sg, lb, lg of the speedup over ID-NMP+\n", out);
-    fprintf(out, "  %-12s %-4s", "model", "b");
+    fprintf(out, "  %-*s %-4s", mw, "model", "b");
     for (int c = 0; c < 5; c++)
         fprintf(out, " %14s", grid_design_names[flow[c]]);
     fputc('\n', out);
     for (int mi = 0; mi < g->nmodels; mi++)
         for (int b = 0; b < NBATCH; b++) {
-            fprintf(out, "  %-12s %-4d", row_at(g, mi, 0, 0, 0)->model, batches[b]);
+            fprintf(out, "  %-*s %-4d", mw, row_at(g, mi, 0, 0, 0)->model, batches[b]);
             for (int c = 0; c < 5; c++) {
                 double ls = 0;
                 for (int ds = 0; ds < NDS; ds++)
                     ls += log(lat(g, mi, ds, b, GRID_ID_NMP_PLUS) / lat(g, mi, ds, b, flow[c]));
-                fprintf(out, " %14.3f", exp(ls / NDS));
+                cell(out, 14, exp(ls / NDS), &gaps);
             }
             fputc('\n', out);
         }
@@ -373,8 +433,10 @@ void grid_print(FILE *out, const Grid *g) {
         for (int ds = 0; ds < NDS; ds++)
             for (int b = 0; b < NBATCH; b++) {
                 const GridRow *h = row_at(g, mi, ds, b, GRID_H2LLM), *cc = row_at(g, mi, ds, b, GRID_CC_NMP);
-                fprintf(out, "  %-12s %-3s b%-3d %8.3f %8.3f\n", h->model, datasets[ds].name, batches[b],
-                        h->cost.prefill / h->cost.total, cc->cost.prefill / h->cost.prefill);
+                fprintf(out, "  %-*s %-3s b%-3d", mw, h->model, datasets[ds].name, batches[b]);
+                cell(out, 8, h->ok ? h->cost.prefill / h->cost.total : NAN, &gaps);
+                cell(out, 8, h->ok && cc->ok ? cc->cost.prefill / h->cost.prefill : NAN, &gaps);
+                fputc('\n', out);
             }
     /* Figure 15: the fixed H2-LLM device against the best of the 64 */
     fputs("\nFigure 15 (architecture exploration): H2-LLM latency / H2-LLM-Full latency, and Full's device\n", out);
@@ -382,8 +444,13 @@ void grid_print(FILE *out, const Grid *g) {
         for (int ds = 0; ds < NDS; ds++)
             for (int b = 0; b < NBATCH; b++) {
                 const GridRow *f = row_at(g, mi, ds, b, GRID_FULL);
-                fprintf(out, "  %-12s %-3s b%-3d %8.3f   nmp %g, (%g, %g MHz, %g GB/s)\n", f->model, datasets[ds].name,
-                        batches[b], lat(g, mi, ds, b, GRID_H2LLM) / f->cost.total, f->hw.nmp_channels, f->hw.pe_fpus,
-                        f->hw.pe_frequency / 1e6, f->hw.pe_bandwidth / 1e9);
+                fprintf(out, "  %-*s %-3s b%-3d", mw, f->model, datasets[ds].name, batches[b]);
+                cell(out, 8, f->ok ? lat(g, mi, ds, b, GRID_H2LLM) / f->cost.total : NAN, &gaps);
+                if (f->ok)
+                    fprintf(out, "   nmp %g, (%g, %g MHz, %g GB/s)", f->hw.nmp_channels, f->hw.pe_fpus,
+                            f->hw.pe_frequency / 1e6, f->hw.pe_bandwidth / 1e9);
+                fputc('\n', out);
             }
+    if (gaps)
+        fputs("\n(-: a design with no dataflow that keeps every channel within its capacity at that point)\n", out);
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Front-end throughput: writes a synthetic 10,000-op model (bench/gen_model) into the build
-# directory and times fe_load + fe_check on it (bench/bench_frontend, 20 runs).
+# directory and times fe_load + fe_check on it (bench/bench_frontend, 20 runs); then the IR, the
+# kernel library's bandwidth (bench/kernels) and the exploration.
 # usage: bench/run.sh BUILD_DIR      (after `cmake --build BUILD_DIR --target benchmarks`)
 # N=100000 REPS=5 bench/run.sh build  changes the model size and the number of runs.
 set -eu
@@ -23,6 +24,14 @@ echo "== front end: fe_load + fe_check of a $n-op model"
 echo
 echo "== IR: lower + default pipeline + print + re-parse of llama3-8b (bench_ir, $reps runs)"
 "$build/bench/bench_ir" examples/llama3-8b.h2 "$reps"
+
+echo
+echo "== kernels: decode GEMV and attention bandwidth, JIT vs STREAM triad vs gcc -O3 vs OpenBLAS (bench/kernels)"
+if [ -x "$build/bench/kernels" ]; then
+  "$build/bench/kernels" --workdir "$build/bench"
+else
+  echo "(not built: it needs OpenBLAS, Debian libopenblas-dev)"
+fi
 
 h2c=$build/h2c
 secs() { # prints the wall seconds a command takes (its output discarded)

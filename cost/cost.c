@@ -48,8 +48,8 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
 }
 
 bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfProblem *p, Diag *d) {
-    const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
-    int n = 0, first = -1;
+    const Phase *dc = &m->phases[PH_DECODE];
+    int ops[DF_MAX_OPS], n = 0;
     for (int i = 0; i < dc->nops; i++)
         if (dc->ops[i].scope == scope) {
             if (n == DF_MAX_OPS) {
@@ -57,10 +57,19 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
                            DF_MAX_OPS, scope == SCOPE_LAYER ? "layer" : op_scope_names[scope]);
                 return false;
             }
-            if (first < 0)
-                first = i;
-            n++;
+            ops[n++] = i;
         }
+    if (!df_problem_of_ops(m, cm, ops, n, p, d))
+        return false;
+    p->scope = scope;   /* (an empty scope's too) */
+    p->layers = scope == SCOPE_LAYER ? m->model.layers : 1;
+    return true;
+}
+
+bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int nops, DfProblem *p, Diag *d) {
+    const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    if (nops > DF_MAX_OPS)
+        h2c_unreachable("a problem of more than DF_MAX_OPS ops");
     memset(p, 0, sizeof *p);
     p->hw = m->dev.hw;
     p->nmp = dev_nmp_channels(&m->dev);
@@ -71,7 +80,6 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
     p->max_seq = m->work.max_seq;
     p->ctx_first = dc->ctx_first;
     p->ctx_last = dc->ctx_last;
-    p->layers = scope == SCOPE_LAYER ? m->model.layers : 1;
     p->hidden = m->model.hidden;
     p->intermediate = m->model.intermediate;
     p->vocab = m->model.vocab;
@@ -80,18 +88,18 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
     p->head_dim = m->model.head_dim;
     p->es = ir_elem_bytes(m);
     p->nmp_util = cm->nmp_util ? cm->nmp_util(&m->dev.hw, m->work.batch) : 1.0;
-    p->scope = scope;
     p->attention = ir_attention_form(m);
-    p->nops = n;
-    for (int k = 0, i = first; k < n; i++) {
-        if (dc->ops[i].scope != scope)
-            continue;
-        p->index[k++] = i;
-    }
-    for (int k = 0; k < n; k++) {
+    p->scope = nops > 0 ? dc->ops[ops ? ops[0] : 0].scope : SCOPE_LAYER;
+    p->layers = p->scope == SCOPE_LAYER ? m->model.layers : 1;
+    p->nops = nops;
+    for (int k = 0; k < nops; k++)
+        p->index[k] = ops ? ops[k] : k;
+    for (int k = 0; k < nops; k++) {
         int i = p->index[k];
         const Op *o = &dc->ops[i], *po = &pf->ops[i];
         DfOp *q = &p->ops[k];
+        if (o->scope != p->scope)
+            h2c_unreachable("a problem of ops of two scopes");
         if (!(o->shape[0] && po->shape[0])) {
             diag_error(d, o->loc, "%%%s has no shape; run the shapes pass first", o->name);
             return false;
@@ -105,14 +113,12 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
         q->ctx_dim = o->code == OP_ATTN_SCORE || o->code == OP_SOFTMAX || o->code == OP_ATTN_TILE ? 2
                      : o->code == OP_ATTN_VALUE                                                      ? 3
                                                                                                      : -1;
-        for (int j = 0; j < o->ninputs; j++) {
-            int src = o->inputs[j];
-            if (src < 0 || dc->ops[src].scope != scope)
-                continue;   /* x, tokens, or the layer's output read by the epilogue */
-            for (int t = 0; t < n; t++)
-                if (p->index[t] == src)
+        /* inputs from ops not listed (x, tokens, the layer's output read by the epilogue, an earlier
+           piece of the layer) are placed already */
+        for (int j = 0; j < o->ninputs; j++)
+            for (int t = 0; t < nops && o->inputs[j] >= 0; t++)
+                if (p->index[t] == o->inputs[j])
                     q->preds |= 1u << t;
-        }
         if (o->tensor >= 0) {
             const Tensor *t = &m->tensors[o->tensor];
             Range box[IR_MAX_RANK];
@@ -128,7 +134,7 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
         }
     }
     /* fused attention: a score op, the softmax it may feed, and the value op that reads the result */
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < nops; k++) {
         const Op *v = &dc->ops[p->index[k]];
         if (v->code != OP_ATTN_VALUE || v->ninputs < 1 || v->inputs[0] < 0)
             continue;
@@ -140,14 +146,14 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
         if (dc->ops[src].code != OP_ATTN_SCORE)
             continue;
         int ks = -1, km = -1;
-        for (int t = 0; t < n; t++) {
+        for (int t = 0; t < nops; t++) {
             if (p->index[t] == src)
                 ks = t;
             if (p->index[t] == sm)
                 km = t;
         }
-        if (ks < 0)
-            continue;
+        if (ks < 0 || (sm >= 0 && km < 0))
+            continue;   /* split over two pieces of a layer: priced op by op */
         p->ops[ks].fused = k;
         p->ops[k].fused = ks;
         if (km >= 0)

@@ -55,6 +55,7 @@ typedef struct DfProblem {
     int index[DF_MAX_OPS];  /* op i of the problem is op index[i] of the module's phases */
     AttnForm attention; /* prefill attention: fused (the default) or unfused (the artifact's form) */
     double reserve;     /* bytes per channel held by the module's other scopes (capacity) */
+    double share;       /* a piece of a scope cut in pieces: its share of the scope's bytes (else 0) */
 } DfProblem;
 
 typedef enum DfExec {
@@ -102,6 +103,19 @@ typedef struct OpCost {
     double energy;
 } OpCost;
 
+/* A plan's cost op by op, for reports (the summary of `h2c compile`, --report=ops). Each figure
+ * covers every layer the model counts; decode sums every step. */
+typedef struct OpDetail {
+    double time;                /* seconds: the op's own time (decode: each step, the slower of its parts) */
+    double npu, nmp;            /* seconds of its NPU and NMP parts */
+    double bytes;               /* bytes moved: DRAM reads and writes, SRAM spill, NPU<->NMP transfers */
+    double energy[EF_COUNT_];   /* joules, by entry of the device's energy table */
+} OpDetail;
+
+typedef struct CostDetail {
+    OpDetail op[PH_COUNT_][DF_MAX_OPS];     /* by phase, by op of the problem */
+} CostDetail;
+
 typedef struct CostModel {
     const char *name;
     /* c NMP channels, normal: also on the normal channels, split: NMP share (see DfAssign) */
@@ -115,13 +129,15 @@ typedef struct CostModel {
     int (*split_pieces)(const DfProblem *p, int op, int c, long long *breaks, int max);
     /* True if energy is modelled (the artifact's is always 0). */
     bool has_energy;
-    /* Lower bounds, over every MIX split, of op_cost's prefill and energy on c channels (+ normal).
-     * Lets the search skip assignments that cannot enter a front. NULL: no bounds. */
-    void (*mix_lower)(const DfProblem *p, int op, int c, double *prefill, double *energy);
+    /* Lower bounds, over the MIX splits lo..hi, of op_cost's prefill and energy on c channels
+     * (+ normal). Lets the search skip assignments that cannot enter a front (over 1..S-1), and
+     * bound the optimum when it does not finish (over narrower ranges). NULL: no bounds. */
+    void (*mix_lower)(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill, double *energy);
     /* True if op_cost depends on an op only through its DfOp fields (kind, shapes, footprint): then
      * ops that agree in those are interchangeable, and the search enumerates them in one order. */
     bool costs_by_shape;
-    /* Time every plan pays on top of its ops (the h2c model's LM head), for the search's bound. NULL: 0. */
+    /* Time every plan pays on top of its ops, for the search's bound (the LM head is an op of the
+     * epilogue now: both models leave it NULL). NULL: 0. */
     double (*fixed_time)(const DfProblem *p);
     /* The NMP utilisation factor the model applies on this device at this batch (the artifact's
      * table for its ID-NMP points). NULL: 1. */
@@ -130,6 +146,9 @@ typedef struct CostModel {
     bool reads_sram;
     /* True if the model prices the whole model (the prologue and epilogue too), not one layer. */
     bool whole_model;
+    /* The plan op by op, with bytes and energy by entry, for reports. NULL: the model gives only
+     * CostResult (the artifact's: times per op, no traffic, no energy). */
+    void (*detail)(const DfProblem *p, const DfPlan *plan, CostDetail *out);
 } CostModel;
 
 /* The length of op's split dimension (N for fc, B for attention, 0 for others). */
@@ -142,6 +161,10 @@ bool df_problem_from_module(const Module *m, const CostModel *cm, DfProblem *p, 
  * times for the layer graph and once for the prologue and epilogue. False if it has more than
  * DF_MAX_OPS ops; a scope without ops gives nops = 0. */
 bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfProblem *p, Diag *d);
+/* The problem of some of its decode ops, all of one scope: op i of p is decode op ops[i] (ops NULL:
+ * op i), nops at most DF_MAX_OPS; inputs from ops not listed are left out (they are placed before
+ * these). */
+bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int nops, DfProblem *p, Diag *d);
 
 /* ---------------------------------------------------------------- cost_h2c.c
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation

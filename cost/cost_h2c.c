@@ -23,6 +23,7 @@ typedef struct Dev {
     double xfer;        /* bytes/s of one NPU<->NMP transfer link */
     /* energies in pJ */
     double e_npu_mac, e_pe_mac, e_sram_bit, e_npu_bit, e_pe_bit, e_xfer_bit, e_write_bit;
+    const EnergyEntry *e;   /* the device's table, for the breakdown by entry */
 } Dev;
 
 static Dev dev_of(const DfProblem *p) {
@@ -44,6 +45,7 @@ static Dev dev_of(const DfProblem *p) {
     d.e_pe_bit = e[EF_dram_read].value + e[EF_hb_io].value;
     d.e_xfer_bit = e[EF_channel_io].value;
     d.e_write_bit = e[EF_channel_io].value + e[EF_dram_on_die].value + e[EF_dram_read].value;
+    d.e = e;
     return d;
 }
 
@@ -82,6 +84,30 @@ typedef struct Part {
     double energy;      /* joules */
 } Part;
 
+/* What a report wants besides time (NULL where only time and total energy matter): the bytes moved
+ * (DRAM reads and writes, SRAM spill, NPU<->NMP transfers) and the energy by table entry, in pJ. The
+ * entries sum to Part.energy (up to rounding: the total keeps its own order of operations). */
+typedef struct Detail {
+    double bytes;
+    double pj[EF_COUNT_];
+} Detail;
+
+/* Bits over the channel path to the NPU (a read, a spill, a KV write): the DRAM array, the die's
+ * internal path to its I/O, and the channel interface. */
+static void bill_channel(Detail *dt, const Dev *d, double bytes) {
+    dt->bytes += bytes;
+    dt->pj[EF_dram_read] += bytes * 8 * d->e[EF_dram_read].value;
+    dt->pj[EF_dram_on_die] += bytes * 8 * d->e[EF_dram_on_die].value;
+    dt->pj[EF_channel_io] += bytes * 8 * d->e[EF_channel_io].value;
+}
+
+/* Bits from a bank to its PE: the DRAM array and the hybrid bond. */
+static void bill_bond(Detail *dt, const Dev *d, double bytes) {
+    dt->bytes += bytes;
+    dt->pj[EF_dram_read] += bytes * 8 * d->e[EF_dram_read].value;
+    dt->pj[EF_hb_io] += bytes * 8 * d->e[EF_hb_io].value;
+}
+
 /* Bytes of an operand on the NMP channels and on the normal ones, per the mapping's storage. */
 static void storage_split(const Mapping *mp, double bytes, double *on_nmp, double *on_normal) {
     double rest = bytes * (1 - mp->f);
@@ -114,7 +140,7 @@ static double causal_share(const DfProblem *p) { return ((double)p->prompt + 1) 
  * both products, the softmax on the vector unit and the traffic (Q in, K and V read once, O out,
  * the prompt's KV written) overlap, so the slowest decides. The softmax and value ops then cost
  * only their energy. */
-static Part fused_attention(const DfProblem *p, const Dev *d, const DfOp *score, const Mapping *mp) {
+static Part fused_attention(const DfProblem *p, const Dev *d, const DfOp *score, const Mapping *mp, Detail *dt) {
     Part r = {0, 0, 0};
     const DfOp *value = &p->ops[score->fused], *sm = NULL;
     for (int i = 0; i < p->nops; i++)
@@ -141,17 +167,23 @@ static Part fused_attention(const DfProblem *p, const Dev *d, const DfOp *score,
     r.energy = (macs * d->e_npu_mac + vec * d->e_npu_mac + (kv + act) * 8 * d->e_npu_bit +
                 (q + o + kv + 2 * elems * es) * 8 * d->e_sram_bit + kv_write * 8 * d->e_write_bit) *
                1e-12;
+    if (dt) {
+        dt->pj[EF_npu_mac] += (macs + vec) * d->e_npu_mac;
+        dt->pj[EF_sram_access] += (q + o + kv + 2 * elems * es) * 8 * d->e_sram_bit;
+        bill_channel(dt, d, kv + act + kv_write);
+    }
     return r;
 }
 
 /* Time and energy of one op, one layer, one step (prefill: the whole prompt at once). */
-static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefill, double ctx, const Mapping *mp) {
+static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefill, double ctx, const Mapping *mp,
+                    Detail *dt) {
     Part r = {0, 0, 0};
     Gemm g = gemm_at(o, prefill, ctx);
     double es = p->es;
     if (prefill && o->fused >= 0 && p->attention == ATTN_FUSED) {
         if (o->code == OP_ATTN_SCORE)
-            return fused_attention(p, d, o, mp);
+            return fused_attention(p, d, o, mp, dt);
         return r;   /* the softmax and value ops ran inside the score op's kernel */
     }
     if (o->code == OP_EMBEDDING) {
@@ -159,6 +191,10 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
         double bytes = g.M * g.N * es;
         r.npu = bytes / ((double)(p->nmp + p->normal) * d->ch_bw);
         r.energy = bytes * 8 * (d->e_npu_bit + d->e_sram_bit) * 1e-12;
+        if (dt) {
+            dt->pj[EF_sram_access] += bytes * 8 * d->e_sram_bit;
+            bill_channel(dt, d, bytes);
+        }
         return r;
     }
     if (o->kind == DFK_OTHER) {
@@ -166,6 +202,10 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
         double ops = elems * vector_ops(o->code);
         r.npu = ops / d->vec;
         r.energy = (ops * d->e_npu_mac + 2 * elems * es * 8 * d->e_sram_bit) * 1e-12;
+        if (dt) {
+            dt->pj[EF_npu_mac] += ops * d->e_npu_mac;
+            dt->pj[EF_sram_access] += 2 * elems * es * 8 * d->e_sram_bit;
+        }
         return r;
     }
     double macs = g.B * g.M * g.N * g.K;
@@ -193,6 +233,11 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
         r.npu = t_mac > t_mem ? t_mac : t_mem;
         r.energy = (macs * d->e_npu_mac + operand * 8 * d->e_npu_bit + (operand + in + out) * 8 * d->e_sram_bit +
                     spill * 8 * d->e_npu_bit + kv_write * 8 * d->e_write_bit) * 1e-12;
+        if (dt) {
+            dt->pj[EF_npu_mac] += macs * d->e_npu_mac;
+            dt->pj[EF_sram_access] += (operand + in + out) * 8 * d->e_sram_bit;
+            bill_channel(dt, d, operand + spill + kv_write);
+        }
         return r;
     }
     double f = ex == DF_EXEC_NMP ? 1 : mp->f;
@@ -209,6 +254,12 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
         double xbytes = (o->kind == DFK_FC ? in * c : in * f) + out * f + kv_write * f;
         r.energy += (m * d->e_pe_mac + b * 8 * d->e_pe_bit + xbytes * 8 * d->e_xfer_bit +
                      kv_write * f * 8 * d->e_pe_bit) * 1e-12;
+        if (dt) {
+            dt->pj[EF_pe_mac] += m * d->e_pe_mac;
+            bill_bond(dt, d, b + kv_write * f);
+            dt->bytes += xbytes;
+            dt->pj[EF_channel_io] += xbytes * 8 * d->e_xfer_bit;
+        }
     }
     if (f < 1) {
         /* the rest on the NPU, read from the normal channels (or every channel when spread) */
@@ -228,6 +279,11 @@ static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefil
         r.npu = t_mac > t_mem ? t_mac : t_mem;
         r.energy += (m * d->e_npu_mac + b * 8 * d->e_npu_bit + (b + in + out) * 8 * d->e_sram_bit +
                      spill * 8 * d->e_npu_bit + kvw * 8 * d->e_write_bit) * 1e-12;
+        if (dt) {
+            dt->pj[EF_npu_mac] += m * d->e_npu_mac;
+            dt->pj[EF_sram_access] += (b + in + out) * 8 * d->e_sram_bit;
+            bill_channel(dt, d, b + spill + kvw);
+        }
     }
     return r;
 }
@@ -292,7 +348,7 @@ typedef struct OpArgs {
 
 static double op_fn(const void *data, double ctx) {
     const OpArgs *a = data;
-    Part r = op_step(a->p, a->d, a->o, false, ctx, &a->mp);
+    Part r = op_step(a->p, a->d, a->o, false, ctx, &a->mp, NULL);
     return a->which == 0 ? r.npu : a->which == 1 ? r.nmp : r.energy;
 }
 
@@ -328,7 +384,7 @@ static void h2c_op_cost(const DfProblem *p, int op, int c, bool normal, long lon
     as.split = split;
     as.ratio = -1;
     OpArgs a = {p, &d, o, mapping_of(p, op, &as), 0};
-    Part pre = op_step(p, &d, o, true, 0, &a.mp);
+    Part pre = op_step(p, &d, o, true, 0, &a.mp, NULL);
     double L = p->layers;
     out->prefill = L * (pre.npu + pre.nmp);
     a.which = 0;
@@ -339,10 +395,12 @@ static void h2c_op_cost(const DfProblem *p, int op, int c, bool normal, long lon
     out->energy = L * (pre.energy + sum_ctx(p, op_fn, &a));
 }
 
-/* Lower bounds over every MIX split on c channels + normal. Prefill: the NPU can do no better than
- * stream the operand (and write the KV) over every channel at once. Energy: every term is linear in
- * the NMP share (or does not depend on it), so the least is at one end of the range. */
-static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+/* Lower bounds over the MIX splits lo..hi on c channels + normal. Prefill: the NPU can do no better
+ * than stream the operand (and write the KV) over every channel at once; and over a narrower range,
+ * the NMP channels hold at least the share lo/S and the normal ones at least 1 - hi/S. Energy: every
+ * term is linear in the NMP share (or does not depend on it), so the least is at one end. */
+static void h2c_mix_lower(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill,
+                          double *energy) {
     Dev d = dev_of(p);
     const DfOp *o = &p->ops[op];
     Gemm g = o->pre;
@@ -354,7 +412,8 @@ static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, do
     double bw = (double)(c + p->normal) * d.ch_bw, all_ch = (double)(p->nmp + p->normal) * d.ch_bw;
     double t_mac = macs / d.npu, t_mem = operand / bw + spill / all_ch + kv / bw;
     *prefill = L * (t_mac > t_mem ? t_mac : t_mem);
-    if (o->fused >= 0 && p->attention == ATTN_FUSED) {
+    bool fused = o->fused >= 0 && p->attention == ATTN_FUSED;
+    if (fused) {
         /* a fused kernel: no faster than its MACs (priced on the score op; the value op is free) */
         const DfOp *v = &p->ops[o->fused];
         Gemm b = v->pre;
@@ -362,10 +421,21 @@ static void h2c_mix_lower(const DfProblem *p, int op, int c, double *prefill, do
         *prefill = o->code == OP_ATTN_SCORE ? L * (g.B * g.M * g.N * g.K + b.B * b.M * b.N * b.K) * share / d.npu : 0;
     }
     long long S = df_split_len(p, op);
-    OpCost lo, hi;
-    h2c_op_cost(p, op, c, true, 1, &lo);
-    h2c_op_cost(p, op, c, true, S - 1, &hi);
-    *energy = lo.energy < hi.energy ? lo.energy : hi.energy;
+    if (!fused && (lo > 1 || hi < S - 1) && c > 0 && p->normal > 0 && S > 0) {
+        double f_lo = (double)lo / (double)S, f_hi = (double)hi / (double)S;
+        double cb = c * d.ch_bw, xb = p->normal * d.ch_bw;
+        double r_nmp = f_lo * operand / cb, r_normal = (1 - f_hi) * operand / xb;
+        double k_nmp = f_lo * kv / cb, k_normal = (1 - f_hi) * kv / xb;
+        double read = r_nmp > r_normal ? r_nmp : r_normal, write = k_nmp > k_normal ? k_nmp : k_normal;
+        double mem = read + spill / all_ch + write;
+        double narrow = L * (t_mac > mem ? t_mac : mem);
+        if (narrow > *prefill)
+            *prefill = narrow;
+    }
+    OpCost e_lo, e_hi;
+    h2c_op_cost(p, op, c, true, lo, &e_lo);
+    h2c_op_cost(p, op, c, true, hi, &e_hi);
+    *energy = e_lo.energy < e_hi.energy ? e_lo.energy : e_hi.energy;
 }
 
 /* ---------------------------------------------------------------- whole plans */
@@ -402,7 +472,7 @@ static double plan_step(const void *data, double ctx) {
                     if (as->group != g || as->part != part || as->stratum != s)
                         continue;
                     sany = true;
-                    Part r = op_step(p, a->d, &p->ops[i], false, ctx, &a->mp[i]);
+                    Part r = op_step(p, a->d, &p->ops[i], false, ctx, &a->mp[i], NULL);
                     nmax = r.nmp > nmax ? r.nmp : nmax;
                     nsum += r.npu;
                     energy += r.energy;
@@ -433,7 +503,7 @@ static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out
     for (int k = 0; k < plan->nops; k++) {
         int i = plan->order[k];
         a.mp[i] = mapping_of(p, i, &plan->a[i]);
-        Part pre = op_step(p, &d, &p->ops[i], true, 0, &a.mp[i]);
+        Part pre = op_step(p, &d, &p->ops[i], true, 0, &a.mp[i], NULL);
         out->op_prefill[i] = L * (pre.npu + pre.nmp);
         out->prefill += out->op_prefill[i];
         pre_energy += L * pre.energy;
@@ -450,6 +520,64 @@ static void h2c_evaluate(const DfProblem *p, const DfPlan *plan, CostResult *out
     out->decode_step = p->gen > 0 ? out->decode / p->gen : 0;
 }
 
+/* ---------------------------------------------------------------- op by op, for reports */
+
+typedef struct DetailArgs {
+    const DfProblem *p;
+    const Dev *d;
+    const DfOp *o;
+    Mapping mp;
+    int which;          /* 0: npu time, 1: nmp time, 2: the slower of the two, 3: bytes, 4 + k: energy entry k */
+} DetailArgs;
+
+static double detail_fn(const void *data, double ctx) {
+    const DetailArgs *a = data;
+    Detail dt;
+    memset(&dt, 0, sizeof dt);
+    Part r = op_step(a->p, a->d, a->o, false, ctx, &a->mp, &dt);
+    switch (a->which) {
+    case 0: return r.npu;
+    case 1: return r.nmp;
+    case 2: return r.npu > r.nmp ? r.npu : r.nmp;
+    case 3: return dt.bytes;
+    default: return dt.pj[a->which - 4];
+    }
+}
+
+/* One step's Part and Detail, scaled (layers, or decode steps) into an OpDetail. */
+static void fill_detail(OpDetail *od, Part r, const Detail *dt, double scale) {
+    od->npu = scale * r.npu;
+    od->nmp = scale * r.nmp;
+    od->time = scale * (r.npu > r.nmp ? r.npu : r.nmp);
+    od->bytes = scale * dt->bytes;
+    for (int k = 0; k < EF_COUNT_; k++)
+        od->energy[k] = scale * dt->pj[k] * 1e-12;
+}
+
+static void h2c_detail(const DfProblem *p, const DfPlan *plan, CostDetail *out) {
+    memset(out, 0, sizeof *out);
+    Dev d = dev_of(p);
+    double L = p->layers;
+    for (int i = 0; i < plan->nops; i++) {
+        Mapping mp = mapping_of(p, i, &plan->a[i]);
+        Detail dt;
+        memset(&dt, 0, sizeof dt);
+        Part pre = op_step(p, &d, &p->ops[i], true, 0, &mp, &dt);
+        fill_detail(&out->op[PH_PREFILL][i], pre, &dt, L);
+        out->op[PH_PREFILL][i].time = L * (pre.npu + pre.nmp);     /* as h2c_evaluate counts it */
+        OpDetail *od = &out->op[PH_DECODE][i];
+        DetailArgs a = {p, &d, &p->ops[i], mp, 0};
+        double *field[4] = {&od->npu, &od->nmp, &od->time, &od->bytes};
+        for (a.which = 0; a.which < 4 + EF_COUNT_; a.which++) {
+            double v = L * sum_ctx(p, detail_fn, &a);
+            if (a.which < 4)
+                *field[a.which] = v;
+            else
+                od->energy[a.which - 4] = v * 1e-12;
+        }
+    }
+}
+
 const CostModel cost_h2c = {
     .name = "h2c",
     .op_cost = h2c_op_cost,
@@ -462,4 +590,5 @@ const CostModel cost_h2c = {
     .nmp_util = NULL,
     .reads_sram = true,
     .whole_model = true,
+    .detail = h2c_detail,
 };

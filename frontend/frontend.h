@@ -114,6 +114,7 @@ struct Item {
             Loc name_loc;
             Stmt *body;
             Loc end_loc;            /* the closing brace */
+            bool broken;            /* the parser recovered from an error inside it: not checked */
         } block;
     };
 };
@@ -239,6 +240,7 @@ typedef struct Config {
 /* CLI overrides of the selection (NULL: none). */
 typedef struct Selection {
     const char *hardware, *model, *workload, *cost_model;
+    const char *objective;      /* --objective: overrides the explore block's (the CLI checks it) */
     int batch;                  /* > 0: run the chosen workload at this batch size */
 } Selection;
 

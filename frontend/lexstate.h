@@ -19,6 +19,7 @@ typedef struct LexState {
     Loc comment_start;      /* for "unterminated comment" */
     Loc prev, cur;          /* the last two tokens returned, for "missing ';'" after prev */
     int err_line;           /* line of the last error reported in this file (0: none) */
+    Loc block_err;          /* the first error (reported or not) since the last top-level '{' */
     bool halted;            /* input ended early; the lexer has said why */
     int depth;              /* brackets open: ( [ { */
     int nops;               /* operators since the last ; { or } */
@@ -57,5 +58,9 @@ const char *lex_unescape(LexState *ls, const char *s, size_t n, Loc loc);
 /* Reports an error in the file being read and remembers its line (the parser reports one
  * syntax error per line, so a bad token does not also draw a parse error). */
 void lex_error(LexState *ls, Loc at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Remembers an error at `at` for lex_block_broken (lex_error calls it). */
+void lex_note_error(LexState *ls, Loc at);
+/* True if an error was found between a top-level block's '{' and its closing brace at `end`. */
+bool lex_block_broken(const LexState *ls, Loc end);
 
 #endif

@@ -6,6 +6,7 @@
 %define api.location.type {Loc}
 %define parse.error custom
 %define lr.type canonical-lr
+%define lr.default-reduction consistent
 %locations
 %expect 0
 %parse-param {void *scanner} {LexState *ls}
@@ -116,13 +117,14 @@ item
                                   $$->use.what = $2; $$->use.what_loc = @2;
                                   $$->use.name = $3; $$->use.name_loc = @3;
                                 }
-    | blockkw opt_name '{' stmts block_end {
+    | blockkw opt_name '{' stmts block_close {
                                   $$ = ast_item(A, IT_BLOCK, @1);
                                   $$->block.bk = $1;
                                   $$->block.name = $2;
                                   $$->block.name_loc = $2 ? @2 : @1;
                                   $$->block.body = $4.head;
                                   $$->block.end_loc = @5;
+                                  $$->block.broken = lex_block_broken(ls, @5);
                                 }
     | error ';'                 { $$ = NULL; /* no yyerrok: likely inside a block with a broken head */ }
     | error '}'                 { $$ = NULL; yyerrok; }
@@ -173,7 +175,7 @@ stmt
                                   $$->assign.value = $3;
                                   $$->assign.source = $4; $$->assign.source_loc = @4;
                                 }
-    | IDENT '{' stmts block_end {
+    | IDENT '{' stmts block_close {
                                   $$ = ast_stmt(A, ST_BLOCK, @1);
                                   $$->block.name = $1; $$->block.name_loc = @1;
                                   $$->block.body = $3.head;
@@ -191,6 +193,18 @@ stmt
 block_end
     : '}'
     | error '}'                 { @$ = @2; yyerrok; }
+    ;
+
+/* A ';' after a block's '}' is a mistake people make often: say so, and go on as if it were not there */
+block_close
+    : block_end
+    | block_end ';'             {
+                                  @$ = @1;
+                                  /* an error, but one that leaves nothing in doubt: the block stays whole
+                                     (lex_error would mark it broken) */
+                                  diag_error(ls->diag, @2, "no ';' after a block: it ends at its '}'");
+                                  ls->err_line = @2.line;
+                                }
     ;
 
 path
@@ -264,12 +278,43 @@ static bool is_keyword(yysymbol_kind_t t) {
     return starts_item(t) || t == YYSYMBOL_OP || t == YYSYMBOL_FROM;
 }
 
+/* The text of the token at `at`, from the file being read ("" if it is not there). */
+static void token_text(const LexState *ls, Loc at, char *buf, size_t n) {
+    buf[0] = 0;
+    const char *p = ls->src->text, *end = p + ls->src->len;
+    for (int l = 1; l < at.line; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return;
+        p = nl + 1;
+    }
+    if (at.col < 1 || at.len <= 0 || at.col - 1 >= end - p)
+        return;
+    p += at.col - 1;
+    size_t len = (size_t)at.len < (size_t)(end - p) ? (size_t)at.len : (size_t)(end - p);
+    len = len < n - 1 ? len : n - 1;
+    memcpy(buf, p, len);
+    buf[len] = 0;
+}
+
+/* "nmp.channels-2;": a '-' typed for '=' makes one name. If `name` ends in -NUMBER, the hint. */
+static bool minus_for_equals(const char *name, char *hint, size_t n) {
+    const char *dash = strrchr(name, '-');
+    if (!dash || dash == name || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
+        return false;
+    snprintf(hint, n, "'%s' is one name (a '-' between name characters is part of it); did you mean '%.*s = %s'?",
+             name, (int)(dash - name), name, dash + 1);
+    return true;
+}
+
 /* Bison's "unexpected X, expecting A or B", with changes for what people get wrong most:
    - a ';' missing at the end of a line is reported after the last token of that line, not at
      the start of the next;
    - a block that runs into the next item, or into the end of the file, is missing its '}': say
      so, and point at its '{';
    - a keyword where a name may go says that it is a keyword;
+   - a name where an item should start is taken for a misspelt block keyword, and "a-2" where '='
+     was wanted for "a = 2";
    - one syntax error per line, so one mistake (or a bad token the lexer already reported) does
      not draw a cascade of them. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexState *ls) {
@@ -280,6 +325,18 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
     Loc at = *yypcontext_location(ctx);
     yysymbol_kind_t exp[YYNTOKENS];
     int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
+    /* after a block's '}' the grammar takes a ';' only to say it is not needed: never ask for one */
+    char prev[8] = "";
+    Loc last = tok == YYSYMBOL_YYEOF ? ls->cur : ls->prev;  /* the token before the unexpected one */
+    if (last.file)
+        token_text(ls, last, prev, sizeof prev);
+    if (strcmp(prev, "}") == 0) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (exp[i] != YYTRANSLATE(';'))
+                exp[k++] = exp[i];
+        n = k;
+    }
     bool want_semi = false, want_ident = false, want_close = false;
     for (int i = 0; i < n; i++) {
         want_semi |= exp[i] == YYTRANSLATE(';');
@@ -287,7 +344,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
         want_ident |= exp[i] == YYSYMBOL_IDENT;
     }
     bool note_open = tok == YYSYMBOL_YYEOF;
-    char msg[256];
+    bool want_item = false, want_equals = false;
+    for (int i = 0; i < n; i++) {
+        want_item |= starts_item(exp[i]);
+        want_equals |= exp[i] == YYTRANSLATE('=');
+    }
+    char msg[768], word[128], hint[512];
     if (want_semi && ls->prev.file && at.line > ls->prev.line) {
         at = ls->prev;
         at.col += at.len;
@@ -296,6 +358,18 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
     } else if (want_close && starts_item(tok)) {
         snprintf(msg, sizeof msg, "syntax error, missing '}' before %s", yysymbol_name(tok));
         note_open = true;
+    } else if (tok == YYSYMBOL_IDENT && want_item && (token_text(ls, at, word, sizeof word), word[0])) {
+        /* an item cannot start with a name: most often a misspelt block keyword */
+        static const char *const items[] = {"hardware", "model", "workload", "sparsity", "explore", "import", "use", NULL};
+        const char *sug = closest_word(word, items);
+        if (sug)
+            snprintf(msg, sizeof msg, "syntax error, unknown item '%s'; did you mean '%s'?", word, sug);
+        else
+            snprintf(msg, sizeof msg, "syntax error, unknown item '%s' (a file holds import and use items, and "
+                     "hardware, model, workload, sparsity and explore blocks)", word);
+    } else if (want_equals && ls->prev.file && (token_text(ls, ls->prev, word, sizeof word), 1) &&
+               minus_for_equals(word, hint, sizeof hint)) {
+        snprintf(msg, sizeof msg, "syntax error, unexpected %s, expecting '='; %s", yysymbol_name(tok), hint);
     } else {
         /* the tokens that start an expression read better as one "a value" */
         const char *names[YYNTOKENS];
@@ -324,8 +398,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, LexStat
         if (is_keyword(tok) && want_ident)
             snprintf(msg + k, sizeof msg - (size_t)k, " (%s is a keyword, not a name)", yysymbol_name(tok));
     }
-    if (at.line == ls->err_line)
+    if (at.line == ls->err_line) {
+        lex_note_error(ls, at);     /* not reported, but the block it is in is still broken */
         return 0;
+    }
     lex_error(ls, at, "%s", msg);
     if (note_open && ls->depth > 0) {
         int i = ls->depth - 1;

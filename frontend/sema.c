@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const op_kind_names[OPK_COUNT_] = {
 #define X(id, name, doc) name,
@@ -61,14 +62,33 @@ static void *pick(Sema *S, const char *kind, Named *c, int n, const char *cli, c
             if (c[i].name && strcmp(c[i].name, want) == 0)
                 return c[i].p;
         const char **names = arena_alloc(S->a, sizeof(char *) * (size_t)(n + 1));
-        for (int i = 0; i < n; i++)
+        const char *sug = NULL;
+        char all[256] = "";
+        for (int i = 0; i < n; i++) {
             names[i] = c[i].name ? c[i].name : "";
-        const char *sug = closest_word(want, names);
+            if (c[i].name && !sug && strcasecmp(c[i].name, want) == 0)
+                sug = c[i].name;    /* --workload SG means sg */
+            size_t l = strlen(all);
+            if (c[i].name && l + strlen(c[i].name) + 8 < sizeof all)
+                snprintf(all + l, sizeof all - l, "%s%s", l ? ", " : "", c[i].name);
+            else if (c[i].name && !strstr(all, "..."))
+                snprintf(all + l, sizeof all - l, ", ...");
+        }
+        if (!sug)
+            sug = closest_word(want, names);
         Loc at = use && !cli ? use->use.name_loc : NOLOC;
-        if (sug)
-            diag_error(S->d, at, "no %s named '%s'; did you mean '%s'?", kind, want, sug);
+        char from[160] = "";
+        if (cli)
+            snprintf(from, sizeof from, "--%s %s: ", kind, want);
+        char known[300];
+        if (n > 0)
+            snprintf(known, sizeof known, " (the %s block%s: %s)", kind, n == 1 ? "" : "s", all);
         else
-            diag_error(S->d, at, "no %s named '%s'", kind, want);
+            snprintf(known, sizeof known, " (there is no %s block)", kind);
+        if (sug)
+            diag_error(S->d, at, "%sno %s named '%s'; did you mean '%s'?%s", from, kind, want, sug, known);
+        else
+            diag_error(S->d, at, "%sno %s named '%s'%s", from, kind, want, known);
         *err = true;
         return NULL;
     }
@@ -101,6 +121,9 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         return NULL;
     }
     int errors0 = s->diag->errors;
+    /* after errors in reading or parsing, the blocks that parsed whole are checked all the same (one
+       run reports both kinds), but not the broken ones, nor the selection, which could only echo them */
+    bool load_errors = errors0 > 0;
     Config *c = ARENA_NEW(S.a, Config);
     S.cfg = c;
     Named *names[BK_COUNT_] = {0};
@@ -163,6 +186,11 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
             }
             if (dup)
                 continue;
+            if (it->block.broken) {
+                Named n = {nm, it->block.name_loc, NULL};
+                VEC_PUSH(S.a, names[bk], nnames[bk], caps[bk], n);
+                continue;
+            }
             void *p = NULL;
             switch (bk) {
             case BK_HARDWARE: p = sema_hardware(&S, it); break;
@@ -176,11 +204,11 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
             VEC_PUSH(S.a, names[bk], nnames[bk], caps[bk], n);
         }
     }
-    if (nblocks == 0 && s->diag->errors == errors0) {
+    if (nblocks == 0 && !load_errors) {
         Loc at = {root ? root->src : NULL, 0, 0, 0};
         diag_error(S.d, at, "nothing to check: no hardware, model, workload, sparsity or explore block");
     }
-    if (s->diag->errors != errors0 || s->diag->stop) {
+    if (load_errors || s->diag->errors != errors0 || s->diag->stop) {
         s->arena.oom = saved;
         return NULL;
     }
@@ -244,10 +272,22 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         c->workload = w;
     }
     if (!err && c->model && c->sparse && c->sparse->dense_layers > c->model->layers)
-        diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layers", c->sparse->dense_layers,
-                   c->model->layers);
+        diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layer%s", c->sparse->dense_layers,
+                   c->model->layers, plural(c->model->layers));
     if (!err && c->model)
         check_capacity(&S, c);
+    if (!err && c->xp && c->xp->objective != OBJ_LATENCY && c->cost_model == CM_ARTIFACT && !pk->objective) {
+        /* the artifact's model has no energy: every plan and design would score 0 and rank by latency */
+        diag_error(S.d, c->xp->objective_loc.file ? c->xp->objective_loc : c->xp->loc,
+                   "objective = %s needs a cost model with energy; h2llm-artifact has none (its energy is always 0), "
+                   "so use objective = latency or the h2c cost model", objective_names[c->xp->objective]);
+        if (c->cost_model_loc.file)
+            diag_note(S.d, c->cost_model_loc, "the cost model is chosen here");
+    }
+    /* The one place that says sparsity is not used yet: remove it with the sparsity passes. */
+    if (!err && c->model && c->sparse && s->diag->errors == errors0)
+        diag_warning(S.d, c->sparse->loc, "the sparsity passes are not implemented yet: sparsity '%s' is checked "
+                     "and carried in the IR, but attention is planned and costed dense", c->sparse->name);
     s->arena.oom = saved;
     return s->diag->errors == errors0 ? c : NULL;
 }

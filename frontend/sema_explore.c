@@ -12,7 +12,7 @@ typedef struct XpCtx {
     Sema *S;
     Explore *xp;
     const Stmt *seen_fields[HWF_COUNT_];
-    const Stmt *dataflow, *method, *objective, *seed, *budget, *evals, *pe;
+    const Stmt *dataflow, *method, *objective, *splits, *seed, *budget, *evals, *pe;
     bool ok;
 } XpCtx;
 
@@ -48,6 +48,7 @@ static bool xp_extra(void *ctx, const char *path, const Stmt *st) {
     if (strcmp(path, "dataflow") == 0) special = &xc->dataflow;
     else if (strcmp(path, "method") == 0) special = &xc->method;
     else if (strcmp(path, "objective") == 0) special = &xc->objective;
+    else if (strcmp(path, "splits") == 0) special = &xc->splits;
     else if (strcmp(path, "seed") == 0) special = &xc->seed;
     else if (strcmp(path, "budget") == 0) special = &xc->budget;
     else if (strcmp(path, "evaluations") == 0) special = &xc->evals;
@@ -67,12 +68,13 @@ static bool xp_extra(void *ctx, const char *path, const Stmt *st) {
         if (strcmp(hw_fields[f].path, path) == 0)
             break;
     if (f == HWF_COUNT_) {
-        const char *names[HWF_COUNT_ + 8];
+        const char *names[HWF_COUNT_ + 9];
         int k = 0;
         for (int i = 0; i < HWF_COUNT_; i++)
             names[k++] = hw_fields[i].path;
-        static const char *const extra[] = {"dataflow", "method", "objective", "seed", "budget", "evaluations", "pe"};
-        for (int i = 0; i < 7; i++)
+        static const char *const extra[] = {"dataflow", "method", "objective", "splits", "seed", "budget",
+                                            "evaluations", "pe"};
+        for (int i = 0; i < 8; i++)
             names[k++] = extra[i];
         names[k] = NULL;
         const char *sug = closest_word(path, names);
@@ -127,7 +129,7 @@ Explore *sema_explore(Sema *S, const Item *it) {
     xp->name = it->block.name ? it->block.name : "default";
     xp->loc = it->block.name_loc;
     xp->seed = 1;
-    XpCtx xc = {S, xp, {0}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true};
+    XpCtx xc = {S, xp, {0}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true};
     Scope sc = {S, "explore", NULL, 0, NULL, 0, 0};
     sema_collect(&sc, it->block.body, NULL, xp_extra, &xc);
     Scope none = {S, "explore", NULL, 0, NULL, 0, 0};
@@ -152,6 +154,11 @@ Explore *sema_explore(Sema *S, const Item *it) {
     if (xc.objective) {
         int k = sema_enum_value(S, xc.objective->assign.value, "objective", objective_names, OBJ_COUNT_);
         if (k < 0) xc.ok = false; else xp->objective = (Objective)k;
+        xp->objective_loc = xc.objective->assign.value->loc;
+    }
+    if (xc.splits) {
+        int k = sema_enum_value(S, xc.splits->assign.value, "splits", split_space_names, SPLITS_COUNT_);
+        if (k < 0) xc.ok = false; else xp->splits = (SplitSpace)k;
     }
     if (xc.seed) {
         Val v;

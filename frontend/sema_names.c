@@ -32,6 +32,15 @@ static bool eval_num_lit(Sema *S, const Expr *e, Val *out) {
     const Unit *u = NULL;
     if (e->num.unit) {
         u = unit_lookup(e->num.unit);
+        const char *x = e->num.unit;
+        if (!u && (!strcmp(x, "k") || !strcmp(x, "K") || !strcmp(x, "M") || !strcmp(x, "G"))) {
+            /* 128k: a multiplier, not a unit */
+            double mult = x[0] == 'M' ? 1048576.0 : x[0] == 'G' ? 1073741824.0 : 1024.0;
+            double v = strtod(e->num.text, NULL);
+            diag_error(S->d, e->num.unit_loc, "a number takes no '%s' suffix: write %.17g (%s x %.0f) or %.17g", x,
+                       v * mult, e->num.text, mult, v * (mult == 1024.0 ? 1e3 : mult == 1048576.0 ? 1e6 : 1e9));
+            return false;
+        }
         if (!u) {
             static const char *const known[] = {
                 "B", "KB", "KiB", "MB", "MiB", "GB", "GiB", "TB", "TiB", "Hz", "kHz", "MHz", "GHz",
@@ -63,6 +72,16 @@ bool sema_eval(Scope *sc, const Expr *e, Val *out) {
         return eval_num_lit(S, e, out);
     case EX_NAME: {
         int i = sema_find_slot(sc, e->name);
+        const char *dash = strchr(e->name, '-');
+        if (i < 0 && dash) {
+            /* channels-2: one identifier, since a '-' between name characters is part of the name */
+            char *head = arena_strndup(S->a, e->name, (size_t)(dash - e->name));
+            if (sema_find_slot(sc, head) >= 0) {
+                diag_error(S->d, e->loc, "unknown name '%s' in %s: a '-' between name characters is part of the name; "
+                           "to subtract, write '%s - %s'", e->name, sc->what, head, dash + 1);
+                return false;
+            }
+        }
         if (i < 0) {
             const char *sug = closest_word(e->name, sema_slot_names(sc));
             if (sug)
@@ -215,6 +234,18 @@ bool sema_check_value(Sema *S, const char *path, UnitKind want, int flags, doubl
         int ex;
         double m = frexp(v.v, &ex);
         if (m != 0.5) {
+            /* 256 MB is 256 x 10^6 bytes; 256 MiB (2^20) is what a power-of-two field usually means */
+            static const char *const dec[] = {"KB", "MB", "GB", "TB"}, *const bin[] = {"KiB", "MiB", "GiB", "TiB"};
+            for (int k = 0; k < 4 && e->kind == EX_NUM && e->num.unit; k++) {
+                double b;
+                if (strcmp(e->num.unit, dec[k]) == 0 && unit_apply(e->num.text, unit_lookup(bin[k]), &b) &&
+                    frexp(b, &ex) == 0.5) {
+                    diag_error(S->d, e->loc, "'%s' = %s must be a power of two; did you mean %s %s? (%s is 10^%d "
+                               "bytes, %s is 2^%d)", path, val, e->num.text, bin[k], dec[k], 3 * (k + 1), bin[k],
+                               10 * (k + 1));
+                    return false;
+                }
+            }
             diag_error(S->d, e->loc, "'%s' = %s must be a power of two", path, val);
             return false;
         }

@@ -130,13 +130,18 @@ Sparsity *sema_sparsity(Sema *S, const Item *it) {
     }
     if (ok && sp->budget < sp->page) {
         diag_error(S->d, slots[3].st ? slots[3].st->assign.value->loc : sp->loc,
-                   "dynamic.budget = %d tokens is smaller than one page (%d tokens)", sp->budget, sp->page);
+                   "dynamic.budget = %d token%s is smaller than one page (%d tokens)", sp->budget, plural(sp->budget),
+                   sp->page);
         ok = false;
     }
-    if (ok && sp->budget % sp->page != 0)
+    if (ok && sp->budget % sp->page != 0) {
+        /* what the block and the IR carry from here on: whole pages */
+        int rounded = sp->budget / sp->page * sp->page;
         diag_warning(S->d, slots[3].st ? slots[3].st->assign.value->loc : sp->loc,
-                     "dynamic.budget = %d tokens is not a whole number of %d-token pages; it is rounded down",
-                     sp->budget, sp->page);
+                     "dynamic.budget = %d tokens is not a whole number of %d-token pages; it is rounded down to %d "
+                     "tokens", sp->budget, sp->page, rounded);
+        sp->budget = rounded;
+    }
     return ok ? sp : NULL;
 }
 

@@ -58,6 +58,19 @@ static bool looks_binary(const SrcFile *src) {
     return memchr(src->text, 0, n) != NULL;
 }
 
+/* IR text (`h2c compile -o x.h2ir` writes it; `h2c opt` reads it) given where .h2 is expected: its
+ * name ends in .h2ir, or it starts as IR does (a `;` comment or `module "..."`, neither of which can
+ * start a .h2 file). */
+static bool looks_like_ir(const SrcFile *src) {
+    size_t n = strlen(src->name);
+    if (n >= 5 && strcmp(src->name + n - 5, ".h2ir") == 0)
+        return true;
+    const char *p = src->text, *end = src->text + src->len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return (p < end && *p == ';') || (end - p > 8 && memcmp(p, "module \"", 8) == 0);
+}
+
 typedef struct LoadCtx {
     const char *stack[MAX_IMPORT_DEPTH + 1];  /* canonical paths being loaded, for cycles */
     const char *paths[MAX_IMPORT_DEPTH + 1];  /* the same files as opened, for messages */
@@ -149,6 +162,14 @@ static AstFile *load_rec(Session *s, LoadCtx *ctx, const char *path, Loc from) {
     if (looks_binary(src)) {
         Loc at = {src, 0, 0, 0};
         diag_error(s->diag, at, "not a text file (it contains NUL bytes)");
+        return f;
+    }
+    if (looks_like_ir(src)) {
+        Loc at = {src, 0, 0, 0};
+        if (ctx->depth == 0)
+            diag_error(s->diag, at, "this is IR text, not a .h2 file; use `h2c opt %s`", path);
+        else
+            diag_error(s->diag, at, "this is IR text, not a .h2 file; only .h2 files can be imported");
         return f;
     }
     fe_parse(s, src, f);

@@ -207,12 +207,20 @@ typedef struct ModelShape {
     AttnForm attention;         /* prefill attention form (the workload may override it) */
 } ModelShape;
 
+/* An entity read from IR text has its place in that text as its Loc (errors point there) and the
+ * .h2 place its @file:line:col named as its origin (printed back, and given as a note). */
+typedef struct LocOrigin {
+    Loc at;                     /* in the IR text */
+    Loc origin;                 /* in the .h2 source */
+} LocOrigin;
+
 typedef struct Module {
     Arena arena;                /* owns everything below */
     const char *source;         /* the .h2 file it came from */
     CostModelKind cost_model;
     DataflowMode dataflow;
     Objective objective;
+    SplitSpace splits;          /* the MIX splits the dataflow search may use */
     Device dev;
     ModelShape model;
     Workload work;
@@ -223,6 +231,8 @@ typedef struct Module {
     Phase phases[PH_COUNT_];
     SrcFile **files;            /* source files named by Locs read from text */
     int nfiles, files_cap;
+    LocOrigin *origins;         /* the .h2 origins of entities read from IR text */
+    int norigins, origins_cap;
 } Module;
 
 Module *ir_module_new(void);
@@ -235,6 +245,10 @@ Tensor *ir_add_tensor(Module *m);
 const SrcFile *ir_intern_file(Module *m, const char *name, const char *text, size_t len);
 /* loc, pointing at the module's copy of its file. */
 Loc ir_own_loc(Module *m, Loc loc);
+/* Records that the entity at `at` (in IR text) came from `origin` (in a .h2 file). */
+void ir_set_origin(Module *m, Loc at, Loc origin);
+/* The .h2 origin of an entity read from IR text, or NOLOC. */
+Loc ir_origin(const Module *m, Loc at);
 void ir_op_add_tile(Module *m, Op *op, OpTile t);
 void ir_tensor_add_tile(Module *m, Tensor *t, TensorTile tile);
 double ir_elem_bytes(const Module *m);

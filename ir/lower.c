@@ -35,6 +35,7 @@ Module *ir_lower(const Config *c, Diag *d) {
     m->cost_model = c->cost_model;
     m->dataflow = c->xp ? c->xp->dataflow : DF_DATA_CENTRIC;
     m->objective = c->xp ? c->xp->objective : OBJ_LATENCY;
+    m->splits = c->xp ? c->xp->splits : SPLITS_ALL;
 
     m->dev.hw = *c->hw;
     m->dev.hw.name = arena_strdup(a, c->hw->name);

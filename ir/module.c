@@ -89,6 +89,20 @@ Loc ir_own_loc(Module *m, Loc loc) {
     return loc;
 }
 
+void ir_set_origin(Module *m, Loc at, Loc origin) {
+    LocOrigin lo = {at, origin};
+    VEC_PUSH(&m->arena, m->origins, m->norigins, m->origins_cap, lo);
+}
+
+Loc ir_origin(const Module *m, Loc at) {
+    for (int i = 0; i < m->norigins; i++) {
+        const Loc *a = &m->origins[i].at;
+        if (a->file == at.file && a->line == at.line && a->col == at.col)
+            return m->origins[i].origin;
+    }
+    return NOLOC;
+}
+
 void ir_op_add_tile(Module *m, Op *op, OpTile t) { VEC_PUSH(&m->arena, op->tiles, op->ntiles, op->tiles_cap, t); }
 
 void ir_tensor_add_tile(Module *m, Tensor *t, TensorTile tile) {

@@ -297,7 +297,8 @@ static double take_value(Reader *r, UnitKind want, const char *what) {
     return v;
 }
 
-/* An optional @file:line:col; without one, `here` (the entity's place in the IR text). */
+/* The entity's Loc: `here`, its place in the IR text; an @file:line:col after it is recorded as its
+ * .h2 origin (ir_set_origin). */
 static Loc opt_loc_or(Reader *r, Loc here) {
     if (r->tok.kind != T_LOC)
         return here;
@@ -319,7 +320,9 @@ static Loc opt_loc_or(Reader *r, Loc here) {
     *c1 = 0;
     Loc loc = {ir_intern_file(r->m, text, NULL, 0), (int)line, (int)col, 0};
     next(r);
-    return loc;
+    /* errors point at the IR text; the .h2 place is its origin, printed back and given as a note */
+    ir_set_origin(r->m, here, loc);
+    return here;
 }
 
 static ChanSet take_chanset(Reader *r) {
@@ -940,6 +943,26 @@ static void resolve(Reader *r) {
     }
 }
 
+/* A .h2 file given where IR is expected: its name ends in .h2, or it starts as .h2 does (a `//` or
+ * `/ *` comment, or an item's keyword), which IR text cannot. */
+static bool looks_like_h2(const char *name, const char *text, size_t len) {
+    size_t n = strlen(name);
+    if (n >= 3 && strcmp(name + n - 3, ".h2") == 0)
+        return true;
+    const char *p = text, *end = text + len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (end - p >= 2 && p[0] == '/' && (p[1] == '/' || p[1] == '*'))
+        return true;
+    static const char *const items[] = {"import", "use", "hardware", "model", "workload", "sparsity", "explore"};
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        size_t k = strlen(items[i]);
+        if ((size_t)(end - p) > k && memcmp(p, items[i], k) == 0 && (p[k] == ' ' || p[k] == '\t' || p[k] == '"'))
+            return true;
+    }
+    return false;
+}
+
 Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     Module *m = ir_module_new();
     if (!m) {
@@ -968,20 +991,23 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     }
     if (len > 0 && memchr(text, 0, len))
         rd_error(&rd, (Loc){rd.src, 0, 0, 0}, "not a text file (it contains NUL bytes)");
+    if (looks_like_h2(name, text, len))
+        rd_error(&rd, (Loc){rd.src, 0, 0, 0}, "this is a .h2 file, not IR text; use `h2c compile %s` (with -o FILE.h2ir "
+                 "to write its IR)", name);
     next(&rd);
     expect_kw(&rd, "module");
     if (rd.tok.kind != T_STR)
         expected(&rd, "the source file name in quotes");
     m->source = arena_strdup(&m->arena, rd.tok.text);
     next(&rd);
-    bool seen[3] = {false};
+    bool seen[4] = {false};
     for (;;) {
-        const char *const names[3] = {"cost_model", "dataflow", "objective"};
+        const char *const names[4] = {"cost_model", "dataflow", "objective", "splits"};
         int i;
-        for (i = 0; i < 3; i++)
+        for (i = 0; i < 4; i++)
             if (is_kw(&rd, names[i]))
                 break;
-        if (i == 3)
+        if (i == 4)
             break;
         if (seen[i])
             rd_error(&rd, rd.tok.loc, "'%s' is given twice", names[i]);
@@ -989,8 +1015,11 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
         next(&rd);
         Loc at = rd.tok.loc;
         const char *v = take_ident(&rd, names[i]);
-        const char *const *table = i == 0 ? cost_model_names : i == 1 ? dataflow_mode_names : objective_names;
-        int n = i == 0 ? CM_COUNT_ : i == 1 ? DF_COUNT_ : OBJ_COUNT_, k;
+        const char *const *table = i == 0   ? cost_model_names
+                                   : i == 1 ? dataflow_mode_names
+                                   : i == 2 ? objective_names
+                                            : split_space_names;
+        int n = i == 0 ? CM_COUNT_ : i == 1 ? DF_COUNT_ : i == 2 ? OBJ_COUNT_ : SPLITS_COUNT_, k;
         for (k = 0; k < n; k++)
             if (strcmp(table[k], v) == 0)
                 break;
@@ -998,7 +1027,8 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
             rd_error(&rd, at, "unknown %s '%s'", names[i], v);
         if (i == 0) m->cost_model = (CostModelKind)k;
         else if (i == 1) m->dataflow = (DataflowMode)k;
-        else m->objective = (Objective)k;
+        else if (i == 2) m->objective = (Objective)k;
+        else m->splits = (SplitSpace)k;
     }
     bool have_dev = false, have_model = false, have_work = false;
     while (rd.tok.kind != T_EOF) {

@@ -17,7 +17,10 @@ static void print_path(FILE *out, const char *p) {
     fputs(p, out);
 }
 
-static void print_loc(FILE *out, Loc loc) {
+/* An entity's source: its .h2 place, or, for one read from IR text, the place its @loc named. */
+static void print_loc(FILE *out, const Module *m, Loc loc) {
+    if (loc.file && loc.file->ir_text)
+        loc = ir_origin(m, loc);
     if (!loc.file || loc.line <= 0 || loc.file->ir_text)
         return;
     fputs(" @", out);
@@ -96,10 +99,10 @@ static void print_dims(FILE *out, const long long *d, int n) {
     fputc(']', out);
 }
 
-static void print_device(FILE *out, const Device *dev) {
+static void print_device(FILE *out, const Module *m, const Device *dev) {
     const Hardware *hw = &dev->hw;
     fprintf(out, "device %s", hw->name);
-    print_loc(out, hw->loc);
+    print_loc(out, m, hw->loc);
     fputs(" {\n", out);
     for (int i = 0; i < HWF_COUNT_; i++) {
         const FieldDesc *f = &hw_fields[i];
@@ -109,7 +112,7 @@ static void print_device(FILE *out, const Device *dev) {
             fputs(precision_name((Precision)v), out);
         else
             print_value(out, v, f->kind);
-        print_loc(out, hw->locs[i]);
+        print_loc(out, m, hw->locs[i]);
         fputc('\n', out);
     }
     for (int i = 0; i < EF_COUNT_; i++) {
@@ -130,7 +133,7 @@ static void print_device(FILE *out, const Device *dev) {
         }
         fputs(" from ", out);
         write_quoted(out, e->source ? e->source : "");
-        print_loc(out, e->loc);
+        print_loc(out, m, e->loc);
         fputc('\n', out);
     }
     fputs("}\n", out);
@@ -170,7 +173,7 @@ static void print_model_extras(FILE *out, const ModelShape *ms) {
 
 static const char *const tensor_kind_names[] = {"weight", "kv"};
 
-static void print_tensor(FILE *out, const Tensor *t) {
+static void print_tensor(FILE *out, const Module *m, const Tensor *t) {
     fprintf(out, "tensor %%%s %s %s ", t->name, tensor_kind_names[t->kind], precision_name(t->elem));
     print_dims(out, t->dims, t->rank);
     if (t->bias)
@@ -181,7 +184,7 @@ static void print_tensor(FILE *out, const Tensor *t) {
         fputs(" in ", out);
         print_place(out, t->tiles[0].place);
     }
-    print_loc(out, t->loc);
+    print_loc(out, m, t->loc);
     fputc('\n', out);
     if (inline_tile)
         return;
@@ -236,7 +239,7 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op, 
         fputs(" on ", out);
         ir_print_exec(out, op->tiles[0].exec);
     }
-    print_loc(out, op->loc);
+    print_loc(out, m, op->loc);
     fputc('\n', out);
     if (inline_tile)
         return;
@@ -254,22 +257,25 @@ void ir_print(FILE *out, const Module *m) {
     fprintf(out, "; h2c IR v%d\n", IR_VERSION);
     fputs("module ", out);
     write_quoted(out, m->source ? m->source : "");
-    fprintf(out, " cost_model %s dataflow %s objective %s\n\n", cost_model_names[m->cost_model],
+    fprintf(out, " cost_model %s dataflow %s objective %s", cost_model_names[m->cost_model],
             dataflow_mode_names[m->dataflow], objective_names[m->objective]);
-    print_device(out, &m->dev);
+    if (m->splits != SPLITS_ALL) /* (the default is left out) */
+        fprintf(out, " splits %s", split_space_names[m->splits]);
+    fputs("\n\n", out);
+    print_device(out, m, &m->dev);
     fputc('\n', out);
     const ModelShape *ms = &m->model;
     fprintf(out, "model %s layers %d hidden %d intermediate %d heads %d kv_heads %d head_dim %d vocab %d", ms->name,
             ms->layers, ms->hidden, ms->intermediate, ms->heads, ms->kv_heads, ms->head_dim, ms->vocab);
     print_model_extras(out, ms);
-    print_loc(out, ms->loc);
+    print_loc(out, m, ms->loc);
     fputc('\n', out);
     const Workload *w = &m->work;
     fprintf(out, "workload %s batch %d prompt %d generate %d max_seq %d", w->name, w->batch, w->prompt, w->generate,
             w->max_seq);
     if (w->attention >= 0)
         fprintf(out, " attention %s", attn_form_names[w->attention]);
-    print_loc(out, w->loc);
+    print_loc(out, m, w->loc);
     fputc('\n', out);
     if (m->has_sparsity) {
         const Sparsity *sp = &m->sparsity;
@@ -282,20 +288,20 @@ void ir_print(FILE *out, const Module *m) {
             fputs(" profile ", out);
             write_quoted(out, sp->profile);
         }
-        print_loc(out, sp->loc);
+        print_loc(out, m, sp->loc);
         fputc('\n', out);
     }
     if (m->ntensors)
         fputc('\n', out);
     for (int i = 0; i < m->ntensors; i++)
-        print_tensor(out, &m->tensors[i]);
+        print_tensor(out, m, &m->tensors[i]);
     for (int p = 0; p < PH_COUNT_; p++) {
         const Phase *ph = &m->phases[p];
         fprintf(out, "\nphase %s tokens %d context %d", phase_names[p], ph->tokens, ph->ctx_first);
         if (ph->ctx_last != ph->ctx_first)
             fprintf(out, "..%d", ph->ctx_last);
         fprintf(out, " steps %d", ph->steps);
-        print_loc(out, ph->loc);
+        print_loc(out, m, ph->loc);
         fputs(" {\n", out);
         /* the ops come scope by scope: prologue, layer graph, epilogue */
         for (int i = 0; i < ph->nops;) {

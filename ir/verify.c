@@ -24,11 +24,20 @@ static void *vmalloc(size_t n) {
     return p;
 }
 
-#define VERR(v, loc, ...)                                                                          \
-    do {                                                                                           \
-        diag_error((v)->d, (loc), __VA_ARGS__);                                                    \
-        (v)->ok = false;                                                                           \
-    } while (0)
+/* An error at an entity's Loc. For one read from IR text, that is its place in the text (an edited
+ * .h2ir points at the edit) and a note gives the .h2 place it was compiled from. */
+static void verr(V *v, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void verr(V *v, Loc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vreport(v->d, DIAG_ERROR, loc, fmt, ap);
+    va_end(ap);
+    v->ok = false;
+    Loc origin = loc.file && loc.file->ir_text ? ir_origin(v->m, loc) : NOLOC;
+    if (origin.file)
+        diag_note(v->d, origin, "compiled from here");
+}
+#define VERR(v, loc, ...) verr((v), (loc), __VA_ARGS__)
 
 static Loc op_loc(const Phase *ph, const Op *op) { return op->loc.file ? op->loc : ph->loc; }
 
@@ -94,6 +103,12 @@ static bool verify_model(V *v) {
         VERR(v, ms->loc, "model '%s': heads = %d is not a multiple of kv_heads = %d", ms->name, ms->heads, ms->kv_heads);
         ok = false;
     }
+    const Sparsity *sp = &v->m->sparsity;
+    if (v->m->has_sparsity && (sp->page < 1 || sp->budget < sp->page || sp->budget % sp->page != 0)) {
+        VERR(v, sp->loc, "sparsity '%s': budget %d must be a whole number of pages of %d tokens, at least one",
+             sp->name, sp->budget, sp->page);
+        ok = false;
+    }
     if (w->batch < 1 || w->prompt < 1 || w->generate < 1 || w->max_seq < w->prompt) {
         VERR(v, w->loc, "workload '%s': batch, prompt and generate must be positive and prompt <= max_seq", w->name);
         ok = false;
@@ -121,8 +136,8 @@ static void verify_phases(V *v) {
     const Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
     verify_phase_counts(v);
     if (pf->nops != dc->nops) {
-        VERR(v, dc->loc, "the phases differ: prefill has %d ops, decode %d (both hold the same layer)", pf->nops,
-             dc->nops);
+        VERR(v, dc->loc, "the phases differ: prefill has %d op%s, decode %d (both hold the same layer)", pf->nops,
+             plural(pf->nops), dc->nops);
         return;
     }
     for (int i = 0; i < pf->nops; i++) {
@@ -249,7 +264,8 @@ static void verify_tensors(V *v) {
                 VERR(v, T->loc, "tensor '%%%s' has %d layers; %s %s tensor has one copy", T->name, T->layers,
                      who[0] == 'e' ? "an" : "a", who);
             else
-                VERR(v, T->loc, "tensor '%%%s' has %d layers; the model has %d", T->name, T->layers, ms->layers);
+                VERR(v, T->loc, "tensor '%%%s' has %d layer%s; the model has %d", T->name, T->layers,
+                     plural(T->layers), ms->layers);
         }
         if ((double)T->elem != dev->hw.precision)
             VERR(v, T->loc, "tensor '%%%s' is %s but the device computes in %s", T->name, precision_name(T->elem),
@@ -270,8 +286,8 @@ static void verify_tensors(V *v) {
                      T->name, i, C);
                 places_ok = false;
             } else if (p->kind == PLACE_BANK && (chanset_count(p->chans) != 1 || p->bank < 0 || p->bank >= B)) {
-                VERR(v, T->loc, "tensor '%%%s': tile %d is placed on bank %d; channels have %d banks", T->name, i,
-                     p->bank, B);
+                VERR(v, T->loc, "tensor '%%%s': tile %d is placed on bank %d; channels have %d bank%s", T->name, i,
+                     p->bank, B, plural(B));
                 places_ok = false;
             }
         }
@@ -755,8 +771,9 @@ static void verify_dataflow(V *v, const Phase *ph) {
             used_nmp |= pn;
             used_normal |= pnorm;
         }
-        bool group_uses = used_nmp || used_normal;  /* a group of NPU-only ops (norms, softmax) is exempt */
-        if (m->dataflow == DF_DATA_CENTRIC && group_uses && (used_nmp != nmpset || (normset && !used_normal)))
+        /* (a group of ops that use no channels, norms and the like, is exempt, as such a stratum is) */
+        if (m->dataflow == DF_DATA_CENTRIC && (used_nmp || used_normal) &&
+            (used_nmp != nmpset || (normset && !used_normal)))
             VERR(v, gat, "group %d leaves channels unused; in data-centric mode the partitions of a group cover "
                  "every channel", g);
     }

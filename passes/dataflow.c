@@ -2,9 +2,11 @@
  * (data-centric, H2-LLM) or per kind of unit (compute-centric, SpecPIM), or applies a fixed
  * baseline mapping (npu-only, attn-nmp, attn-nmp-split, fc-nmp), according to the module's
  * `dataflow` option and cost model. The layer graph and the epilogue (the LM head) are planned each
- * in its own hierarchy (search/plan.c); the prologue's lookup runs on the NPU. The plans become IR:
- * decode ops get their dataflow position and execution tiles; weights and KV get tensor tiles on
- * the channels that hold each share; prefill runs on the NPU.
+ * in its own hierarchy (search/plan.c; search/layer.c cuts a scope of more than 32 ops in pieces);
+ * the prologue's lookup runs on the NPU. The plans become IR: decode ops get their dataflow position
+ * and execution tiles; weights and KV get tensor tiles on the channels that hold each share; prefill
+ * runs on the NPU. When the plan is not proven optimal, a note at the model gives its gap to the
+ * search's bound.
  * Requires: shapes. Replaces: every tensor tile and op tile. Maintains: shapes, locations.
  * Placement (offsets) runs after it. */
 #include "passes.h"
@@ -154,35 +156,30 @@ static void add_op_tile(Module *m, Op *op, int dim, long long lo, long long hi, 
     ir_op_add_tile(m, op, t);
 }
 
-/* Writes the plan of one scope's problem into the IR: its ops' positions and tiles, and the tiles of
- * the tensors its ops store (`stored` marks them, across scopes, so no tensor is stored twice). */
-static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, bool *stored, Diag *d) {
+/* Writes the plan of one piece of the layer: op i of p is decode op ops[i], and its groups come
+ * after the g0 groups of the pieces before. stored[t]: tensor t has its tiles already. */
+static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, const int *ops, int g0, bool *stored,
+                       Diag *d) {
     Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
     ChanSet normal = dev_normal_set(&m->dev);
-    for (int k = 0; k < p->nops; k++) {
-        int t = dc->ops[p->index[k]].tensor;
-        if (t >= 0 && !stored[t])
-            m->tensors[t].ntiles = 0;
-    }
     bool ok = true;
-    for (int k = 0; k < p->nops && ok; k++) {
-        int i = p->index[k];
-        const DfAssign *a = &plan->a[k];
-        Op *op = &dc->ops[i], *pop = &pf->ops[i];
+    for (int i = 0; i < p->nops && ok; i++) {
+        const DfAssign *a = &plan->a[i];
+        Op *op = &dc->ops[ops[i]], *pop = &pf->ops[ops[i]];
         op->ntiles = 0;
         pop->ntiles = 0;
-        op->df = (DfPos){a->group, a->part, a->stratum};
+        op->df = (DfPos){g0 + a->group, a->part, a->stratum};
         add_op_tile(m, pop, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
-        if (p->ops[k].kind == DFK_OTHER) {
+        if (p->ops[i].kind == DFK_OTHER) {
             add_op_tile(m, op, -1, 0, 0, (Exec){EXEC_NPU, 0, -1});
             continue;
         }
         DfExec ex = df_exec_of(a);
-        long long S = df_split_len(p, k), s = df_split_of(p, k, a);
-        bool along_n = p->ops[k].kind == DFK_FC || p->ops[k].dec.B <= 1;
+        long long S = df_split_len(p, i), s = df_split_of(p, i, a);
+        bool along_n = p->ops[i].kind == DFK_FC || p->ops[i].dec.B <= 1;
         int dim = along_n ? DIM_N : DIM_B;
         /* a one-GEMM attention split along N cuts the KV positions (score) or head_dim (value) */
-        int kv_dim = p->ops[k].kind == DFK_ATTN && along_n ? (op->code == OP_ATTN_VALUE ? 3 : 2) : -1;
+        int kv_dim = p->ops[i].kind == DFK_ATTN && along_n ? (op->code == OP_ATTN_VALUE ? 3 : 2) : -1;
         if (op->tied)
             kv_dim = 0; /* a tied LM head's columns are the rows of the embedding table */
         Exec on_nmp = {EXEC_NMP, a->nmp, -1}, on_npu = {EXEC_NPU, 0, -1};
@@ -299,47 +296,111 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
 
 /* ---------------------------------------------------------------- the pass */
 
+/* A note at the model when the plan is not proven optimal: the exact search did not fit its budget
+ * (the restricted search chose the plan), or the best plan broke capacity and was repaired. */
+static void report_gap(const Module *m, const SearchResult *r, const SearchOpts *o, int nops, Diag *d) {
+    const char *unit = m->cost_model == CM_ARTIFACT ? " per layer" : "";
+    char why[256], gap[256];
+    if (r->pieces > 1) {
+        snprintf(why, sizeof why, "the layer has %d ops, more than one search takes (%d), so its plan is the best of "
+                 "%d pieces searched one after another", nops, DF_MAX_OPS, r->pieces);
+    } else if (!r->exact) {
+        int k = snprintf(why, sizeof why, "the exact dataflow search does not fit its budget of %lld steps and %u MiB",
+                         DF_WORK_BUDGET, DF_MEMORY_BUDGET >> 20);
+        if (r->estimate > (double)DF_WORK_BUDGET)
+            k += snprintf(why + k, sizeof why - (size_t)k, " (it needs more than %.3g steps)", r->estimate);
+        snprintf(why + k, sizeof why - (size_t)k, ", so the plan is the best of a restricted search (%d chunk%s, each "
+                 "searched exactly)", r->chunks, r->chunks == 1 ? "" : "s");
+    } else {
+        snprintf(why, sizeof why, "the fastest dataflow overflows a channel, so the plan is one repaired to fit");
+    }
+    if (o->objective == OBJ_LATENCY && !isnan(r->bound) && r->value > 0) {
+        double g = (r->value - r->bound) / r->value;
+        snprintf(gap, sizeof gap, "latency %.6g s%s, and no dataflow is faster than %.6g s (gap %.3g%%)", r->value, unit,
+                 r->bound, g > 0 ? 100 * g : 0);
+    } else {
+        snprintf(gap, sizeof gap, "%s %.6g%s (no lower bound is known for the %s objective)",
+                 o->objective == OBJ_ENERGY ? "energy" : "energy-delay product", r->value,
+                 o->objective == OBJ_ENERGY ? " J" : " J s", objective_names[o->objective]);
+    }
+    diag_note(d, m->model.loc, "model '%s': %s: %s", m->model.name, why, gap);
+}
+
 bool pass_dataflow(Module *m, Diag *d) {
     const CostModel *cm = cost_model_get(m->cost_model);
-    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
-    ModulePlan *mp = h2c_raw_alloc(sizeof *mp);
-    if (!stored || !mp) {
-        h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
-        h2c_raw_free(mp, sizeof *mp);
-        diag_error(d, NOLOC, "out of memory");
+    bool search = m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC;
+    if (search && m->objective != OBJ_LATENCY && !cm->has_energy) {
+        /* (h2c check refuses this in a .h2 file, and the command line --objective; IR text can still say it) */
+        diag_error(d, m->model.loc, "objective %s needs a cost model with energy; %s has none (its energy is always 0)",
+                   objective_names[m->objective], cost_model_names[m->cost_model]);
         return false;
     }
-    memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
-    bool ok = true;
-    if (m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC) {
-        DfProblem lp;
-        ok = df_problem_from_module(m, cm, &lp, d) && df_check_width(&lp, m->model.name, m->model.loc, d);
-        SearchOpts o = {m->dataflow, m->objective, true, NULL, 0};
-        if (ok && !df_search_module(m, cm, NULL, &o, mp, d)) {
-            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
-            ok = false;
-        }
-    } else {
-        /* a fixed mapping, scope by scope */
+    ModulePlan *mp = h2c_raw_alloc(sizeof *mp);
+    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
+    bool ok = mp && stored;
+    if (!ok)
+        diag_error(d, NOLOC, "out of memory");
+    if (ok)
         memset(mp, 0, sizeof *mp);
+    if (ok && search) {
+        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true, .splits = m->splits};
+        ok = df_search_module(m, cm, NULL, &o, mp, d);
+        if (!ok)
+            diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
+        else if (!mp->sum.exact || mp->sum.repaired)
+            report_gap(m, &mp->sum, &o, mp->part[SCOPE_LAYER].nops, d);
+    } else if (ok) {
+        /* a fixed mapping, scope by scope, piece by piece */
         for (int s = 0; s < SCOPE_COUNT_ && ok; s++) {
             if (s != SCOPE_LAYER && !cm->whole_model)
                 continue;
-            ok = df_problem_scope(m, cm, (OpScope)s, &mp->p[s], d);
-            mp->has[s] = ok && mp->p[s].nops > 0;
-            if (mp->has[s] && !df_plan_preset(&mp->p[s], m->dataflow, &mp->r[s].plan)) {
-                diag_error(d, m->dev.hw.loc, "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
-                           dataflow_mode_names[m->dataflow],
-                           m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels", m->dev.hw.name,
-                           mp->p[s].nmp, mp->p[s].normal);
+            ok = df_layer_from_module(m, cm, NULL, (OpScope)s, &mp->part[s], d);
+            if (!ok)
+                break;
+            mp->has[s] = mp->part[s].nops > 0;
+            mp->each[s] = h2c_raw_alloc(sizeof(SearchResult) * (size_t)(mp->part[s].npieces + 1));
+            if (!mp->each[s]) {
+                diag_error(d, NOLOC, "out of memory");
                 ok = false;
+                break;
+            }
+            for (int k = 0; k < mp->part[s].npieces && ok && mp->has[s]; k++) {
+                const DfProblem *p = &mp->part[s].pieces[k];
+                if (!df_plan_preset(p, m->dataflow, &mp->each[s][k].plan)) {
+                    diag_error(d, m->dev.hw.loc,
+                               "the %s mapping needs %s; device '%s' has %d NMP and %d normal channels",
+                               dataflow_mode_names[m->dataflow],
+                               m->dataflow == DF_NPU_ONLY ? "normal channels" : "NMP channels", m->dev.hw.name,
+                               p->nmp, p->normal);
+                    ok = false;
+                }
             }
         }
     }
-    for (int s = 0; s < SCOPE_COUNT_ && ok; s++)
-        if (mp->has[s])
-            ok = apply_plan(m, &mp->p[s], &mp->r[s].plan, stored, d);
-    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
+    if (ok) {
+        memset(stored, 0, sizeof(bool) * (size_t)(m->ntensors + 1));
+        for (int t = 0; t < m->ntensors; t++)
+            m->tensors[t].ntiles = 0;
+        for (int s = 0; s < SCOPE_COUNT_ && ok; s++) {
+            if (!mp->has[s])
+                continue;
+            /* each scope's groups from 0; a scope's pieces one after another */
+            int g0 = 0;
+            const DfLayer *l = &mp->part[s];
+            for (int k = 0; k < l->npieces && ok; k++) {
+                const DfPlan *plan = &mp->each[s][k].plan;
+                ok = apply_plan(m, &l->pieces[k], plan, &l->op[k * DF_MAX_OPS], g0, stored, d);
+                int groups = 0;
+                for (int i = 0; i < plan->nops; i++)
+                    if (plan->a[i].group + 1 > groups)
+                        groups = plan->a[i].group + 1;
+                g0 += groups;
+            }
+        }
+    }
+    if (mp)
+        df_module_plan_free(mp);
     h2c_raw_free(mp, sizeof *mp);
+    h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
     return ok;
 }

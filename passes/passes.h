@@ -1,6 +1,6 @@
 /* passes.h: the passes over the IR, one file each (passes/<name>.c exporting pass_<name>), the
- * pipeline that runs them in order with the verifier in between, and the table of cost models the
- * passes choose from (pipeline.c). */
+ * pipeline that runs them in order with the verifier in between, the table of cost models the
+ * passes choose from (pipeline.c), and the cost report of a finished plan (report.c). */
 #ifndef H2C_PASSES_H
 #define H2C_PASSES_H
 
@@ -26,6 +26,21 @@ bool pass_shapes(Module *m, Diag *d);
 
 /* ---------------------------------------------------------------- placement.c */
 bool pass_placement(Module *m, Diag *d);
+
+/* ---------------------------------------------------------------- report.c (not a pass) */
+
+typedef enum ReportKind {
+    REPORT_NONE,        /* print nothing */
+    REPORT_SUMMARY,     /* prefill, decode per step, total, energy by entry of the energy table */
+    REPORT_OPS,         /* the summary, then a table per phase: each op's time, bytes, energy, units */
+} ReportKind;
+
+/* True if the module's plan can be priced (shapes, tiles on every op, every tensor placed); else
+ * false with the reason in why. */
+bool report_ready(const Module *m, char *why, size_t n);
+/* Prices the module's own plan (its tiles and positions) with its cost model and prints the report.
+ * False, with an error, if it cannot be priced. */
+bool report_print(FILE *out, const Module *m, ReportKind kind, Diag *d);
 
 /* ---------------------------------------------------------------- pipeline.c */
 

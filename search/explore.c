@@ -1,10 +1,11 @@
 /* explore.c: hardware x dataflow co-exploration. The space is the cartesian product of the
  * `explore {}` axes (and `pe` tuples) applied to the module's device; designs that differ only in
  * fields no cost model reads (the buffer sizes; for the artifact model also the NPU SRAM) are
- * evaluated once. Each distinct design gets the exact dataflow search. Work is split over threads
- * by design index and every result lands in its own slot, so the outcome does not depend on the
- * thread count; ties go to the lowest index. A time or evaluation budget stops new work and keeps
- * what is done. */
+ * searched once, and the distinct ones are numbered without listing the space. They are visited in
+ * an order that reaches every value of every axis early, each with the dataflow search of its layer.
+ * Work is split over threads in that order and every result lands in its own slot, so the outcome
+ * does not depend on the thread count; ties go to the lowest index. A time or evaluation budget
+ * stops new work, keeps what is done, and the report says how much of the space was searched. */
 #include "search.h"
 
 #include <math.h>
@@ -25,30 +26,28 @@ bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware 
                            Diag *d) {
     if (!df_problem_scope(m, cm, scope, p, d))
         return false;
-    double es_old = p->es;
-    p->hw = *hw;
-    p->nmp = (int)hw->nmp_channels;
-    p->normal = (int)(hw->channels - hw->nmp_channels);
-    p->es = precision_bytes((Precision)hw->precision);
-    for (int i = 0; i < p->nops; i++)
-        p->ops[i].footprint *= p->es / es_old;
-    p->nmp_util = cm->nmp_util ? cm->nmp_util(hw, m->work.batch) : 1.0;
+    df_retarget(p, cm, hw, m->work.batch);
     return true;
 }
 
-/* A copy of hw with everything no cost model reads cleared, for telling designs apart. */
-static void dedupe_key(const Hardware *hw, const CostModel *cm, Hardware *key) {
-    memset(key, 0, sizeof *key);
-    for (int i = 0; i < HWF_COUNT_; i++) {
-        if (i == HWF_buffer_input || i == HWF_buffer_weight || i == HWF_buffer_output)
-            continue;
-        if (!cm->reads_sram && i == HWF_npu_sram)
-            continue;
-        *(double *)((char *)key + hw_fields[i].offset) = *(const double *)((const char *)hw + hw_fields[i].offset);
+/* n with thousands separators: 40,000. */
+static void fmt_count(char *buf, size_t n, long long v) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", v), k = 0;
+    for (int i = 0; i < len && (size_t)k + 2 < n; i++) {
+        if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
     }
-    if (cm->has_energy)
-        for (int i = 0; i < EF_COUNT_; i++)
-            key->energy[i].value = i == EF_pe_mac ? energy_pe_mac(hw, hw->pe_frequency) : hw->energy[i].value;
+    buf[k] = 0;
+}
+
+/* Whether a cost model reads a hardware field (designs that differ only in fields it does not read
+ * cannot differ in cost: the buffer sizes; for the artifact's model also the NPU's SRAM). */
+static bool field_read(const CostModel *cm, int f) {
+    if (f == HWF_buffer_input || f == HWF_buffer_weight || f == HWF_buffer_output)
+        return false;
+    return cm->reads_sram || f != HWF_npu_sram;
 }
 
 static bool device_valid(const Hardware *hw, char *why, size_t n) {
@@ -61,34 +60,201 @@ static bool device_valid(const Hardware *hw, char *why, size_t n) {
     return true;
 }
 
+void explore_device(const Module *m, const Explore *xp, long long index, Hardware *hw) {
+    *hw = m->dev.hw;
+    long long rest = index;
+    for (int a = (xp ? xp->naxes : 0) - 1; a >= 0; a--) {
+        int nv = xp->axes[a].nvalues;
+        double v = xp->axes[a].values[rest % nv];
+        rest /= nv;
+        *(double *)((char *)hw + hw_fields[xp->axes[a].field].offset) = v;
+    }
+    if (xp && xp->npe_tuples) {
+        const double *t = xp->pe_tuples[rest % xp->npe_tuples];
+        hw->pe_fpus = t[0];
+        hw->pe_frequency = t[1];
+        hw->pe_bandwidth = t[2];
+    }
+}
+
+/* The space as numbers: designs are numbered with the last axis varying fastest and the pe tuples
+ * slowest. The distinct designs are those of the axes the cost model reads (sema allows each field
+ * once, no repeated values and no axis the tuples also set), numbered the same way; each stands for
+ * the designs that differ from it only in the other axes, and is the first of them (their values 0). */
+typedef struct Space {
+    const Explore *xp;
+    int naxes, ntuples;
+    bool read[HWF_COUNT_];      /* axis a is read by the cost model */
+    long long stride[HWF_COUNT_], tstride;
+    long long total, distinct, stands_for;
+} Space;
+
+/* False if the space is too large to number (2^62 designs). */
+static bool space_init(Space *s, const Explore *xp, const CostModel *cm) {
+    memset(s, 0, sizeof *s);
+    s->xp = xp;
+    s->naxes = xp ? xp->naxes : 0;
+    s->ntuples = xp && xp->npe_tuples ? xp->npe_tuples : 1;
+    double total = s->ntuples, distinct = s->ntuples;
+    long long stride = 1;
+    s->stands_for = 1;
+    for (int a = s->naxes - 1; a >= 0; a--) {
+        int nv = xp->axes[a].nvalues;
+        s->read[a] = field_read(cm, xp->axes[a].field);
+        s->stride[a] = stride;
+        total *= nv;
+        if (total > 4.6e18)
+            return false;
+        stride *= nv;
+        if (s->read[a])
+            distinct *= nv;
+        else
+            s->stands_for *= nv;
+    }
+    s->tstride = stride;
+    s->total = (long long)total;
+    s->distinct = (long long)distinct;
+    return true;
+}
+
+/* The design that distinct design j stands for (its index in the space). */
+static long long full_index(const Space *s, long long j) {
+    long long idx = 0;
+    for (int a = s->naxes - 1; a >= 0; a--)
+        if (s->read[a]) {
+            int nv = s->xp->axes[a].nvalues;
+            idx += (j % nv) * s->stride[a];
+            j /= nv;
+        }
+    return idx + j * s->tstride;
+}
+
+/* The distinct design with value i (mod the axis's count) on every read axis and tuple i (mod their count). */
+static long long diagonal(const Space *s, int i) {
+    long long j = 0, mult = 1;
+    for (int a = s->naxes - 1; a >= 0; a--)
+        if (s->read[a]) {
+            int nv = s->xp->axes[a].nvalues;
+            j += (i % nv) * mult;
+            mult *= nv;
+        }
+    return j + (i % s->ntuples) * mult;
+}
+
+/* (a * b) mod m without overflow. */
+static long long mulmod(long long a, long long b, long long m) {
+    long long r = 0;
+    a %= m;
+    while (b > 0) {
+        if (b & 1)
+            r = (r + a) % m;
+        a = (a * 2) % m;
+        b >>= 1;
+    }
+    return r;
+}
+
+static long long gcd_ll(long long a, long long b) {
+    while (b) {
+        long long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The order designs are visited in: first a diagonal that puts every value of every read axis (and
+ * every pe tuple) in some design, then all the distinct designs by a stride coprime with their count
+ * near the golden ratio of it (k * stride mod count), which spreads every axis's values over the
+ * order; the diagonal's designs are not visited again. Deterministic: it depends on the space only. */
+typedef struct Walk {
+    const Space *s;
+    long long stride;
+    long long *diag;            /* the diagonal's distinct designs, sorted */
+    int ndiag, next_diag;
+    long long k;                /* next k of the stride part */
+} Walk;
+
+static bool walk_init(Walk *w, const Space *s) {
+    memset(w, 0, sizeof *w);
+    w->s = s;
+    int maxr = s->ntuples;
+    for (int a = 0; a < s->naxes; a++)
+        if (s->read[a] && s->xp->axes[a].nvalues > maxr)
+            maxr = s->xp->axes[a].nvalues;
+    if (maxr > s->distinct)
+        maxr = (int)s->distinct;
+    w->diag = h2c_raw_alloc(sizeof(long long) * (size_t)(maxr + 1));
+    if (!w->diag)
+        return false;
+    /* the diagonal's own order spread the same way, so that a short budget sees far-apart values */
+    long long ds = (long long)(maxr * 0.6180339887498949);
+    if (ds < 1)
+        ds = 1;
+    while (maxr > 1 && gcd_ll(ds, maxr) != 1)
+        ds++;
+    for (int i = 0; i < maxr; i++)
+        w->diag[w->ndiag++] = diagonal(s, (int)mulmod(i, ds, maxr));
+    long long D = s->distinct;
+    long long st = (long long)((double)D * 0.6180339887498949);
+    if (st < 1)
+        st = 1;
+    while (D > 1 && gcd_ll(st, D) != 1)
+        st++;
+    w->stride = st;
+    return true;
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The next distinct design, or -1 when every one has been visited. */
+static long long walk_next(Walk *w) {
+    if (w->next_diag < w->ndiag) {
+        long long j = w->diag[w->next_diag++];
+        if (w->next_diag == w->ndiag)
+            qsort(w->diag, (size_t)w->ndiag, sizeof(long long), cmp_ll); /* for the lookups below */
+        return j;
+    }
+    while (w->k < w->s->distinct) {
+        long long j = mulmod(w->k++, w->stride, w->s->distinct);
+        if (!bsearch(&j, w->diag, (size_t)w->ndiag, sizeof(long long), cmp_ll))
+            return j;
+    }
+    return -1;
+}
+
 typedef struct Work {
     const Module *m;
+    const Explore *xp;
     const SearchOpts *so;
     const CostModel *cm;
     ExploreResult *r;
-    int *order;             /* distinct designs, in index order */
+    const int *order;       /* entries of r->designs in the order they are visited */
     int norder;
     atomic_int next;        /* next position in order */
     atomic_int done;        /* designs finished */
-    atomic_int stop;        /* a budget ran out */
+    atomic_int stop;        /* the time budget ran out */
+    atomic_int started;     /* designs started (the first is searched whatever the time budget) */
     double t0, budget_seconds;
-    long long budget_evals;
 } Work;
 
 /* Designs in order of the objective, then the other measure (energy for a latency objective, else
  * latency), then index: deterministic, and an equally fast design that uses less energy comes first. */
-static int design_order(const Design *a, int ia, const Design *b, int ib) {
-    double va = a->sr.value, vb = b->sr.value;
+static int design_order(const Design *a, const Design *b) {
+    double va = a->value, vb = b->value;
     if (va != vb)
         return va < vb ? -1 : 1;
-    double sa = a->sr.cost.energy, sb = b->sr.cost.energy;
-    if (a->sr.value == a->sr.cost.energy) { /* energy objective: latency breaks ties */
-        sa = a->sr.cost.total;
-        sb = b->sr.cost.total;
+    double sa = a->energy, sb = b->energy;
+    if (a->value == a->energy) { /* energy objective: latency breaks ties */
+        sa = a->total;
+        sb = b->total;
     }
     if (sa != sb)
         return sa < sb ? -1 : 1;
-    return ia < ib ? -1 : ia > ib;
+    return a->index < b->index ? -1 : a->index > b->index;
 }
 
 static void *worker(void *arg) {
@@ -104,19 +270,34 @@ static void *worker(void *arg) {
         int k = atomic_fetch_add(&w->next, 1);
         if (k >= w->norder)
             break;
-        if ((w->budget_evals > 0 && k >= w->budget_evals) ||
-            (w->budget_seconds > 0 && h2c_seconds() - w->t0 > w->budget_seconds)) {
+        Design *ds = &w->r->designs[w->order[k]];
+        if (!ds->valid)
+            continue;
+        if (w->budget_seconds > 0 && h2c_seconds() - w->t0 > w->budget_seconds && atomic_load(&w->started) > 0) {
             atomic_store(&w->stop, 1);
             break;
         }
-        Design *ds = &w->r->designs[w->order[k]];
+        atomic_fetch_add(&w->started, 1);
         double t = h2c_seconds();
         /* diagnostics of one design stay with it: a design with no legal plan is just infeasible */
         Diag d;
         diag_init_quiet(&d);
-        ds->ok = mp && df_search_module(w->m, w->cm, &ds->hw, &so, mp, &d);
-        if (ds->ok)
-            ds->sr = mp->sum;
+        Hardware hw;
+        explore_device(w->m, w->xp, ds->index, &hw);
+        ds->ok = mp && df_search_module(w->m, w->cm, &hw, &so, mp, &d);
+        if (ds->ok) {
+            const SearchResult *sr = &mp->sum;
+            ds->total = sr->cost.total;
+            ds->prefill = sr->cost.prefill;
+            ds->decode = sr->cost.decode;
+            ds->decode_step = sr->cost.decode_step;
+            ds->energy = sr->cost.energy;
+            ds->value = sr->value;
+            ds->bound = sr->bound;
+            ds->configs = sr->configs;
+            ds->exact = sr->exact;
+            df_module_plan_free(mp);
+        }
         ds->seconds = h2c_seconds() - t;
         ds->evaluated = true;
         atomic_fetch_add(&w->done, 1);
@@ -126,157 +307,193 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+static int cmp_design_index(const void *a, const void *b) {
+    long long x = ((const Design *)a)->index, y = ((const Design *)b)->index;
+    return (x > y) - (x < y);
+}
+
+/* Which values of the read axes and pe tuples no searched design has, as text ("" if none). */
+static void coverage(const Space *s, const ExploreResult *r, char *buf, size_t n) {
+    const Explore *xp = s->xp;
+    size_t k = 0;
+    buf[0] = 0;
+    for (int a = -1; a < s->naxes; a++) {
+        if (a >= 0 && !s->read[a])
+            continue;
+        int nv = a < 0 ? s->ntuples : xp->axes[a].nvalues;
+        if (a < 0 && !(xp && xp->npe_tuples))
+            continue;
+        bool *seen = h2c_raw_alloc((size_t)nv);
+        if (!seen)
+            return;
+        memset(seen, 0, (size_t)nv);
+        int count = 0;
+        for (int i = 0; i < r->n; i++) {
+            const Design *ds = &r->designs[i];
+            if (!ds->evaluated)
+                continue;
+            long long d = a < 0 ? ds->index / s->tstride : (ds->index / s->stride[a]) % nv;
+            if (!seen[d]) {
+                seen[d] = true;
+                count++;
+            }
+        }
+        h2c_raw_free(seen, (size_t)nv);
+        if (count < nv && k < n)
+            k += (size_t)snprintf(buf + k, n - k, "%s%s %d of %d", k ? ", " : "",
+                                  a < 0 ? "pe" : hw_fields[xp->axes[a].field].path, count, nv);
+    }
+}
+
 bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d) {
     memset(r, 0, sizeof *r);
     r->best = -1;
     double t0 = h2c_seconds();
-    DfProblem p0;
-    if (!df_problem_from_module(m, o->cm, &p0, d))
+    DfLayer l0;
+    if (!df_layer_from_module(m, o->cm, NULL, SCOPE_LAYER, &l0, d))
         return false;
-    if (!df_check_width(&p0, m->model.name, m->model.loc, d))
-        return false;
-    /* the space: every axis, and the pe tuples as one more axis */
-    int naxes = xp ? xp->naxes : 0;
-    long long total = 1;
-    for (int i = 0; i < naxes; i++)
-        total *= xp->axes[i].nvalues;
-    int ntuples = xp && xp->npe_tuples ? xp->npe_tuples : 1;
-    total *= ntuples;
-    if (total > MAX_DESIGNS) {
-        diag_error(d, xp ? xp->loc : NOLOC, "the design space has %lld designs; h2c explores at most %d (narrow the axes)",
-                   total, MAX_DESIGNS);
+    df_layer_free(&l0);
+    Space s;
+    if (!space_init(&s, xp, o->cm)) {
+        diag_error(d, xp ? xp->loc : NOLOC, "the design space has more than 4.6e18 designs; narrow the axes");
         return false;
     }
-    r->n = (int)total;
-    r->designs = h2c_raw_alloc(sizeof(Design) * (size_t)r->n);
-    int *order = h2c_raw_alloc(sizeof(int) * (size_t)r->n);
-    if (!r->designs || !order) {
-        h2c_raw_free(r->designs, sizeof(Design) * (size_t)r->n);
-        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
-        r->designs = NULL;
-        diag_error(d, NOLOC, "out of memory");
+    r->space = s.total;
+    r->distinct = s.distinct;
+    long long want = o->budget_evals > 0 ? o->budget_evals : 0; /* consistent designs to search (0: all) */
+    if (s.distinct > MAX_DESIGNS && (want == 0 || want > MAX_DESIGNS)) {
+        char dn[32], tn[32], mn[32];
+        fmt_count(dn, sizeof dn, s.distinct);
+        fmt_count(tn, sizeof tn, s.total);
+        fmt_count(mn, sizeof mn, MAX_DESIGNS);
+        diag_error(d, xp ? xp->loc : NOLOC,
+                   "the design space has %s distinct designs (of %s); h2c explores at most %s of them: narrow the "
+                   "axes, or search a sample of at most %s with --evaluations N (visited in an order that reaches "
+                   "every value of every axis early)", dn, tn, mn, mn);
         return false;
     }
-    memset(r->designs, 0, sizeof(Design) * (size_t)r->n);
-    /* designs in index order: the last axis varies fastest, pe tuples slowest */
-    Hardware *keys = h2c_raw_alloc(sizeof(Hardware) * (size_t)r->n);
-    if (!keys) {
-        explore_result_free(r);
-        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
-        diag_error(d, NOLOC, "out of memory");
-        return false;
-    }
-    size_t hcap = 16;
-    while (hcap < (size_t)r->n * 2)
-        hcap *= 2;
-    int *table = h2c_raw_alloc(sizeof(int) * hcap);
-    if (!table) {
-        h2c_raw_free(keys, sizeof(Hardware) * (size_t)r->n);
-        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
-        explore_result_free(r);
-        diag_error(d, NOLOC, "out of memory");
-        return false;
-    }
-    for (size_t i = 0; i < hcap; i++)
-        table[i] = -1;
-    int norder = 0, invalid = 0;
-    char why[160] = "";
-    for (int idx = 0; idx < r->n; idx++) {
-        Design *ds = &r->designs[idx];
-        ds->hw = m->dev.hw;
-        long long rest = idx;
-        for (int a = naxes - 1; a >= 0; a--) {
-            int nv = xp->axes[a].nvalues;
-            double v = xp->axes[a].values[rest % nv];
-            rest /= nv;
-            *(double *)((char *)&ds->hw + hw_fields[xp->axes[a].field].offset) = v;
-        }
-        if (xp && xp->npe_tuples) {
-            const double *t = xp->pe_tuples[rest % ntuples];
-            ds->hw.pe_fpus = t[0];
-            ds->hw.pe_frequency = t[1];
-            ds->hw.pe_bandwidth = t[2];
-        }
-        ds->dup_of = -1;
-        ds->valid = device_valid(&ds->hw, why, sizeof why);
-        if (!ds->valid) {
-            invalid++;
-            continue;
-        }
-        dedupe_key(&ds->hw, o->cm, &keys[idx]);
-        /* the first design with the same key, through a hash of the key's bytes */
-        uint64_t h = 14695981039346656037u;
-        for (size_t b = 0; b < sizeof(Hardware); b++)
-            h = (h ^ ((const unsigned char *)&keys[idx])[b]) * 1099511628211u;
-        size_t slot = (size_t)h & (hcap - 1);
-        while (table[slot] >= 0 && memcmp(&keys[table[slot]], &keys[idx], sizeof(Hardware)) != 0)
-            slot = (slot + 1) & (hcap - 1);
-        if (table[slot] >= 0) {
-            ds->dup_of = table[slot];
-        } else {
-            table[slot] = idx;
-            order[norder++] = idx;
-        }
-    }
-    h2c_raw_free(keys, sizeof(Hardware) * (size_t)r->n);
-    h2c_raw_free(table, sizeof(int) * hcap);
-    r->distinct = norder;
-    r->invalid = invalid;
-    if (invalid && norder == 0) {
-        diag_error(d, xp ? xp->loc : NOLOC, "every design in the space is inconsistent (for example: %s)", why);
-        h2c_raw_free(order, sizeof(int) * (size_t)r->n);
-        return false;
-    }
-    SearchOpts so = {m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC, m->objective, true, NULL, 0};
-    Work w;
+    /* the designs to visit, in the walk's order: the first `want` consistent ones, or all */
+    long long cap = s.distinct < MAX_DESIGNS ? s.distinct : MAX_DESIGNS;
+    Walk w;
     memset(&w, 0, sizeof w);
-    w.m = m;
-    w.so = &so;
-    w.cm = o->cm;
-    w.r = r;
-    w.order = order;
-    w.norder = norder;
-    w.t0 = t0;
-    w.budget_seconds = o->budget_seconds;
-    w.budget_evals = o->budget_evals;
+    if (!walk_init(&w, &s)) {
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    char why[160] = "";
+    long long valid = 0, j;
+    bool more = false, oom = false;
+    while (r->n < cap && (j = walk_next(&w)) >= 0) {
+        if (want && valid == want) {
+            more = true; /* a design is left that the evaluation budget keeps out */
+            break;
+        }
+        if (r->n == r->cap) {
+            int ncap = r->cap ? (r->cap * 2 < cap ? r->cap * 2 : (int)cap) : (cap < 256 ? (int)cap : 256);
+            Design *nd = h2c_raw_realloc(r->designs, sizeof(Design) * (size_t)r->cap, sizeof(Design) * (size_t)ncap);
+            if (!nd) {
+                oom = true;
+                break;
+            }
+            r->designs = nd;
+            r->cap = ncap;
+        }
+        Design *ds = &r->designs[r->n++];
+        memset(ds, 0, sizeof *ds);
+        ds->index = full_index(&s, j);
+        ds->stands_for = s.stands_for;
+        Hardware hw;
+        explore_device(m, xp, ds->index, &hw);
+        ds->valid = device_valid(&hw, why, sizeof why);
+        valid += ds->valid;
+        r->invalid += !ds->valid;
+    }
+    h2c_raw_free(w.diag, sizeof(long long) * (size_t)(w.ndiag + 1));
+    int *order = oom ? NULL : h2c_raw_alloc(sizeof(int) * (size_t)(r->n + 1));
+    long long *walked = oom ? NULL : h2c_raw_alloc(sizeof(long long) * (size_t)(r->n + 1));
+    if (!order || !walked) {
+        h2c_raw_free(order, sizeof(int) * (size_t)(r->n + 1));
+        h2c_raw_free(walked, sizeof(long long) * (size_t)(r->n + 1));
+        explore_result_free(r);
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    if (valid == 0) {
+        h2c_raw_free(order, sizeof(int) * (size_t)(r->n + 1));
+        h2c_raw_free(walked, sizeof(long long) * (size_t)(r->n + 1));
+        diag_error(d, xp ? xp->loc : NOLOC, "every design in the space is inconsistent (for example: %s)", why);
+        return false;
+    }
+    /* the entries in index order (for the reports and ties), visited in the walk's order */
+    for (int i = 0; i < r->n; i++)
+        walked[i] = r->designs[i].index;
+    qsort(r->designs, (size_t)r->n, sizeof(Design), cmp_design_index);
+    for (int i = 0; i < r->n; i++) {
+        Design key = {.index = walked[i]};
+        const Design *at = bsearch(&key, r->designs, (size_t)r->n, sizeof(Design), cmp_design_index);
+        order[i] = (int)(at - r->designs);
+    }
+    h2c_raw_free(walked, sizeof(long long) * (size_t)(r->n + 1));
+    SearchOpts so = {.mode = m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
+                     .objective = m->objective, .capacity = true, .splits = m->splits};
+    Work wk;
+    memset(&wk, 0, sizeof wk);
+    wk.m = m;
+    wk.xp = xp;
+    wk.so = &so;
+    wk.cm = o->cm;
+    wk.r = r;
+    wk.order = order;
+    wk.norder = r->n;
+    wk.t0 = t0;
+    wk.budget_seconds = o->budget_seconds;
     int nthreads = o->threads > 0 ? o->threads : 1;
     if (nthreads > 64)
         nthreads = 64;
     pthread_t th[64];
     int started = 0;
     for (int i = 0; i < nthreads; i++)
-        if (pthread_create(&th[i], NULL, worker, &w) == 0)
+        if (pthread_create(&th[i], NULL, worker, &wk) == 0)
             started++;
     if (started == 0)
-        worker(&w);
+        worker(&wk);
     double last = 0;
-    while (o->progress && atomic_load(&w.done) < norder && !atomic_load(&w.stop)) {
+    while (o->progress && atomic_load(&wk.done) < valid && !atomic_load(&wk.stop)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
         double t = h2c_seconds() - t0;
         if (t - last >= 0.5) {
-            fprintf(stderr, "\rexplore: %d/%d designs [%.1f s]", atomic_load(&w.done), norder, t);
+            fprintf(stderr, "\rexplore: %d/%lld designs [%.1f s]", atomic_load(&wk.done), valid, t);
             last = t;
         }
     }
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    h2c_raw_free(order, sizeof(int) * (size_t)r->n);
+    h2c_raw_free(order, sizeof(int) * (size_t)(r->n + 1));
     r->seconds = h2c_seconds() - t0;
-    r->stopped = atomic_load(&w.stop) != 0;
+    if (atomic_load(&wk.stop)) {
+        r->stopped = EXPLORE_STOP_TIME;
+        snprintf(r->stop_reason, sizeof r->stop_reason, "%s%g s", o->budget_from_block ? "the explore block's budget = "
+                 : "--budget ", o->budget_seconds);
+    } else if (more) {
+        r->stopped = EXPLORE_STOP_EVALUATIONS;
+        snprintf(r->stop_reason, sizeof r->stop_reason, "%s%lld", o->evals_from_block ? "the explore block's "
+                 "evaluations = " : "--evaluations ", o->budget_evals);
+    }
     for (int i = 0; i < r->n; i++) {
         const Design *ds = &r->designs[i];
-        if (ds->dup_of >= 0 || !ds->evaluated)
+        if (!ds->evaluated)
             continue;
         r->evaluated++;
         if (!ds->ok)
             continue;
-        if (r->best < 0 || design_order(ds, i, &r->designs[r->best], r->best) < 0)
+        if (r->best < 0 || design_order(ds, &r->designs[r->best]) < 0)
             r->best = i;
     }
+    coverage(&s, r, r->uncovered, sizeof r->uncovered);
     if (o->progress)
-        fprintf(stderr, "\rexplore: %d/%d designs [%.2f s]%s\n", r->evaluated, norder, r->seconds,
-                r->stopped ? " (stopped by the budget)" : "");
+        fprintf(stderr, "\rexplore: %d/%lld designs [%.2f s]%s%s\n", r->evaluated, valid, r->seconds,
+                r->stopped ? " (stopped by " : "", r->stopped ? r->stop_reason : "");
     if (r->best < 0) {
         diag_error(d, xp ? xp->loc : m->dev.hw.loc, "no design in the space has a legal dataflow");
         return false;
@@ -286,7 +503,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
 
 void explore_result_free(ExploreResult *r) {
     if (r->designs)
-        h2c_raw_free(r->designs, sizeof(Design) * (size_t)r->n);
+        h2c_raw_free(r->designs, sizeof(Design) * (size_t)r->cap);
     memset(r, 0, sizeof *r);
 }
 
@@ -294,15 +511,15 @@ int explore_pareto(const ExploreResult *r, int *out) {
     int n = 0;
     for (int i = 0; i < r->n; i++) {
         const Design *a = &r->designs[i];
-        if (a->dup_of >= 0 || !a->evaluated || !a->ok)
+        if (!a->evaluated || !a->ok)
             continue;
         bool dominated = false;
         for (int j = 0; j < r->n && !dominated; j++) {
             const Design *b = &r->designs[j];
-            if (j == i || b->dup_of >= 0 || !b->evaluated || !b->ok)
+            if (j == i || !b->evaluated || !b->ok)
                 continue;
-            bool le = b->sr.cost.total <= a->sr.cost.total && b->sr.cost.energy <= a->sr.cost.energy;
-            bool lt = b->sr.cost.total < a->sr.cost.total || b->sr.cost.energy < a->sr.cost.energy;
+            bool le = b->total <= a->total && b->energy <= a->energy;
+            bool lt = b->total < a->total || b->energy < a->energy;
             /* equal points: keep the lower index only */
             if (le && (lt || j < i))
                 dominated = true;
@@ -312,7 +529,7 @@ int explore_pareto(const ExploreResult *r, int *out) {
     }
     /* by latency */
     for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && r->designs[out[j]].sr.cost.total < r->designs[out[j - 1]].sr.cost.total; j--) {
+        for (int j = i; j > 0 && r->designs[out[j]].total < r->designs[out[j - 1]].total; j--) {
             int t = out[j];
             out[j] = out[j - 1];
             out[j - 1] = t;
@@ -323,12 +540,14 @@ int explore_pareto(const ExploreResult *r, int *out) {
 /* ---------------------------------------------------------------- reports */
 
 /* The axes that vary, as "name=value" text for one design. */
-static void design_label(char *buf, size_t n, const Explore *xp, const Hardware *hw) {
+static void design_label(char *buf, size_t n, const Module *m, const Explore *xp, long long index) {
+    Hardware hw;
+    explore_device(m, xp, index, &hw);
     size_t k = 0;
     buf[0] = 0;
     for (int a = 0; xp && a < xp->naxes && k < n; a++) {
         const FieldDesc *f = &hw_fields[xp->axes[a].field];
-        double v = *(const double *)((const char *)hw + f->offset);
+        double v = *(const double *)((const char *)&hw + f->offset);
         char val[64];
         if (f->flags & F_ENUM_PREC)
             snprintf(val, sizeof val, "%s", precision_name((Precision)v));
@@ -338,99 +557,135 @@ static void design_label(char *buf, size_t n, const Explore *xp, const Hardware 
     }
     if (xp && xp->npe_tuples && k < n) {
         char fr[32], bw[32];
-        unit_format(fr, sizeof fr, hw->pe_frequency, UK_FREQ);
-        unit_format(bw, sizeof bw, hw->pe_bandwidth, UK_BANDWIDTH);
-        snprintf(buf + k, n - k, "%spe=(%g, %s, %s)", k ? " " : "", hw->pe_fpus, fr, bw);
+        unit_format(fr, sizeof fr, hw.pe_frequency, UK_FREQ);
+        unit_format(bw, sizeof bw, hw.pe_bandwidth, UK_BANDWIDTH);
+        snprintf(buf + k, n - k, "%spe=(%g, %s, %s)", k ? " " : "", hw.pe_fpus, fr, bw);
     }
     if (!buf[0])
-        snprintf(buf, n, "%s", hw->name ? hw->name : "device");
+        snprintf(buf, n, "%s", hw.name ? hw.name : "device");
 }
 
-static int cmp_designs(const ExploreResult *r, int a, int b) { return design_order(&r->designs[a], a, &r->designs[b], b); }
+static int cmp_designs(const ExploreResult *r, int a, int b) { return design_order(&r->designs[a], &r->designs[b]); }
 
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads) {
     const char *unit = m->cost_model == CM_ARTIFACT ? "s per layer" : "s, whole model";
-    fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s\n",
+    fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s%s\n",
             m->model.name, m->work.name, m->work.batch, m->work.prompt, m->work.generate,
-            cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow]);
-    fprintf(out, "space: %d design%s, %d distinct", r->n, r->n == 1 ? "" : "s", r->distinct);
-    if (r->distinct < r->n)
+            cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow],
+            m->splits == SPLITS_ARTIFACT ? " (only the artifact's MIX splits)" : "");
+    char total[32], distinct[32], searched[32];
+    fmt_count(total, sizeof total, r->space);
+    fmt_count(distinct, sizeof distinct, r->distinct);
+    fmt_count(searched, sizeof searched, r->evaluated);
+    fprintf(out, "space: %s design%s, %s distinct", total, r->space == 1 ? "" : "s", distinct);
+    if (r->distinct < r->space)
         fprintf(out, " (the rest differ only in fields no cost model reads)");
     if (r->invalid)
         fprintf(out, ", %d inconsistent", r->invalid);
-    fprintf(out, "; searched %d in %.3f s on %d thread%s%s\n", r->evaluated, r->seconds, threads, threads == 1 ? "" : "s",
-            r->stopped ? " (stopped by the budget: the best so far is below)" : "");
+    fprintf(out, "; searched %s of %s distinct design%s (%.3g%%)", searched, distinct, r->distinct == 1 ? "" : "s",
+            100.0 * r->evaluated / (double)r->distinct);
+    if (r->evaluated < r->distinct) {
+        if (r->uncovered[0])
+            fprintf(out, ", not yet every value of every axis (%s)", r->uncovered);
+        else
+            fprintf(out, ", every value of every axis at least once");
+    }
+    fprintf(out, "%s in %.3f s on %d thread%s", r->evaluated < r->distinct ? "," : "", r->seconds, threads,
+            threads == 1 ? "" : "s");
+    if (r->stopped)
+        fprintf(out, " (stopped by %s: the best so far is below)", r->stop_reason);
+    fputc('\n', out);
     int *idx = h2c_raw_alloc(sizeof(int) * (size_t)(r->n + 1));
     if (!idx)
         return;
-    int n = 0;
+    int n = 0, restricted = 0;
     for (int i = 0; i < r->n; i++)
-        if (r->designs[i].dup_of < 0 && r->designs[i].evaluated && r->designs[i].ok)
+        if (r->designs[i].evaluated && r->designs[i].ok) {
             idx[n++] = i;
+            restricted += !r->designs[i].exact;
+        }
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && cmp_designs(r, idx[j], idx[j - 1]) < 0; j--) {
             int t = idx[j];
             idx[j] = idx[j - 1];
             idx[j - 1] = t;
         }
-    fprintf(out, "\n%4s %6s  %-44s %12s %12s %12s %12s %9s\n", "rank", "design", "device", "latency", "prefill",
+    /* the device column: 44 wide, or as wide as the longest label shown */
+    int lw = 44;
+    for (int k = 0; k < n && k < top; k++) {
+        char label[256];
+        design_label(label, sizeof label, m, xp, r->designs[idx[k]].index);
+        lw = (int)strlen(label) > lw ? (int)strlen(label) : lw;
+    }
+    fprintf(out, "\n%4s %6s  %-*s %12s %12s %12s %12s %9s\n", "rank", "design", lw, "device", "latency", "prefill",
             "decode", "energy (J)", "gap");
     for (int k = 0; k < n && k < top; k++) {
         const Design *ds = &r->designs[idx[k]];
         char label[256];
-        design_label(label, sizeof label, xp, &ds->hw);
+        design_label(label, sizeof label, m, xp, ds->index);
         char gap[32] = "-";
-        if (!isnan(ds->sr.bound) && ds->sr.value > 0) {
-            double g = (ds->sr.value - ds->sr.bound) / ds->sr.value;
+        if (!isnan(ds->bound) && ds->value > 0) {
+            double g = (ds->value - ds->bound) / ds->value;
             if (fabs(g) < 1e-9) /* rounding in sums taken in another order */
                 snprintf(gap, sizeof gap, "0%%");
             else
                 snprintf(gap, sizeof gap, "%.3g%%", 100 * g);
         }
-        fprintf(out, "%4d %6d  %-44s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, idx[k], label, ds->sr.cost.total,
-                ds->sr.cost.prefill, ds->sr.cost.decode, ds->sr.cost.energy, gap);
+        fprintf(out, "%4d %6lld  %-*s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, ds->index, lw, label, ds->total,
+                ds->prefill, ds->decode, ds->energy, gap);
     }
     fprintf(out, "(latency, prefill, decode in %s; gap: how far the design's dataflow may be from the best for "
                  "its device, 0%% = proven optimal)\n", unit);
+    if (restricted)
+        fprintf(out, "(%d design%s too wide or too long for the exact search's budget: a restricted search chose "
+                     "%s dataflow, and the gap bounds how far it may be from the best)\n", restricted,
+                restricted == 1 ? " was" : "s were", restricted == 1 ? "its" : "their");
     int np = explore_pareto(r, idx);
     if (m->cost_model != CM_ARTIFACT) {
         fprintf(out, "\nPareto front (latency vs energy): %d design%s\n", np, np == 1 ? "" : "s");
+        int pw = 44;
+        for (int k = 0; k < np; k++) {
+            char label[256];
+            design_label(label, sizeof label, m, xp, r->designs[idx[k]].index);
+            pw = (int)strlen(label) > pw ? (int)strlen(label) : pw;
+        }
         for (int k = 0; k < np; k++) {
             const Design *ds = &r->designs[idx[k]];
             char label[256];
-            design_label(label, sizeof label, xp, &ds->hw);
-            fprintf(out, "  %6d  %-44s %12.6g s %12.6g J\n", idx[k], label, ds->sr.cost.total, ds->sr.cost.energy);
+            design_label(label, sizeof label, m, xp, ds->index);
+            fprintf(out, "  %6lld  %-*s %12.6g s %12.6g J\n", ds->index, pw, label, ds->total, ds->energy);
         }
     }
     h2c_raw_free(idx, sizeof(int) * (size_t)(r->n + 1));
     if (r->best >= 0) {
         char label[256];
-        design_label(label, sizeof label, xp, &r->designs[r->best].hw);
-        fprintf(out, "\nbest: design %d, %s: %.9g %s\n", r->best, label, r->designs[r->best].sr.cost.total, unit);
+        design_label(label, sizeof label, m, xp, r->designs[r->best].index);
+        fprintf(out, "\nbest: design %lld, %s: %.9g %s\n", r->designs[r->best].index, label,
+                r->designs[r->best].total, unit);
     }
 }
 
-void explore_write_csv(FILE *out, const Explore *xp, const ExploreResult *r) {
-    fputs("design,duplicate_of,valid,evaluated,feasible", out);
+void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r) {
+    fputs("design,stands_for,valid,evaluated,feasible", out);
     for (int i = 0; i < HWF_COUNT_; i++)
         fprintf(out, ",%s", hw_fields[i].path);
     fputs(",total_s,prefill_s,decode_s,decode_step_s,energy_j,edp,bound,configs,search_s\n", out);
     for (int i = 0; i < r->n; i++) {
         const Design *ds = &r->designs[i];
-        fprintf(out, "%d,%d,%d,%d,%d", i, ds->dup_of, ds->valid, ds->evaluated, ds->ok);
+        Hardware hw;
+        explore_device(m, xp, ds->index, &hw);
+        fprintf(out, "%lld,%lld,%d,%d,%d", ds->index, ds->stands_for, ds->valid, ds->evaluated, ds->ok);
         for (int f = 0; f < HWF_COUNT_; f++) {
-            double v = *(const double *)((const char *)&ds->hw + hw_fields[f].offset);
+            double v = *(const double *)((const char *)&hw + hw_fields[f].offset);
             if (hw_fields[f].flags & F_ENUM_PREC)
                 fprintf(out, ",%s", precision_name((Precision)v));
             else
                 fprintf(out, ",%.17g", v);
         }
         if (ds->evaluated && ds->ok)
-            fprintf(out, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%lld,%.6f\n", ds->sr.cost.total, ds->sr.cost.prefill,
-                    ds->sr.cost.decode, ds->sr.cost.decode_step, ds->sr.cost.energy,
-                    ds->sr.cost.total * ds->sr.cost.energy, ds->sr.bound, ds->sr.configs, ds->seconds);
+            fprintf(out, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%lld,%.6f\n", ds->total, ds->prefill, ds->decode,
+                    ds->decode_step, ds->energy, ds->total * ds->energy, ds->bound, ds->configs, ds->seconds);
         else
             fputs(",,,,,,,,,\n", out);
     }
-    (void)xp;
 }

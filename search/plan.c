@@ -1,9 +1,10 @@
 /* plan.c: the dataflow of a whole module (search/). A model is its prologue (token embedding), its
  * layer graph run `layers` times, and its epilogue (final norm, LM head), one after the other, so
  * the best plan is the best plan of each part: the epilogue is searched like a layer (its LM head,
- * the largest weight of the model, may go to the NPU, the NMP PEs or be split), the layer graph
- * with the capacity the epilogue leaves, and the prologue's lookup runs on the NPU. Their costs
- * add up. A cost model that prices one layer (the H2-LLM artifact's) sees the layer graph only. */
+ * the largest weight of the model, may stay on the NPU, go to the NMP PEs or be split), the layer
+ * graph with the capacity the epilogue leaves, and the prologue's lookup runs on the NPU. Their
+ * costs add up. A cost model that prices one layer (the H2-LLM artifact's) sees the layer graph only.
+ * A scope of more than DF_MAX_OPS ops is searched in pieces (layer.c). */
 #include "search.h"
 
 #include <math.h>
@@ -37,10 +38,11 @@ static double max_load(const DfProblem *p, const DfPlan *plan) {
     return worst;
 }
 
-static double total_footprint(const DfProblem *p) {
+static double scope_bytes(const DfLayer *l) {
     double s = 0;
-    for (int i = 0; i < p->nops; i++)
-        s += p->ops[i].footprint;
+    for (int k = 0; k < l->npieces; k++)
+        for (int i = 0; i < l->pieces[k].nops; i++)
+            s += l->pieces[k].ops[i].footprint;
     return s;
 }
 
@@ -51,67 +53,113 @@ static void add_cost(CostResult *sum, const CostResult *c) {
     sum->energy += c->energy;
 }
 
+void df_module_plan_free(ModulePlan *mp) {
+    for (int s = 0; s < SCOPE_COUNT_; s++) {
+        h2c_raw_free(mp->each[s], sizeof(SearchResult) * (size_t)(mp->part[s].npieces + 1));
+        df_layer_free(&mp->part[s]);
+    }
+    memset(mp, 0, sizeof *mp);
+}
+
+/* Searches one scope (all its pieces); mp->each[s] gets each piece's result, mp->r[s] their sum. */
+static bool search_scope(ModulePlan *mp, int s, const CostModel *cm, const SearchOpts *o, Diag *d) {
+    DfLayer *l = &mp->part[s];
+    mp->each[s] = h2c_raw_alloc(sizeof(SearchResult) * (size_t)(l->npieces + 1));
+    if (!mp->each[s]) {
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    return df_search_layer(l, cm, o, mp->each[s], &mp->r[s], d);
+}
+
 bool df_search_module(const Module *m, const CostModel *cm, const Hardware *hw, const SearchOpts *o, ModulePlan *mp,
                       Diag *d) {
     memset(mp, 0, sizeof *mp);
     for (int s = 0; s < SCOPE_COUNT_; s++) {
-        OpScope sc = (OpScope)s;
-        if (sc != SCOPE_LAYER && !cm->whole_model)
+        if (s != SCOPE_LAYER && !cm->whole_model)
             continue;
-        DfProblem *p = &mp->p[s];
-        if (!(hw ? explore_problem_scope(m, cm, hw, sc, p, d) : df_problem_scope(m, cm, sc, p, d)))
+        if (!df_layer_from_module(m, cm, hw, (OpScope)s, &mp->part[s], d)) {
+            df_module_plan_free(mp);
             return false;
-        mp->has[s] = p->nops > 0;
+        }
+        mp->has[s] = mp->part[s].nops > 0;
     }
     if (!mp->has[SCOPE_LAYER]) {
         diag_error(d, m->model.loc, "nothing to schedule: the model has no layer ops");
+        df_module_plan_free(mp);
         return false;
     }
-    int channels = mp->p[SCOPE_LAYER].nmp + mp->p[SCOPE_LAYER].normal;
-    double layer_bytes = total_footprint(&mp->p[SCOPE_LAYER]);
-    /* the prologue: a lookup on the NPU */
+    const DfProblem *lp0 = &mp->part[SCOPE_LAYER].pieces[0];
+    int channels = lp0->nmp + lp0->normal;
+    double layer_bytes = scope_bytes(&mp->part[SCOPE_LAYER]);
+    double pro_bytes = mp->has[SCOPE_PROLOGUE] ? scope_bytes(&mp->part[SCOPE_PROLOGUE]) : 0;
+    bool additive = o->objective != OBJ_EDP;
+    double fixed = 0, fixed_bound = 0;
+    /* the prologue: lookups on the NPU */
     if (mp->has[SCOPE_PROLOGUE]) {
+        DfLayer *l = &mp->part[SCOPE_PROLOGUE];
+        mp->each[SCOPE_PROLOGUE] = h2c_raw_alloc(sizeof(SearchResult) * (size_t)(l->npieces + 1));
+        if (!mp->each[SCOPE_PROLOGUE]) {
+            diag_error(d, NOLOC, "out of memory");
+            df_module_plan_free(mp);
+            return false;
+        }
         SearchResult *r = &mp->r[SCOPE_PROLOGUE];
-        npu_plan(&mp->p[SCOPE_PROLOGUE], &r->plan);
-        cm->evaluate(&mp->p[SCOPE_PROLOGUE], &r->plan, &r->cost);
+        for (int k = 0; k < l->npieces; k++) {
+            SearchResult *e = &mp->each[SCOPE_PROLOGUE][k];
+            memset(e, 0, sizeof *e);
+            npu_plan(&l->pieces[k], &e->plan);
+            cm->evaluate(&l->pieces[k], &e->plan, &e->cost);
+            e->value = df_objective(o->objective, &e->cost);
+            e->bound = e->value;
+            e->exact = true;
+            add_cost(&r->cost, &e->cost);
+        }
         r->value = df_objective(o->objective, &r->cost);
         r->bound = r->value;
+        r->exact = true;
+        fixed += r->value;
+        fixed_bound += r->bound;
     }
-    double pro_bytes = mp->has[SCOPE_PROLOGUE] ? total_footprint(&mp->p[SCOPE_PROLOGUE]) : 0;
     /* the epilogue, with the layers' bytes spread over every channel */
-    double fixed = mp->has[SCOPE_PROLOGUE] ? mp->r[SCOPE_PROLOGUE].value : 0, fixed_bound = fixed;
     if (mp->has[SCOPE_EPILOGUE]) {
-        DfProblem *p = &mp->p[SCOPE_EPILOGUE];
-        p->reserve = (layer_bytes + pro_bytes) / channels;
+        df_layer_reserve(&mp->part[SCOPE_EPILOGUE], (layer_bytes + pro_bytes) / channels);
         SearchOpts eo = *o;
         eo.cutoff = 0;
-        if (!df_search(p, cm, &eo, &mp->r[SCOPE_EPILOGUE], d)) {
+        if (!search_scope(mp, SCOPE_EPILOGUE, cm, &eo, d)) {
             diag_note(d, m->model.loc, "while placing the epilogue of model '%s'", m->model.name);
+            df_module_plan_free(mp);
             return false;
         }
         fixed += mp->r[SCOPE_EPILOGUE].value;
         fixed_bound += mp->r[SCOPE_EPILOGUE].bound;
     }
     /* the layer graph, with what the epilogue holds */
-    DfProblem *lp = &mp->p[SCOPE_LAYER];
-    lp->reserve = pro_bytes / channels + (mp->has[SCOPE_EPILOGUE] ? max_load(&mp->p[SCOPE_EPILOGUE],
-                                                                             &mp->r[SCOPE_EPILOGUE].plan) : 0);
+    double epi_load = 0;
+    if (mp->has[SCOPE_EPILOGUE])
+        for (int k = 0; k < mp->part[SCOPE_EPILOGUE].npieces; k++)
+            epi_load += max_load(&mp->part[SCOPE_EPILOGUE].pieces[k], &mp->each[SCOPE_EPILOGUE][k].plan);
+    df_layer_reserve(&mp->part[SCOPE_LAYER], pro_bytes / channels + epi_load);
     SearchOpts lo = *o;
-    bool additive = o->objective != OBJ_EDP;
     lo.cutoff = o->cutoff > 0 && additive ? o->cutoff - fixed : 0;
+    SearchResult *sum = &mp->sum;
     if (o->cutoff > 0 && additive && lo.cutoff <= 0) {
-        /* the epilogue alone is past the cutoff */
-        mp->sum.dominated = true;
-        mp->sum.bound = fixed_bound;
+        /* the prologue and epilogue alone are past the cutoff */
+        sum->dominated = true;
+        sum->bound = fixed_bound;
         return true;
     }
-    if (!df_search(lp, cm, &lo, &mp->r[SCOPE_LAYER], d))
+    if (!search_scope(mp, SCOPE_LAYER, cm, &lo, d)) {
+        df_module_plan_free(mp);
         return false;
-    SearchResult *sum = &mp->sum;
+    }
     const SearchResult *lr = &mp->r[SCOPE_LAYER];
-    sum->plan = lr->plan;
     sum->configs = lr->configs + mp->r[SCOPE_EPILOGUE].configs;
     sum->repaired = lr->repaired || mp->r[SCOPE_EPILOGUE].repaired;
+    sum->pieces = lr->pieces;
+    sum->chunks = lr->chunks + mp->r[SCOPE_EPILOGUE].chunks;
+    sum->exact = lr->exact && (!mp->has[SCOPE_EPILOGUE] || mp->r[SCOPE_EPILOGUE].exact);
+    sum->estimate = lr->estimate;
     if (lr->dominated) {
         sum->dominated = true;
         sum->bound = additive ? lr->bound + fixed_bound : NAN;

@@ -13,30 +13,42 @@
  * monotone pieces). Channels are interchangeable, so it works on counts and names them at the end.
  * docs/dataflow.md gives the argument for why the plan it returns is optimal. */
 
+/* What one search may spend. The exact search's work grows exponentially with the width of the
+ * layer (its largest set of ops with no path between any two); when it would take more, the search
+ * falls back to the restricted search (exact within chunks of the layer) and bounds the optimum from
+ * below instead (docs/dataflow.md §2.3-2.4). Work is counted in steps (stratum assignments, front
+ * merges, groupings), not seconds, so the outcome does not depend on the machine or its load. */
+#define DF_WORK_BUDGET 3000000LL            /* steps: about 0.5 s on a 2-core machine */
+#define DF_MEMORY_BUDGET (64u << 20)        /* bytes of search memory */
+
 typedef struct SearchOpts {
     DataflowMode mode;      /* DF_DATA_CENTRIC or DF_COMPUTE_CENTRIC */
     Objective objective;
     bool capacity;          /* keep every channel within its capacity */
     Arena *scratch;         /* memory to reuse across searches (one per thread), or NULL */
     double cutoff;          /* > 0: if even the unconstrained optimum is worse, stop (result: dominated) */
+    long long work_budget;  /* steps one exact search may take (0: DF_WORK_BUDGET) */
+    size_t memory_budget;   /* bytes one search may hold (0: DF_MEMORY_BUDGET) */
+    SplitSpace splits;      /* the MIX splits it may use: all, or only the artifact's */
 } SearchOpts;
 
 typedef struct SearchResult {
     DfPlan plan;
     CostResult cost;        /* the plan evaluated by the cost model */
     double value;           /* the objective's value for the plan */
-    double bound;           /* a lower bound on the objective over every legal plan */
+    double bound;           /* a lower bound on the objective over every legal plan (NAN: none known) */
     long long configs;      /* stratum channel assignments evaluated */
+    bool exact;             /* the exact search finished: bound is the optimum without capacity limits;
+                               else the restricted search chose the plan and bound is the relaxation's */
+    int chunks;             /* the restricted search's chunks (0: it did not run) */
+    double estimate;        /* the exact search's steps, estimated before it starts (a lower bound) */
+    int pieces;             /* a layer searched in pieces (layer.c): how many (0: one problem) */
     bool repaired;          /* the unconstrained optimum broke capacity and was repaired */
     bool dominated;         /* stopped at the cutoff: value and plan are not set, bound is */
 } SearchResult;
 
-/* The search's cost grows exponentially with the width of the layer (its largest set of ops with
- * no path between any two); layers wider than this are refused with a message. */
-#define DF_MAX_WIDTH 8
+/* The width of the layer: its largest set of ops with no path between any two (Dilworth). */
 int df_width(const DfProblem *p);
-/* False, with a diagnostic at `at` naming the model (or "the layer" if model is NULL), if p is too wide. */
-bool df_check_width(const DfProblem *p, const char *model, Loc at, Diag *d);
 /* Finds the best plan for p under cm. False (with a diagnostic) if there is no legal plan. */
 bool df_search(const DfProblem *p, const CostModel *cm, const SearchOpts *o, SearchResult *r, Diag *d);
 /* The objective's value for a cost: latency (s), energy (J) or their product. */
@@ -46,21 +58,59 @@ bool df_capacity_ok(const DfProblem *p, const DfPlan *plan);
 /* Bytes (all layers) each NMP channel and the normal group hold under plan. */
 void df_plan_loads(const DfProblem *p, const DfPlan *plan, double load[IR_MAX_CHANNELS], double *normal);
 
+/* ---------------------------------------------------------------- layer.c
+ * A layer of more than DF_MAX_OPS ops is searched in pieces: its decode ops in topological order,
+ * cut into runs of at most DF_MAX_OPS, each a DfProblem with its share of every channel's capacity
+ * (its share of the layer's bytes), searched one after another; the pieces' groups follow each
+ * other. A layer of at most DF_MAX_OPS ops is one piece, the module's own problem. */
+
+typedef struct DfLayer {
+    int npieces;
+    DfProblem *pieces;      /* in order; together every decode op of the scope */
+    int *op;                /* op[k * DF_MAX_OPS + i]: the decode op that is op i of piece k */
+    int nops;               /* the scope's decode ops */
+    int nphase;             /* the decode phase's ops */
+    int *local;             /* local[j]: decode op j's number among the scope's ops (phase order), or -1 */
+    int nedges;
+    int *pstart, *plist;    /* local op j's inputs (local numbers): plist[pstart[j] .. pstart[j + 1]) */
+} DfLayer;
+
+/* One scope of the module (the layer graph, the epilogue), on device hw (NULL: the module's own).
+ * False (with a diagnostic) on failure. */
+bool df_layer_from_module(const Module *m, const CostModel *cm, const Hardware *hw, OpScope scope, DfLayer *l,
+                          Diag *d);
+/* Every piece of l keeps `bytes` per channel free for the module's other scopes (in proportion to
+ * its share of the scope). */
+void df_layer_reserve(DfLayer *l, double bytes);
+void df_layer_free(DfLayer *l);
+/* Searches every piece: each[k] (if not NULL) gets piece k's result, r their sum, with the bound of
+ * the whole layer. For one piece this is df_search. */
+bool df_search_layer(const DfLayer *l, const CostModel *cm, const SearchOpts *o, SearchResult *each, SearchResult *r,
+                     Diag *d);
+/* Moves a problem to another device (channels, precision, the model's utilisation at this batch). */
+void df_retarget(DfProblem *p, const CostModel *cm, const Hardware *hw, int batch);
+/* search.c: the relaxation's lower bound (latency) for a layer in pieces, the paths over the whole layer. */
+double df_layer_bound(const DfLayer *l, const CostModel *cm, const SearchOpts *o);
+
+
 /* ---------------------------------------------------------------- plan.c
  * The dataflow of a whole module: the prologue on the NPU, the epilogue and the layer graph each
  * searched (the layer with the capacity the epilogue leaves), their costs summed. */
 
 typedef struct ModulePlan {
     bool has[SCOPE_COUNT_];         /* the scope has ops (and the cost model prices it) */
-    DfProblem p[SCOPE_COUNT_];      /* each scope's problem */
-    SearchResult r[SCOPE_COUNT_];   /* each scope's plan and cost (the prologue's is fixed) */
-    SearchResult sum;               /* the layer's plan, the summed cost, its objective value and bound */
+    DfLayer part[SCOPE_COUNT_];     /* each scope's problem, or its pieces */
+    SearchResult *each[SCOPE_COUNT_];   /* each piece's plan and cost (part[s].npieces of them) */
+    SearchResult r[SCOPE_COUNT_];   /* each scope's cost summed over its pieces (the prologue's fixed) */
+    SearchResult sum;               /* the summed cost, its objective value and bound; plan: unused */
 } ModulePlan;
 
 /* Plans every scope of m on hw (NULL: the module's device) under cm; false with a diagnostic if a
  * scope has no legal plan. With o->cutoff, sum.dominated may be set as df_search does. */
 bool df_search_module(const Module *m, const CostModel *cm, const Hardware *hw, const SearchOpts *o, ModulePlan *mp,
                       Diag *d);
+/* Frees what df_search_module allocated (safe on a zeroed or failed ModulePlan). */
+void df_module_plan_free(ModulePlan *mp);
 
 
 /* ---------------------------------------------------------------- explore.c */
@@ -69,32 +119,53 @@ typedef struct ExploreOpts {
     const CostModel *cm;        /* the cost model to search under */
     int threads;                /* worker threads */
     double budget_seconds;      /* start no design after this many seconds (0: no limit) */
-    long long budget_evals;     /* evaluate at most this many distinct designs, in order (0: all) */
+    long long budget_evals;     /* search at most this many consistent distinct designs, in the visit order (0: all) */
+    bool budget_from_block;     /* budget_seconds is the explore block's `budget` (for the report) */
+    bool evals_from_block;      /* budget_evals is the explore block's `evaluations` */
     bool progress;              /* a progress line on stderr */
 } ExploreOpts;
 
+/* A distinct design of the space: it stands for the designs that differ from it only in fields no
+ * cost model reads, and is the first of them. Its device is explore_device(index). */
 typedef struct Design {
-    Hardware hw;                /* the device */
-    int dup_of;                 /* -1, or the design it cannot differ from (it is not evaluated) */
+    long long index;            /* in the space: the last axis varies fastest, the pe tuples slowest */
+    long long stands_for;       /* designs of the space it stands for, itself included */
     bool valid;                 /* consistent (nmp.channels <= channels, ...) */
     bool evaluated;             /* searched (not cut by a budget) */
     bool ok;                    /* a legal dataflow exists */
-    SearchResult sr;
+    bool exact;                 /* the exact search chose its dataflow (else the restricted one) */
+    double total, prefill, decode, decode_step, energy;     /* the plan's cost */
+    double value;               /* the objective's value */
+    double bound;               /* a lower bound on it for this device (NAN: none) */
+    long long configs;          /* stratum assignments the search evaluated */
     double seconds;             /* search time */
 } Design;
 
+typedef enum ExploreStop {
+    EXPLORE_DONE,               /* every distinct design was visited */
+    EXPLORE_STOP_EVALUATIONS,   /* the evaluation budget left designs out */
+    EXPLORE_STOP_TIME,          /* the time budget ran out */
+} ExploreStop;
+
 typedef struct ExploreResult {
-    Design *designs;            /* every design of the space, in index order */
-    int n;                      /* designs in the space */
-    int distinct;               /* designs that can differ */
-    int invalid;                /* inconsistent designs */
+    Design *designs;            /* the distinct designs visited, in index order */
+    int n, cap;
+    long long space;            /* designs in the space */
+    long long distinct;         /* designs that can differ */
+    int invalid;                /* inconsistent designs among those visited */
     int evaluated;              /* distinct designs searched */
-    int best;                   /* index of the best, lowest index on a tie; -1 if none */
-    bool stopped;               /* a budget ran out */
+    int best;                   /* the entry of the best design, lowest index on a tie; -1 if none */
+    ExploreStop stopped;
+    char stop_reason[96];       /* what stopped it, as the user set it ("--evaluations 5") */
+    char uncovered[160];        /* axis values no searched design has, as text ("" if none) */
     double seconds;
 } ExploreResult;
 
-/* Searches every distinct design of the module's `explore` space (or just its device if xp is NULL). */
+/* The visit order: a diagonal that puts every value of every axis the cost model reads in some
+ * design, then every distinct design by a stride coprime with their count near its golden ratio,
+ * so a budget that stops early has seen every axis spread over its range. Searches the distinct
+ * designs of the module's `explore` space (or just its device if xp is NULL), at most 200,000 of
+ * them (a larger space needs --evaluations). */
 bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d);
 void explore_result_free(ExploreResult *r);
 /* Indices of the designs on the latency-energy Pareto front, by latency. out has room for r->n. */
@@ -106,8 +177,10 @@ bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware 
                            Diag *d);
 /* The report: the space, the best `top` designs, the Pareto front (h2c model), the best. */
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
-/* Every design of the space, one CSV line each. */
-void explore_write_csv(FILE *out, const Explore *xp, const ExploreResult *r);
+/* Every distinct design visited, one CSV line each. */
+void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r);
+/* The device of design `index` of the space. */
+void explore_device(const Module *m, const Explore *xp, long long index, Hardware *hw);
 
 
 #endif

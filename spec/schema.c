@@ -58,6 +58,7 @@ const char *const sparse_mode_names[SP_COUNT_] = {"dense", "static", "dynamic", 
 const char *const dataflow_mode_names[DF_COUNT_] = {"data-centric", "compute-centric", "npu-only",
                                                     "attn-nmp",     "attn-nmp-split",  "fc-nmp"};
 const char *const objective_names[OBJ_COUNT_] = {"latency", "energy", "edp"};
+const char *const split_space_names[SPLITS_COUNT_] = {"all", "artifact"};
 const char *const search_method_names[SM_COUNT_] = {"exhaustive", "ga"};
 const char *const cost_model_names[CM_COUNT_] = {"h2c", "h2llm-artifact"};
 

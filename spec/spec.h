@@ -198,6 +198,14 @@ extern const char *const dataflow_mode_names[DF_COUNT_];
 typedef enum Objective { OBJ_LATENCY, OBJ_ENERGY, OBJ_EDP, OBJ_COUNT_ } Objective;
 extern const char *const objective_names[OBJ_COUNT_];
 
+/* Which MIX splits the dataflow search may use (docs/dataflow.md §3). */
+typedef enum SplitSpace {
+    SPLITS_ALL,             /* every split 1..S-1 */
+    SPLITS_ARTIFACT,        /* only the H2-LLM artifact's quantised ratios (i/kv, i/B or i/N) */
+    SPLITS_COUNT_
+} SplitSpace;
+extern const char *const split_space_names[SPLITS_COUNT_];
+
 typedef enum SearchMethod { SM_EXHAUSTIVE, SM_GA, SM_COUNT_ } SearchMethod;
 extern const char *const search_method_names[SM_COUNT_];
 
@@ -222,6 +230,8 @@ typedef struct Explore {
     DataflowMode dataflow;
     SearchMethod method;
     Objective objective;
+    Loc objective_loc;      /* where objective was set (NOLOC: the default) */
+    SplitSpace splits;      /* the MIX splits the dataflow search may use */
     unsigned long long seed;
     double budget_seconds;  /* 0: none */
     long long budget_evals; /* 0: none */

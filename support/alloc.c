@@ -95,6 +95,8 @@ void *arena_alloc(Arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     if (n == 0)
         n = 16;
+    if (a->limit && (n > a->limit || a->total > a->limit - n))
+        arena_oom(a);
     if (!a->head || a->used + n > a->head->size) {
         size_t size = n > ARENA_CHUNK / 2 ? n : ARENA_CHUNK;
         if (size > SIZE_MAX / 2)

@@ -1,6 +1,6 @@
 /* support.h: the ground floor of h2c, which every other folder builds on and which depends on
  * nothing but libc: the allocator hook and arenas, diagnostics with source locations, source
- * files, units, text formatting and the clock. One section per .c file. */
+ * files, units, text formatting, the clock and NumPy's .npy files. One section per .c file. */
 #ifndef H2C_SUPPORT_H
 #define H2C_SUPPORT_H
 
@@ -30,13 +30,14 @@ _Noreturn void h2c_unreachable_at(const char *file, int line, const char *msg);
 /* Arena: bump allocation in chunks, freed all at once. Lifetimes are named by who owns the arena
  * (a Session owns sources, ASTs and configs; a Module owns its IR). When an allocation fails the
  * arena longjmps to `oom` (set by the library entry point that is running), or, if none is set,
- * calls h2c_unreachable. */
+ * calls h2c_unreachable. A `limit` makes an arena run out early: the dataflow search's memory budget. */
 typedef struct ArenaChunk ArenaChunk;
 typedef struct Arena {
     ArenaChunk *head;   /* newest chunk first */
     ArenaChunk *spare;  /* chunks kept by arena_reset for reuse */
     size_t used;        /* bytes used in head */
     size_t total;       /* bytes handed out, for statistics */
+    size_t limit;       /* bytes that may be handed out before it counts as running out (0: no limit) */
     jmp_buf *oom;       /* where to jump when memory runs out; NULL: fatal */
 } Arena;
 
@@ -68,6 +69,8 @@ char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf,
 void write_quoted(FILE *out, const char *s);
 /* Shortest decimal text that reads back to exactly `v` (%.15g, %.16g or %.17g). */
 void fmt_double(char *buf, size_t n, double v);
+/* "s" unless n is 1: "%d layer%s" reads "1 layer", "2 layers". */
+const char *plural(long long n);
 /* Edit distance, for "did you mean" suggestions. */
 int edit_distance(const char *a, const char *b);
 /* The candidate closest to `word` (NULL-terminated list), or NULL if none is close. */
@@ -128,6 +131,17 @@ Loc loc_span(Loc a, Loc b);
  * located at `from`, if it cannot be opened or read or is larger than max_bytes. */
 SrcFile *srcfile_read(Arena *a, Diag *d, const char *path, Loc from, size_t max_bytes);
 
+/* ---------------------------------------------------------------- outfile.c */
+
+/* Writes what fn prints as the file `path` ("-" or NULL: standard output). A regular file or a new
+ * one is written to a temporary file in the same directory and renamed over the target only when
+ * every write, the flush and the close succeeded, so a failure leaves the target as it was; a new
+ * file gets 0666 less the umask, a replaced one keeps its mode. A symbolic link is followed and its
+ * target written (the link stays). A device, FIFO or socket is written in place, never replaced. On
+ * failure the error is reported with the path and the result is false. */
+typedef void (*OutfileFn)(FILE *out, const void *ctx);
+bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d);
+
 /* ---------------------------------------------------------------- units.c */
 
 /* What a value measures. Each field of the language accepts one kind. */
@@ -166,5 +180,64 @@ bool unit_apply(const char *text, const Unit *u, double *out);
  * the rest in any unit of the kind (12.8GB/s, 600MHz). No space before the unit; a percentage
  * prints as a fraction (0.7). */
 void unit_format(char *buf, size_t n, double v, UnitKind k);
+
+/* ---------------------------------------------------------------- npy.c
+ * A strict reader and an atomic writer of NumPy .npy files (docs/npy.md), for calibration data,
+ * weights and dumps. */
+
+#define NPY_MAX_RANK 8                  /* more dimensions are rejected */
+#define NPY_MAX_HEADER (1u << 20)       /* a header longer than 1 MiB is rejected */
+
+/* The element types h2c reads, all little-endian IEEE: '<f2', '<f4', '<f8'. */
+typedef enum NpyDtype {
+    NPY_F16,    /* '<f2', binary16 */
+    NPY_F32,    /* '<f4', binary32 */
+    NPY_F64,    /* '<f8', binary64 (oracles); written only from float data, exactly */
+} NpyDtype;
+
+/* What the reader does with the data. */
+typedef enum NpyConvert {
+    NPY_TO_F32,     /* to float: f16 and f32 exactly, f64 rounded to nearest (C conversion) */
+    NPY_TO_F64,     /* to double: exactly, from any of the three */
+    NPY_RAW,        /* the bytes as stored (little-endian, itemsize each), copied */
+} NpyConvert;
+
+/* An array read from a .npy file; every pointer lives in the Arena given to the reader. */
+typedef struct NpyArray {
+    NpyDtype dtype;                     /* element type in the file */
+    int version;                        /* format major version read: 1, 2 or 3 */
+    int rank;                           /* 0 (a scalar) .. NPY_MAX_RANK */
+    int64_t dims[NPY_MAX_RANK];         /* C order, outermost first; unused entries 0 */
+    size_t count;                       /* product of dims (1 for rank 0, 0 if a dim is 0) */
+    size_t itemsize;                    /* bytes per element in the file: 2, 4 or 8 */
+    float *f32;                         /* count floats (NPY_TO_F32), else NULL */
+    double *f64;                        /* count doubles (NPY_TO_F64), else NULL */
+    unsigned char *raw;                 /* count * itemsize bytes (NPY_RAW), else NULL */
+} NpyArray;
+
+/* Reads a .npy file. Regular files, pipes and devices are all read with read(2) as a stream,
+ * so memory is the header (<= 1 MiB) plus the converted data, which is allocated only once the
+ * header has been checked (against the file size, for a regular file) and is refused above
+ * max_bytes (0: no limit but the address space). false, with one located error on `d`, for
+ * anything outside the accepted subset; `out` is then zeroed. */
+bool npy_read_file(Arena *a, Diag *d, const char *path, NpyConvert conv, size_t max_bytes, NpyArray *out);
+/* The same from memory; `name` is the file name diagnostics print. */
+bool npy_read_mem(Arena *a, Diag *d, const char *name, const void *buf, size_t len, NpyConvert conv,
+                  NpyArray *out);
+
+/* Writes `data` (count = product of dims floats, C order) as a version 1.0 file of `dtype`
+ * (2.0 if the header would not fit 1.0), header laid out as numpy 1.24 writes it. f16 is
+ * rounded to nearest even (overflow to inf, NaN kept a quiet NaN); f64 is exact. A regular or
+ * new file is written to a temporary file in the same directory and renamed into place only
+ * when every write, fsync and close succeeded (a symbolic link is followed, not replaced); a
+ * device or pipe is written directly. false, with an error on `d`, on failure. */
+bool npy_write_file(Diag *d, const char *path, NpyDtype dtype, int rank, const int64_t *dims, const float *data);
+
+/* binary16 <-> binary32: half to float is exact (NaN payloads kept); float to half rounds to
+ * nearest even, overflows to inf, and keeps a NaN a NaN (quiet, top payload bits kept). */
+float npy_f16_to_f32(uint16_t h);
+uint16_t npy_f32_to_f16(float f);
+/* The numpy spelling of a dtype: "<f2", "<f4", "<f8". */
+const char *npy_dtype_name(NpyDtype t);
 
 #endif

@@ -24,6 +24,8 @@ void write_quoted(FILE *out, const char *s) {
     fputc('"', out);
 }
 
+const char *plural(long long n) { return n == 1 ? "" : "s"; }
+
 void fmt_double(char *buf, size_t n, double v) {
     if (isnan(v)) {
         snprintf(buf, n, "nan");

@@ -13,6 +13,8 @@ cost     support.h spec.h ir.h ops.h cost.h
 search   support.h spec.h ir.h ops.h cost.h search.h
 artifact support.h spec.h ir.h ops.h cost.h search.h frontend.h artifact.h
 passes   support.h spec.h ir.h ops.h cost.h search.h artifact.h passes.h
+runtime  support.h runtime.h
+backend  support.h kernels.h
 '
 # ir/lower.c is the bridge from the front end: it alone in ir/ reads the checked program.
 exceptions='

@@ -23,6 +23,7 @@ typedef struct Opts {
     bool print_after_all;       /* --print-ir-after-all */
     bool time_passes;           /* --time-passes */
     bool no_verify;             /* --no-verify */
+    const char *report;         /* --report[=KIND]: "summary" for a bare --report; NULL: the command's default */
     bool pipeline_opts;         /* this command takes the options above */
     /* explore */
     int threads;                /* --threads N (0: one per processor) */
@@ -34,6 +35,7 @@ typedef struct Opts {
     int top;                    /* --top K */
     const char *objective;      /* --objective NAME */
     const char *dataflow;       /* --dataflow NAME */
+    const char *splits;         /* --splits SPACE */
     int progress;               /* --progress 1, --no-progress 0, default -1 (a terminal) */
     bool reproduce;             /* --reproduce-h2llm */
     const char *files[8];       /* --reproduce-h2llm takes several model files */
@@ -70,7 +72,11 @@ static const char PIPELINE_OPTS[] =
     "  --print-ir-after-all  print the IR after every pass, to stderr\n"
     "  --time-passes       print a table of pass times to stderr\n"
     "  --no-verify         do not run the IR verifier between passes\n"
-    "  -o FILE             write the output to FILE (atomically) instead of stdout\n";
+    "  --report[=KIND]     print the plan's cost to stderr: summary (prefill, decode, total, energy by\n"
+    "                      component; compile prints it unless -q), ops (also a table of every op in\n"
+    "                      each phase: time, bytes moved, energy, where it runs), none\n"
+    "  -o FILE             write the output to FILE instead of stdout (a file is replaced only when\n"
+    "                      complete; a symbolic link is followed; a device or FIFO is written in place)\n";
 
 static const char COMMON_OPTS[] =
     "  -I DIR              also look for imports in DIR\n"
@@ -80,8 +86,9 @@ static const char COMMON_OPTS[] =
     "  --cost-model NAME   h2c (default) or h2llm-artifact\n"
     "  --batch N           run the chosen workload at batch size N\n"
     "  -Werror             treat warnings as errors\n"
-    "  -q                  print nothing on success\n"
-    "  -h, --help          show this help\n";
+    "  -q                  quiet: no summary (check's line, compile's cost, explore's table)\n";
+
+static const char HELP_OPT[] = "  -h, --help          show this help\n";
 
 /* Matches --name=value or --name value; returns the value or NULL. */
 static const char *opt_value(int argc, char **argv, int *i, const char *name) {
@@ -111,6 +118,7 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     o->progress = -1;
     o->top = 10;
     bool explore = strcmp(cmd->name, "explore") == 0;
+    bool front = strcmp(cmd->name, "opt") != 0;   /* reads .h2: imports, selection, warnings */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (explore) {
@@ -172,15 +180,20 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         }
         if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--objective"))) {
             o->objective = v;
+            o->sel.objective = v;
             continue;
         } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--dataflow"))) {
             o->dataflow = v;
             continue;
+        } else if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--splits"))) {
+            if (strcmp(v, "all") != 0 && strcmp(v, "artifact") != 0)
+                return usage_error(cmd->name, "unknown --splits '%s' (all or artifact)", v);
+            o->splits = v;
+            continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s", cmd->name,
-                   strcmp(cmd->name, "opt") == 0 ? "FILE.h2ir" : "FILE.h2", cmd->summary,
-                   strcmp(cmd->name, "opt") == 0 ? "" : COMMON_OPTS, pipeline ? PIPELINE_OPTS : "", cmd->usage);
+            printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s%s", cmd->name, front ? "FILE.h2" : "FILE.h2ir",
+                   cmd->summary, front ? COMMON_OPTS : "", pipeline ? PIPELINE_OPTS : "", cmd->usage, HELP_OPT);
             if (pipeline)
                 print_passes();
             return 0;
@@ -196,37 +209,41 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             o->time_passes = true;
         } else if (pipeline && strcmp(a, "--no-verify") == 0) {
             o->no_verify = true;
+        } else if (pipeline && (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0)) {
+            o->report = a[8] ? a + 9 : "summary";
+            if (strcmp(o->report, "summary") != 0 && strcmp(o->report, "ops") != 0 && strcmp(o->report, "none") != 0)
+                return usage_error(cmd->name, "unknown --report kind '%s' (summary, ops or none)", o->report);
         } else if (pipeline && (v = opt_value(argc, argv, &i, "--emit"))) {
             o->emit = v;
         } else if (pipeline && strcmp(a, "-o") == 0) {
             if (i + 1 >= argc)
                 return usage_error(cmd->name, "-o needs a file name");
             o->output = argv[++i];
-        } else if (strcmp(a, "-q") == 0) {
+        } else if (front && strcmp(a, "-q") == 0) {
             o->quiet = true;
-        } else if (strcmp(a, "-Werror") == 0) {
+        } else if (front && strcmp(a, "-Werror") == 0) {
             o->werror = true;
-        } else if (strncmp(a, "-I", 2) == 0) {
+        } else if (front && strncmp(a, "-I", 2) == 0) {
             const char *dir = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (!dir)
                 return usage_error(cmd->name, "-I needs a directory");
             if (o->ninc == 16)
                 return usage_error(cmd->name, "too many -I options");
             o->incs[o->ninc++] = dir;
-        } else if ((v = opt_value(argc, argv, &i, "--hardware"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--hardware"))) {
             o->sel.hardware = v;
-        } else if ((v = opt_value(argc, argv, &i, "--model"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--model"))) {
             o->sel.model = v;
-        } else if ((v = opt_value(argc, argv, &i, "--workload"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--workload"))) {
             o->sel.workload = v;
-        } else if ((v = opt_value(argc, argv, &i, "--cost-model"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--cost-model"))) {
             int k;
             for (k = 0; k < CM_COUNT_ && strcmp(v, cost_model_names[k]) != 0; k++) {
             }
             if (k == CM_COUNT_)
                 return usage_error(cmd->name, "unknown --cost-model '%s' (h2c or h2llm-artifact)", v);
             o->sel.cost_model = v;
-        } else if ((v = opt_value(argc, argv, &i, "--batch"))) {
+        } else if (front && (v = opt_value(argc, argv, &i, "--batch"))) {
             char *end;
             long b = strtol(v, &end, 10);
             if (*end || b < 1 || b > (1 << 20))
@@ -242,6 +259,12 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     }
     if (!o->file)
         return usage_error(cmd->name, "no input file");
+    if (o->objective && o->sel.cost_model && strcmp(o->objective, "latency") != 0 &&
+        !cost_model_get(strcmp(o->sel.cost_model, cost_model_names[CM_ARTIFACT]) == 0 ? CM_ARTIFACT : CM_H2C)->has_energy)
+        /* (before reading the file; a cost model chosen in the file is checked once it is read) */
+        return usage_error(cmd->name, "--objective %s needs a cost model with energy; %s has none (its energy is always "
+                                      "0, so every plan would rank by latency): use --cost-model h2c or --objective "
+                                      "latency", o->objective, o->sel.cost_model);
     if (o->reproduce) {
         /* every file named is a model */
         memmove(o->files + 1, o->files, sizeof(char *) * (size_t)o->nfiles);
@@ -262,6 +285,12 @@ static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) 
             return false;
         }
         m->objective = (Objective)k;
+        if (m->objective != OBJ_LATENCY && !cost_model_get(m->cost_model)->has_energy) {
+            *rc = usage_error(cmd, "--objective %s needs a cost model with energy; %s has none (its energy is always 0, "
+                                   "so every plan would rank by latency): use --cost-model h2c or --objective latency",
+                              o->objective, cost_model_names[m->cost_model]);
+            return false;
+        }
     }
     if (o->dataflow) {
         int k;
@@ -274,6 +303,8 @@ static bool apply_mode_opts(const char *cmd, const Opts *o, Module *m, int *rc) 
         }
         m->dataflow = (DataflowMode)k;
     }
+    if (o->splits)
+        m->splits = strcmp(o->splits, "artifact") == 0 ? SPLITS_ARTIFACT : SPLITS_ALL;
     return true;
 }
 
@@ -300,8 +331,15 @@ static const Command commands[] = {
      "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n"
      "  --dataflow=MODE     data-centric (default), compute-centric, or a baseline: npu-only, attn-nmp,\n"
      "                      attn-nmp-split, fc-nmp\n"
-     "  --objective=NAME    latency (default), energy or edp\n", cmd_compile},
-    {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.", "",
+     "  --objective=NAME    latency (default), energy or edp\n"
+     "  --splits=SPACE      the MIX splits the dataflow search may use: all (default), or artifact, only the\n"
+     "                      H2-LLM artifact's quantised ratios (i/kv, i/B, i/N), to compare within its space\n",
+     cmd_compile},
+    {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.",
+     "  --emit=KIND         what to write: ir (default) or dot (the layer graph for Graphviz)\n"
+     "  --dataflow=MODE     the module's dataflow mode for the dataflow pass (as for compile)\n"
+     "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n"
+     "  --splits=SPACE      the module's split space for the dataflow pass: all or artifact\n",
      cmd_opt},
     {"explore", "Co-explore hardware and dataflow over the file's explore {} space (exact dataflow search per design).",
      "  --threads N         worker threads (default: one per processor); results do not depend on it\n"
@@ -313,13 +351,14 @@ static const Command commands[] = {
      "  --write-ir FILE.h2ir  write the best design's IR (dataflow and placement)\n"
      "  --objective NAME    latency, energy or edp (default: the explore block's, else latency)\n"
      "  --dataflow MODE     data-centric or compute-centric (default: the explore block's)\n"
+     "  --splits SPACE      all (default) or artifact: only the artifact's MIX splits (also with --reproduce-h2llm)\n"
      "  --progress, --no-progress  a progress line on stderr (default: when stderr is a terminal)\n"
      "  --reproduce-h2llm   FILE... are the artifact's models: run its whole evaluation grid (3 models x 4\n"
      "                      workloads x batch 1, 4, 16 x 9 designs) under h2llm-artifact; --csv for the grid\n",
      cmd_explore},
     {"compat", "Check the h2llm-artifact cost model against the artifact's test vectors or baseline table.",
      "  --configs DIR       the artifact's model configs: DIR/<model>/shape.json and operator_graph.json\n"
-     "                      (default: config, the artifact's layout)\n",
+     "                      (default: h2llm-configs or config beside FILE, else ./config)\n",
      cmd_compat},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -347,7 +386,7 @@ static int front(const Command *cmd, int argc, char **argv, bool dump) {
     AstFile *root = fe_load(&s, o.file);
     if (root && dump && d.errors == 0)
         ast_dump(stdout, root);
-    if (root && !dump && d.errors == 0) {
+    if (root && !dump && !d.stop) {
         Config *c = fe_check(&s, root, &o.sel);
         if (c && !o.quiet) {
             printf("%s: ok", o.file);
@@ -357,13 +396,15 @@ static int front(const Command *cmd, int argc, char **argv, bool dump) {
                 fmt_size(w, sizeof w, model_weight_bytes(c->model, es));
                 fmt_size(k, sizeof k, model_kv_bytes(c->model, c->workload, es));
                 fmt_size(t, sizeof t, c->hw->channels * c->hw->banks_per_channel * c->hw->bank_capacity);
-                printf(": model %s (%d layers, %d ops), hardware %s, workload %s (batch %d, %d+%d tokens); "
+                printf(": model %s (%d layer%s, %d op%s), hardware %s, workload %s (batch %d, %d+%d tokens); "
                        "weights %s + KV %s of %s",
-                       c->model->name, c->model->layers, c->model->nops, c->hw->name, c->workload->name,
+                       c->model->name, c->model->layers, plural(c->model->layers), c->model->nops,
+                       plural(c->model->nops), c->hw->name, c->workload->name,
                        c->workload->batch, c->workload->prompt, c->workload->generate, w, k, t);
             } else {
-                printf(": %d hardware, %d workload, %d sparsity, %d explore block(s)", c->nhardware, c->nworkloads,
-                       c->nsparsity, c->nexplore);
+                printf(": %d hardware block%s, %d workload block%s, %d sparsity block%s, %d explore block%s",
+                       c->nhardware, plural(c->nhardware), c->nworkloads, plural(c->nworkloads), c->nsparsity,
+                       plural(c->nsparsity), c->nexplore, plural(c->nexplore));
             }
             printf("\n");
         }
@@ -387,7 +428,7 @@ static Module *load_module(const Command *cmd, Opts *o, Session *s, Diag *d, Con
     *rc = 1;
     *cfg = NULL;
     AstFile *root = fe_load(s, o->file);
-    Config *c = root && d->errors == 0 ? fe_check(s, root, &o->sel) : NULL;
+    Config *c = root && !d->stop ? fe_check(s, root, &o->sel) : NULL;
     Module *m = c ? ir_lower(c, d) : NULL;
     if (m && !apply_mode_opts(cmd->name, o, m, rc)) {
         ir_module_free(m);
@@ -399,63 +440,12 @@ static Module *load_module(const Command *cmd, Opts *o, Session *s, Diag *d, Con
 
 /* ---------------------------------------------------------------- output */
 
-typedef void (*WriteFn)(FILE *out, const void *ctx);
-
-/* Writes to stdout, or to `path` through a temporary file renamed into place only on success, so
- * a failed run never leaves a half-written output. */
-static bool write_output(const char *path, WriteFn fn, const void *ctx) {
-    if (!path || strcmp(path, "-") == 0) {
-        fn(stdout, ctx);
-        return fflush(stdout) == 0;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* a device or a pipe is written in place: renaming a file over it would replace it */
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-            return false;
-        }
-        fn(f, ctx);
-        bool ok = !ferror(f);
-        ok = (fclose(f) == 0) && ok;
-        if (!ok)
-            fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-        return ok;
-    }
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return false;
-    snprintf(tmp, n, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd >= 0) {
-        /* mkstemp makes the file private; give it the mode a plain fopen would (0666 less the umask) */
-        mode_t um = umask(0);
-        umask(um);
-        fchmod(fd, 0666 & ~um);
-    }
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        free(tmp);
-        return false;
-    }
-    fn(f, ctx);
-    bool ok = !ferror(f);
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
-    if (!ok) {
-        fprintf(stderr, "h2c: error: cannot write '%s': %s\n", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok;
+/* Writes to stdout, or to `path` the safe way (support/outfile.c: a regular file is replaced only
+ * when complete, a device or FIFO is written in place, a symbolic link is followed). */
+static bool write_output(const char *path, OutfileFn fn, const void *ctx) {
+    Diag d;
+    diag_init(&d, stderr);
+    return outfile_write(path, fn, ctx, &d);
 }
 
 static void write_ir(FILE *out, const void *m) { ir_print(out, m); }
@@ -510,6 +500,19 @@ static int run_pipeline(const char *cmd, Module *m, const Opts *o, Diag *d, bool
     return pipeline_run(m, passes, npasses, &po, d) ? 0 : 1;
 }
 
+/* The cost report on stderr: --report's kind, else the command's default, which is skipped quietly
+ * when the passes that ran leave nothing to price (compile --passes=shapes). */
+static int print_report(const Opts *o, const Module *m, Diag *d, ReportKind def) {
+    ReportKind k = !o->report ? def
+                   : strcmp(o->report, "ops") == 0 ? REPORT_OPS
+                   : strcmp(o->report, "summary") == 0 ? REPORT_SUMMARY
+                   : REPORT_NONE;
+    char why[200];
+    if (k == REPORT_NONE || (!o->report && !report_ready(m, why, sizeof why)))
+        return 0;
+    return report_print(stderr, m, k, d) ? 0 : 1;
+}
+
 static int cmd_compile(int argc, char **argv) {
     const Command *cmd = command_named("compile");
     Opts o;
@@ -537,6 +540,8 @@ static int cmd_compile(int argc, char **argv) {
         rc = run_pipeline(cmd->name, m, &o, &d, true);
         if (rc == 0)
             rc = write_output(o.output, strcmp(emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+        if (rc == 0)
+            rc = print_report(&o, m, &d, o.quiet ? REPORT_NONE : REPORT_SUMMARY);
         ir_module_free(m);
     }
     if (d.errors && rc == 0)
@@ -569,6 +574,8 @@ static int cmd_opt(int argc, char **argv) {
     rc = run_pipeline(cmd->name, m, &o, &d, false);
     if (rc == 0)
         rc = write_output(o.output, o.emit && strcmp(o.emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+    if (rc == 0)
+        rc = print_report(&o, m, &d, REPORT_NONE);
     ir_module_free(m);
     return rc;
 }
@@ -576,7 +583,7 @@ static int cmd_opt(int argc, char **argv) {
 /* h2c compat FILE [--configs DIR]: the numbers of the artifact's files, recomputed (passes/compat.c). */
 static int cmd_compat(int argc, char **argv) {
     const Command *cmd = command_named("compat");
-    const char *file = NULL, *configs = "config", *v;
+    const char *file = NULL, *configs = NULL, *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -604,6 +611,19 @@ static int cmd_compat(int argc, char **argv) {
     }
     if (!file)
         return usage_error(cmd->name, "no input file");
+    /* the configs beside the file (the reference layout: h2llm-testvectors.json next to h2llm-configs/,
+       or the artifact's: config/), else ./config */
+    static char beside[PATH_MAX];
+    for (int k = 0; !configs && k < 2; k++) {
+        const char *slash = strrchr(file, '/');
+        snprintf(beside, sizeof beside, "%.*s%s", slash ? (int)(slash - file + 1) : 0, file,
+                 k == 0 ? "h2llm-configs" : "config");
+        struct stat st;
+        if (stat(beside, &st) == 0 && S_ISDIR(st.st_mode))
+            configs = beside;
+    }
+    if (!configs)
+        configs = "config";
     Diag d;
     diag_init(&d, stderr);
     CompatSummary sum;
@@ -623,7 +643,7 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     if (o->sel.batch || o->sel.cost_model || o->sel.workload || o->sel.hardware || o->objective || o->dataflow ||
         o->write_hw || o->write_ir || o->budget_seconds || o->budget_evals)
         return usage_error(cmd->name, "--reproduce-h2llm runs the artifact's own grid; it takes only model files, "
-                                      "--csv, --threads and -q");
+                                      "--csv, --splits, --threads and -q");
     Diag d;
     diag_init(&d, stderr);
     Session sessions[8];
@@ -635,7 +655,7 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
         sessions[i].ninclude = o->ninc;
         n = i + 1;
         AstFile *root = fe_load(&sessions[i], o->files[i]);
-        configs[i] = root && d.errors == 0 ? fe_check(&sessions[i], root, &o->sel) : NULL;
+        configs[i] = root && !d.stop ? fe_check(&sessions[i], root, &o->sel) : NULL;
         if (!configs[i])
             goto done;
         if (!configs[i]->model) {
@@ -645,7 +665,8 @@ static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     }
     int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     Grid g;
-    if (reproduce_h2llm(configs, n, threads, &g, &d)) {
+    SplitSpace splits = o->splits && strcmp(o->splits, "artifact") == 0 ? SPLITS_ARTIFACT : SPLITS_ALL;
+    if (reproduce_h2llm(configs, n, threads, splits, &g, &d)) {
         rc = 0;
         if (!o->quiet)
             grid_print(stdout, &g);
@@ -701,27 +722,36 @@ typedef struct ExploreOut {
 
 static void write_explore_csv(FILE *out, const void *ctx) {
     const ExploreOut *e = ctx;
-    explore_write_csv(out, e->xp, e->r);
+    explore_write_csv(out, e->m, e->xp, e->r);
 }
 
 static void write_best_hw(FILE *out, const void *ctx) {
     const ExploreOut *e = ctx;
     const Design *best = &e->r->designs[e->r->best];
+    Hardware hw;
+    explore_device(e->m, e->xp, best->index, &hw);
     char rel[PATH_MAX];
     relative_path(e->hw_path, e->input, rel, sizeof rel);
     fprintf(out, "// The best design h2c explore found for %s: model %s, workload %s, cost model %s, objective %s.\n",
             e->input, e->m->model.name, e->m->work.name, cost_model_names[e->m->cost_model],
             objective_names[e->m->objective]);
-    fprintf(out, "// Latency %.9g s%s, energy %.6g J. Compile it with: h2c compile %s\n", best->sr.cost.total,
-            e->m->cost_model == CM_ARTIFACT ? " per layer" : "", best->sr.cost.energy, e->hw_path);
+    const CostModel *cm = cost_model_get(e->m->cost_model);
+    char energy[64];
+    if (cm->has_energy)
+        snprintf(energy, sizeof energy, "energy %.6g J", best->energy);
+    else
+        snprintf(energy, sizeof energy, "energy not modelled by %s", cm->name);
+    fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->total,
+            e->m->cost_model == CM_ARTIFACT ? " per layer" : "", energy, e->hw_path);
     fprintf(out, "import \"%s\";\n\n", rel);
-    fe_write_hardware(out, &best->hw, "explored");
+    fe_write_hardware(out, &hw, "explored");
     /* everything else the plan depends on, so compiling this file gives the same plan */
     const Workload *w = &e->m->work;
     fprintf(out, "\nworkload explored_workload {\n  batch = %d;\n  prompt = %d tokens;\n  generate = %d tokens;\n"
                  "  max_seq = %d tokens;\n}\n", w->batch, w->prompt, w->generate, w->max_seq);
-    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n}\n",
-            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective]);
+    fprintf(out, "\nexplore explored_setting {\n  dataflow = %s;\n  objective = %s;\n%s}\n",
+            dataflow_mode_names[e->m->dataflow], objective_names[e->m->objective],
+            e->m->splits == SPLITS_ARTIFACT ? "  splits = artifact;\n" : "");
     fprintf(out, "\nuse hardware explored;\nuse workload explored_workload;\nuse explore explored_setting;\n"
                  "use cost-model %s;\n", cost_model_names[e->m->cost_model]);
 }
@@ -762,12 +792,16 @@ static int cmd_explore(int argc, char **argv) {
         int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1)
             threads = 1;
-        ExploreOpts eo = {cost_model_get(m->cost_model), threads, o.budget_seconds, o.budget_evals,
-                          o.progress < 0 ? isatty(2) : o.progress};
-        if (c->xp && !o.budget_seconds)
+        ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
+                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress};
+        if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
-        if (c->xp && !o.budget_evals)
+            eo.budget_from_block = true;
+        }
+        if (c->xp && !o.budget_evals && c->xp->budget_evals) {
             eo.budget_evals = c->xp->budget_evals;
+            eo.evals_from_block = true;
+        }
         if (explore_run(m, c->xp, &eo, &r, &d)) {
             rc = 0;
             if (!o.quiet)
@@ -779,7 +813,7 @@ static int cmd_explore(int argc, char **argv) {
                 rc = 1;
             if (o.write_ir) {
                 /* the best device's full pipeline: the same search again (it is deterministic) */
-                m->dev.hw = r.designs[r.best].hw;
+                explore_device(m, c->xp, r.designs[r.best].index, &m->dev.hw);
                 /* a new device: its fields no longer come from the lines of the original block */
                 m->dev.hw.name = "explored";
                 m->work.name = "explored_workload"; /* the names --write-hw gives them */
@@ -823,8 +857,17 @@ int main(int argc, char **argv) {
         printf("h2c %s\n", H2C_VERSION);
         return 0;
     }
-    for (int i = 0; i < NCOMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (int i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        int rc = commands[i].run(argc - 1, argv + 1);
+        /* what went to stdout must have arrived (a full disk, a closed pipe); a command that wrote
+           its output with write_output has already said so */
+        if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+            fprintf(stderr, "h2c: error: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+            rc = 1;
+        }
+        return rc;
+    }
     return usage_error(NULL, "unknown command '%s'", argv[1]);
 }

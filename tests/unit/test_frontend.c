@@ -199,7 +199,7 @@ static void test_model(void) {
     done(&r);
 
     /* --workload he: batch 1, max_seq 4096: 2 * 32 * 1 * 4096 * 1024 * 2 = 536870912 bytes */
-    Selection sel = {NULL, NULL, "he", NULL, 0};
+    Selection sel = {.workload = "he"};
     c = run(&r, llama_text, &sel);
     CHECK(c != NULL);
     if (c) {

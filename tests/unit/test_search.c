@@ -27,6 +27,7 @@ typedef struct Tables {
 } Tables;
 
 static Tables T;
+static bool art;    /* the artifact's split space (--splits=artifact): the brute force lists its splits itself */
 static const struct CostModel *syn;   /* the model under test (set per variant) */
 static unsigned long long rng = 88172645463325252ULL;
 static double rnd(void) {
@@ -97,8 +98,11 @@ static int syn_pieces(const DfProblem *p, int op, int c, long long *breaks, int 
 }
 
 /* Prefill does not depend on the split here, so the bound is exact; energy is 0. */
-static void syn_mix_lower(const DfProblem *p, int op, int c, double *prefill, double *energy) {
+static void syn_mix_lower(const DfProblem *p, int op, int c, long long lo, long long hi, double *prefill,
+                          double *energy) {
     (void)p;
+    (void)lo;
+    (void)hi;
     *prefill = T.pre[op][c][1];
     *energy = 0;
 }
@@ -120,6 +124,7 @@ static void make_problem(DfProblem *p, int n, int nmp, int normal) {
     p->nmp = nmp;
     p->normal = normal;
     p->nops = n;
+    p->kv_heads = art ? 2 : 0; /* attention then splits in halves of B: i/kv */
     p->hw.banks_per_channel = 16;
     p->hw.bank_capacity = 1e12;
     for (int i = 0; i < n; i++) {
@@ -127,6 +132,7 @@ static void make_problem(DfProblem *p, int n, int nmp, int normal) {
         o->kind = (DfKind)(rnd() < 0.15 ? DFK_OTHER : rnd() < 0.5 ? DFK_ATTN : DFK_FC);
         o->dec.B = o->kind == DFK_ATTN ? 2 + rndi(MAXS - 1) : 1;
         o->dec.N = o->kind == DFK_FC ? 2 + rndi(MAXS - 1) : 1;
+        o->pre.N = art ? 2 + rndi(3) : 0; /* the artifact quantises an fc's split in i/(prefill N) */
         for (int j = 0; j < i; j++)
             if (rnd() < 0.45)
                 o->preds |= 1u << j;
@@ -212,6 +218,19 @@ typedef struct GroupState {
 static void strata(Brute *b, GroupState *gs, int blk, uint32_t I, int s);
 
 /* assign the ops of stratum Tm (in block blk) channel by channel, then normal flags, then splits */
+/* Whether split sp of op k is one the artifact can express: int(S * i/den) for some i in 1..den-1,
+ * den = kv for attention over B > 1 pairs (kv > 1), else B; the prefill N for a split along N. */
+static bool artifact_split(const DfProblem *p, int k, long long sp) {
+    const DfOp *o = &p->ops[k];
+    long long S = df_split_len(p, k);
+    long long den = o->kind == DFK_ATTN && o->dec.B > 1 ? (p->kv_heads > 1 ? p->kv_heads : (long long)o->dec.B)
+                                                        : (long long)o->pre.N;
+    for (long long i = 1; i < den; i++)
+        if ((long long)((double)S * ((double)i / (double)den)) == sp)
+            return true;
+    return false;
+}
+
 static void stratum_splits(Brute *b, GroupState *gs, int blk, uint32_t I, int s, uint32_t Tm, int k) {
     const DfProblem *p = b->p;
     if (k == p->nops) {
@@ -226,6 +245,8 @@ static void stratum_splits(Brute *b, GroupState *gs, int blk, uint32_t I, int s,
     long long S = df_split_len(p, k);
     if (a->nmp && a->normal) {
         for (long long sp = 1; sp <= S - 1; sp++) {
+            if (art && !artifact_split(p, k, sp))
+                continue;
             a->split = sp;
             stratum_splits(b, gs, blk, I, s, Tm, k + 1);
         }
@@ -321,17 +342,32 @@ static void strata(Brute *b, GroupState *gs, int blk, uint32_t I, int s) {
     }
 }
 
-/* every map of named NMP channels (and the normal group) to the blocks */
+static bool block_has_gemm(const DfProblem *p, uint32_t U) {
+    for (int i = 0; i < p->nops; i++)
+        if ((U & (1u << i)) && gemm(p, i))
+            return true;
+    return false;
+}
+
+/* every map of named NMP channels (and the normal group) to the blocks; a block of channel-less ops
+ * holds none, and a group of only such ops none at all */
 static void group_channels(Brute *b, GroupState *gs, int ch) {
     const DfProblem *p = b->p;
+    bool any = false;
+    for (int j = 0; j < gs->nblocks; j++)
+        any |= block_has_gemm(p, gs->U[j]);
+    bool dc = b->mode == DF_DATA_CENTRIC && any;
     if (ch == p->nmp) {
         int normal_options = p->normal > 0 ? gs->nblocks : 0;
-        for (int nb = (b->mode == DF_COMPUTE_CENTRIC || !p->normal ? -1 : 0); nb < normal_options; nb++) {
+        for (int nb = (!dc || !p->normal ? -1 : 0); nb < normal_options; nb++) {
             for (int j = 0; j < gs->nblocks; j++)
                 gs->nf[j] = j == nb;
             bool ok = true;
             for (int j = 0; j < gs->nblocks; j++) {
-                if (!gs->chans[j] && !gs->nf[j])
+                bool g = block_has_gemm(p, gs->U[j]);
+                if (g && !gs->chans[j] && !gs->nf[j])
+                    ok = false;
+                if (!g && (gs->chans[j] || gs->nf[j]))
                     ok = false;
                 if (b->mode == DF_COMPUTE_CENTRIC && gs->chans[j] && gs->nf[j])
                     ok = false;
@@ -342,7 +378,7 @@ static void group_channels(Brute *b, GroupState *gs, int ch) {
         return;
     }
     /* data-centric: every channel to a block; compute-centric: a channel may stay unused */
-    for (int j = (b->mode == DF_COMPUTE_CENTRIC ? -1 : 0); j < gs->nblocks; j++) {
+    for (int j = (!dc ? -1 : 0); j < gs->nblocks; j++) {
         if (j >= 0)
             gs->chans[j] |= CHAN_BIT(ch);
         group_channels(b, gs, ch + 1);
@@ -412,7 +448,82 @@ static void mags(Brute *b, uint32_t done, int g) {
     }
 }
 
+/* ---------------------------------------------------------------- a plan's legality */
+
+/* The hierarchy's rules (docs/dataflow.md §1), checked on a plan with named channels. */
+static bool plan_legal(const DfProblem *p, const DfPlan *pl, DataflowMode mode) {
+    int n = p->nops;
+    for (int i = 0; i < n; i++) {
+        const DfAssign *a = &pl->a[i];
+        if (a->group < 0 || a->part < 0 || a->stratum < 0)
+            return false;
+        for (int j = 0; j < n; j++) {
+            if (!(p->ops[i].preds & (1u << j)))
+                continue;
+            const DfAssign *b = &pl->a[j];
+            if (b->group > a->group || (b->group == a->group && (b->part != a->part || b->stratum >= a->stratum)))
+                return false;
+        }
+        if (!gemm(p, i)) {
+            if (a->nmp || a->normal)
+                return false;
+            continue;
+        }
+        long long S = df_split_len(p, i);
+        if (!a->nmp && !a->normal)
+            return false;
+        if (a->nmp && a->normal && (mode == DF_COMPUTE_CENTRIC || a->split < 1 || a->split > S - 1))
+            return false;
+    }
+    for (int g = 0; g < n; g++) {
+        ChanSet used = 0;
+        int normals = 0;
+        bool any = false;
+        for (int part = 0; part < n; part++) {
+            ChanSet pc = 0;
+            bool pn = false, in_part = false;
+            for (int i = 0; i < n; i++)
+                if (pl->a[i].group == g && pl->a[i].part == part) {
+                    pc |= pl->a[i].nmp;
+                    pn |= pl->a[i].normal;
+                    in_part = true;
+                }
+            if (!in_part)
+                continue;
+            if (pc & used)
+                return false;
+            used |= pc;
+            normals += pn;
+            for (int st = 0; st < n; st++) {
+                ChanSet sc = 0;
+                bool sn = false, sg = false;
+                for (int i = 0; i < n; i++) {
+                    const DfAssign *a = &pl->a[i];
+                    if (a->group != g || a->part != part || a->stratum != st)
+                        continue;
+                    if (sc & a->nmp)
+                        return false;
+                    sc |= a->nmp;
+                    sn |= a->normal;
+                    sg |= gemm(p, i);
+                }
+                if (sg && (sc != pc || sn != pn))
+                    return false;
+            }
+            for (int i = 0; i < n; i++)
+                any |= pl->a[i].group == g && pl->a[i].part == part && gemm(p, i);
+        }
+        if (normals > 1)
+            return false;
+        if (mode == DF_DATA_CENTRIC && any && (used != chanset_first(p->nmp) || (p->normal > 0 && normals != 1)))
+            return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- the test */
+
+static int bounded; /* problems the restricted search and the relaxation bound were checked on */
 
 static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
     DfProblem p;
@@ -447,7 +558,7 @@ static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
             widest = __builtin_popcount(sub);
     }
     CHECK_EQ(df_width(&p), widest);
-    SearchOpts o = {mode, OBJ_LATENCY, false, NULL, 0};
+    SearchOpts o = {.mode = mode, .objective = OBJ_LATENCY, .splits = art ? SPLITS_ARTIFACT : SPLITS_ALL};
     SearchResult r;
     Diag d;
     diag_init(&d, stderr);
@@ -465,6 +576,26 @@ static void one(int n, int nmp, int normal, DataflowMode mode, int *checked) {
     syn_evaluate(&p, &r.plan, &again);
     CHECK_NEAR(r.value, again.total, 1e-12 * again.total);
     CHECK_NEAR(r.bound, r.value, 1e-9 * r.value);
+    CHECK(r.exact);
+    CHECK(plan_legal(&p, &r.plan, mode));
+    /* with budgets too small for the exact search: the restricted search's plan is legal and no
+       better than the optimum, and the relaxation's bound is no worse */
+    for (int w = 0; w < 3; w++) {
+        SearchOpts ro = o;
+        ro.work_budget = w == 0 ? 1 : w == 1 ? 40 : 400;
+        SearchResult rr;
+        bool rf = df_search(&p, syn, &ro, &rr, &d);
+        CHECK(rf);
+        if (!rf)
+            continue;
+        CHECK(plan_legal(&p, &rr.plan, mode));
+        CHECK(rr.value >= b.best * (1 - 1e-9));
+        CHECK(rr.bound <= b.best * (1 + 1e-9));
+        if (!rr.exact)
+            bounded++;
+        syn_evaluate(&p, &rr.plan, &again);
+        CHECK_NEAR(rr.value, again.total, 1e-12 * again.total);
+    }
     if (fabs(b.best - r.value) > 1e-9 * b.best) {
         fprintf(stderr, "  n=%d nmp=%d normal=%d mode=%s scan=%d: brute %.12g (%lld plans), search %.12g\n", n, nmp,
                 normal, dataflow_mode_names[mode], T.scan, b.best, b.plans, r.value);
@@ -499,6 +630,18 @@ int main(void) {
         if (variant == 3)
             one(5, 2, 2, DF_DATA_CENTRIC, &checked); /* one larger case, with every feature on */
     }
-    printf("%d problems checked against brute force\n", checked);
+    /* the artifact's split space: the same, with the brute force listing only its splits */
+    art = true;
+    int before = checked;
+    for (int variant = 0; variant < 4; variant++) {
+        T.scan = variant & 1;
+        syn = variant & 2 ? &syn_bounded : &syn_plain;
+        for (int rep = 0; rep < 10; rep++) {
+            one(2 + rndi(3), 1 + rndi(2), 2, DF_DATA_CENTRIC, &checked);
+            one(4, 2, 2, DF_DATA_CENTRIC, &checked);
+        }
+    }
+    printf("%d problems checked against brute force (%d in the artifact's split space), %d restricted searches and "
+           "bounds\n", checked, checked - before, bounded);
     return test_done();
 }
