@@ -4,7 +4,10 @@
 #ifndef H2C_RUNTIME_H
 #define H2C_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* ---------------------------------------------------------------- attn_ref.c */
 
@@ -90,5 +93,92 @@ int rt_quest_tokens(const int *sel, int nsel, int page, int ctx, int *out);
  * nq > ctx. */
 double rt_static_mass(const float *q, int g, int nq, const float *k, int ctx, int d, int sink, int window,
                       double scale);
+
+/* ---------------------------------------------------------------- forward.c
+ * The reference forward pass of a whole model, in double precision (docs/runtime.md §4): the op
+ * graph below, weights through a callback a block of rows at a time (bounded memory), a KV cache
+ * per attention op and layer. The emulator's --check and the Hugging Face oracle compare with it. */
+
+typedef enum RtOpKind {
+    RT_FC,          /* y = x W (+ b); several inputs: silu(in0) * in1 * ... first (a gated FFN) */
+    RT_ATTN_SCORE,  /* stores the step's keys (input 1); the queries (input 0) are read by the value op */
+    RT_SOFTMAX,     /* part of the causal attention the value op computes */
+    RT_ATTN_VALUE,  /* stores the values (input 1) and computes causal softmax(q k^T / sqrt(d)) v */
+    RT_NORM,        /* RMS or layer norm with a scale (and a shift) */
+    RT_ACT,         /* element-wise activation */
+    RT_ADD,
+    RT_MUL,
+    RT_EMBED,       /* rows of the vocab x hidden table for the token ids, times scale */
+    RT_ROPE,        /* rotary positions, rotate-half, on head_dim x rope_fraction dims of each head */
+} RtOpKind;
+
+typedef enum RtAct { RT_ACT_SILU, RT_ACT_GELU, RT_ACT_GELU_TANH, RT_ACT_RELU } RtAct;
+typedef enum RtScope { RT_SCOPE_LAYER, RT_SCOPE_PROLOGUE, RT_SCOPE_EPILOGUE } RtScope;
+typedef enum RtRopeScaling { RT_ROPE_NONE, RT_ROPE_LINEAR, RT_ROPE_LLAMA3 } RtRopeScaling;
+
+#define RT_INPUT_X (-1)         /* the layer input */
+#define RT_INPUT_TOKENS (-2)    /* the token ids */
+
+typedef struct RtOp {
+    const char *name;
+    RtOpKind kind;
+    RtScope scope;
+    int inputs[16];     /* op indices, RT_INPUT_X or RT_INPUT_TOKENS */
+    int ninputs;
+    int in_width;       /* fc: K */
+    int width;          /* the output's width (0 for scores) */
+    RtAct act;          /* RT_ACT */
+    bool layer_norm;    /* RT_NORM: layer norm (else RMS) */
+    bool bias;          /* RT_FC: a bias; RT_NORM: a shift */
+    int tied;           /* RT_FC: the embedding op whose table it reads transposed, or -1 */
+    double eps;         /* RT_NORM: 0 = the model's norm_eps */
+    double scale;       /* RT_EMBED: 0 = 1 */
+} RtOp;
+
+typedef struct RtModel {
+    int layers, hidden, heads, kv_heads, head_dim, vocab;
+    double norm_eps;
+    double rope_theta, rope_fraction, rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+    int rope_original_max;
+    RtRopeScaling rope_scaling;
+    RtOp *ops;
+    int nops;
+    int layer_out;      /* the layer op that feeds the next layer */
+    bool has_prologue, has_epilogue;
+    int prologue_out;   /* the prologue's last op (the first layer's input) */
+    int epilogue_out;   /* the epilogue's last op (the logits) */
+} RtModel;
+
+/* Which weights of an op: fc and embedding weights ([K x N] row-major; an embedding's [vocab x
+ * hidden]), an fc's bias [N], a norm's scale and shift [width]. */
+typedef enum RtWeightPart { RT_PART_WEIGHT, RT_PART_BIAS, RT_PART_SCALE, RT_PART_SHIFT } RtWeightPart;
+
+/* The weights source: rows row .. row+rows-1 (each `cols` values) of an op's part in a layer
+ * (0 outside the layer graph). False if it has none. */
+typedef struct RtWeights {
+    void *ctx;
+    bool (*get)(void *ctx, int op, int layer, RtWeightPart part, size_t row, size_t rows, size_t cols, double *dst);
+} RtWeights;
+
+typedef struct RtForward RtForward;
+
+/* A forward pass over `batch` sequences of up to max_seq tokens; NULL when memory runs out. */
+RtForward *rt_forward_new(const RtModel *m, int batch, int max_seq, const RtWeights *w);
+void rt_forward_free(RtForward *f);
+/* The next ntok tokens of every sequence (tokens: batch x ntok ids, row-major): prefill with the
+ * prompt, then a decode step with ntok = 1. hidden[l] (if hidden and hidden[l] are not NULL) gets
+ * the layer's output [batch x ntok x hidden]; logits (if not NULL and the model has an epilogue)
+ * [batch x vocab] at each sequence's last token. False with rt_forward_error on failure. */
+bool rt_forward_step(RtForward *f, const int *tokens, int ntok, double *const *hidden, double *logits);
+const char *rt_forward_error(const RtForward *f);
+
+/* Deterministic synthetic weights, independent of where they are stored: the value of element
+ * `index` of a tensor (named by rt_name_hash) in a layer, rounded to binary16. Weights are uniform
+ * in [-scale, scale) (scale 1/sqrt(K) for an fc), a norm's scale in [0.75, 1.25), biases and
+ * shifts in [-0.05, 0.05). */
+uint64_t rt_name_hash(const char *s);
+double rt_synth_weight(uint64_t seed, uint64_t tensor, int layer, RtWeightPart part, uint64_t index, double scale);
+/* The binary16 value nearest v, as a double (round to nearest even). */
+double rt_round_f16(double v);
 
 #endif
