@@ -110,6 +110,7 @@ bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int
         q->pre = gemm_of(po);
         q->dec = gemm_of(o);
         q->fused = -1;
+        q->window = o->window;
         q->ctx_dim = o->code == OP_ATTN_SCORE || o->code == OP_SOFTMAX || o->code == OP_ATTN_TILE ? 2
                      : o->code == OP_ATTN_VALUE                                                      ? 3
                                                                                                      : -1;

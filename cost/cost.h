@@ -35,6 +35,7 @@ typedef struct DfOp {
     int ctx_dim;        /* which of pre/dec's N (2) or K (3) is the context; -1: none */
     uint32_t preds;     /* bit j: op j is an input */
     double footprint;   /* bytes of its weights or KV cache (max_seq), all layers */
+    int window;         /* attention: a sliding window of this many tokens (0: the whole context) */
     int fused;          /* attention run as one fused kernel in prefill: for the score op, the value op
                            it feeds (through its softmax); for the softmax and value ops, the score op;
                            -1: none */

@@ -52,6 +52,8 @@ static Dev dev_of(const DfProblem *p) {
 /* The op's GEMM at a context (decode) or in prefill. */
 static Gemm gemm_at(const DfOp *o, bool prefill, double ctx) {
     Gemm g = prefill ? o->pre : o->dec;
+    if (o->window > 0 && ctx > o->window)
+        ctx = o->window;    /* a sliding window reads its last `window` tokens */
     if (!prefill && o->ctx_dim == 2)
         g.N = ctx;
     else if (!prefill && o->ctx_dim == 3)
@@ -132,8 +134,15 @@ static double read_time(const Dev *d, const Mapping *mp, double on_nmp, double o
     return t;
 }
 
-/* The share of a prefill score matrix under the causal mask: query i of s sees i + 1 keys. */
-static double causal_share(const DfProblem *p) { return ((double)p->prompt + 1) / (2.0 * (double)p->prompt); }
+/* The share of a prefill score matrix under the causal mask: query i of s sees i + 1 keys, or, with
+ * a sliding window of w, min(i + 1, w). */
+static double causal_share(const DfProblem *p, int w) {
+    double s = p->prompt;
+    if (w <= 0 || w >= p->prompt)
+        return (s + 1) / (2.0 * s);
+    double seen = (double)w * (w + 1) / 2.0 + (s - w) * w;
+    return seen / (s * s);
+}
 
 /* Prefill attention as one fused kernel (flash-style) on the NPU, priced on its score op: the
  * scores and probabilities stay on chip, the causal mask skips the upper triangle, and the MACs of
@@ -147,7 +156,7 @@ static Part fused_attention(const DfProblem *p, const Dev *d, const DfOp *score,
         if (p->ops[i].code == OP_SOFTMAX && p->ops[i].fused == value->fused && &p->ops[i] != value &&
             &p->ops[i] != score)
             sm = &p->ops[i];
-    double es = p->es, share = causal_share(p);
+    double es = p->es, share = causal_share(p, score->window);
     Gemm a = score->pre, b = value->pre;
     double macs = (a.B * a.M * a.N * a.K + b.B * b.M * b.N * b.K) * share;
     double elems = a.B * a.M * a.N * share;
@@ -417,7 +426,7 @@ static void h2c_mix_lower(const DfProblem *p, int op, int c, long long lo, long 
         /* a fused kernel: no faster than its MACs (priced on the score op; the value op is free) */
         const DfOp *v = &p->ops[o->fused];
         Gemm b = v->pre;
-        double share = causal_share(p);
+        double share = causal_share(p, o->window);
         *prefill = o->code == OP_ATTN_SCORE ? L * (g.B * g.M * g.N * g.K + b.B * b.M * b.N * b.K) * share / d.npu : 0;
     }
     long long S = df_split_len(p, op);

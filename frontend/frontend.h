@@ -203,6 +203,11 @@ typedef struct ModelOp {
     int tied;               /* fc: the embedding op whose table it reads transposed, or -1 */
     double eps;             /* norm: epsilon (0: the model's norm_eps) */
     double scale;           /* embedding: the factor the looked-up rows are multiplied by (Gemma) */
+    int positions;          /* embedding: 0 looks up token ids in a vocab x hidden table; N > 0 looks up
+                               positions (+ offset) in a learned N x hidden table (OPT, GPT-2) */
+    int offset;             /* embedding by position: added to the position (OPT's 2) */
+    int window;             /* attn_score: sliding-window attention over the last `window` tokens (0: all) */
+    bool unit_offset;       /* norm: the scale is 1 + the stored weight (Gemma) */
     ValType type;           /* what the op produces */
     int width;              /* output width (VT_ACT) */
 } ModelOp;

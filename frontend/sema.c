@@ -303,7 +303,7 @@ double model_weight_bytes(const Model *m, double es) {
         else if (op->kind == OPK_NORM)
             bytes = (double)op->width * (op->bias ? 2 : 1) * es;        /* scale, and a shift */
         else if (op->kind == OPK_EMBEDDING)
-            bytes = (double)m->vocab * m->hidden * es;
+            bytes = (double)(op->positions > 0 ? op->positions : m->vocab) * m->hidden * es;
         if (op->scope == SCOPE_LAYER)
             per_layer += bytes;
         else

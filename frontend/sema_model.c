@@ -376,9 +376,34 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 } else if (strcmp(a->name, "scale") == 0 && op->kind == OPK_EMBEDDING) {
                     if (!op_num_arg(sc, a, 1e-30, 1e30, &op->scale))
                         ok = false;
+                } else if ((strcmp(a->name, "positions") == 0 || strcmp(a->name, "offset") == 0) &&
+                           op->kind == OPK_EMBEDDING) {
+                    double v = 0;
+                    bool pos = a->name[0] == 'p';
+                    if (!op_num_arg(sc, a, pos ? 1 : 0, 1 << 24, &v) || v != floor(v)) {
+                        if (v != floor(v))
+                            diag_error(S->d, a->value->loc, "'%s' is a whole number", a->name);
+                        ok = false;
+                    } else if (pos) {
+                        op->positions = (int)v;
+                    } else {
+                        op->offset = (int)v;
+                    }
+                } else if (strcmp(a->name, "window") == 0 && op->kind == OPK_ATTN_SCORE) {
+                    Val v;
+                    if (!sema_eval(sc, a->value, &v) ||
+                        !sema_check_value(S, "window", UK_TOKENS, F_INT, 1, 1 << 26, v, a->value))
+                        ok = false;
+                    else
+                        op->window = (int)v.v;
+                } else if (strcmp(a->name, "unit_offset") == 0 && op->kind == OPK_NORM) {
+                    int k = sema_enum_value(S, a->value, "unit_offset value", bools, 2);
+                    if (k < 0)
+                        ok = false;
+                    op->unit_offset = k == 1;
                 } else if (strcmp(a->name, "tied") == 0 && op->kind == OPK_FC) {
                     int k = a->value->kind == EX_NAME ? name_find(&ni, a->value->name, false, 0) : -1;
-                    if (k < 0 || m->ops[k].kind != OPK_EMBEDDING) {
+                    if (k < 0 || m->ops[k].kind != OPK_EMBEDDING || m->ops[k].positions > 0) {
                         diag_error(S->d, a->value->loc, "'tied' names the embedding op whose table this fc shares");
                         ok = false;
                     } else {
@@ -642,8 +667,13 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
                 diag_error(S->d, op->loc, "embedding '%s' looks up 'tokens', not '%s'", op->name, in0);
                 ok = false;
             }
-            if (m->vocab <= 0) {
+            if (m->vocab <= 0 && op->positions == 0) {
                 diag_error(S->d, op->loc, "embedding '%s' needs the model's vocab (vocab = N)", op->name);
+                ok = false;
+            }
+            if (op->offset > 0 && op->positions == 0) {
+                diag_error(S->d, op->loc, "embedding '%s': 'offset' applies to a table of positions (positions = N)",
+                           op->name);
                 ok = false;
             }
             op->type = VT_ACT;

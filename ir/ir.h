@@ -174,6 +174,10 @@ typedef struct Op {
     bool tied;                  /* fc: the weight is an embedding table [N, K] read transposed */
     double eps;                 /* norm: epsilon (0: none given) */
     double scale;               /* embedding: factor on the looked-up rows (0: none given) */
+    int positions;              /* embedding: 0 looks up token ids; N > 0 positions (+ offset) in N rows */
+    int offset;                 /* embedding by position: added to the position */
+    int window;                 /* attn_score, attn_value: sliding window of the last `window` tokens (0: all) */
+    bool unit_offset;           /* norm: the scale is 1 + the stored weight */
     long long shape[4];         /* iteration space B, M, N, K; all 0 until pass_shapes */
     int out_rank;               /* result activation: rank 0 until pass_shapes */
     long long out[3];           /* result dims: [rows, width] or scores [B, M, N] */

@@ -94,7 +94,7 @@ Module *ir_lower(const Config *c, Diag *d) {
                 t->dims[0] = op->width;
             } else {
                 t->rank = 2;
-                t->dims[0] = md->vocab;
+                t->dims[0] = op->positions > 0 ? op->positions : md->vocab;
                 t->dims[1] = md->hidden;
             }
             t->bias = op->bias;
@@ -169,6 +169,10 @@ Module *ir_lower(const Config *c, Diag *d) {
             op->tied = mo->kind == OPK_FC && mo->tied >= 0;
             op->eps = mo->kind == OPK_NORM ? mo->eps : 0;
             op->scale = mo->kind == OPK_EMBEDDING && mo->scale != 1 ? mo->scale : 0;
+            op->positions = mo->positions;
+            op->offset = mo->offset;
+            op->window = mo->window;
+            op->unit_offset = mo->unit_offset;
             op->tensor = tensor_of[i];
             op->ninputs = mo->ninputs;
             op->inputs = ARENA_ARRAY(a, int, mo->ninputs ? mo->ninputs : 1);
@@ -176,6 +180,15 @@ Module *ir_lower(const Config *c, Diag *d) {
             for (int j = 0; j < mo->ninputs; j++)
                 if (mo->inputs[j] == MODEL_INPUT_TOKENS)
                     op->inputs[j] = IR_INPUT_TOKENS;
+        }
+        /* a sliding window is the attention's: the value op reading a windowed score has it too */
+        for (int i = 0; i < ph->nops; i++) {
+            Op *v = &ph->ops[i];
+            int s = v->code == OP_ATTN_VALUE && v->ninputs > 0 ? v->inputs[0] : -1;
+            if (s >= 0 && ph->ops[s].code == OP_SOFTMAX && ph->ops[s].ninputs > 0)
+                s = ph->ops[s].inputs[0];
+            if (s >= 0 && ph->ops[s].code == OP_ATTN_SCORE)
+                v->window = ph->ops[s].window;
         }
     }
     m->arena.oom = NULL;

@@ -788,7 +788,24 @@ static void read_op(Reader *r, int p, OpScope scope) {
          seen_heads = false;
     for (;;) {
         Loc at = r->tok.loc;
-        if (is_kw(r, "eps") || is_kw(r, "scale")) {
+        if (is_kw(r, "positions")) {
+            if (op->positions > 0)
+                rd_error(r, at, "'positions' is given twice");
+            next(r);
+            op->positions = (int)take_int(r, "a number of positions", 1, 1 << 24);
+            expect_kw(r, "offset");
+            op->offset = (int)take_int(r, "an offset", 0, 1 << 24);
+        } else if (is_kw(r, "window")) {
+            if (op->window > 0)
+                rd_error(r, at, "'window' is given twice");
+            next(r);
+            op->window = (int)take_int(r, "a window in tokens", 1, 1 << 26);
+        } else if (is_kw(r, "unit_offset")) {
+            if (op->unit_offset)
+                rd_error(r, at, "'unit_offset' is given twice");
+            next(r);
+            op->unit_offset = true;
+        } else if (is_kw(r, "eps") || is_kw(r, "scale")) {
             double *dst = is_kw(r, "eps") ? &op->eps : &op->scale;
             const char *key = is_kw(r, "eps") ? "eps" : "scale";
             if (*dst > 0)

@@ -223,6 +223,12 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op, 
         fmt_double(num, sizeof num, op->scale);
         fprintf(out, " scale %s", num);
     }
+    if (op->positions > 0)
+        fprintf(out, " positions %d offset %d", op->positions, op->offset);
+    if (op->window > 0)
+        fprintf(out, " window %d", op->window);
+    if (op->unit_offset)
+        fputs(" unit_offset", out);
     if (op->kv_range.hi > op->kv_range.lo)
         fprintf(out, " kv_range %lld:%lld", op->kv_range.lo, op->kv_range.hi);
     if (op->heads.hi > op->heads.lo)

@@ -144,7 +144,9 @@ static void verify_phases(V *v) {
         const Op *a = &pf->ops[i], *b = &dc->ops[i];
         bool same = strcmp(a->name, b->name) == 0 && a->code == b->code && a->ninputs == b->ninputs &&
                     a->tensor == b->tensor && ((!a->fn && !b->fn) || (a->fn && b->fn && strcmp(a->fn, b->fn) == 0)) &&
-                    a->scope == b->scope && a->tied == b->tied && a->eps == b->eps && a->scale == b->scale;
+                    a->scope == b->scope && a->tied == b->tied && a->eps == b->eps && a->scale == b->scale &&
+                    a->positions == b->positions && a->offset == b->offset && a->window == b->window &&
+                    a->unit_offset == b->unit_offset;
         for (int j = 0; same && j < a->ninputs; j++)
             same = a->inputs[j] == b->inputs[j];
         if (!same)
@@ -532,6 +534,12 @@ static void verify_ops(V *v, const Phase *ph) {
             VERR(v, at, "%%%s: only an embedding takes scale", op->name);
         if (op->tied && op->code != OP_FC)
             VERR(v, at, "%%%s: only an fc reads a transposed weight (wT)", op->name);
+        if (op->positions > 0 && op->code != OP_EMBEDDING)
+            VERR(v, at, "%%%s: only an embedding looks up positions", op->name);
+        if (op->window > 0 && op->code != OP_ATTN_SCORE && op->code != OP_ATTN_VALUE)
+            VERR(v, at, "%%%s: only attention takes a window", op->name);
+        if (op->unit_offset && op->code != OP_NORM)
+            VERR(v, at, "%%%s: only a norm takes unit_offset", op->name);
         verify_scope(v, ph, i);
     }
     if (!v->ok)
@@ -581,10 +589,10 @@ static void verify_ops(V *v, const Phase *ph) {
         if (op->code == OP_NORM && W && (W->rank != 1 || W->dims[0] != shape[DIM_N]))
             VERR(v, at, "%%%s: a norm over %lld values needs a scale '%%%s' of [%lld]", op->name, shape[DIM_N],
                  W->name, shape[DIM_N]);
-        if (op->code == OP_EMBEDDING && W && (W->rank != 2 || W->dims[0] != m->model.vocab ||
-                                              W->dims[1] != m->model.hidden))
-            VERR(v, at, "%%%s: the embedding table '%%%s' must be [vocab %d, hidden %d]", op->name, W->name,
-                 m->model.vocab, m->model.hidden);
+        long long rows = op->positions > 0 ? op->positions : m->model.vocab;
+        if (op->code == OP_EMBEDDING && W && (W->rank != 2 || W->dims[0] != rows || W->dims[1] != m->model.hidden))
+            VERR(v, at, "%%%s: the embedding table '%%%s' must be [%s %lld, hidden %d]", op->name, W->name,
+                 op->positions > 0 ? "positions" : "vocab", rows, m->model.hidden);
         if (has_shape && memcmp(shape, op->shape, sizeof shape) != 0)
             VERR(v, at, "%%%s: shape [%lld, %lld, %lld, %lld] should be [%lld, %lld, %lld, %lld] in phase %s", op->name,
                  op->shape[0], op->shape[1], op->shape[2], op->shape[3], shape[0], shape[1], shape[2], shape[3],

@@ -224,6 +224,9 @@ static bool norm(RtForward *f, int op, int layer, const double *x, int rows, int
     else
         memset(b, 0, sizeof(double) * (size_t)W);
     double eps = o->eps > 0 ? o->eps : f->m->norm_eps;
+    if (o->unit_offset)
+        for (int i = 0; i < W; i++)
+            g[i] += 1;
     for (int r = 0; ok && r < rows; r++) {
         const double *xr = x + (size_t)r * (size_t)W;
         double *yr = y + (size_t)r * (size_t)W;
@@ -298,8 +301,10 @@ static void cache_put(RtForward *f, double *cache, const double *x, int tokens) 
 }
 
 /* Causal attention of the step's queries over the caches: scores scaled by 1/sqrt(d), softmax
- * over keys 0..position, probabilities times values. q and out are [batch x tokens, heads x d]. */
-static void attend(RtForward *f, const double *kc, const double *vc, const double *q, int tokens, double *out) {
+ * over keys 0..position (the last `window` of them when window > 0), probabilities times values.
+ * q and out are [batch x tokens, heads x d]. */
+static void attend(RtForward *f, const double *kc, const double *vc, const double *q, int tokens, int window,
+                   double *out) {
     const RtModel *m = f->m;
     int d = m->head_dim, g = m->heads / m->kv_heads, ctx = f->pos + tokens;
     double scale = 1 / sqrt((double)d);
@@ -308,14 +313,15 @@ static void attend(RtForward *f, const double *kc, const double *vc, const doubl
         return;
     for (int b = 0; b < f->batch; b++)
         for (int t = 0; t < tokens; t++) {
-            int last = f->pos + t;      /* sees keys 0..last */
+            int last = f->pos + t;      /* sees keys first..last */
+            int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
             for (int h = 0; h < m->heads; h++) {
                 int kvh = h / g;
                 const double *qh = q + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d;
                 const double *K = kc + ((size_t)b * (size_t)m->kv_heads + (size_t)kvh) * (size_t)f->max_seq * (size_t)d;
                 const double *V = vc + ((size_t)b * (size_t)m->kv_heads + (size_t)kvh) * (size_t)f->max_seq * (size_t)d;
                 double mx = -INFINITY;
-                for (int j = 0; j <= last; j++) {
+                for (int j = first; j <= last; j++) {
                     double s = 0;
                     for (int i = 0; i < d; i++)
                         s += qh[i] * K[(size_t)j * (size_t)d + (size_t)i];
@@ -323,13 +329,13 @@ static void attend(RtForward *f, const double *kc, const double *vc, const doubl
                     mx = p[j] > mx ? p[j] : mx;
                 }
                 double sum = 0;
-                for (int j = 0; j <= last; j++) {
+                for (int j = first; j <= last; j++) {
                     p[j] = exp(p[j] - mx);
                     sum += p[j];
                 }
                 double *o = out + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d;
                 memset(o, 0, sizeof(double) * (size_t)d);
-                for (int j = 0; j <= last; j++) {
+                for (int j = first; j <= last; j++) {
                     double w = p[j] / sum;
                     for (int i = 0; i < d; i++)
                         o[i] += w * V[(size_t)j * (size_t)d + (size_t)i];
@@ -447,9 +453,12 @@ static bool run_scope(RtForward *f, RtScope scope, int layer, Vals *vs, const do
                     break;
                 }
                 for (int e = 0; e < r && ok; e++) {
-                    int t = tok[e];
-                    if (t < 0 || t >= m->vocab) {
-                        snprintf(f->err, sizeof f->err, "token id %d is outside the vocabulary (%d)", t, m->vocab);
+                    int t = tok[e], rows_ = o->positions > 0 ? o->positions : m->vocab;
+                    if (o->positions > 0)
+                        t = f->pos + e % tokens + o->offset;    /* a learned position */
+                    if (t < 0 || t >= rows_) {
+                        snprintf(f->err, sizeof f->err, "%s %d is outside the table (%d rows)",
+                                 o->positions > 0 ? "position" : "token id", t, rows_);
                         ok = false;
                         break;
                     }
@@ -481,7 +490,7 @@ static bool run_scope(RtForward *f, RtScope scope, int layer, Vals *vs, const do
                 const double *q = vs->v[m->ops[s].inputs[0]];
                 if (m->ops[s].inputs[0] == RT_INPUT_X)
                     q = x_in;
-                attend(f, kc, vc, q, tokens, out);
+                attend(f, kc, vc, q, tokens, o->window, out);
                 break;
             }
             }

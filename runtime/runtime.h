@@ -133,6 +133,10 @@ typedef struct RtOp {
     int tied;           /* RT_FC: the embedding op whose table it reads transposed, or -1 */
     double eps;         /* RT_NORM: 0 = the model's norm_eps */
     double scale;       /* RT_EMBED: 0 = 1 */
+    int positions;      /* RT_EMBED: 0 looks up token ids; N > 0 looks up position + offset in N rows */
+    int offset;
+    int window;         /* RT_ATTN_VALUE (and its score): sliding window of the last `window` keys (0: all) */
+    bool unit_offset;   /* RT_NORM: the scale is 1 + the stored weight (Gemma) */
 } RtOp;
 
 typedef struct RtModel {

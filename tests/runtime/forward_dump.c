@@ -2,7 +2,7 @@
  * weights and writes what an independent oracle needs (tests/runtime/forward_oracle.py): the
  * weights of every op and layer, the token ids, and the per-layer hidden states and logits of a
  * prefill and three decode steps, as raw little-endian float64 files in DIR.
- * usage: forward_dump VARIANT DIR   (VARIANT: llama, llama3-scaled, neox, opt, gemma) */
+ * usage: forward_dump VARIANT DIR   (VARIANT: llama, llama3-scaled, mistral, neox, opt, gemma) */
 #include "runtime.h"
 
 #include <math.h>
@@ -68,7 +68,7 @@ static void dump_weights(void) {
             if (o->kind == RT_FC && o->tied < 0)
                 rows = (size_t)o->in_width, cols = (size_t)o->width;
             else if (o->kind == RT_EMBED)
-                rows = VOCAB, cols = HIDDEN;
+                rows = o->positions > 0 ? (size_t)o->positions : VOCAB, cols = HIDDEN;
             else if (o->kind == RT_NORM)
                 rows = 1, cols = (size_t)o->width;
             if (!rows)
@@ -110,6 +110,14 @@ int main(int argc, char **argv) {
     int e = add("embed", RT_EMBED, RT_SCOPE_PROLOGUE, HIDDEN, 0, 1, RT_INPUT_TOKENS);
     if (gemma)
         OPS[e].scale = sqrt((double)HIDDEN);
+    int x0 = e;
+    if (opt) {
+        /* OPT's learned positions: a table of max positions + 2 rows, row = position + 2 */
+        int pe = add("pos", RT_EMBED, RT_SCOPE_PROLOGUE, HIDDEN, 0, 1, RT_INPUT_TOKENS);
+        OPS[pe].positions = MAXSEQ + 2;
+        OPS[pe].offset = 2;
+        x0 = add("x0", RT_ADD, RT_SCOPE_PROLOGUE, HIDDEN, 0, 2, e, pe);
+    }
     int n1 = add("n1", RT_NORM, RT_SCOPE_LAYER, HIDDEN, HIDDEN, 1, RT_INPUT_X);
     OPS[n1].layer_norm = opt || neox;
     OPS[n1].bias = opt || neox;
@@ -125,6 +133,8 @@ int main(int argc, char **argv) {
     int s = add("s", RT_ATTN_SCORE, RT_SCOPE_LAYER, 0, 0, 2, qr, kr);
     int p = add("p", RT_SOFTMAX, RT_SCOPE_LAYER, 0, 0, 1, s);
     int a = add("a", RT_ATTN_VALUE, RT_SCOPE_LAYER, HEADS * HD, 0, 2, p, v);
+    if (strcmp(variant, "mistral") == 0)
+        OPS[a].window = 3;   /* sliding window: each query sees its last 3 keys */
     int o = add("o", RT_FC, RT_SCOPE_LAYER, HIDDEN, HEADS * HD, 1, a);
     OPS[o].bias = opt || neox;
     int mlp_in, r1 = -1;
@@ -166,9 +176,11 @@ int main(int argc, char **argv) {
     int lm = add("lm", RT_FC, RT_SCOPE_EPILOGUE, VOCAB, HIDDEN, 1, nf);
     if (opt || gemma)
         OPS[lm].tied = e;
+    if (gemma)
+        OPS[n1].unit_offset = OPS[mlp_in].unit_offset = OPS[nf].unit_offset = true;
     M.layer_out = out;
     M.has_prologue = M.has_epilogue = true;
-    M.prologue_out = e;
+    M.prologue_out = x0;
     M.epilogue_out = lm;
     dump_weights();
 

@@ -16,8 +16,9 @@ def load(d, name, shape):
     return np.fromfile(os.path.join(d, name + ".bin"), dtype="<f8").reshape(shape)
 
 
-def rms_norm(x, w, eps):
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+def rms_norm(x, w, eps, unit_offset=False):
+    # Gemma's RMSNorm scales by (1 + weight)
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * ((1.0 + w) if unit_offset else w)
 
 
 def layer_norm(x, w, b, eps):
@@ -57,7 +58,7 @@ def rope(x, pos, rot, freqs):
 
 def main():
     variant, d = sys.argv[1], sys.argv[2]
-    opt, neox, gemma = variant == "opt", variant == "neox", variant == "gemma"
+    opt, neox, gemma, mistral = variant == "opt", variant == "neox", variant == "gemma", variant == "mistral"
     scaled = variant == "llama3-scaled"
     theta = 500000.0 if scaled else 10000.0
     rot = HD // 2 if neox else HD
@@ -79,10 +80,12 @@ def main():
         n = t.shape[1]
         x = emb[t] * (math.sqrt(HIDDEN) if gemma else 1.0)       # [B, n, H]
         pos = np.arange(pos0, pos0 + n)
+        if opt:   # OPTLearnedPositionalEmbedding: row = position + 2
+            x = x + W("pos").reshape(-1, HIDDEN)[pos + 2][None, :, :]
         for l in range(LAYERS):
             def norm(name, v):
                 w = W(name, l)
-                return layer_norm(v, w, B(name, l), eps) if (opt or neox) else rms_norm(v, w, eps)
+                return layer_norm(v, w, B(name, l), eps) if (opt or neox) else rms_norm(v, w, eps, gemma)
             h = norm("n1", x)
             q = h @ W("q", l).reshape(HIDDEN, HEADS * HD) + B("q", l)
             k = h @ W("k", l).reshape(HIDDEN, KV * HD) + B("k", l)
@@ -102,6 +105,8 @@ def main():
             ctx = K.shape[1]
             sc = np.einsum("bnhd,bchd->bhnc", q, K) / math.sqrt(HD)
             mask = np.arange(ctx)[None, :] > (pos[:, None])      # causal
+            if mistral:   # sliding window of 3: key j is seen by query i when i - 3 < j <= i
+                mask = mask | (np.arange(ctx)[None, :] <= pos[:, None] - 3)
             sc = np.where(mask[None, None], -np.inf, sc)
             sc = sc - sc.max(axis=-1, keepdims=True)
             p = np.exp(sc)
@@ -133,7 +138,7 @@ def main():
             err = np.max(np.abs(got - x)) / max(1e-300, np.max(np.abs(x)))
             worst = max(worst, err)
         last = x[:, -1, :]
-        nf = layer_norm(last, W("nf"), B("nf"), eps) if (opt or neox) else rms_norm(last, W("nf"), eps)
+        nf = layer_norm(last, W("nf"), B("nf"), eps) if (opt or neox) else rms_norm(last, W("nf"), eps, gemma)
         lm = emb.T if (opt or gemma) else W("lm").reshape(HIDDEN, VOCAB)
         logits = nf @ lm
         got = load(d, "logits.%d" % step, None).reshape(BATCH, VOCAB)

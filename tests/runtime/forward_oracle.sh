@@ -7,7 +7,7 @@ PY=/usr/bin/python3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/h2c-forward.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 rc=0
-for v in llama llama3-scaled neox opt gemma; do
+for v in llama llama3-scaled mistral neox opt gemma; do
     mkdir -p "$dir/$v"
     "$1" "$v" "$dir/$v" || { echo "forward_dump $v failed"; rc=1; continue; }
     "$PY" "$(dirname "$0")/forward_oracle.py" "$v" "$dir/$v" || rc=1
