@@ -257,6 +257,14 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel);
 double model_weight_bytes(const Model *m, double elem_bytes);
 double model_kv_bytes(const Model *m, const Workload *w, double elem_bytes);
 
+/* ---------------------------------------------------------------- import_hf.c */
+
+/* `h2c import-hf`: reads a Hugging Face config.json (path, or path/config.json when is_dir) and
+ * writes a .h2 model block named `name` (NULL: from the folder's name) to out. False, with errors
+ * naming the config's keys, if the architecture or a value cannot be represented; fields it does not
+ * model are listed in one warning. */
+bool fe_import_hf(Arena *a, const char *path, bool is_dir, const char *name, FILE *out, Diag *d);
+
 /* ---------------------------------------------------------------- emit.c */
 
 /* Writes hw as a .h2 `hardware NAME { ... }` block that reads back to the same values. */

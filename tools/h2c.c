@@ -323,6 +323,7 @@ static int cmd_compile(int argc, char **argv);
 static int cmd_opt(int argc, char **argv);
 static int cmd_explore(int argc, char **argv);
 static int cmd_compat(int argc, char **argv);
+static int cmd_import_hf(int argc, char **argv);
 
 static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
@@ -360,6 +361,11 @@ static const Command commands[] = {
      "  --configs DIR       the artifact's model configs: DIR/<model>/shape.json and operator_graph.json\n"
      "                      (default: h2llm-configs or config beside FILE, else ./config)\n",
      cmd_compat},
+    {"import-hf", "Write a .h2 model block from a Hugging Face model folder or its config.json.",
+     "  -o FILE             write the .h2 to FILE (default: standard output)\n"
+     "  --name NAME         the model's name (default: the folder's name)\n"
+     "  -Werror             treat the warning about fields h2c does not model as an error\n",
+     cmd_import_hf},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -632,6 +638,83 @@ static int cmd_compat(int argc, char **argv) {
     return sum.failed == 0 && d.errors == 0 ? 0 : 1;
 }
 
+
+/* ---------------------------------------------------------------- import-hf */
+
+typedef struct TextBuf {
+    const char *text;
+    size_t len;
+} TextBuf;
+
+static void write_text(FILE *out, const void *ctx) {
+    const TextBuf *t = ctx;
+    fwrite(t->text, 1, t->len, out);
+}
+
+static int cmd_import_hf(int argc, char **argv) {
+    const Command *cmd = command_named("import-hf");
+    const char *path = NULL, *output = NULL, *name = NULL, *v;
+    bool werror = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("usage: h2c import-hf [options] DIR | CONFIG.json\n%s\n\n"
+                   "DIR is a Hugging Face model folder (its config.json is read), or give the config.json itself.\n"
+                   "Architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, OPTForCausalLM,\n"
+                   "GemmaForCausalLM, Phi3ForCausalLM, GPTNeoXForCausalLM. The written file stands alone: h2c\n"
+                   "compile takes it with the default device and workload.\n\n"
+                   "options:\n%s  -h, --help          show this help\n",
+                   cmd->summary, cmd->usage);
+            return 0;
+        } else if ((v = opt_value(argc, argv, &i, "-o"))) {
+            output = v;
+        } else if ((v = opt_value(argc, argv, &i, "--name"))) {
+            name = v;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--name") == 0) {
+            return usage_error(cmd->name, "%s needs a value", a);
+        } else if (strcmp(a, "-Werror") == 0) {
+            werror = true;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(cmd->name, "unknown option '%s'", a);
+        } else if (path) {
+            return usage_error(cmd->name, "more than one input ('%s')", a);
+        } else {
+            path = a;
+        }
+    }
+    if (!path)
+        return usage_error(cmd->name, "no model folder or config.json");
+    if (name) {
+        bool ok = (name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z');
+        for (const char *p = name; *p && ok; p++)
+            ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+            return usage_error(cmd->name, "--name '%s' is not a .h2 name (a letter, then letters, digits, '_')", name);
+    }
+    struct stat st;
+    bool is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    Diag d;
+    diag_init(&d, stderr);
+    d.werror = werror;
+    Arena a;
+    arena_init(&a);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int rc = 1;
+    if (!mem) {
+        fprintf(stderr, "h2c: error: out of memory\n");
+    } else {
+        bool ok = fe_import_hf(&a, path, is_dir, name, mem, &d);
+        ok = fclose(mem) == 0 && ok && d.errors == 0;
+        TextBuf tb = {text, len};
+        if (ok && outfile_write(output, write_text, &tb, &d))
+            rc = 0;
+    }
+    free(text);
+    arena_free(&a);
+    return rc;
+}
 
 /* ---------------------------------------------------------------- explore */
 

@@ -1,0 +1,1 @@
+RUN: h2c import-hf %s --name m
