@@ -185,4 +185,47 @@ double rt_synth_weight(uint64_t seed, uint64_t tensor, int layer, RtWeightPart p
 /* The binary16 value nearest v, as a double (round to nearest even). */
 double rt_round_f16(double v);
 
+/* ---------------------------------------------------------------- safetensors.c
+ * Hugging Face checkpoints (docs/runtime.md §3): one .safetensors file, a folder with
+ * model.safetensors, or a folder with model.safetensors.index.json and its shards; memory-mapped
+ * and checked whole on opening. */
+
+#define ST_MAX_RANK 8
+
+typedef enum StDtype { ST_F32, ST_F16, ST_BF16, ST_DTYPE_COUNT_ } StDtype;
+const char *st_dtype_name(StDtype t);
+
+typedef struct StTensor {
+    char *name;
+    StDtype dtype;
+    int rank;
+    int64_t dims[ST_MAX_RANK];
+    size_t offset, nbytes;      /* in its file's data */
+    int file;
+} StTensor;
+
+typedef struct StFile {
+    char *path;
+    void *map;
+    size_t size;
+    const unsigned char *data;  /* after the header */
+    size_t data_size;
+} StFile;
+
+typedef struct StModel {
+    StTensor *t;
+    int n, cap;
+    StFile *files;
+    int nfiles;
+    char err[600];              /* why st_open failed */
+} StModel;
+
+/* Opens a checkpoint; false with m->err set (the model is still to be closed). */
+bool st_open(const char *path, StModel *m);
+void st_close(StModel *m);
+const StTensor *st_find(const StModel *m, const char *name);
+size_t st_count(const StTensor *t);
+/* Element i (row-major) converted to double. */
+double st_element(const StModel *m, const StTensor *t, size_t i);
+
 #endif
