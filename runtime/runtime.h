@@ -228,4 +228,22 @@ size_t st_count(const StTensor *t);
 /* Element i (row-major) converted to double. */
 double st_element(const StModel *m, const StTensor *t, size_t i);
 
+/* ---------------------------------------------------------------- hfmap.c
+ * The weights of a model `h2c import-hf` wrote, from its Hugging Face checkpoint: the family is
+ * found from the tensor names (Llama-like: Llama, Mistral, Qwen2, Gemma; OPT; GPT-NeoX; Phi-3). */
+
+typedef enum RtHfFamily { RT_HF_LLAMA, RT_HF_OPT, RT_HF_NEOX, RT_HF_PHI3, RT_HF_COUNT_ } RtHfFamily;
+
+typedef struct RtHfWeights {
+    const RtModel *m;
+    const StModel *st;
+    RtHfFamily family;
+    char err[400];      /* why rt_hf_bind failed: the tensor missing or of the wrong shape */
+} RtHfWeights;
+
+/* Checks that the checkpoint holds every tensor m reads, with its shape; false with w->err. */
+bool rt_hf_bind(RtHfWeights *w, const RtModel *m, const StModel *st);
+/* The weights callback over a bound checkpoint. */
+RtWeights rt_hf_weights(RtHfWeights *w);
+
 #endif
