@@ -25,7 +25,8 @@ Loc loc_span(Loc a, Loc b) {
     return a;
 }
 
-/* Copies line `line` of the file into buf (without the newline); false if there is none. */
+/* Copies line `line` of the file into buf (without the newline); false if there is none, or if
+ * the file's text is not in memory. */
 static bool get_line(const SrcFile *f, int line, char *buf, size_t n) {
     if (!f || line <= 0)
         return false;
@@ -47,25 +48,9 @@ static bool get_line(const SrcFile *f, int line, char *buf, size_t n) {
         buf[k] = 0;
         return true;
     }
-    FILE *fp = fopen(f->name, "rb");
-    if (!fp)
-        return false;
-    int l = 1, c;
-    while (l < line && (c = fgetc(fp)) != EOF)
-        if (c == '\n')
-            l++;
-    bool ok = false;
-    if (l == line) {
-        size_t k = 0;
-        while ((c = fgetc(fp)) != EOF && c != '\n' && k + 1 < n)
-            buf[k++] = (char)c;
-        ok = k > 0 || c != EOF;
-        if (k > 0 && buf[k - 1] == '\r')
-            k--;    /* a CRLF line ending */
-        buf[k] = 0;
-    }
-    fclose(fp);
-    return ok;
+    /* a file that is only named (a .h2 location read back from IR text) is not opened: a location
+       must not make h2c read a path it was not given, which may be a device or a FIFO */
+    return false;
 }
 
 /* Length of a valid UTF-8 sequence at p (max n bytes), or 0. */

@@ -81,7 +81,8 @@ double h2c_seconds(void);
 /* ---------------------------------------------------------------- diag.c */
 
 /* A source file kept in memory for the caret lines of diagnostics. `text` may be NULL for a file
- * that is only named (e.g. a .h2 location read back from IR text); the line is then read lazily. */
+ * that is only named (e.g. a .h2 location read back from IR text): it is never opened, and a
+ * diagnostic at it gives the location without the source line. */
 typedef struct SrcFile {
     const char *name;   /* path as given */
     const char *text;   /* whole contents, NUL-terminated (may contain NULs), or NULL */
