@@ -24,7 +24,8 @@ typedef struct Tok {
     const char *start;  /* in the text */
     int len;
     char punct;
-    char text[256];     /* identifier, variable name, string contents, number literal, loc text */
+    char text[4160];    /* identifier, variable name, string contents, number literal, loc text (a path
+                           of up to PATH_MAX bytes and its :line:col) */
     char unit[16];      /* T_NUM: its unit, or "" */
     Loc loc;
 } Tok;
@@ -56,9 +57,9 @@ static _Noreturn void rd_error(Reader *r, Loc loc, const char *fmt, ...) {
 static const char *tok_desc(const Tok *t, char *buf, size_t n) {
     switch (t->kind) {
     case T_EOF: return "end of input";
-    case T_IDENT: snprintf(buf, n, "'%s'", t->text); return buf;
-    case T_VAR: snprintf(buf, n, "'%%%s'", t->text); return buf;
-    case T_NUM: snprintf(buf, n, "number '%s%s'", t->text, t->unit); return buf;
+    case T_IDENT: snprintf(buf, n, "'%.200s'", t->text); return buf;
+    case T_VAR: snprintf(buf, n, "'%%%.200s'", t->text); return buf;
+    case T_NUM: snprintf(buf, n, "number '%.200s%s'", t->text, t->unit); return buf;
     case T_STR: return "a string";
     case T_LOC: return "a location";
     case T_DOTDOT: return "'..'";
@@ -85,6 +86,43 @@ static void advance(Reader *r, int n) {
     }
 }
 
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes the quoted text at q (q[0] == '"') into r->tok.text from *o: the escapes write_quoted
+ * makes (\\, \", \n, \t, \xHH), so strings and quoted locations read back what was printed.
+ * Returns the index of the closing quote in q. */
+static size_t quoted(Reader *r, const char *q, size_t *o, const char *what) {
+    Tok *t = &r->tok;
+    size_t k = 1, n = *o;
+    while (q + k < r->end && q[k] != '"' && q[k] != '\n') {
+        char ch = q[k];
+        if (ch == '\\' && q + k + 1 < r->end) {
+            k++;
+            ch = q[k] == 'n' ? '\n' : q[k] == 't' ? '\t' : q[k];
+            if (q[k] == 'x') {
+                int hi = q + k + 1 < r->end ? hexval(q[k + 1]) : -1, lo = q + k + 2 < r->end ? hexval(q[k + 2]) : -1;
+                if (hi < 0 || lo < 0)
+                    rd_error(r, t->loc, "\\x in a %s needs two hexadecimal digits", what);
+                ch = (char)(hi * 16 + lo);
+                k += 2;
+            }
+        }
+        if (ch == 0)
+            rd_error(r, t->loc, "a %s cannot hold a NUL byte", what);
+        if (n + 1 >= sizeof t->text)
+            rd_error(r, t->loc, "%s too long", what);
+        t->text[n++] = ch;
+        k++;
+    }
+    if (q + k >= r->end || q[k] != '"')
+        rd_error(r, t->loc, "unterminated %s", what);
+    t->text[n] = 0;
+    *o = n;
+    return k;
+}
+
 static void next(Reader *r) {
     Tok *t = &r->tok;
     for (;;) {
@@ -97,7 +135,14 @@ static void next(Reader *r) {
         }
         break;
     }
-    memset(t, 0, sizeof *t);
+    /* (the text buffer is long: clear its first byte, not all of it) */
+    t->kind = 0;
+    t->start = NULL;
+    t->len = 0;
+    t->punct = 0;
+    t->text[0] = 0;
+    t->unit[0] = 0;
+    memset(&t->loc, 0, sizeof t->loc);
     t->loc = (Loc){r->src, r->line, r->col, 1};
     t->start = r->p;
     if (r->p >= r->end) {
@@ -117,6 +162,7 @@ static void next(Reader *r) {
         if (n >= sizeof t->text)
             rd_error(r, t->loc, "name too long");
         memcpy(t->text, s + (c == '%'), n);
+        t->text[n] = 0;
         t->kind = c == '%' ? T_VAR : T_IDENT;
         t->loc.len = (int)k;
         advance(r, (int)k);
@@ -153,32 +199,16 @@ static void next(Reader *r) {
         if (k >= sizeof t->text || u - k >= sizeof t->unit)
             rd_error(r, t->loc, "number too long");
         memcpy(t->text, s, k);
+        t->text[k] = 0;
         memcpy(t->unit, s + k, u - k);
+        t->unit[u - k] = 0;
         t->kind = T_NUM;
         t->loc.len = (int)u;
         advance(r, (int)u);
         return;
     }
     if (c == '"') {
-        size_t k = 1, o = 0;
-        while (s + k < r->end && s[k] != '"' && s[k] != '\n') {
-            char ch = s[k];
-            if (ch == '\\' && s + k + 1 < r->end) {
-                k++;
-                ch = s[k] == 'n' ? '\n' : s[k] == 't' ? '\t' : s[k];
-                if (s[k] == 'x' && s + k + 2 < r->end) {
-                    char hex[3] = {s[k + 1], s[k + 2], 0};
-                    ch = (char)strtol(hex, NULL, 16);
-                    k += 2;
-                }
-            }
-            if (o + 1 >= sizeof t->text)
-                rd_error(r, t->loc, "string too long");
-            t->text[o++] = ch;
-            k++;
-        }
-        if (s + k >= r->end || s[k] != '"')
-            rd_error(r, t->loc, "unterminated string");
+        size_t o = 0, k = quoted(r, s, &o, "string");
         t->kind = T_STR;
         t->loc.len = (int)k + 1;
         advance(r, (int)k + 1);
@@ -187,24 +217,15 @@ static void next(Reader *r) {
     if (c == '@') {
         size_t k = 1, o = 0;
         if (s + 1 < r->end && s[1] == '"') {
-            /* @"path with spaces":line:col */
-            k = 2;
-            while (s + k < r->end && s[k] != '"' && s[k] != '\n') {
-                if (s[k] == '\\' && s + k + 1 < r->end)
-                    k++;
-                if (o + 1 >= sizeof t->text)
-                    rd_error(r, t->loc, "location too long");
-                t->text[o++] = s[k++];
-            }
-            if (s + k >= r->end || s[k] != '"')
-                rd_error(r, t->loc, "unterminated location");
-            k++;
+            /* @"path with spaces or escapes":line:col, quoted as strings are */
+            k = 1 + quoted(r, s + 1, &o, "location") + 1;
         }
         while (s + k < r->end && s[k] != ' ' && s[k] != '\t' && s[k] != '\n' && s[k] != '\r') {
             if (o + 1 >= sizeof t->text)
                 rd_error(r, t->loc, "location too long");
             t->text[o++] = s[k++];
         }
+        t->text[o] = 0;
         t->kind = T_LOC;
         t->loc.len = (int)k;
         advance(r, (int)k);
