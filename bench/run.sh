@@ -47,3 +47,20 @@ echo "the same, one thread:                                        $(secs "$h2c"
 echo "the whole reproduction grid (3 models x 4 workloads x 3 batch"
 echo "  sizes x 9 designs, 2592 searches):                          $(secs "$h2c" explore --reproduce-h2llm examples/opt-6.7b.h2 examples/llama3-8b.h2 examples/palm-8b.h2) s"
 echo "the grid, one thread:                                        $(secs "$h2c" explore --reproduce-h2llm examples/opt-6.7b.h2 examples/llama3-8b.h2 examples/palm-8b.h2 --threads 1) s"
+
+echo
+echo "== big inputs (issue 14: 50,000-op IR and .h2 files handled in under 2 s; linear: 10x the ops, ~10x the time)"
+big=$build/bench/big
+mkdir -p "$big"
+for n in 5000 50000; do
+  sh tests/big/gen_ir.sh "$h2c" $n >"$big/ir-$n.h2ir"
+  "$gen" $n >"$big/model-$n.h2"
+done
+echo "h2c opt, IR of  5,000 ops per phase:                         $(secs "$h2c" opt "$big/ir-5000.h2ir") s"
+echo "h2c opt, IR of 50,000 ops per phase:                         $(secs "$h2c" opt "$big/ir-50000.h2ir") s"
+echo "h2c check, .h2 of  5,000 ops:                                $(secs "$h2c" check "$big/model-5000.h2") s"
+echo "h2c check, .h2 of 50,000 ops:                                $(secs "$h2c" check "$big/model-50000.h2") s"
+echo "h2c compile, 50,000 ops (refused before the search):         $(secs sh -c "\"$h2c\" compile -q \"$big/model-50000.h2\" -o /dev/null 2>/dev/null || true") s"
+echo "h2c compile --dataflow=npu-only, 50,000 ops (no search):     $(secs "$h2c" compile -q --dataflow=npu-only "$big/model-50000.h2" -o /dev/null) s"
+"$gen" 4096 >"$big/model-4096.h2"
+echo "h2c compile, 4,096 ops (the search's limit, 128 pieces):     $(secs sh -c "\"$h2c\" compile -q \"$big/model-4096.h2\" -o /dev/null 2>/dev/null") s"

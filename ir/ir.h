@@ -237,6 +237,7 @@ typedef struct Module {
     int nfiles, files_cap;
     LocOrigin *origins;         /* the .h2 origins of entities read from IR text */
     int norigins, origins_cap;
+    bool origins_unsorted;      /* recorded out of text order: looked up by a scan */
 } Module;
 
 Module *ir_module_new(void);

@@ -89,16 +89,41 @@ Loc ir_own_loc(Module *m, Loc loc) {
     return loc;
 }
 
+/* Origins are kept in (file, line, col) order of `at` (the reader records them as it goes), so a
+ * lookup is a binary search; one recorded out of order turns the lookups into a scan. */
+static int loc_key_cmp(const Loc *a, const Loc *b) {
+    uintptr_t fa = (uintptr_t)a->file, fb = (uintptr_t)b->file;
+    if (fa != fb)
+        return fa < fb ? -1 : 1;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    return a->col < b->col ? -1 : a->col > b->col;
+}
+
 void ir_set_origin(Module *m, Loc at, Loc origin) {
     LocOrigin lo = {at, origin};
+    if (m->norigins > 0 && loc_key_cmp(&m->origins[m->norigins - 1].at, &at) >= 0)
+        m->origins_unsorted = true;
     VEC_PUSH(&m->arena, m->origins, m->norigins, m->origins_cap, lo);
 }
 
 Loc ir_origin(const Module *m, Loc at) {
-    for (int i = 0; i < m->norigins; i++) {
-        const Loc *a = &m->origins[i].at;
-        if (a->file == at.file && a->line == at.line && a->col == at.col)
-            return m->origins[i].origin;
+    if (m->origins_unsorted) {
+        for (int i = 0; i < m->norigins; i++)
+            if (loc_key_cmp(&m->origins[i].at, &at) == 0)
+                return m->origins[i].origin;
+        return NOLOC;
+    }
+    int lo = 0, hi = m->norigins;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = loc_key_cmp(&m->origins[mid].at, &at);
+        if (c == 0)
+            return m->origins[mid].origin;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NOLOC;
 }

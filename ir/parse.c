@@ -43,6 +43,9 @@ typedef struct Reader {
     int ninrefs, inrefs_cap;
     struct TRef { int phase, op; const char *name; Loc loc; bool weight; } *trefs;
     int ntrefs, trefs_cap;
+    /* names to indices, so that a reference costs one hash lookup (on the heap: set before the
+       setjmps, freed on every way out) */
+    struct Index { StrIndex ops[PH_COUNT_], tensors; } *idx;
 } Reader;
 
 static _Noreturn void rd_error(Reader *r, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -66,6 +69,20 @@ static const char *tok_desc(const Tok *t, char *buf, size_t n) {
     case T_PUNCT: snprintf(buf, n, "'%c'", t->punct); return buf;
     }
     return "?";
+}
+
+static void index_add(Reader *r, StrIndex *x, const char *name, int value, Loc at) {
+    if (strindex_add(x, name, value) == -2)
+        rd_error(r, at, "out of memory");
+}
+
+static void free_index(struct Index *idx) {
+    if (!idx)
+        return;
+    for (int p = 0; p < PH_COUNT_; p++)
+        strindex_free(&idx->ops[p]);
+    strindex_free(&idx->tensors);
+    h2c_raw_free(idx, sizeof *idx);
 }
 
 /* ---------------------------------------------------------------- scanner */
@@ -714,10 +731,11 @@ static void read_tensor(Reader *r) {
     if (r->tok.kind != T_VAR)
         expected(r, "a tensor name (%name)");
     Loc name_loc = r->tok.loc;
-    if (ir_find_tensor(m, r->tok.text) >= 0)
+    if (strindex_find(&r->idx->tensors, r->tok.text) >= 0)
         rd_error(r, name_loc, "tensor '%%%s' is defined twice", r->tok.text);
     Tensor *t = ir_add_tensor(m);
     t->name = arena_strdup(&m->arena, r->tok.text);
+    index_add(r, &r->idx->tensors, t->name, m->ntensors - 1, name_loc);
     next(r);
     if (is_kw(r, "weight"))
         t->kind = TEN_WEIGHT;
@@ -767,7 +785,7 @@ static void read_op(Reader *r, int p, OpScope scope) {
     Module *m = r->m;
     Phase *ph = &m->phases[p];
     Loc name_loc = r->tok.loc;
-    if (ir_find_op(ph, r->tok.text) >= 0)
+    if (strindex_find(&r->idx->ops[p], r->tok.text) >= 0)
         rd_error(r, name_loc, "op '%%%s' is defined twice in phase %s", r->tok.text, phase_names[p]);
     if (strcmp(r->tok.text, "x") == 0 || strcmp(r->tok.text, "tokens") == 0)
         rd_error(r, name_loc, "'%%%s' is the %s and cannot be defined", r->tok.text,
@@ -776,6 +794,7 @@ static void read_op(Reader *r, int p, OpScope scope) {
     op->scope = scope;
     int oi = ph->nops - 1;
     op->name = arena_strdup(&m->arena, r->tok.text);
+    index_add(r, &r->idx->ops[p], op->name, oi, name_loc);
     next(r);
     if (is_punct(r, ':')) {
         next(r);
@@ -964,14 +983,14 @@ static void resolve(Reader *r) {
         Phase *ph = &m->phases[ref->phase];
         int k = strcmp(ref->name, "x") == 0        ? IR_INPUT_X
                 : strcmp(ref->name, "tokens") == 0 ? IR_INPUT_TOKENS
-                                                   : ir_find_op(ph, ref->name);
+                                                   : strindex_find(&r->idx->ops[ref->phase], ref->name);
         if (k == -1 && strcmp(ref->name, "x") != 0)
             rd_error(r, ref->loc, "'%%%s' is not an op of phase %s", ref->name, phase_names[ref->phase]);
         ph->ops[ref->op].inputs[ref->slot] = k;
     }
     for (int i = 0; i < r->ntrefs; i++) {
         struct TRef *tr = &r->trefs[i];
-        int k = ir_find_tensor(m, tr->name);
+        int k = strindex_find(&r->idx->tensors, tr->name);
         if (k < 0)
             rd_error(r, tr->loc, "'%%%s' is not a tensor", tr->name);
         if ((m->tensors[k].kind == TEN_WEIGHT) != tr->weight)
@@ -1011,8 +1030,19 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     memset(&rd, 0, sizeof rd);
     rd.m = m;
     rd.d = d;
+    struct Index *const idx = h2c_raw_alloc(sizeof *idx);
+    if (!idx) {
+        ir_module_free(m);
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    for (int p = 0; p < PH_COUNT_; p++)
+        strindex_init(&idx->ops[p]);
+    strindex_init(&idx->tensors);
+    rd.idx = idx;
     jmp_buf oom;
     if (setjmp(oom)) {
+        free_index(idx);
         ir_module_free(m);
         diag_error(d, NOLOC, "out of memory");
         return NULL;
@@ -1024,6 +1054,7 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     rd.end = rd.src->text + len;
     rd.line = rd.col = 1;
     if (setjmp(rd.bail)) {
+        free_index(idx);
         ir_module_free(m);
         return NULL;
     }
@@ -1113,5 +1144,6 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
         m->dev.hw.banks_per_channel >= 1 && m->dev.hw.banks_per_channel <= 1 << 16)
         ir_device_build(&m->arena, &m->dev);
     m->arena.oom = NULL;
+    free_index(idx);
     return m;
 }

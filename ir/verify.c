@@ -16,13 +16,6 @@ typedef struct V {
     bool ok;
 } V;
 
-/* scratch memory through the allocator hook; the verifier treats exhaustion as fatal */
-static void *vmalloc(size_t n) {
-    void *p = h2c_raw_alloc(n);
-    if (!p)
-        h2c_unreachable("out of memory in the verifier");
-    return p;
-}
 
 /* An error at an entity's Loc. For one read from IR text, that is its place in the text (an edited
  * .h2ir points at the edit) and a note gives the .h2 place it was compiled from. */
@@ -38,6 +31,15 @@ static void verr(V *v, Loc loc, const char *fmt, ...) {
         diag_note(v->d, origin, "compiled from here");
 }
 #define VERR(v, loc, ...) verr((v), (loc), __VA_ARGS__)
+
+/* Scratch memory through the allocator hook. Exhaustion is an error like any other (the module
+ * is not known to be valid); the caller stops the check it was making. */
+static void *vmalloc(V *v, size_t n) {
+    void *p = h2c_raw_alloc(n);
+    if (!p)
+        VERR(v, NOLOC, "out of memory in the verifier");
+    return p;
+}
 
 static Loc op_loc(const Phase *ph, const Op *op) { return op->loc.file ? op->loc : ph->loc; }
 
@@ -222,16 +224,160 @@ static int cmp_interval(const void *a, const void *b) {
     return x->lo < y->lo ? -1 : x->lo > y->lo ? 1 : x->tensor - y->tensor;
 }
 
+/* A tensor tile in a bank's list. */
+typedef struct TileRef {
+    int t, i;
+} TileRef;
+
+static bool tileref_before(TileRef a, TileRef b) { return a.t < b.t || (a.t == b.t && a.i < b.i); }
+
+/* Capacity and overlap, bank by bank. A tile on a set of channels lies in every bank of each (in a
+ * channel's list); a tile on one bank, in that bank's list. Each bank merges its channel's list
+ * with its own, in tensor order: the work is the number of (tile, bank) pairs, not tiles x banks. */
+static void verify_banks(V *v) {
+    const Module *m = v->m;
+    const Device *dev = &m->dev;
+    int C = dev_channels(dev), B = dev_banks(dev);
+    size_t nb = (size_t)C * (size_t)B;
+    size_t *cstart = vmalloc(v, sizeof(size_t) * (size_t)(C + 1));
+    size_t *bstart = cstart ? vmalloc(v, sizeof(size_t) * (nb + 1)) : NULL;
+    TileRef *clist = NULL, *blist = NULL;
+    size_t *cfill = NULL, *bfill = NULL;
+    Interval *iv = NULL;
+    size_t ivcap = 0, ctotal = 0, btotal = 0;
+    if (!bstart)
+        goto out;
+    memset(cstart, 0, sizeof(size_t) * (size_t)(C + 1));
+    memset(bstart, 0, sizeof(size_t) * (nb + 1));
+    for (int pass = 0; pass < 2; pass++) {
+        for (int t = 0; t < m->ntensors; t++) {
+            const Tensor *T = &m->tensors[t];
+            for (int i = 0; i < T->ntiles; i++) {
+                const Place *p = &T->tiles[i].place;
+                for (int c = 0; c < C; c++) {
+                    if (!(p->chans & CHAN_BIT(c)))
+                        continue;
+                    if (p->kind == PLACE_CHANNELS) {
+                        if (pass == 0)
+                            cstart[c + 1]++;
+                        else
+                            clist[cfill[c]++] = (TileRef){t, i};
+                    } else if (p->kind == PLACE_BANK) {
+                        size_t k = (size_t)c * (size_t)B + (size_t)p->bank;
+                        if (pass == 0)
+                            bstart[k + 1]++;
+                        else
+                            blist[bfill[k]++] = (TileRef){t, i};
+                    }
+                }
+            }
+        }
+        if (pass == 1)
+            break;
+        for (int c = 0; c < C; c++)
+            cstart[c + 1] += cstart[c];
+        for (size_t k = 0; k < nb; k++)
+            bstart[k + 1] += bstart[k];
+        ctotal = cstart[C];
+        btotal = bstart[nb];
+        clist = vmalloc(v, sizeof(TileRef) * (ctotal + 1));
+        blist = clist ? vmalloc(v, sizeof(TileRef) * (btotal + 1)) : NULL;
+        cfill = blist ? vmalloc(v, sizeof(size_t) * (size_t)(C + 1)) : NULL;
+        bfill = cfill ? vmalloc(v, sizeof(size_t) * (nb + 1)) : NULL;
+        if (!bfill)
+            goto out;
+        memcpy(cfill, cstart, sizeof(size_t) * (size_t)(C + 1));
+        memcpy(bfill, bstart, sizeof(size_t) * (nb + 1));
+    }
+    double cap = dev->hw.bank_capacity;
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < B; b++) {
+            size_t k = (size_t)c * (size_t)B + (size_t)b;
+            size_t ci = cstart[c], ce = cstart[c + 1], bi = bstart[k], be = bstart[k + 1];
+            size_t need = (ce - ci) + (be - bi);
+            if (need > ivcap) {
+                Interval *n2 = h2c_raw_realloc(iv, sizeof(Interval) * ivcap, sizeof(Interval) * need);
+                if (!n2) {
+                    VERR(v, NOLOC, "out of memory in the verifier");
+                    goto out;
+                }
+                iv = n2;
+                ivcap = need;
+            }
+            size_t niv = 0;
+            double used = 0;
+            while (ci < ce || bi < be) {
+                TileRef r = bi >= be || (ci < ce && tileref_before(clist[ci], blist[bi])) ? clist[ci++] : blist[bi++];
+                const Tensor *T = &m->tensors[r.t];
+                const Place *p = &T->tiles[r.i].place;
+                long long bytes = tile_bank_bytes(dev, T, &T->tiles[r.i]) * T->layers;
+                used += (double)bytes;
+                if (p->offset < 0)
+                    continue;
+                iv[niv++] = (Interval){p->offset, p->offset + bytes, r.t};
+                if ((double)(p->offset + bytes) > cap) {
+                    VERR(v, T->loc, "tensor '%%%s': tile %d ends at byte %lld of bank ch%d.b%d, past its capacity of %.0f",
+                         T->name, r.i, p->offset + bytes, c, b, cap);
+                    goto out;
+                }
+            }
+            if (used > cap) {
+                char u[64], kb[64];
+                unit_format(u, sizeof u, used, UK_BYTES);
+                unit_format(kb, sizeof kb, cap, UK_BYTES);
+                VERR(v, m->model.loc, "bank ch%d.b%d holds %s of tensors but has %s", c, b, u, kb);
+                goto out;
+            }
+            if (niv > 1)
+                qsort(iv, niv, sizeof *iv, cmp_interval);
+            for (size_t i = 1; i < niv; i++)
+                if (iv[i].lo < iv[i - 1].hi) {
+                    VERR(v, m->tensors[iv[i].tensor].loc,
+                         "tensor '%%%s' overlaps tensor '%%%s' in bank ch%d.b%d (bytes %lld..%lld)",
+                         m->tensors[iv[i].tensor].name, m->tensors[iv[i - 1].tensor].name, c, b, iv[i].lo,
+                         iv[i - 1].hi);
+                    goto out;
+                }
+        }
+    }
+out:
+    h2c_raw_free(iv, sizeof(Interval) * ivcap);
+    h2c_raw_free(bfill, sizeof(size_t) * (nb + 1));
+    h2c_raw_free(cfill, sizeof(size_t) * (size_t)(C + 1));
+    h2c_raw_free(blist, sizeof(TileRef) * (btotal + 1));
+    h2c_raw_free(clist, sizeof(TileRef) * (ctotal + 1));
+    h2c_raw_free(bstart, sizeof(size_t) * (nb + 1));
+    h2c_raw_free(cstart, sizeof(size_t) * (size_t)(C + 1));
+}
+
 static void verify_tensors(V *v) {
     const Module *m = v->m;
     const Device *dev = &m->dev;
     const ModelShape *ms = &m->model;
     int C = dev_channels(dev), B = dev_banks(dev);
+    /* the scope of the first op outside the layer graph that reads each tensor (-1: none) */
+    int *outside = vmalloc(v, sizeof(int) * (size_t)(m->ntensors + 1));
+    if (!outside)
+        return;
+    for (int t = 0; t < m->ntensors; t++)
+        outside[t] = -1;
+    for (int p = 0; p < PH_COUNT_; p++)
+        for (int i = 0; i < m->phases[p].nops; i++) {
+            const Op *op = &m->phases[p].ops[i];
+            if (op->tensor >= 0 && op->tensor < m->ntensors && op->scope != SCOPE_LAYER && outside[op->tensor] < 0)
+                outside[op->tensor] = (int)op->scope;
+        }
+    StrIndex names;
+    strindex_init(&names);
     for (int t = 0; t < m->ntensors; t++) {
         const Tensor *T = &m->tensors[t];
-        for (int u = 0; u < t; u++)
-            if (strcmp(m->tensors[u].name, T->name) == 0)
-                VERR(v, T->loc, "tensor '%%%s' is defined twice", T->name);
+        int had = strindex_add(&names, T->name, t);
+        if (had == -2) {
+            VERR(v, NOLOC, "out of memory in the verifier");
+            break;
+        }
+        if (had >= 0)
+            VERR(v, T->loc, "tensor '%%%s' is defined twice", T->name);
         /* weights are [K, N] (fc), [vocab, hidden] (embedding) or [width] (a norm's scale) */
         bool rank_ok = T->kind == TEN_WEIGHT ? (T->rank == 2 || T->rank == 1) : T->rank == 4;
         if (!rank_ok) {
@@ -255,12 +401,10 @@ static void verify_tensors(V *v) {
         /* one copy per layer for the layer graph's tensors, one for the prologue's and epilogue's */
         int want_layers = ms->layers;
         const char *who = NULL;
-        for (int p = 0; p < PH_COUNT_ && !who; p++)
-            for (int i = 0; i < m->phases[p].nops && !who; i++)
-                if (m->phases[p].ops[i].tensor == t && m->phases[p].ops[i].scope != SCOPE_LAYER) {
-                    want_layers = 1;
-                    who = op_scope_names[m->phases[p].ops[i].scope];
-                }
+        if (outside[t] >= 0) {
+            want_layers = 1;
+            who = op_scope_names[outside[t]];
+        }
         if (T->layers != want_layers) {
             if (who)
                 VERR(v, T->loc, "tensor '%%%s' has %d layers; %s %s tensor has one copy", T->name, T->layers,
@@ -274,7 +418,9 @@ static void verify_tensors(V *v) {
                  precision_name((Precision)dev->hw.precision));
         if (T->ntiles == 0)
             continue;
-        const Range **boxes = vmalloc(sizeof(Range *) * (size_t)T->ntiles);
+        const Range **boxes = vmalloc(v, sizeof(Range *) * (size_t)T->ntiles);
+        if (!boxes)
+            break;
         bool places_ok = true;
         for (int i = 0; i < T->ntiles; i++) {
             const TensorTile *tile = &T->tiles[i];
@@ -299,68 +445,11 @@ static void verify_tensors(V *v) {
         h2c_raw_free(boxes, sizeof(Range *) * (size_t)T->ntiles);
         (void)places_ok;
     }
+    strindex_free(&names);
+    h2c_raw_free(outside, sizeof(int) * (size_t)(m->ntensors + 1));
     if (!v->ok)
         return;
-    /* capacity and overlap, bank by bank */
-    double cap = dev->hw.bank_capacity;
-    Interval *iv = NULL;
-    int niv = 0, ivcap = 0;
-    for (int c = 0; c < C; c++) {
-        for (int b = 0; b < B; b++) {
-            niv = 0;
-            double used = 0;
-            for (int t = 0; t < m->ntensors; t++) {
-                const Tensor *T = &m->tensors[t];
-                for (int i = 0; i < T->ntiles; i++) {
-                    const Place *p = &T->tiles[i].place;
-                    bool here = (p->chans & CHAN_BIT(c)) && (p->kind == PLACE_CHANNELS || p->bank == b);
-                    if (!here)
-                        continue;
-                    long long bytes = tile_bank_bytes(dev, T, &T->tiles[i]) * T->layers;
-                    used += (double)bytes;
-                    if (p->offset >= 0) {
-                        if (niv == ivcap) {
-                            int ncap = ivcap ? ivcap * 2 : 64;
-                            Interval *n2 = h2c_raw_realloc(iv, sizeof(Interval) * (size_t)ivcap,
-                                                           sizeof(Interval) * (size_t)ncap);
-                            if (!n2)
-                                h2c_unreachable("out of memory in the verifier");
-                            iv = n2;
-                            ivcap = ncap;
-                        }
-                        iv[niv++] = (Interval){p->offset, p->offset + bytes, t};
-                        if ((double)(p->offset + bytes) > cap) {
-                            VERR(v, T->loc,
-                                 "tensor '%%%s': tile %d ends at byte %lld of bank ch%d.b%d, past its capacity of %.0f",
-                                 T->name, i, p->offset + bytes, c, b, cap);
-                            h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
-                            return;
-                        }
-                    }
-                }
-            }
-            if (used > cap) {
-                char u[64], k[64];
-                unit_format(u, sizeof u, used, UK_BYTES);
-                unit_format(k, sizeof k, cap, UK_BYTES);
-                VERR(v, m->model.loc, "bank ch%d.b%d holds %s of tensors but has %s", c, b, u, k);
-                h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
-                return;
-            }
-            if (niv > 1)
-                qsort(iv, (size_t)niv, sizeof *iv, cmp_interval);
-            for (int i = 1; i < niv; i++)
-                if (iv[i].lo < iv[i - 1].hi) {
-                    VERR(v, m->tensors[iv[i].tensor].loc,
-                         "tensor '%%%s' overlaps tensor '%%%s' in bank ch%d.b%d (bytes %lld..%lld)",
-                         m->tensors[iv[i].tensor].name, m->tensors[iv[i - 1].tensor].name, c, b, iv[i].lo,
-                         iv[i - 1].hi);
-                    h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
-                    return;
-                }
-        }
-    }
-    h2c_raw_free(iv, sizeof(Interval) * (size_t)ivcap);
+    verify_banks(v);
 }
 
 /* ---------------------------------------------------------------- ops */
@@ -414,7 +503,9 @@ static void verify_op_tiles(V *v, const Phase *ph, const Op *op) {
         VERR(v, at, "%%%s has tiles but no shape", op->name);
         return;
     }
-    const Range **boxes = vmalloc(sizeof(Range *) * (size_t)op->ntiles);
+    const Range **boxes = vmalloc(v, sizeof(Range *) * (size_t)op->ntiles);
+    if (!boxes)
+        return;
     for (int i = 0; i < op->ntiles; i++) {
         const OpTile *t = &op->tiles[i];
         boxes[i] = t->box;
@@ -493,13 +584,19 @@ static void verify_scope(V *v, const Phase *ph, int i) {
 
 static void verify_ops(V *v, const Phase *ph) {
     const Module *m = v->m;
+    StrIndex names;
+    strindex_init(&names);
     for (int i = 0; i < ph->nops; i++) {
         const Op *op = &ph->ops[i];
         Loc at = op_loc(ph, op);
         const OpInfo *info = &op_info[op->code];
-        for (int j = 0; j < i; j++)
-            if (strcmp(ph->ops[j].name, op->name) == 0)
-                VERR(v, at, "%%%s is defined twice in phase %s", op->name, phase_names[ph->kind]);
+        int had = strindex_add(&names, op->name, i);
+        if (had == -2) {
+            VERR(v, NOLOC, "out of memory in the verifier");
+            break;
+        }
+        if (had >= 0)
+            VERR(v, at, "%%%s is defined twice in phase %s", op->name, phase_names[ph->kind]);
         if (op->ninputs < info->min_in || op->ninputs > info->max_in)
             {
             if (info->min_in == info->max_in)
@@ -542,9 +639,12 @@ static void verify_ops(V *v, const Phase *ph) {
             VERR(v, at, "%%%s: only a norm takes unit_offset", op->name);
         verify_scope(v, ph, i);
     }
+    strindex_free(&names);
     if (!v->ok)
         return;
-    int *order = vmalloc(sizeof(int) * (size_t)(ph->nops + 1));
+    int *order = vmalloc(v, sizeof(int) * (size_t)(ph->nops + 1));
+    if (!order)
+        return;
     if (!ir_topo_order(ph, order)) {
         VERR(v, ph->loc, "the ops of phase %s form a cycle", phase_names[ph->kind]);
         h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
@@ -552,7 +652,11 @@ static void verify_ops(V *v, const Phase *ph) {
     }
     /* shapes, in topological order so inputs are checked first; an op whose input is already wrong
        is not checked again (its errors would only echo the first) */
-    bool *bad = vmalloc(sizeof(bool) * (size_t)(ph->nops + 1));
+    bool *bad = vmalloc(v, sizeof(bool) * (size_t)(ph->nops + 1));
+    if (!bad) {
+        h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
+        return;
+    }
     memset(bad, 0, sizeof(bool) * (size_t)(ph->nops + 1));
     for (int k = 0; k < ph->nops; k++) {
         const Op *op = &ph->ops[order[k]];
@@ -636,62 +740,54 @@ static void op_channels(const Module *m, const Op *op, ChanSet *nmp, bool *norma
     *any = all != 0;
 }
 
-static void verify_dataflow(V *v, const Phase *ph) {
+/* An op's dataflow position as a sort key: by (group, partition, op index), or with the stratum
+ * before the index. */
+typedef struct DfKey {
+    int group, part, stratum, op;
+} DfKey;
+static int cmp_gpi(const void *a, const void *b) {
+    const DfKey *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    return x->op - y->op;
+}
+static int cmp_gpsi(const void *a, const void *b) {
+    const DfKey *x = a, *y = b;
+    if (x->group != y->group || x->part != y->part)
+        return cmp_gpi(a, b);
+    if (x->stratum != y->stratum)
+        return x->stratum < y->stratum ? -1 : 1;
+    return x->op - y->op;
+}
+
+/* The numbering without gaps and the channel rules, over the ops sorted by position (O(n log n):
+ * a layer of 50,000 ops is checked in milliseconds). `byp` lists the ops by (group, partition,
+ * index), `bys` by (group, partition, stratum, index); a (group, partition) run has the same ops in
+ * both. */
+static void verify_dataflow_sorted(V *v, const Phase *ph, const DfKey *byp, const DfKey *bys) {
     const Module *m = v->m;
-    int n = ph->nops, with = 0;
-    for (int i = 0; i < n; i++)
-        with += ph->ops[i].df.group >= 0;
-    if (with == 0)
-        return;
-    if (ph->kind != PH_DECODE) {
-        VERR(v, ph->loc, "dataflow positions (group/part/stratum) belong to the decode phase only");
-        return;
-    }
-    if (with != n) {
-        for (int i = 0; i < n; i++)
-            if (ph->ops[i].df.group < 0)
-                VERR(v, op_loc(ph, &ph->ops[i]), "%%%s has no dataflow position while other ops do", ph->ops[i].name);
-        return;
-    }
+    int n = ph->nops;
     /* numbering without gaps */
-    int G = 0;
-    for (int i = 0; i < n; i++)
-        if (ph->ops[i].df.group + 1 > G)
-            G = ph->ops[i].df.group + 1;
-    for (int g = 0; g < G; g++) {
-        int P = 0, cnt = 0;
-        for (int i = 0; i < n; i++)
-            if (ph->ops[i].df.group == g) {
-                cnt++;
-                if (ph->ops[i].df.part + 1 > P)
-                    P = ph->ops[i].df.part + 1;
-            }
-        if (cnt == 0) {
-            VERR(v, ph->loc, "dataflow group %d is empty (groups are numbered from 0 without gaps)", g);
+    for (int i = 0; i < n; i++) {
+        const DfKey *d = &bys[i], *prev = i ? &bys[i - 1] : NULL;
+        bool new_group = !prev || d->group != prev->group;
+        bool new_part = new_group || d->part != prev->part;
+        int want_group = prev ? prev->group + 1 : 0;
+        if (new_group && d->group != want_group) {
+            VERR(v, ph->loc, "dataflow group %d is empty (groups are numbered from 0 without gaps)", want_group);
             return;
         }
-        for (int p = 0; p < P; p++) {
-            int S = 0, pc = 0;
-            for (int i = 0; i < n; i++)
-                if (ph->ops[i].df.group == g && ph->ops[i].df.part == p) {
-                    pc++;
-                    if (ph->ops[i].df.stratum + 1 > S)
-                        S = ph->ops[i].df.stratum + 1;
-                }
-            if (pc == 0) {
-                VERR(v, ph->loc, "group %d has no partition %d (partitions are numbered from 0 without gaps)", g, p);
-                return;
-            }
-            for (int s = 0; s < S; s++) {
-                int sc = 0;
-                for (int i = 0; i < n; i++)
-                    sc += ph->ops[i].df.group == g && ph->ops[i].df.part == p && ph->ops[i].df.stratum == s;
-                if (sc == 0) {
-                    VERR(v, ph->loc, "group %d partition %d has no stratum %d (strata are numbered from 0 without gaps)", g,
-                         p, s);
-                    return;
-                }
-            }
+        if (new_part && d->part != (new_group ? 0 : prev->part + 1)) {
+            VERR(v, ph->loc, "group %d has no partition %d (partitions are numbered from 0 without gaps)", d->group,
+                 new_group ? 0 : prev->part + 1);
+            return;
+        }
+        if (new_part ? d->stratum != 0 : d->stratum != prev->stratum && d->stratum != prev->stratum + 1) {
+            VERR(v, ph->loc, "group %d partition %d has no stratum %d (strata are numbered from 0 without gaps)",
+                 d->group, d->part, new_part ? 0 : prev->stratum + 1);
+            return;
         }
     }
     /* order along edges */
@@ -715,36 +811,29 @@ static void verify_dataflow(V *v, const Phase *ph) {
     }
     if (!v->ok)
         return;
-    /* channels */
+    /* channels, group by group */
     ChanSet nmpset = dev_nmp_set(&m->dev), normset = dev_normal_set(&m->dev);
-    for (int g = 0; g < G; g++) {
+    for (int g0 = 0; g0 < n;) {
+        int g = byp[g0].group, g1 = g0;
+        while (g1 < n && byp[g1].group == g)
+            g1++;
         ChanSet used_nmp = 0;
         bool used_normal = false;
-        int P = 0;
-        for (int i = 0; i < n; i++)
-            if (ph->ops[i].df.group == g && ph->ops[i].df.part + 1 > P)
-                P = ph->ops[i].df.part + 1;
-        Loc gat = NOLOC;
-        for (int p = 0; p < P; p++) {
+        Loc gat = op_loc(ph, &ph->ops[byp[g0].op]);
+        for (int p0 = g0; p0 < g1;) {
+            int p = byp[p0].part, p1 = p0;
+            while (p1 < g1 && byp[p1].part == p)
+                p1++;
             ChanSet pn = 0;
             bool pnorm = false;
-            int S = 0;
-            Loc pat = NOLOC; /* the partition's first op */
-            for (int i = 0; i < n; i++) {
-                const Op *op = &ph->ops[i];
-                if (op->df.group != g || op->df.part != p)
-                    continue;
-                if (!gat.file)
-                    gat = op_loc(ph, op);
-                if (!pat.file)
-                    pat = op_loc(ph, op);
+            Loc pat = op_loc(ph, &ph->ops[byp[p0].op]); /* the partition's first op */
+            for (int i = p0; i < p1; i++) {
+                const Op *op = &ph->ops[byp[i].op];
                 ChanSet cn;
                 bool cx, any;
                 op_channels(m, op, &cn, &cx, &any);
                 pn |= cn;
                 pnorm |= cx;
-                if (op->df.stratum + 1 > S)
-                    S = op->df.stratum + 1;
                 ChanSet stored = op->code == OP_NORM || op->code == OP_EMBEDDING ? 0 : tensor_channels(m, op) & normset;
                 if (stored && stored != normset)
                     VERR(v, op_loc(ph, op), "%%%s uses some normal channels but not all; the normal channels "
@@ -753,13 +842,15 @@ static void verify_dataflow(V *v, const Phase *ph) {
                     VERR(v, op_loc(ph, op), "%%%s uses both NMP and normal channels; in compute-centric mode each op "
                          "runs on one kind of unit", op->name);
             }
-            for (int s = 0; s < S; s++) {
+            /* the same ops, stratum by stratum */
+            for (int s0 = p0; s0 < p1;) {
+                int s = bys[s0].stratum, s1 = s0;
+                while (s1 < p1 && bys[s1].stratum == s)
+                    s1++;
                 ChanSet sn = 0;
                 bool snorm = false, any_in = false;
-                for (int i = 0; i < n; i++) {
-                    const Op *op = &ph->ops[i];
-                    if (op->df.group != g || op->df.part != p || op->df.stratum != s)
-                        continue;
+                for (int i = s0; i < s1; i++) {
+                    const Op *op = &ph->ops[bys[i].op];
                     ChanSet cn;
                     bool cx, any;
                     op_channels(m, op, &cn, &cx, &any);
@@ -773,25 +864,64 @@ static void verify_dataflow(V *v, const Phase *ph) {
                 if (any_in && (sn != pn || snorm != pnorm))
                     VERR(v, pat, "group %d partition %d: stratum %d does not use all of its partition's channels (every "
                          "stratum of a partition uses the same channels)", g, p, s);
+                s0 = s1;
             }
             if ((pn & used_nmp) || (pnorm && used_normal))
                 VERR(v, pat, "group %d: partition %d shares channels with another partition of the group", g, p);
             used_nmp |= pn;
             used_normal |= pnorm;
+            p0 = p1;
         }
         /* (a group of ops that use no channels, norms and the like, is exempt, as such a stratum is) */
         if (m->dataflow == DF_DATA_CENTRIC && (used_nmp || used_normal) &&
             (used_nmp != nmpset || (normset && !used_normal)))
             VERR(v, gat, "group %d leaves channels unused; in data-centric mode the partitions of a group cover "
                  "every channel", g);
+        g0 = g1;
     }
+}
+
+static void verify_dataflow(V *v, const Phase *ph) {
+    int n = ph->nops, with = 0;
+    for (int i = 0; i < n; i++)
+        with += ph->ops[i].df.group >= 0;
+    if (with == 0)
+        return;
+    if (ph->kind != PH_DECODE) {
+        VERR(v, ph->loc, "dataflow positions (group/part/stratum) belong to the decode phase only");
+        return;
+    }
+    if (with != n) {
+        for (int i = 0; i < n; i++)
+            if (ph->ops[i].df.group < 0)
+                VERR(v, op_loc(ph, &ph->ops[i]), "%%%s has no dataflow position while other ops do", ph->ops[i].name);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (ph->ops[i].df.part < 0 || ph->ops[i].df.stratum < 0) {
+            VERR(v, op_loc(ph, &ph->ops[i]), "%%%s has a negative partition or stratum", ph->ops[i].name);
+            return;
+        }
+    DfKey *byp = vmalloc(v, sizeof(DfKey) * (size_t)n);
+    DfKey *bys = byp ? vmalloc(v, sizeof(DfKey) * (size_t)n) : NULL;
+    if (byp && bys) {
+        for (int i = 0; i < n; i++)
+            byp[i] = bys[i] = (DfKey){ph->ops[i].df.group, ph->ops[i].df.part, ph->ops[i].df.stratum, i};
+        qsort(byp, (size_t)n, sizeof(DfKey), cmp_gpi);
+        qsort(bys, (size_t)n, sizeof(DfKey), cmp_gpsi);
+        verify_dataflow_sorted(v, ph, byp, bys);
+    }
+    h2c_raw_free(bys, sizeof(DfKey) * (size_t)n);
+    h2c_raw_free(byp, sizeof(DfKey) * (size_t)n);
 }
 
 /* The dataflow rules hold within each scope: the layer graph, the prologue and the epilogue each
  * have their own hierarchy of groups (they run one after another). The scope's ops are checked as a
  * phase of their own, with inputs from other scopes read as outside inputs. */
 static void verify_dataflow_scopes(V *v, const Phase *ph) {
-    int *map = vmalloc(sizeof(int) * (size_t)(ph->nops + 1));
+    int *map = vmalloc(v, sizeof(int) * (size_t)(ph->nops + 1));
+    if (!map)
+        return;
     for (int sc = 0; sc < SCOPE_COUNT_; sc++) {
         int n = 0;
         for (int i = 0; i < ph->nops; i++)
@@ -799,13 +929,17 @@ static void verify_dataflow_scopes(V *v, const Phase *ph) {
         if (n == 0)
             continue;
         Phase view = *ph;
-        view.ops = vmalloc(sizeof(Op) * (size_t)n);
+        view.ops = vmalloc(v, sizeof(Op) * (size_t)n);
         view.nops = n;
         int total_in = 0;
         for (int i = 0; i < ph->nops; i++)
             if (map[i] >= 0)
                 total_in += ph->ops[i].ninputs;
-        int *ins = vmalloc(sizeof(int) * (size_t)(total_in + 1)), used = 0;
+        int *ins = view.ops ? vmalloc(v, sizeof(int) * (size_t)(total_in + 1)) : NULL, used = 0;
+        if (!ins) {
+            h2c_raw_free(view.ops, sizeof(Op) * (size_t)n);
+            break;
+        }
         for (int i = 0; i < ph->nops; i++) {
             if (map[i] < 0)
                 continue;

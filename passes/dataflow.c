@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- presets */
 
@@ -343,7 +344,9 @@ bool pass_dataflow(Module *m, Diag *d) {
     if (ok)
         memset(mp, 0, sizeof *mp);
     if (ok && search) {
-        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true, .splits = m->splits};
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true, .splits = m->splits,
+                        .threads = ncpu > 1 ? (int)(ncpu < 64 ? ncpu : 64) : 1};
         ok = df_search_module(m, cm, NULL, &o, mp, d);
         if (!ok)
             diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);

@@ -7,6 +7,8 @@
 #include "search.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 void df_retarget(DfProblem *p, const CostModel *cm, const Hardware *hw, int batch) {
@@ -129,6 +131,63 @@ void df_layer_reserve(DfLayer *l, double bytes) {
         l->pieces[k].reserve = bytes * (l->npieces > 1 ? l->pieces[k].share : 1);
 }
 
+/* A piece with its identity removed (op names, module indices): two pieces with equal bytes here
+ * are the same search problem. (Unequal padding or -0.0 against 0.0 only costs a repeated search.) */
+static void piece_canon(const DfProblem *p, DfProblem *c) {
+    memcpy(c, p, sizeof *c);
+    for (int i = 0; i < DF_MAX_OPS; i++) {
+        c->ops[i].name = NULL;
+        c->index[i] = 0;
+    }
+}
+
+static uint64_t piece_signature(const DfProblem *p) {
+    DfProblem c;
+    piece_canon(p, &c);
+    const unsigned char *b = (const unsigned char *)&c;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < sizeof c; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static bool same_piece(const DfProblem *a, const DfProblem *b) {
+    DfProblem x, y;
+    piece_canon(a, &x);
+    piece_canon(b, &y);
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
+/* The pieces still to search, shared by the threads that search them. */
+typedef struct PieceWork {
+    const DfLayer *l;
+    const CostModel *cm;
+    const SearchOpts *o;
+    const int *same;        /* per piece: an earlier equal piece, or -1 */
+    SearchResult *res;
+    bool *ok;
+    atomic_int next;
+} PieceWork;
+
+static void *piece_worker(void *arg) {
+    PieceWork *w = arg;
+    Diag quiet;
+    diag_init_quiet(&quiet);
+    Arena scratch;
+    arena_init(&scratch);
+    SearchOpts so = *w->o;
+    so.scratch = &scratch;
+    for (;;) {
+        int k = atomic_fetch_add(&w->next, 1);
+        if (k >= w->l->npieces)
+            break;
+        if (w->same[k] < 0)
+            w->ok[k] = df_search(&w->l->pieces[k], w->cm, &so, &w->res[k], &quiet);
+    }
+    arena_free(&scratch);
+    return NULL;
+}
+
 bool df_search_layer(const DfLayer *l, const CostModel *cm, const SearchOpts *o, SearchResult *each, SearchResult *r,
                      Diag *d) {
     if (l->npieces == 1) {
@@ -142,22 +201,68 @@ bool df_search_layer(const DfLayer *l, const CostModel *cm, const SearchOpts *o,
     long long work = o->work_budget > 0 ? o->work_budget : DF_WORK_BUDGET;
     po.work_budget = work / l->npieces > work / 16 ? work / l->npieces : work / 16;
     po.cutoff = 0;
+    po.skip_bound = true;
     memset(r, 0, sizeof *r);
-    for (int k = 0; k < l->npieces; k++) {
-        SearchResult one;
-        if (!df_search(&l->pieces[k], cm, &po, &one, d))
-            return false;
-        if (each)
-            each[k] = one;
-        r->cost.prefill += one.cost.prefill;
-        r->cost.decode += one.cost.decode;
-        r->cost.decode_step += one.cost.decode_step;
-        r->cost.total += one.cost.total;
-        r->cost.energy += one.cost.energy;
-        r->configs += one.configs;
-        r->chunks += one.chunks ? one.chunks : 1;
-        r->repaired |= one.repaired;
+    int n = l->npieces;
+    uint64_t *sig = h2c_raw_alloc(sizeof(uint64_t) * (size_t)n);
+    int *same = h2c_raw_alloc(sizeof(int) * (size_t)n);
+    bool *pok = h2c_raw_alloc(sizeof(bool) * (size_t)n);
+    SearchResult *res = each ? each : h2c_raw_alloc(sizeof(SearchResult) * (size_t)n);
+    bool ok = sig && same && pok && res;
+    if (!ok)
+        diag_error(d, NOLOC, "out of memory");
+    /* a piece equal to an earlier one (a repeated block of the layer) gets that piece's plan: the
+       search is a function of the problem alone */
+    for (int k = 0; k < n && ok; k++) {
+        sig[k] = piece_signature(&l->pieces[k]);
+        same[k] = -1;
+        pok[k] = true;
+        for (int j = 0; j < k && same[k] < 0; j++)
+            if (same[j] < 0 && sig[j] == sig[k] && same_piece(&l->pieces[j], &l->pieces[k]))
+                same[k] = j;
     }
+    /* the pieces are independent problems: searched by o->threads threads at once (each result
+       lands in its piece's slot, so the plan does not depend on the thread count); a failed piece is
+       searched again below to report why */
+    int nthreads = o->threads > 1 && !h2c_allocator_hooked() ? o->threads : 1;
+    if (nthreads > 64)
+        nthreads = 64;
+    if (ok && nthreads > 1) {
+        PieceWork w = {l, cm, &po, same, res, pok, 0};
+        pthread_t th[64];
+        int started = 0;
+        for (int i = 0; i < nthreads; i++)
+            if (pthread_create(&th[i], NULL, piece_worker, &w) == 0)
+                started++;
+        if (started == 0)
+            piece_worker(&w);
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+    }
+    for (int k = 0; k < n && ok; k++) {
+        if (same[k] >= 0)
+            res[k] = res[same[k]];
+        else if ((nthreads == 1 || !pok[k]) && !df_search(&l->pieces[k], cm, &po, &res[k], d)) {
+            ok = false;
+            break;
+        }
+        const SearchResult *one = &res[k];
+        r->cost.prefill += one->cost.prefill;
+        r->cost.decode += one->cost.decode;
+        r->cost.decode_step += one->cost.decode_step;
+        r->cost.total += one->cost.total;
+        r->cost.energy += one->cost.energy;
+        r->configs += one->configs;
+        r->chunks += one->chunks ? one->chunks : 1;
+        r->repaired |= one->repaired;
+    }
+    h2c_raw_free(sig, sizeof(uint64_t) * (size_t)n);
+    h2c_raw_free(same, sizeof(int) * (size_t)n);
+    h2c_raw_free(pok, sizeof(bool) * (size_t)n);
+    if (res != each)
+        h2c_raw_free(res, sizeof(SearchResult) * (size_t)n);
+    if (!ok)
+        return false;
     r->pieces = l->npieces;
     r->exact = false; /* the pieces' boundaries are group boundaries: a restricted space */
     r->value = df_objective(o->objective, &r->cost);

@@ -75,6 +75,20 @@ static bool search_scope(ModulePlan *mp, int s, const CostModel *cm, const Searc
 bool df_search_module(const Module *m, const CostModel *cm, const Hardware *hw, const SearchOpts *o, ModulePlan *mp,
                       Diag *d) {
     memset(mp, 0, sizeof *mp);
+    /* refused before any work: a scope the search cannot take in reasonable time */
+    const Phase *dc = &m->phases[PH_DECODE];
+    int count[SCOPE_COUNT_] = {0};
+    for (int i = 0; i < dc->nops; i++)
+        count[dc->ops[i].scope]++;
+    for (int s = 0; s < SCOPE_COUNT_; s++)
+        if (count[s] > DF_MAX_SCOPE_OPS) {
+            diag_error(d, m->model.loc, "model '%s': the %s has %d ops; the dataflow search takes at most %d ops per scope "
+                       "(%d pieces of %d)", m->model.name, s == SCOPE_LAYER ? "layer" : op_scope_names[s], count[s],
+                       DF_MAX_SCOPE_OPS, DF_MAX_SCOPE_OPS / DF_MAX_OPS, DF_MAX_OPS);
+            diag_note(d, NOLOC, "a fixed mapping (--dataflow=npu-only, attn-nmp, attn-nmp-split or fc-nmp) has no "
+                      "search and takes any number of ops");
+            return false;
+        }
     for (int s = 0; s < SCOPE_COUNT_; s++) {
         if (s != SCOPE_LAYER && !cm->whole_model)
             continue;

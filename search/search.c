@@ -1952,7 +1952,9 @@ static bool search_in(const DfProblem *p, const CostModel *cm, const SearchOpts 
         st = search_lambda(p, cm, o, &B, 0, 0, 0, 0, &r->plan, &value, &r->configs);
         exact = st == SR_EXACT;
         if (st != SR_NONE)
-            r->bound = (exact ? value : bound_without_search(p, cm, o, &B)) + (cm->fixed_time ? cm->fixed_time(p) : 0);
+            r->bound = exact            ? value + (cm->fixed_time ? cm->fixed_time(p) : 0)
+                       : o->skip_bound ? NAN
+                                       : bound_without_search(p, cm, o, &B) + (cm->fixed_time ? cm->fixed_time(p) : 0);
     } else if (o->objective == OBJ_ENERGY) {
         /* energy first; time only breaks ties */
         st = search_lambda(p, cm, o, &B, 1e9, 0, 0, 0, &r->plan, &value, &r->configs);

@@ -20,6 +20,7 @@
  * merges, groupings), not seconds, so the outcome does not depend on the machine or its load. */
 #define DF_WORK_BUDGET 3000000LL            /* steps: about 0.5 s on a 2-core machine */
 #define DF_MEMORY_BUDGET (64u << 20)        /* bytes of search memory */
+#define DF_MAX_SCOPE_OPS 4096               /* ops of one scope the search takes (128 pieces, ~2 s) */
 
 typedef struct SearchOpts {
     DataflowMode mode;      /* DF_DATA_CENTRIC or DF_COMPUTE_CENTRIC */
@@ -30,6 +31,10 @@ typedef struct SearchOpts {
     long long work_budget;  /* steps one exact search may take (0: DF_WORK_BUDGET) */
     size_t memory_budget;   /* bytes one search may hold (0: DF_MEMORY_BUDGET) */
     SplitSpace splits;      /* the MIX splits it may use: all, or only the artifact's */
+    int threads;            /* a scope cut in pieces: pieces searched at once (0 or 1: one after another);
+                               the plan does not depend on it */
+    bool skip_bound;        /* no bound wanted when the search is restricted (a piece of a scope, whose
+                               bound is the whole scope's); the result's bound is then NAN */
 } SearchOpts;
 
 typedef struct SearchResult {

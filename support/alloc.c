@@ -23,6 +23,8 @@ void h2c_set_allocator(H2cAllocFn fn, void *ud) {
     alloc_ud = fn ? ud : NULL;
 }
 
+bool h2c_allocator_hooked(void) { return alloc_fn != default_alloc; }
+
 void *h2c_raw_alloc(size_t n) { return alloc_fn(alloc_ud, NULL, 0, n ? n : 1); }
 void *h2c_raw_realloc(void *p, size_t osize, size_t nsize) { return alloc_fn(alloc_ud, p, osize, nsize ? nsize : 1); }
 void h2c_raw_free(void *p, size_t osize) {

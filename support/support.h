@@ -19,6 +19,9 @@
  * Returns NULL on failure. Tests install a hook that fails the Nth call. */
 typedef void *(*H2cAllocFn)(void *ud, void *ptr, size_t osize, size_t nsize);
 void h2c_set_allocator(H2cAllocFn fn, void *ud);
+/* A hook is installed: work that would run on several threads runs on one (a hook counting
+ * allocations sees them in a repeatable order, and need not be thread-safe). */
+bool h2c_allocator_hooked(void);
 void *h2c_raw_alloc(size_t n);           /* NULL on failure */
 void *h2c_raw_realloc(void *p, size_t osize, size_t nsize);
 void h2c_raw_free(void *p, size_t osize);
@@ -142,6 +145,23 @@ SrcFile *srcfile_read(Arena *a, Diag *d, const char *path, Loc from, size_t max_
  * failure the error is reported with the path and the result is false. */
 typedef void (*OutfileFn)(FILE *out, const void *ctx);
 bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d);
+
+/* ---------------------------------------------------------------- strindex.c */
+
+/* Names (borrowed: they must outlive the index) to ints, by hashing. */
+typedef struct StrIndex {
+    const char **keys;      /* NULL: an empty slot */
+    int *vals;
+    size_t cap, n;
+} StrIndex;
+
+void strindex_init(StrIndex *x);
+void strindex_free(StrIndex *x);
+/* The value of key, or -1. */
+int strindex_find(const StrIndex *x, const char *key);
+/* Adds key -> value unless key is there: returns -1 when added, the existing value when it was
+ * there already, -2 when memory ran out. */
+int strindex_add(StrIndex *x, const char *key, int value);
 
 /* ---------------------------------------------------------------- units.c */
 
