@@ -301,7 +301,7 @@ void ir_op_storage(const Module *m, const Op *op, ChanSet *nmp, bool *normal);
 /* Share of op's iteration space computed on NMP units (by volume). */
 double ir_op_nmp_share(const Op *op);
 long long ir_box_volume(const Range *box, int rank);
-/* Topological order of a phase's ops (inputs first); false on a cycle. */
-bool ir_topo_order(const Phase *ph, int *order);
+/* Topological order of a phase's ops (inputs first): 1, or 0 on a cycle, -1 when memory ran out. */
+int ir_topo_order(const Phase *ph, int *order);
 
 #endif

@@ -247,19 +247,19 @@ double ir_op_nmp_share(const Op *op) {
     return total ? (double)nmp / (double)total : 0;
 }
 
-bool ir_topo_order(const Phase *ph, int *order) {
+int ir_topo_order(const Phase *ph, int *order) {
     /* Kahn's algorithm over a consumer list; the ready queue is a min-heap on the op index, so the
        order is deterministic and keeps source order where the graph allows */
     int n = ph->nops;
     if (n == 0)
-        return true;
+        return 1;
     long long nedges = 0;
     for (int i = 0; i < n; i++)
         nedges += ph->ops[i].ninputs;
     size_t bytes = sizeof(int) * ((size_t)n * 4 + (size_t)nedges + 1);
     int *mem = h2c_raw_alloc(bytes);
     if (!mem)
-        return false;
+        return -1;
     int *deg = mem, *start = mem + n, *heap = mem + 2 * n, *fill = mem + 3 * n, *cons = mem + 4 * n;
     for (int i = 0; i < n; i++)
         deg[i] = fill[i] = 0;
@@ -312,5 +312,5 @@ bool ir_topo_order(const Phase *ph, int *order) {
     }
 #undef HEAP_PUSH
     h2c_raw_free(mem, bytes);
-    return k == n;
+    return k == n ? 1 : 0;
 }

@@ -113,8 +113,12 @@ bool ir_fill_shapes(Module *m, Diag *d) {
             diag_error(d, NOLOC, "out of memory");
             return false;
         }
-        if (!ir_topo_order(ph, order)) {
-            diag_error(d, ph->loc, "the ops of phase %s form a cycle", phase_names[p]);
+        int topo = ir_topo_order(ph, order);
+        if (topo != 1) {
+            if (topo == 0)
+                diag_error(d, ph->loc, "the ops of phase %s form a cycle", phase_names[p]);
+            else
+                diag_error(d, NOLOC, "out of memory");
             h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
             return false;
         }

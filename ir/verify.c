@@ -645,8 +645,12 @@ static void verify_ops(V *v, const Phase *ph) {
     int *order = vmalloc(v, sizeof(int) * (size_t)(ph->nops + 1));
     if (!order)
         return;
-    if (!ir_topo_order(ph, order)) {
-        VERR(v, ph->loc, "the ops of phase %s form a cycle", phase_names[ph->kind]);
+    int topo = ir_topo_order(ph, order);
+    if (topo != 1) {
+        if (topo == 0)
+            VERR(v, ph->loc, "the ops of phase %s form a cycle", phase_names[ph->kind]);
+        else
+            VERR(v, NOLOC, "out of memory in the verifier");
         h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
         return;
     }

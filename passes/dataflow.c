@@ -218,14 +218,19 @@ static bool apply_plan(Module *m, const DfProblem *p, const DfPlan *plan, const 
 
 /* ---------------------------------------------------------------- IR -> plan */
 
-bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan) {
+bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan, Diag *d) {
     const Phase *dc = &m->phases[PH_DECODE];
     memset(plan, 0, sizeof *plan);
     plan->nops = p->nops;
     /* the problem's ops in a topological order of the phase */
     int *order = h2c_raw_alloc(sizeof(int) * (size_t)(dc->nops + 1));
     int *local = h2c_raw_alloc(sizeof(int) * (size_t)(dc->nops + 1));
-    if (!order || !local || !ir_topo_order(dc, order)) {
+    int topo = order && local ? ir_topo_order(dc, order) : -1;
+    if (topo != 1) {
+        if (topo == 0)
+            diag_error(d, dc->loc, "no cost report: the ops of the decode phase form a cycle");
+        else
+            diag_error(d, NOLOC, "out of memory");
         h2c_raw_free(order, sizeof(int) * (size_t)(dc->nops + 1));
         h2c_raw_free(local, sizeof(int) * (size_t)(dc->nops + 1));
         return false;
@@ -336,13 +341,25 @@ bool pass_dataflow(Module *m, Diag *d) {
                    objective_names[m->objective], cost_model_names[m->cost_model]);
         return false;
     }
-    ModulePlan *mp = h2c_raw_alloc(sizeof *mp);
-    bool *stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
+    ModulePlan *const mp = h2c_raw_alloc(sizeof *mp);
+    bool *const stored = h2c_raw_alloc(sizeof(bool) * (size_t)(m->ntensors + 1));
+    if (mp)
+        memset(mp, 0, sizeof *mp);
+    /* the module's arena running out while the plan is applied: the plan is freed here (the
+       pipeline's handler would leak it) */
+    jmp_buf oom, *const outer = m->arena.oom;
+    if (setjmp(oom)) {
+        m->arena.oom = outer;
+        diag_error(d, NOLOC, "out of memory");
+        df_module_plan_free(mp);
+        h2c_raw_free(mp, sizeof *mp);
+        h2c_raw_free(stored, sizeof(bool) * (size_t)(m->ntensors + 1));
+        return false;
+    }
+    m->arena.oom = &oom;
     bool ok = mp && stored;
     if (!ok)
         diag_error(d, NOLOC, "out of memory");
-    if (ok)
-        memset(mp, 0, sizeof *mp);
     if (ok && search) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         SearchOpts o = {.mode = m->dataflow, .objective = m->objective, .capacity = true, .splits = m->splits,
@@ -401,6 +418,7 @@ bool pass_dataflow(Module *m, Diag *d) {
             }
         }
     }
+    m->arena.oom = outer;
     if (mp)
         df_module_plan_free(mp);
     h2c_raw_free(mp, sizeof *mp);

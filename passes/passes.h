@@ -18,8 +18,9 @@ typedef struct Pass {
 bool pass_dataflow(Module *m, Diag *d);
 /* A fixed baseline mapping (DF_NPU_ONLY, DF_ATTN_NMP, DF_ATTN_NMP_SPLIT, DF_FC_NMP) as a plan. */
 bool df_plan_preset(const DfProblem *p, DataflowMode mode, DfPlan *plan);
-/* The plan a module's tiles and positions describe (ops without positions run one after another). */
-bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan);
+/* The plan a module's tiles and positions describe (ops without positions run one after another).
+ * False (with a diagnostic) on a cycle or when memory runs out. */
+bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan, Diag *d);
 
 /* ---------------------------------------------------------------- shapes.c */
 bool pass_shapes(Module *m, Diag *d);

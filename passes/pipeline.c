@@ -33,6 +33,22 @@ static bool listed(const char **list, const char *name) {
     return false;
 }
 
+/* Runs one pass with the module's arena protected: running out of memory there is an error
+ * ("out of memory"), not an abort. A pass that holds heap memory while it allocates in the arena
+ * sets its own handler to free it (pass_dataflow). */
+static bool run_protected(const Pass *p, Module *m, Diag *d) {
+    jmp_buf jb, *const outer = m->arena.oom;
+    if (setjmp(jb)) {
+        m->arena.oom = outer;
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    m->arena.oom = &jb;
+    bool ok = p->run(m, d);
+    m->arena.oom = outer;
+    return ok;
+}
+
 bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts *o, Diag *d) {
     FILE *dump = o->dump ? o->dump : stderr;
     double times[64] = {0}, vtime = 0;
@@ -63,7 +79,7 @@ bool pipeline_run(Module *m, const char *const *names, int n, const PipelineOpts
             ir_print(dump, m);
         }
         double t0 = h2c_seconds();
-        ok = p->run(m, d);
+        ok = run_protected(p, m, d);
         times[i] = h2c_seconds() - t0;
         ran = i + 1;
         if (!ok) {

@@ -381,8 +381,7 @@ bool report_print(FILE *out, const Module *m, ReportKind kind, Diag *d) {
         if (sc->p.nops == 0)
             continue;
         sc->has = true;
-        if (!df_plan_from_module(m, &sc->p, &sc->plan)) {
-            diag_error(d, NOLOC, "no cost report: the decode graph has a cycle");
+        if (!df_plan_from_module(m, &sc->p, &sc->plan, d)) {
             ok = false;
             break;
         }

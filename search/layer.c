@@ -75,6 +75,7 @@ bool df_layer_from_module(const Module *m, const CostModel *cm, const Hardware *
     }
     l->pstart[n] = e;
     bool ok = true;
+    int topo;
     if (l->npieces == 1) {
         /* the whole scope, ops in their own order */
         int k = 0;
@@ -82,8 +83,11 @@ bool df_layer_from_module(const Module *m, const CostModel *cm, const Hardware *
             if (dc->ops[i].scope == scope)
                 l->op[k++] = i;
         ok = df_problem_of_ops(m, cm, l->op, n, &l->pieces[0], d);
-    } else if (!ir_topo_order(dc, order)) {
-        diag_error(d, dc->loc, "the ops of the decode phase form a cycle");
+    } else if ((topo = ir_topo_order(dc, order)) != 1) {
+        if (topo == 0)
+            diag_error(d, dc->loc, "the ops of the decode phase form a cycle");
+        else
+            diag_error(d, NOLOC, "out of memory");
         ok = false;
     } else {
         /* the scope's ops in topological order, cut into runs */

@@ -155,7 +155,7 @@ static void check_file(const char *path) {
         if (p.nops == 0)
             continue;
         scopes++;
-        CHECK(df_plan_from_module(m, &p, &plan));
+        CHECK(df_plan_from_module(m, &p, &plan, &d));
         CostResult r;
         cm->evaluate(&p, &plan, &r);
         static CostDetail det;

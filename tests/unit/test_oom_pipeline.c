@@ -1,0 +1,142 @@
+/* test_oom_pipeline.c: the allocation-failure sweep of the compile pipeline (issue 14). For each
+ * example and N = 1, 2, 3, ... the allocator hook fails the Nth allocation of a whole `h2c
+ * compile`: load, check, lowering, the default pass pipeline (shapes, dataflow search, placement,
+ * the verifier between passes) and printing the IR. Each run must end cleanly: either it reports
+ * "out of memory" as an error, or it succeeds (the dataflow search treats exhausted memory as an
+ * exhausted budget and falls back to its restricted search, which is a plan, not an error); no
+ * other error; and no block left allocated. The first N never reached is a run with no failure,
+ * which must succeed and print the very IR of a run without the hook.
+ * usage: test_oom_pipeline [EXAMPLE.h2 ...]   (default: every example; run from the source root)
+ * STRIDE=k fails only every kth allocation (a quicker sweep). Under ASan, LeakSanitizer checks too. */
+#include "frontend.h"
+#include "passes.h"
+
+#include <stdlib.h>
+
+#include "test.h"
+
+typedef struct Hook {
+    long calls;     /* allocations and growths so far */
+    long fail_at;   /* the call that fails (1-based); 0: none */
+    bool failed;    /* fail_at was reached */
+    long live;      /* blocks allocated and not yet freed */
+} Hook;
+
+static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    Hook *h = ud;
+    (void)osize;
+    if (nsize == 0) {
+        if (ptr)
+            h->live--;
+        free(ptr);
+        return NULL;
+    }
+    if (++h->calls == h->fail_at) {
+        h->failed = true;
+        return NULL; /* a failed realloc leaves ptr as it was */
+    }
+    void *p = realloc(ptr, nsize);
+    if (p && !ptr)
+        h->live++;
+    return p;
+}
+
+/* One compile of `path`; its IR text (malloc'd) in *ir, NULL if it failed. Diagnostics go to diag. */
+static bool compile(const char *path, FILE *diag, char **ir) {
+    Diag d;
+    diag_init(&d, diag);
+    Session s;
+    session_init(&s, &d);
+    *ir = NULL;
+    bool ok = false;
+    AstFile *root = fe_load(&s, path);
+    Config *c = root && d.errors == 0 ? fe_check(&s, root, NULL) : NULL;
+    Module *m = c && d.errors == 0 ? ir_lower(c, &d) : NULL;
+    if (m) {
+        PipelineOpts po = {.verify = true};
+        if (pipeline_run(m, default_pipeline, default_pipeline_len, &po, &d) && d.errors == 0) {
+            size_t len = 0;
+            FILE *f = open_memstream(ir, &len);
+            ir_print(f, m);
+            fclose(f);
+            ok = true;
+        }
+        ir_module_free(m);
+    }
+    session_free(&s);
+    return ok;
+}
+
+/* Counts the "error:" lines of a diagnostic text, and those that say "out of memory". */
+static void count_errors(const char *text, int *errors, int *oom) {
+    *errors = *oom = 0;
+    for (const char *p = text; (p = strstr(p, "error: ")) != NULL; p += 7) {
+        (*errors)++;
+        const char *eol = strchr(p, '\n');
+        const char *o = strstr(p, "out of memory");
+        *oom += o && (!eol || o < eol);
+    }
+}
+
+static void sweep(const char *path, long stride) {
+    char *want = NULL;
+    CHECK(compile(path, stderr, &want));
+    if (!want)
+        return;
+    long runs = 0, failed_ok = 0, failed_err = 0;
+    for (long n = 1;; n += stride, runs++) {
+        Hook h = {0};
+        h.fail_at = n;
+        char *out = NULL, *ir = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        h2c_set_allocator(hook_alloc, &h);
+        bool ok = compile(path, f, &ir);
+        h2c_set_allocator(NULL, NULL);
+        fclose(f);
+        int errors, oom;
+        count_errors(out, &errors, &oom);
+        test_checks += 3;
+        if (h.live != 0) {
+            test_fail(__FILE__, __LINE__, "every block is freed");
+            fprintf(stderr, "    %s, allocation %ld failed: %ld blocks still allocated\n", path, n, h.live);
+        }
+        if (!h.failed) {
+            /* the end: a run with no failure compiles as without the hook */
+            if (!ok || strcmp(ir, want) != 0) {
+                test_fail(__FILE__, __LINE__, "a run with no failed allocation gives the IR of a plain run");
+                fprintf(stderr, "    %s: output:\n%s", path, out);
+            }
+            free(out);
+            free(ir);
+            break;
+        }
+        if (ok ? errors != 0 : (errors == 0 || oom != errors)) {
+            test_fail(__FILE__, __LINE__, "a failed allocation ends in \"out of memory\" and no other error");
+            fprintf(stderr, "    %s, allocation %ld failed: ok %d, %d errors (%d out of memory), output:\n%s", path, n,
+                    ok, errors, oom, out);
+        }
+        failed_ok += ok;
+        failed_err += !ok;
+        free(out);
+        free(ir);
+    }
+    fprintf(stderr, "%s: %ld runs with a failed allocation: %ld reported out of memory, %ld recovered\n", path,
+            runs, failed_err, failed_ok);
+    CHECK(failed_err > 0);
+    free(want);
+}
+
+int main(int argc, char **argv) {
+    static const char *const examples[] = {"examples/tiny.h2", "examples/llama3-8b.h2", "examples/opt-6.7b.h2",
+                                           "examples/palm-8b.h2", "examples/qwen2-7b.h2"};
+    const char *s = getenv("STRIDE");
+    long stride = s && atol(s) > 0 ? atol(s) : 1;
+    if (argc > 1)
+        for (int i = 1; i < argc; i++)
+            sweep(argv[i], stride);
+    else
+        for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++)
+            sweep(examples[i], stride);
+    return test_done();
+}
