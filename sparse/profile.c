@@ -163,14 +163,6 @@ static bool read_tsv(Reader *r, double *scores) {
             ok = fail(r, (Loc){r->src, line, 1, len}, "more than %d gates in a row", maxf);
             break;
         }
-        if (rows == 0) {
-            cols = n;
-            first_len = len;
-        } else if (n != cols) {
-            ok = fail(r, (Loc){r->src, line, 1, len}, "row %d has %d gate%s, row 1 has %d: a DuoAttention pattern "
-                      "has one gate per KV head in every row", rows + 1, n, plural(n), cols);
-            break;
-        }
         for (int k = 0; k < n && ok; k++) {
             double v;
             char b[64];
@@ -186,6 +178,13 @@ static bool read_tsv(Reader *r, double *scores) {
             } else if (rows < r->layers && k < r->kv_heads) {
                 scores[rows * r->kv_heads + k] = v < 0 ? 0 : v > 1 ? 1 : v;  /* DuoAttention's np.clip */
             }
+        }
+        if (ok && rows == 0) {
+            cols = n;
+            first_len = len;
+        } else if (ok && n != cols) {
+            ok = fail(r, (Loc){r->src, line, 1, len}, "row %d has %d gate%s, row 1 has %d: a DuoAttention pattern "
+                      "has one gate per KV head in every row", rows + 1, n, plural(n), cols);
         }
         rows++;
         last_line = line;
