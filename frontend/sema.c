@@ -26,8 +26,8 @@ static void fmt_bytes(char *buf, size_t n, double b) {
 }
 
 /* The explore block's sweep axes against the selection: a sparsity axis needs a sparsity block (each
- * point takes its other settings from it), a budget is whole pages of it (rounded down, as the block's
- * own), and a context leaves room for the workload's generated tokens in max_seq. */
+ * point takes its other settings from it), and a budget is whole pages of it (rounded down, as the
+ * block's own). (A context of at most 2^24 tokens plus at most 2^24 generated always fits max_seq.) */
 static void check_sweeps(Sema *S, Config *c) {
     for (int i = 0; i < c->xp->nsweeps; i++) {
         SweepAxis *ax = &c->xp->sweeps[i];
@@ -41,11 +41,6 @@ static void check_sweeps(Sema *S, Config *c) {
         for (int k = 0; k < ax->nvalues; k++) {
             double v = ax->values[k];
             Loc at = ax->value_locs[k];
-            if (ax->field == SW_CONTEXT && v + c->workload->generate > (double)(1 << 26)) {
-                diag_error(S->d, at, "context = %.0f tokens + generate = %d tokens exceeds the longest max_seq "
-                           "(%d tokens)", v, c->workload->generate, 1 << 26);
-                continue;
-            }
             if (ax->field == SW_BUDGET) {
                 int page = c->sparse->page;
                 if (v < page) {

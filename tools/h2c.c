@@ -870,6 +870,15 @@ static int cmd_explore(int argc, char **argv) {
         session_free(&s);
         return rc;
     }
+    if (m && c->xp && c->xp->nsweeps > 0 && (o.write_hw || o.write_ir)) {
+        /* a sweep has a best design per point, not one */
+        diag_error(&d, c->xp->sweeps[0].loc, "%s writes the one best design of a space, but this explore block sweeps "
+                   "'%s' (a best design per point): write the design of one point by exploring its workload without "
+                   "the sweep", o.write_hw ? "--write-hw" : "--write-ir", sweep_fields[c->xp->sweeps[0].field].path);
+        ir_module_free(m);
+        session_free(&s);
+        return 1;
+    }
     if (m && m->dataflow != DF_DATA_CENTRIC && m->dataflow != DF_COMPUTE_CENTRIC) {
         if (o.dataflow) {
             ir_module_free(m);
@@ -890,8 +899,12 @@ static int cmd_explore(int argc, char **argv) {
         int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1)
             threads = 1;
+        /* .ablation: the hook for a sweep's speedup and energy gain (search.h, ExploreAblationFn), to be
+           connected to the sparsity passes' ablation (dense HB baseline vs the full plan); until then the
+           sweep's ratios are 1 and say so */
         ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
-                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress};
+                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress,
+                          .ablation = NULL, .ablation_ctx = NULL};
         if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
             eo.budget_from_block = true;
