@@ -781,7 +781,7 @@ static void print_sweep(FILE *out, const Module *m, const Explore *xp, const Exp
                 pt->ab.base_decode / pt->ab.full_decode, pt->ab.base_energy / pt->ab.full_energy);
     }
     fprintf(out, "(decode/step, decode J: the dense plan of the best device at the point's context, under the cost "
-                 "model; '-': no design fits)\n");
+                 "model; '-': no design searched at that context fits)\n");
     if (!ablated)
         fprintf(out, "(speedup, energy gain: the dense HB baseline over the full sparse plan, from the ablation hook "
                      "(ExploreOpts.ablation), which is not connected yet: both are the dense plan, so both are 1)\n");

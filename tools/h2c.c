@@ -1019,6 +1019,12 @@ static int cmd_profile(int argc, char **argv) {
             const char *path = sparse_profile_path(&a, sp->profile, sp->profile_loc);
             if (sparse_profile_load(path, md->layers, md->kv_heads, scores, sp->profile_loc, &d)) {
                 int nstatic = sparse_assign(sp, md->layers, md->kv_heads, scores, plan);
+                if (nstatic < 0) {
+                    diag_error(&d, NOLOC, "out of memory");
+                    arena_free(&a);
+                    session_free(&s);
+                    return 1;
+                }
                 po.scores = scores;
                 po.plan = plan;
                 rc = write_output(o.output, write_profile, &po) ? 0 : 1;
