@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 H2C = $(BUILD)/h2c
 
-.PHONY: all bootstrap build test asan demo bench clean
+.PHONY: all bootstrap build test asan demo bench plots clean
 
 all: build
 
@@ -32,6 +32,15 @@ demo: build
 bench: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
 	@./bench/run.sh $(BUILD)
+
+# The long-context sweep (examples/llama3-8b-longctx.h2) as a CSV and SVG plots in $(PLOTS):
+# sweep.svg (speedup and energy gain of the sparse plan vs context), decode.svg (the dense baseline)
+PLOTS ?= $(BUILD)/plots
+plots: build
+	@mkdir -p $(PLOTS)
+	$(H2C) explore -q examples/llama3-8b-longctx.h2 --csv $(PLOTS)/llama3-8b-longctx.csv
+	gnuplot -e "csv='$(PLOTS)/llama3-8b-longctx.csv'; out='$(PLOTS)'" tools/plot-sweep.gp
+	@echo "plots: $(PLOTS)/sweep.svg $(PLOTS)/decode.svg"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

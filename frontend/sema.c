@@ -25,6 +25,50 @@ static void fmt_bytes(char *buf, size_t n, double b) {
         snprintf(buf, n, "%.0f B", b);
 }
 
+/* The explore block's sweep axes against the selection: a sparsity axis needs a sparsity block (each
+ * point takes its other settings from it), and a budget is whole pages of it (rounded down, as the
+ * block's own). (A context of at most 2^24 tokens plus at most 2^24 generated always fits max_seq.) */
+static void check_sweeps(Sema *S, Config *c) {
+    for (int i = 0; i < c->xp->nsweeps; i++) {
+        SweepAxis *ax = &c->xp->sweeps[i];
+        const char *path = sweep_fields[ax->field].path;
+        if (ax->field != SW_CONTEXT && !c->sparse) {
+            diag_error(S->d, ax->loc, "sweeping '%s' needs a sparsity block: each point takes its other settings "
+                       "from the selected one", path);
+            continue;
+        }
+        int kept = 0;
+        for (int k = 0; k < ax->nvalues; k++) {
+            double v = ax->values[k];
+            Loc at = ax->value_locs[k];
+            if (ax->field == SW_BUDGET) {
+                int page = c->sparse->page;
+                if (v < page) {
+                    diag_error(S->d, at, "dynamic.budget = %.0f token%s is smaller than one page (%d tokens)", v,
+                               plural((long long)v), page);
+                    continue;
+                }
+                if (fmod(v, page) != 0) {
+                    double r = floor(v / page) * page;
+                    diag_warning(S->d, at, "dynamic.budget = %.0f tokens is not a whole number of %d-token pages; it "
+                                 "is rounded down to %.0f tokens", v, page, r);
+                    v = r;
+                }
+                bool dup = false;
+                for (int j = 0; j < kept; j++)
+                    dup |= ax->values[j] == v;
+                if (dup) {
+                    diag_warning(S->d, at, "dynamic.budget = %.0f tokens is already in the list; ignored", v);
+                    continue;
+                }
+            }
+            ax->value_locs[kept] = at;
+            ax->values[kept++] = v;
+        }
+        ax->nvalues = kept;
+    }
+}
+
 static void check_capacity(Sema *S, const Config *c) {
     const Hardware *hw = c->hw;
     double es = precision_bytes((Precision)hw->precision);
@@ -274,6 +318,8 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
     if (!err && c->model && c->sparse && c->sparse->dense_layers > c->model->layers)
         diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layer%s", c->sparse->dense_layers,
                    c->model->layers, plural(c->model->layers));
+    if (!err && c->model && c->xp)
+        check_sweeps(&S, c);
     if (!err && c->model)
         check_capacity(&S, c);
     if (!err && c->xp && c->xp->objective != OBJ_LATENCY && c->cost_model == CM_ARTIFACT && !pk->objective) {

@@ -1,5 +1,6 @@
 /* sema_explore.c: checks an `explore` block: the hardware axes and pe tuples of the design space,
- * the dataflow mode, search method, objective, seed and budgets. */
+ * the sweep axes over the workload's context and the sparsity block's values, the dataflow mode,
+ * search method, objective, seed and budgets. */
 #include "sema.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@ typedef struct XpCtx {
     Sema *S;
     Explore *xp;
     const Stmt *seen_fields[HWF_COUNT_];
+    const Stmt *seen_sweeps[SW_COUNT_];
     const Stmt *dataflow, *method, *objective, *splits, *seed, *budget, *evals, *pe;
     bool ok;
 } XpCtx;
@@ -34,6 +36,52 @@ static bool xp_value(Sema *S, HwField f, const Expr *e, double *out) {
         return false;
     *out = v.v;
     return true;
+}
+
+/* A sweep axis: `context = [4096, 8192];`, `static_heads = [25%, 50%];`: each value checked like the
+ * field it stands for, duplicates dropped with a warning. Checked against the selected workload and
+ * sparsity block later (sema.c), when the selection is known. */
+static void sweep_axis(XpCtx *xc, SweepField w, const Stmt *st) {
+    Sema *S = xc->S;
+    const SweepDesc *sd = &sweep_fields[w];
+    if (xc->seen_sweeps[w]) {
+        diag_error(S->d, st->assign.path_loc, "'%s' is set twice", sd->path);
+        diag_note(S->d, xc->seen_sweeps[w]->assign.path_loc, "first set here");
+        xc->ok = false;
+        return;
+    }
+    xc->seen_sweeps[w] = st;
+    const Expr *e = st->assign.value;
+    int n = e->kind == EX_LIST ? e->list.count : 1;
+    if (n == 0) {
+        diag_error(S->d, e->loc, "the list of values for '%s' is empty", sd->path);
+        xc->ok = false;
+        return;
+    }
+    SweepAxis ax = {w, ARENA_ARRAY(S->a, double, n), ARENA_ARRAY(S->a, Loc, n), 0, st->assign.path_loc};
+    Scope none = {S, "an explore list", NULL, 0, NULL, 0, 0};
+    for (int i = 0; i < n; i++) {
+        const Expr *item = e->kind == EX_LIST ? e->list.items[i] : e;
+        Val v;
+        if (!sema_eval(&none, item, &v) ||
+            !sema_check_value(S, sd->path, sd->kind, sd->flags, sd->min, sd->max, v, item)) {
+            xc->ok = false;
+            return;
+        }
+        bool dup = false;
+        for (int j = 0; j < ax.nvalues; j++)
+            dup |= ax.values[j] == v.v;
+        if (dup) {
+            diag_warning(S->d, item->loc, "duplicate value for '%s' ignored", sd->path);
+            continue;
+        }
+        ax.value_locs[ax.nvalues] = item->loc;
+        ax.values[ax.nvalues++] = v.v;
+    }
+    Explore *xp = xc->xp;
+    xp->sweeps = arena_realloc(S->a, xp->sweeps, sizeof(SweepAxis) * (size_t)xp->nsweeps,
+                               sizeof(SweepAxis) * (size_t)(xp->nsweeps + 1));
+    xp->sweeps[xp->nsweeps++] = ax;
 }
 
 static bool xp_extra(void *ctx, const char *path, const Stmt *st) {
@@ -63,15 +111,22 @@ static bool xp_extra(void *ctx, const char *path, const Stmt *st) {
         }
         return true;
     }
+    for (int w = 0; w < SW_COUNT_; w++)
+        if (strcmp(sweep_fields[w].path, path) == 0) {
+            sweep_axis(xc, (SweepField)w, st);
+            return true;
+        }
     int f;
     for (f = 0; f < HWF_COUNT_; f++)
         if (strcmp(hw_fields[f].path, path) == 0)
             break;
     if (f == HWF_COUNT_) {
-        const char *names[HWF_COUNT_ + 9];
+        const char *names[HWF_COUNT_ + SW_COUNT_ + 9];
         int k = 0;
         for (int i = 0; i < HWF_COUNT_; i++)
             names[k++] = hw_fields[i].path;
+        for (int i = 0; i < SW_COUNT_; i++)
+            names[k++] = sweep_fields[i].path;
         static const char *const extra[] = {"dataflow", "method", "objective", "splits", "seed", "budget",
                                             "evaluations", "pe"};
         for (int i = 0; i < 8; i++)
@@ -81,7 +136,9 @@ static bool xp_extra(void *ctx, const char *path, const Stmt *st) {
         if (sug)
             diag_error(S->d, st->assign.path_loc, "unknown field '%s' in explore; did you mean '%s'?", path, sug);
         else
-            diag_error(S->d, st->assign.path_loc, "unknown field '%s' in explore (explore a hardware field, e.g. nmp.channels)", path);
+            diag_error(S->d, st->assign.path_loc,
+                       "unknown field '%s' in explore (explore a hardware field, e.g. nmp.channels, or sweep context, "
+                       "static_heads, static.sink, static.window or dynamic.budget)", path);
         xc->ok = false;
         return true;
     }
@@ -129,7 +186,7 @@ Explore *sema_explore(Sema *S, const Item *it) {
     xp->name = it->block.name ? it->block.name : "default";
     xp->loc = it->block.name_loc;
     xp->seed = 1;
-    XpCtx xc = {S, xp, {0}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true};
+    XpCtx xc = {S, xp, {0}, {0}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true};
     Scope sc = {S, "explore", NULL, 0, NULL, 0, 0};
     sema_collect(&sc, it->block.body, NULL, xp_extra, &xc);
     Scope none = {S, "explore", NULL, 0, NULL, 0, 0};

@@ -89,13 +89,15 @@ Sparsity *sema_sparsity(Sema *S, const Item *it) {
     Sparsity *sp = ARENA_NEW(S->a, Sparsity);
     sp->name = it->block.name ? it->block.name : "default";
     sp->loc = it->block.name_loc;
+    Sparsity def;
+    sparsity_defaults(&def);
     Slot slots[6] = {
-        {"static.sink", UK_TOKENS, F_INT, 0, 1 << 24, 64, NULL, SLOT_UNSEEN, 0, 0},
-        {"static.window", UK_TOKENS, F_INT, 1, 1 << 24, 256, NULL, SLOT_UNSEEN, 0, 0},
-        {"dynamic.page", UK_TOKENS, F_INT | F_POW2, 1, 4096, 16, NULL, SLOT_UNSEEN, 0, 0},
-        {"dynamic.budget", UK_TOKENS, F_INT, 1, 1 << 24, 1024, NULL, SLOT_UNSEEN, 0, 0},
-        {"static_heads", UK_PERCENT, 0, 0, 1, 0.5, NULL, SLOT_UNSEEN, 0, 0},
-        {"dense_layers", UK_NONE, F_INT, 0, 100000, 2, NULL, SLOT_UNSEEN, 0, 0},
+        {"static.sink", UK_TOKENS, F_INT, 0, 1 << 24, def.sink, NULL, SLOT_UNSEEN, 0, 0},
+        {"static.window", UK_TOKENS, F_INT, 1, 1 << 24, def.window, NULL, SLOT_UNSEEN, 0, 0},
+        {"dynamic.page", UK_TOKENS, F_INT | F_POW2, 1, 4096, def.page, NULL, SLOT_UNSEEN, 0, 0},
+        {"dynamic.budget", UK_TOKENS, F_INT, 1, 1 << 24, def.budget, NULL, SLOT_UNSEEN, 0, 0},
+        {"static_heads", UK_PERCENT, 0, 0, 1, def.static_heads, NULL, SLOT_UNSEEN, 0, 0},
+        {"dense_layers", UK_NONE, F_INT, 0, 100000, def.dense_layers, NULL, SLOT_UNSEEN, 0, 0},
     };
     Scope sc = {S, "sparsity", slots, 6, NULL, 0, 0};
     EnumCtx ec = {S, "mode", NULL, "profile", NULL};

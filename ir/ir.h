@@ -276,12 +276,21 @@ bool ir_infer_shape(const Module *m, const Phase *ph, const Op *op, long long sh
 /* Fills every op's shape and result in both phases, in topological order; shapes already set must
  * agree. False, with a located error, on a cycle or an op whose shape cannot be inferred. */
 bool ir_fill_shapes(Module *m, Diag *d);
+/* The phases' tokens, contexts and steps from m->work: prefill runs the prompt at once; decode one
+ * token a step, the context growing from prompt+1 to prompt+generate, capped at max_seq. */
+void ir_workload_phases(Module *m);
+/* Gives a module that is not placed yet another workload's batch, prompt, generated tokens and
+ * max_seq (its name and place stay): the KV tensors, the phases and every op's shape follow. For a
+ * sweep over contexts. False, with an error, if the module is placed or mapped already. */
+bool ir_set_workload(Module *m, const Workload *w, Diag *d);
 
 /* ---------------------------------------------------------------- print.c / parse.c */
 
 void ir_print(FILE *out, const Module *m);
 /* Reads the text form. `name` is used in diagnostics; the text must stay alive only during the call. */
 Module *ir_parse(const char *name, const char *text, size_t len, Diag *d);
+/* A deep copy of m, through its text form (which round-trips): everything the text carries. */
+Module *ir_module_copy(const Module *m, Diag *d);
 void ir_print_range_set(FILE *out, ChanSet s);   /* ch{0-5} */
 void ir_print_exec(FILE *out, Exec e);
 

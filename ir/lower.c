@@ -128,24 +128,11 @@ Module *ir_lower(const Config *c, Diag *d) {
         if (md->ops[i].kind == OPK_FC && md->ops[i].tied >= 0)
             tensor_of[i] = tensor_of[md->ops[i].tied];
 
-    const Workload *w = c->workload;
-    int last = w->prompt + w->generate;
-    if (last > w->max_seq)
-        last = w->max_seq;
+    ir_workload_phases(m);
     for (int p = 0; p < PH_COUNT_; p++) {
         Phase *ph = &m->phases[p];
         ph->kind = (PhaseKind)p;
         ph->loc = m->work.loc;
-        if (p == PH_PREFILL) {
-            ph->tokens = w->prompt;
-            ph->ctx_first = ph->ctx_last = w->prompt;
-            ph->steps = 1;
-        } else {
-            ph->tokens = 1;
-            ph->ctx_first = w->prompt + 1 < last ? w->prompt + 1 : last;
-            ph->ctx_last = last;
-            ph->steps = w->generate;
-        }
         for (int i = 0; i < md->nops; i++) {
             const ModelOp *mo = &md->ops[i];
             Op *op = ir_add_op(m, ph);

@@ -1147,3 +1147,21 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
     free_index(idx);
     return m;
 }
+
+Module *ir_module_copy(const Module *m, Diag *d) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    ir_print(f, m);
+    bool ok = fclose(f) == 0;
+    /* the text's own name: not the .h2 source's, whose Locs the text names as origins */
+    Module *c = ok ? ir_parse("(a copy of the module).h2ir", text, len, d) : NULL;
+    if (!ok)
+        diag_error(d, NOLOC, "out of memory");
+    free(text);
+    return c;
+}

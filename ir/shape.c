@@ -147,3 +147,49 @@ bool ir_fill_shapes(Module *m, Diag *d) {
     }
     return ok;
 }
+
+void ir_workload_phases(Module *m) {
+    const Workload *w = &m->work;
+    int last = w->prompt + w->generate;
+    if (last > w->max_seq)
+        last = w->max_seq;
+    Phase *pf = &m->phases[PH_PREFILL], *dc = &m->phases[PH_DECODE];
+    pf->tokens = w->prompt;
+    pf->ctx_first = pf->ctx_last = w->prompt;
+    pf->steps = 1;
+    dc->tokens = 1;
+    dc->ctx_first = w->prompt + 1 < last ? w->prompt + 1 : last;
+    dc->ctx_last = last;
+    dc->steps = w->generate;
+}
+
+bool ir_set_workload(Module *m, const Workload *w, Diag *d) {
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].ntiles) {
+            diag_error(d, m->tensors[i].loc, "%%%s is placed already: a placed module cannot change its workload",
+                       m->tensors[i].name);
+            return false;
+        }
+    m->work.batch = w->batch;
+    m->work.prompt = w->prompt;
+    m->work.generate = w->generate;
+    m->work.max_seq = w->max_seq;
+    for (int i = 0; i < m->ntensors; i++)
+        if (m->tensors[i].kind == TEN_KV) {
+            m->tensors[i].dims[1] = w->batch;
+            m->tensors[i].dims[2] = w->max_seq;
+        }
+    ir_workload_phases(m);
+    for (int p = 0; p < PH_COUNT_; p++)
+        for (int k = 0; k < m->phases[p].nops; k++) {
+            Op *op = &m->phases[p].ops[k];
+            if (op->ntiles) {
+                diag_error(d, op->loc, "%%%s is mapped already: a mapped module cannot change its workload", op->name);
+                return false;
+            }
+            memset(op->shape, 0, sizeof op->shape);
+            memset(op->out, 0, sizeof op->out);
+            op->out_rank = 0;
+        }
+    return ir_fill_shapes(m, d);
+}

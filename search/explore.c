@@ -87,7 +87,17 @@ typedef struct Space {
     bool read[HWF_COUNT_];      /* axis a is read by the cost model */
     long long stride[HWF_COUNT_], tstride;
     long long total, distinct, stands_for;
+    int nwork;                  /* a sweep's contexts (1: none): the slowest digit of every index */
+    long long hw_total;         /* designs of the hardware space (tstride x ntuples) */
 } Space;
+
+/* A sweep's context axis, or NULL. */
+static const SweepAxis *context_axis(const Explore *xp) {
+    for (int i = 0; xp && i < xp->nsweeps; i++)
+        if (xp->sweeps[i].field == SW_CONTEXT)
+            return &xp->sweeps[i];
+    return NULL;
+}
 
 /* False if the space is too large to number (2^62 designs). */
 static bool space_init(Space *s, const Explore *xp, const CostModel *cm) {
@@ -112,6 +122,14 @@ static bool space_init(Space *s, const Explore *xp, const CostModel *cm) {
             s->stands_for *= nv;
     }
     s->tstride = stride;
+    s->hw_total = (long long)total;
+    /* a sweep's contexts: each a workload of its own, searched like one more axis the model reads */
+    const SweepAxis *ctx = context_axis(xp);
+    s->nwork = ctx ? ctx->nvalues : 1;
+    total *= s->nwork;
+    distinct *= s->nwork;
+    if (total > 4.6e18)
+        return false;
     s->total = (long long)total;
     s->distinct = (long long)distinct;
     return true;
@@ -126,7 +144,7 @@ static long long full_index(const Space *s, long long j) {
             idx += (j % nv) * s->stride[a];
             j /= nv;
         }
-    return idx + j * s->tstride;
+    return idx + (j % s->ntuples) * s->tstride + (j / s->ntuples) * s->hw_total;
 }
 
 /* The distinct design with value i (mod the axis's count) on every read axis and tuple i (mod their count). */
@@ -138,7 +156,8 @@ static long long diagonal(const Space *s, int i) {
             j += (i % nv) * mult;
             mult *= nv;
         }
-    return j + (i % s->ntuples) * mult;
+    j += (i % s->ntuples) * mult;
+    return j + (i % s->nwork) * mult * s->ntuples;
 }
 
 /* (a * b) mod m without overflow. */
@@ -178,7 +197,7 @@ typedef struct Walk {
 static bool walk_init(Walk *w, const Space *s) {
     memset(w, 0, sizeof *w);
     w->s = s;
-    int maxr = s->ntuples;
+    int maxr = s->ntuples > s->nwork ? s->ntuples : s->nwork;
     for (int a = 0; a < s->naxes; a++)
         if (s->read[a] && s->xp->axes[a].nvalues > maxr)
             maxr = s->xp->axes[a].nvalues;
@@ -228,6 +247,8 @@ static long long walk_next(Walk *w) {
 
 typedef struct Work {
     const Module *m;
+    Module *const *mods;    /* a sweep's module at each context (NULL: m for every design) */
+    bool sweep;             /* price each design's decode energy too */
     const Explore *xp;
     const SearchOpts *so;
     const CostModel *cm;
@@ -284,8 +305,10 @@ static void *worker(void *arg) {
         diag_init_quiet(&d);
         Hardware hw;
         explore_device(w->m, w->xp, ds->index, &hw);
-        ds->ok = mp && df_search_module(w->m, w->cm, &hw, &so, mp, &d);
+        const Module *dm = w->mods ? w->mods[ds->work] : w->m;
+        ds->ok = mp && df_search_module(dm, w->cm, &hw, &so, mp, &d);
         if (ds->ok) {
+            ds->decode_energy = w->sweep ? df_module_decode_energy(mp, w->cm) : NAN;
             const SearchResult *sr = &mp->sum;
             ds->total = sr->cost.total;
             ds->prefill = sr->cost.prefill;
@@ -332,7 +355,7 @@ static void coverage(const Space *s, const ExploreResult *r, char *buf, size_t n
             const Design *ds = &r->designs[i];
             if (!ds->evaluated)
                 continue;
-            long long d = a < 0 ? ds->index / s->tstride : (ds->index / s->stride[a]) % nv;
+            long long d = a < 0 ? (ds->index / s->tstride) % s->ntuples : (ds->index / s->stride[a]) % nv;
             if (!seen[d]) {
                 seen[d] = true;
                 count++;
@@ -343,6 +366,94 @@ static void coverage(const Space *s, const ExploreResult *r, char *buf, size_t n
             k += (size_t)snprintf(buf + k, n - k, "%s%s %d of %d", k ? ", " : "",
                                   a < 0 ? "pe" : hw_fields[xp->axes[a].field].path, count, nv);
     }
+    if (s->nwork > 1) {
+        int count = 0;
+        for (int w = 0; w < s->nwork; w++)
+            for (int i = 0; i < r->n; i++)
+                if (r->designs[i].evaluated && r->designs[i].work == w) {
+                    count++;
+                    break;
+                }
+        if (count < s->nwork && k < n)
+            snprintf(buf + k, n - k, "%scontext %d of %d", k ? ", " : "", count, s->nwork);
+    }
+}
+
+static void free_modules(Module **mods, int n) {
+    if (!mods)
+        return;
+    for (int i = 0; i < n; i++)
+        if (mods[i])
+            ir_module_free(mods[i]);
+    h2c_raw_free(mods, sizeof(Module *) * (size_t)n);
+}
+
+/* The points of a sweep, the last sweep axis varying fastest: each gets the best design of the
+ * hardware space at its context and, through the ablation hook, the speedup and energy gain of the
+ * full sparse plan over the dense baseline there. */
+static bool sweep_points(const Module *m, Module *const *mods, const Explore *xp, const Space *s,
+                         const ExploreOpts *o, ExploreResult *r, Diag *d) {
+    long long n = 1;
+    for (int a = 0; a < xp->nsweeps; a++)
+        n *= xp->sweeps[a].nvalues;
+    if (n > MAX_DESIGNS) {
+        diag_error(d, xp->loc, "the sweep has %lld points; h2c sweeps at most %d", n, MAX_DESIGNS);
+        return false;
+    }
+    /* the best design at each context */
+    int *best = h2c_raw_alloc(sizeof(int) * (size_t)s->nwork);
+    r->points = h2c_raw_alloc(sizeof(SweepPoint) * (size_t)n);
+    if (!best || !r->points) {
+        h2c_raw_free(best, sizeof(int) * (size_t)s->nwork);
+        h2c_raw_free(r->points, sizeof(SweepPoint) * (size_t)n);
+        r->points = NULL;
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    r->npoints = (int)n;
+    for (int w = 0; w < s->nwork; w++)
+        best[w] = -1;
+    for (int i = 0; i < r->n; i++) {
+        const Design *ds = &r->designs[i];
+        if (ds->evaluated && ds->ok && (best[ds->work] < 0 || design_order(ds, &r->designs[best[ds->work]]) < 0))
+            best[ds->work] = i;
+    }
+    bool ok = true;
+    for (long long p = 0; p < n && ok; p++) {
+        SweepPoint *pt = &r->points[p];
+        memset(pt, 0, sizeof *pt);
+        pt->wl = m->work;
+        pt->has_sparsity = m->has_sparsity;
+        if (m->has_sparsity)
+            pt->sp = m->sparsity;
+        else
+            sparsity_defaults(&pt->sp);
+        long long rest = p;
+        for (int a = xp->nsweeps - 1; a >= 0; a--) {
+            const SweepAxis *ax = &xp->sweeps[a];
+            int k = (int)(rest % ax->nvalues);
+            rest /= ax->nvalues;
+            if (ax->field == SW_CONTEXT) {
+                pt->work = k;
+                sweep_workload(&pt->wl, ax->values[k]);
+            } else {
+                sweep_sparsity(&pt->sp, ax->field, ax->values[k]);
+            }
+        }
+        pt->entry = best[pt->work];
+        if (pt->entry < 0)
+            continue;
+        const Design *ds = &r->designs[pt->entry];
+        pt->ab = (Ablation){ds->decode, ds->decode_energy, ds->decode, ds->decode_energy};
+        if (o->ablation) {
+            Hardware hw;
+            explore_device(m, xp, ds->index, &hw);
+            ok = o->ablation(mods ? mods[pt->work] : m, &hw, &pt->sp, &pt->ab, d, o->ablation_ctx);
+            pt->ablated = ok;
+        }
+    }
+    h2c_raw_free(best, sizeof(int) * (size_t)s->nwork);
+    return ok;
 }
 
 bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d) {
@@ -360,6 +471,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     }
     r->space = s.total;
     r->distinct = s.distinct;
+    r->hw_space = s.hw_total;
     long long want = o->budget_evals > 0 ? o->budget_evals : 0; /* consistent designs to search (0: all) */
     if (s.distinct > MAX_DESIGNS && (want == 0 || want > MAX_DESIGNS)) {
         char dn[32], tn[32], mn[32];
@@ -401,6 +513,7 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
         Design *ds = &r->designs[r->n++];
         memset(ds, 0, sizeof *ds);
         ds->index = full_index(&s, j);
+        ds->work = (int)(ds->index / s.hw_total);
         ds->stands_for = s.stands_for;
         Hardware hw;
         explore_device(m, xp, ds->index, &hw);
@@ -436,9 +549,34 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     h2c_raw_free(walked, sizeof(long long) * (size_t)(r->n + 1));
     SearchOpts so = {.mode = m->dataflow == DF_COMPUTE_CENTRIC ? DF_COMPUTE_CENTRIC : DF_DATA_CENTRIC,
                      .objective = m->objective, .capacity = true, .splits = m->splits};
+    /* a sweep's contexts: a copy of the module at each */
+    Module **mods = NULL;
+    const SweepAxis *ctx = context_axis(xp);
+    if (ctx) {
+        mods = h2c_raw_alloc(sizeof(Module *) * (size_t)ctx->nvalues);
+        bool ok = mods != NULL;
+        if (mods)
+            memset(mods, 0, sizeof(Module *) * (size_t)ctx->nvalues);
+        for (int i = 0; ok && i < ctx->nvalues; i++) {
+            Workload wl = m->work;
+            sweep_workload(&wl, ctx->values[i]);
+            mods[i] = ir_module_copy(m, d);
+            ok = mods[i] && ir_set_workload(mods[i], &wl, d);
+        }
+        if (!ok) {
+            free_modules(mods, ctx->nvalues);
+            h2c_raw_free(order, sizeof(int) * (size_t)(r->n + 1));
+            explore_result_free(r);
+            if (!mods)
+                diag_error(d, NOLOC, "out of memory");
+            return false;
+        }
+    }
     Work wk;
     memset(&wk, 0, sizeof wk);
     wk.m = m;
+    wk.mods = mods;
+    wk.sweep = xp && xp->nsweeps > 0;
     wk.xp = xp;
     wk.so = &so;
     wk.cm = o->cm;
@@ -494,16 +632,20 @@ bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, Explo
     if (o->progress)
         fprintf(stderr, "\rexplore: %d/%lld designs [%.2f s]%s%s\n", r->evaluated, valid, r->seconds,
                 r->stopped ? " (stopped by " : "", r->stopped ? r->stop_reason : "");
-    if (r->best < 0) {
+    bool ok = r->best >= 0;
+    if (!ok)
         diag_error(d, xp ? xp->loc : m->dev.hw.loc, "no design in the space has a legal dataflow");
-        return false;
-    }
-    return true;
+    if (ok && xp && xp->nsweeps > 0)
+        ok = sweep_points(m, mods, xp, &s, o, r, d);
+    free_modules(mods, s.nwork);
+    return ok;
 }
 
 void explore_result_free(ExploreResult *r) {
     if (r->designs)
         h2c_raw_free(r->designs, sizeof(Design) * (size_t)r->cap);
+    if (r->points)
+        h2c_raw_free(r->points, sizeof(SweepPoint) * (size_t)r->npoints);
     memset(r, 0, sizeof *r);
 }
 
@@ -567,10 +709,93 @@ static void design_label(char *buf, size_t n, const Module *m, const Explore *xp
 
 static int cmp_designs(const ExploreResult *r, int a, int b) { return design_order(&r->designs[a], &r->designs[b]); }
 
+/* A sweep value as written back: tokens as a count, a share as a percentage. */
+static void sweep_value(char *buf, size_t n, SweepField f, double v) {
+    if (sweep_fields[f].kind == UK_PERCENT) {
+        fmt_double(buf, n > 1 ? n - 1 : n, v * 100);
+        strcat(buf, "%");
+    } else {
+        snprintf(buf, n, "%.0f", v);
+    }
+}
+
+static double point_value(const SweepPoint *pt, SweepField f) {
+    switch (f) {
+    case SW_CONTEXT: return pt->wl.prompt;
+    case SW_STATIC_HEADS: return pt->sp.static_heads;
+    case SW_SINK: return pt->sp.sink;
+    case SW_WINDOW: return pt->sp.window;
+    case SW_BUDGET: return pt->sp.budget;
+    default: h2c_unreachable("a sweep field");
+    }
+}
+
+/* The sweep's table: a row per point, its swept values, its device (when the hardware space has more
+ * than one), the dense plan's decode time per step and decode energy, and the ablation's ratios. */
+static void print_sweep(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r) {
+    bool devices = r->hw_space > 1;
+    fprintf(out, "sweep: %d point%s (", r->npoints, r->npoints == 1 ? "" : "s");
+    for (int a = 0; a < xp->nsweeps; a++)
+        fprintf(out, "%s%d %s", a ? " x " : "", xp->sweeps[a].nvalues, sweep_fields[xp->sweeps[a].field].path);
+    fprintf(out, ")%s\n\n", devices ? "; each point on the best device of the hardware space at its context" : "");
+    int w[SW_COUNT_ + 1];
+    fprintf(out, "%5s", "point");
+    for (int a = 0; a < xp->nsweeps; a++) {
+        const char *name = sweep_fields[xp->sweeps[a].field].path;
+        w[a] = (int)strlen(name) > 8 ? (int)strlen(name) : 8;
+        fprintf(out, " %*s", w[a], name);
+    }
+    int lw = 0;
+    if (devices) {
+        for (int p = 0; p < r->npoints; p++) {
+            char label[256] = "-";
+            if (r->points[p].entry >= 0)
+                design_label(label, sizeof label, m, xp, r->designs[r->points[p].entry].index);
+            lw = (int)strlen(label) > lw ? (int)strlen(label) : lw;
+        }
+        fprintf(out, "  %-*s", lw, "device");
+    }
+    fprintf(out, " %14s %14s %12s %12s\n", "decode/step s", "decode J", "speedup", "energy gain");
+    int ablated = 0;
+    for (int p = 0; p < r->npoints; p++) {
+        const SweepPoint *pt = &r->points[p];
+        fprintf(out, "%5d", p);
+        for (int a = 0; a < xp->nsweeps; a++) {
+            char v[32];
+            sweep_value(v, sizeof v, xp->sweeps[a].field, point_value(pt, xp->sweeps[a].field));
+            fprintf(out, " %*s", w[a], v);
+        }
+        if (devices) {
+            char label[256] = "-";
+            if (pt->entry >= 0)
+                design_label(label, sizeof label, m, xp, r->designs[pt->entry].index);
+            fprintf(out, "  %-*s", lw, label);
+        }
+        if (pt->entry < 0) {
+            fprintf(out, " %14s %14s %12s %12s\n", "-", "-", "-", "-");
+            continue;
+        }
+        const Design *ds = &r->designs[pt->entry];
+        ablated += pt->ablated;
+        fprintf(out, " %14.6g %14.6g %12.4g %12.4g\n", ds->decode_step, ds->decode_energy,
+                pt->ab.base_decode / pt->ab.full_decode, pt->ab.base_energy / pt->ab.full_energy);
+    }
+    fprintf(out, "(decode/step, decode J: the dense plan of the best device at the point's context, under the cost "
+                 "model; '-': no design searched at that context fits)\n");
+    if (!ablated)
+        fprintf(out, "(speedup, energy gain: the dense HB baseline over the full sparse plan, from the ablation hook "
+                     "(ExploreOpts.ablation), which is not connected yet: both are the dense plan, so both are 1)\n");
+    else
+        fprintf(out, "(speedup, energy gain: the dense HB baseline's decode time and energy over the full sparse "
+                     "plan's)\n");
+}
+
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads) {
     const char *unit = m->cost_model == CM_ARTIFACT ? "s per layer" : "s, whole model";
-    fprintf(out, "explore: model %s, workload %s (batch %d, %d+%d tokens), cost model %s, objective %s, %s%s\n",
-            m->model.name, m->work.name, m->work.batch, m->work.prompt, m->work.generate,
+    char prompt[32];
+    snprintf(prompt, sizeof prompt, context_axis(xp) ? "context" : "%d", m->work.prompt);
+    fprintf(out, "explore: model %s, workload %s (batch %d, %s+%d tokens), cost model %s, objective %s, %s%s\n",
+            m->model.name, m->work.name, m->work.batch, prompt, m->work.generate,
             cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow],
             m->splits == SPLITS_ARTIFACT ? " (only the artifact's MIX splits)" : "");
     char total[32], distinct[32], searched[32];
@@ -595,6 +820,10 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
     if (r->stopped)
         fprintf(out, " (stopped by %s: the best so far is below)", r->stop_reason);
     fputc('\n', out);
+    if (r->points) {
+        print_sweep(out, m, xp, r);
+        return;
+    }
     int *idx = h2c_raw_alloc(sizeof(int) * (size_t)(r->n + 1));
     if (!idx)
         return;
@@ -665,7 +894,69 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
     }
 }
 
+/* "," then v in the shortest form that reads back, or "," alone for NAN. */
+static void csv_num(FILE *out, double v) {
+    char b[32];
+    if (isnan(v)) {
+        fputc(',', out);
+        return;
+    }
+    fmt_double(b, sizeof b, v);
+    fprintf(out, ",%s", b);
+}
+
+/* A sweep's CSV: one row per point. */
+static void write_sweep_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r) {
+    fputs("point,context,prompt,generate,max_seq,batch,static_heads,sink,window,page,budget,design,feasible", out);
+    for (int i = 0; i < HWF_COUNT_; i++)
+        fprintf(out, ",%s", hw_fields[i].path);
+    fputs(",total_s,prefill_s,decode_s,decode_step_s,energy_j,decode_energy_j,base_decode_s,full_decode_s,speedup,"
+          "base_energy_j,full_energy_j,energy_gain,ablation\n", out);
+    for (int p = 0; p < r->npoints; p++) {
+        const SweepPoint *pt = &r->points[p];
+        const Workload *w = &pt->wl;
+        fprintf(out, "%d,%d,%d,%d,%d,%d", p, w->prompt, w->prompt, w->generate, w->max_seq, w->batch);
+        if (pt->has_sparsity) {
+            csv_num(out, pt->sp.static_heads);
+            fprintf(out, ",%d,%d,%d,%d", pt->sp.sink, pt->sp.window, pt->sp.page, pt->sp.budget);
+        } else {
+            fputs(",,,,,", out);
+        }
+        const Design *ds = pt->entry >= 0 ? &r->designs[pt->entry] : NULL;
+        Hardware hw;
+        explore_device(m, xp, ds ? ds->index : 0, &hw);
+        if (ds)
+            fprintf(out, ",%lld,1", ds->index);
+        else
+            fputs(",,0", out);
+        for (int f = 0; f < HWF_COUNT_; f++) {
+            double v = *(const double *)((const char *)&hw + hw_fields[f].offset);
+            if (!ds)
+                fputc(',', out);
+            else if (hw_fields[f].flags & F_ENUM_PREC)
+                fprintf(out, ",%s", precision_name((Precision)v));
+            else
+                csv_num(out, v);
+        }
+        if (!ds) {
+            fputs(",,,,,,,,,,,,,\n", out);
+            continue;
+        }
+        const Ablation *ab = &pt->ab;
+        double cols[] = {ds->total, ds->prefill, ds->decode, ds->decode_step, ds->energy, ds->decode_energy,
+                         ab->base_decode, ab->full_decode, ab->base_decode / ab->full_decode, ab->base_energy,
+                         ab->full_energy, ab->base_energy / ab->full_energy};
+        for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++)
+            csv_num(out, cols[k]);
+        fprintf(out, ",%s\n", pt->ablated ? "plan" : "none");
+    }
+}
+
 void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r) {
+    if (r->points) {
+        write_sweep_csv(out, m, xp, r);
+        return;
+    }
     fputs("design,stands_for,valid,evaluated,feasible", out);
     for (int i = 0; i < HWF_COUNT_; i++)
         fprintf(out, ",%s", hw_fields[i].path);

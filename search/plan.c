@@ -189,3 +189,25 @@ bool df_search_module(const Module *m, const CostModel *cm, const Hardware *hw, 
     sum->bound = additive ? lr->bound + fixed_bound : NAN;
     return true;
 }
+
+double df_module_decode_energy(const ModulePlan *mp, const CostModel *cm) {
+    if (!cm->detail || !cm->has_energy)
+        return NAN;
+    CostDetail *det = h2c_raw_alloc(sizeof *det);
+    if (!det)
+        return NAN;
+    double e = 0;
+    for (int s = 0; s < SCOPE_COUNT_; s++) {
+        if (!mp->has[s])
+            continue;
+        const DfLayer *l = &mp->part[s];
+        for (int k = 0; k < l->npieces; k++) {
+            cm->detail(&l->pieces[k], &mp->each[s][k].plan, det);
+            for (int i = 0; i < l->pieces[k].nops; i++)
+                for (int f = 0; f < EF_COUNT_; f++)
+                    e += det->op[PH_DECODE][i].energy[f];
+        }
+    }
+    h2c_raw_free(det, sizeof *det);
+    return e;
+}

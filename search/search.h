@@ -116,9 +116,30 @@ bool df_search_module(const Module *m, const CostModel *cm, const Hardware *hw, 
                       Diag *d);
 /* Frees what df_search_module allocated (safe on a zeroed or failed ModulePlan). */
 void df_module_plan_free(ModulePlan *mp);
+/* Joules of a module plan's decode steps (every scope, every layer, every step), from the cost model's
+ * op-by-op detail; NAN if the model gives none. */
+double df_module_decode_energy(const ModulePlan *mp, const CostModel *cm);
 
 
 /* ---------------------------------------------------------------- explore.c */
+
+/* The ablation of one sweep point: decode (all steps) time and energy of the dense HB baseline and of
+ * the full sparse plan (per-head patterns, co-placement, balance) for the point's workload, sparsity
+ * and device. speedup = base_decode / full_decode, energy gain = base_energy / full_energy. */
+typedef struct Ablation {
+    double base_decode, base_energy;    /* seconds, joules: dense attention on the same HB device */
+    double full_decode, full_energy;    /* the full plan */
+} Ablation;
+
+/* THE HOOK FOR THE ABLATION RATIO. Prices one sweep point: m is the module at the point's workload
+ * (shapes filled, nothing placed), hw the point's device (the best of the hardware space at that
+ * workload), sp the point's sparsity settings. It lives above search/ (the sparsity passes and the
+ * cost of sparse attention, passes/), so the CLI passes it in ExploreOpts.ablation; false (with a
+ * diagnostic on d) if the point cannot be priced. Until it is connected (ExploreOpts.ablation NULL),
+ * base and full are both the dense plan's decode time and energy under the cost model, and the
+ * speedup and energy gain are 1. */
+typedef bool (*ExploreAblationFn)(const Module *m, const Hardware *hw, const Sparsity *sp, Ablation *out, Diag *d,
+                                  void *ctx);
 
 typedef struct ExploreOpts {
     const CostModel *cm;        /* the cost model to search under */
@@ -128,6 +149,8 @@ typedef struct ExploreOpts {
     bool budget_from_block;     /* budget_seconds is the explore block's `budget` (for the report) */
     bool evals_from_block;      /* budget_evals is the explore block's `evaluations` */
     bool progress;              /* a progress line on stderr */
+    ExploreAblationFn ablation; /* a sweep's speedup and energy gain (NULL: not connected, both 1) */
+    void *ablation_ctx;         /* passed to it */
 } ExploreOpts;
 
 /* A distinct design of the space: it stands for the designs that differ from it only in fields no
@@ -139,7 +162,9 @@ typedef struct Design {
     bool evaluated;             /* searched (not cut by a budget) */
     bool ok;                    /* a legal dataflow exists */
     bool exact;                 /* the exact search chose its dataflow (else the restricted one) */
+    int work;                   /* the workload of a sweep: the index of its context (0 without one) */
     double total, prefill, decode, decode_step, energy;     /* the plan's cost */
+    double decode_energy;       /* joules of the decode steps (a sweep only; NAN: not priced by op) */
     double value;               /* the objective's value */
     double bound;               /* a lower bound on it for this device (NAN: none) */
     long long configs;          /* stratum assignments the search evaluated */
@@ -152,11 +177,24 @@ typedef enum ExploreStop {
     EXPLORE_STOP_TIME,          /* the time budget ran out */
 } ExploreStop;
 
+/* A point of a sweep: one value of every sweep axis (the space's workload and sparsity axes), with
+ * the best device of the hardware space at its workload. */
+typedef struct SweepPoint {
+    int work;                   /* its context (the index of the value), 0 without a context axis */
+    int entry;                  /* the best design at that context (an entry of designs), -1: none fits */
+    Workload wl;                /* its workload */
+    bool has_sparsity;          /* the module has a sparsity block (sp is then its settings at this point) */
+    Sparsity sp;                /* its sparsity settings: the block's, with the swept values */
+    Ablation ab;                /* the baseline's and the full plan's decode cost */
+    bool ablated;               /* ab came from ExploreOpts.ablation (else both are the dense plan) */
+} SweepPoint;
+
 typedef struct ExploreResult {
     Design *designs;            /* the distinct designs visited, in index order */
     int n, cap;
     long long space;            /* designs in the space */
     long long distinct;         /* designs that can differ */
+    long long hw_space;         /* designs of the hardware space (a sweep's at each context) */
     int invalid;                /* inconsistent designs among those visited */
     int evaluated;              /* distinct designs searched */
     int best;                   /* the entry of the best design, lowest index on a tie; -1 if none */
@@ -164,6 +202,8 @@ typedef struct ExploreResult {
     char stop_reason[96];       /* what stopped it, as the user set it ("--evaluations 5") */
     char uncovered[160];        /* axis values no searched design has, as text ("" if none) */
     double seconds;
+    SweepPoint *points;         /* a sweep's points (the last sweep axis fastest), or NULL */
+    int npoints;
 } ExploreResult;
 
 /* The visit order: a diagonal that puts every value of every axis the cost model reads in some
@@ -182,7 +222,8 @@ bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware 
                            Diag *d);
 /* The report: the space, the best `top` designs, the Pareto front (h2c model), the best. */
 void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
-/* Every distinct design visited, one CSV line each. */
+/* Every distinct design visited, one CSV line each; for a sweep, one line per point instead, with the
+ * sweep values, the point's best device and the ablation's columns. */
 void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r);
 /* The device of design `index` of the space. */
 void explore_device(const Module *m, const Explore *xp, long long index, Hardware *hw);

@@ -132,6 +132,39 @@ void workload_defaults(Workload *w) {
     w->attention = -1;
 }
 
+void sparsity_defaults(Sparsity *sp) {
+    memset(sp, 0, sizeof *sp);
+    sp->name = "default";
+    sp->mode = SP_HYBRID;
+    sp->sink = 64;
+    sp->window = 256;
+    sp->page = 16;
+    sp->budget = 1024;
+    sp->static_heads = 0.5;
+    sp->dense_layers = 2;
+}
+
+const SweepDesc sweep_fields[SW_COUNT_] = {
+#define X(id, path, uk, lo, hi, fl, doc) {path, uk, lo, hi, fl, doc},
+    SWEEP_FIELDS(X)
+#undef X
+};
+
+void sweep_workload(Workload *w, double context) {
+    w->prompt = (int)context;
+    w->max_seq = (int)context + w->generate;
+}
+
+void sweep_sparsity(Sparsity *sp, SweepField f, double v) {
+    switch (f) {
+    case SW_STATIC_HEADS: sp->static_heads = v; break;
+    case SW_SINK: sp->sink = (int)v; break;
+    case SW_WINDOW: sp->window = (int)v; break;
+    case SW_BUDGET: sp->budget = (int)v; break;
+    default: break; /* context is the workload's */
+    }
+}
+
 /* Hugging Face's defaults: theta 10000, all of head_dim rotated, no scaling. */
 void rope_defaults(Rope *r) {
     memset(r, 0, sizeof *r);

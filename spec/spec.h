@@ -183,6 +183,9 @@ typedef struct Sparsity {
     const char *profile;    /* head-profile source: a CSV path, or NULL (uniform) */
     Loc profile_loc;
 } Sparsity;
+/* The language's defaults (docs/language.md §5.4): hybrid, sink 64, window 256, page 16, budget
+ * 1024, half the heads static, the first 2 layers dense, a uniform profile. */
+void sparsity_defaults(Sparsity *sp);
 
 typedef enum DataflowMode {
     DF_DATA_CENTRIC,        /* H2-LLM */
@@ -219,11 +222,54 @@ typedef struct ExploreAxis {
     Loc loc;
 } ExploreAxis;
 
+/* Sweep axes of an explore block: values of the workload and of the sparsity block rather than of
+ * the device (docs/language.md §5.5). X(id, "path", unit kind, min, max, flags, "doc"). `context` is
+ * the prompt, with max_seq following it (max_seq = context + generate); the others replace a field of
+ * the selected sparsity block. */
+#define SWEEP_FIELDS(X)                                                                                    \
+    X(CONTEXT, "context", UK_TOKENS, 1, 16777216.0, F_INT,                                                 \
+      "prompt tokens of the workload; max_seq = context + generate")                                      \
+    X(STATIC_HEADS, "static_heads", UK_PERCENT, 0, 1, 0, "share of heads made static")                    \
+    X(SINK, "static.sink", UK_TOKENS, 0, 16777216.0, F_INT, "static heads: the first tokens kept")         \
+    X(WINDOW, "static.window", UK_TOKENS, 1, 16777216.0, F_INT, "static heads: the most recent tokens kept") \
+    X(BUDGET, "dynamic.budget", UK_TOKENS, 1, 16777216.0, F_INT, "dynamic heads: tokens attended, in whole pages")
+
+typedef enum SweepField {
+#define X(id, path, uk, lo, hi, fl, doc) SW_##id,
+    SWEEP_FIELDS(X)
+#undef X
+    SW_COUNT_
+} SweepField;
+
+typedef struct SweepDesc {
+    const char *path;       /* the key in an explore block */
+    UnitKind kind;
+    double min, max;        /* range in base units */
+    int flags;              /* F_INT */
+    const char *doc;
+} SweepDesc;
+extern const SweepDesc sweep_fields[SW_COUNT_];
+
+typedef struct SweepAxis {
+    SweepField field;
+    double *values;         /* in base units (tokens, a fraction), each once, in the order written */
+    Loc *value_locs;        /* where each value is written */
+    int nvalues;
+    Loc loc;                /* the key */
+} SweepAxis;
+
+/* The workload of a sweep point: w with prompt = context and max_seq = context + generate. */
+void sweep_workload(Workload *w, double context);
+/* Sets field f of a sparsity block to v (a sweep point's value). */
+void sweep_sparsity(Sparsity *sp, SweepField f, double v);
+
 typedef struct Explore {
     const char *name;
     Loc loc;
     ExploreAxis *axes;      /* independent axes (cartesian product) */
     int naxes;
+    SweepAxis *sweeps;      /* workload and sparsity axes, in the order written (a sweep: one row per point) */
+    int nsweeps;
     double (*pe_tuples)[3]; /* pe = [(fpus, frequency, bandwidth), ...] or NULL */
     int npe_tuples;
     Loc pe_loc;

@@ -11,8 +11,9 @@ frontend support.h spec.h frontend.h lexstate.h sema.h parser.h lexer.h
 ir       support.h spec.h ir.h ops.h
 cost     support.h spec.h ir.h ops.h cost.h
 search   support.h spec.h ir.h ops.h cost.h search.h
+sparse   support.h spec.h ir.h ops.h cost.h search.h sparse.h
 artifact support.h spec.h ir.h ops.h cost.h search.h frontend.h artifact.h
-passes   support.h spec.h ir.h ops.h cost.h search.h artifact.h passes.h
+passes   support.h spec.h ir.h ops.h cost.h search.h sparse.h artifact.h passes.h
 runtime  support.h runtime.h
 backend  support.h kernels.h
 '

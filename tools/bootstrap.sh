@@ -3,7 +3,7 @@
 # Run by `make`; safe to run again (it installs nothing when everything is present).
 set -eu
 
-PKGS="gcc libc6-dev make cmake pkg-config flex bison libcjson-dev llvm-14-dev clang-14 libclang-rt-14-dev graphviz diffutils llvm-14-tools libopenblas-dev"
+PKGS="gcc libc6-dev make cmake pkg-config flex bison libcjson-dev llvm-14-dev clang-14 libclang-rt-14-dev graphviz diffutils llvm-14-tools libopenblas-dev gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

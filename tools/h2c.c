@@ -4,6 +4,7 @@
 #include "frontend.h"
 #include "ir.h"
 #include "passes.h"
+#include "tools.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -38,6 +39,7 @@ typedef struct Opts {
     const char *splits;         /* --splits SPACE */
     int progress;               /* --progress 1, --no-progress 0, default -1 (a terminal) */
     bool reproduce;             /* --reproduce-h2llm */
+    const char *calib;          /* profile: --calib DIR */
     const char *files[8];       /* --reproduce-h2llm takes several model files */
     int nfiles;
     Selection sel;              /* --hardware/--model/--workload/--cost-model */
@@ -118,6 +120,7 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     o->progress = -1;
     o->top = 10;
     bool explore = strcmp(cmd->name, "explore") == 0;
+    bool profile = strcmp(cmd->name, "profile") == 0;
     bool front = strcmp(cmd->name, "opt") != 0;   /* reads .h2: imports, selection, warnings */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -178,6 +181,10 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
                 continue;
             }
         }
+        if (profile && (v = opt_value(argc, argv, &i, "--calib"))) {
+            o->calib = v;
+            continue;
+        }
         if ((explore || pipeline) && (v = opt_value(argc, argv, &i, "--objective"))) {
             o->objective = v;
             o->sel.objective = v;
@@ -215,7 +222,7 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
                 return usage_error(cmd->name, "unknown --report kind '%s' (summary, ops or none)", o->report);
         } else if (pipeline && (v = opt_value(argc, argv, &i, "--emit"))) {
             o->emit = v;
-        } else if (pipeline && strcmp(a, "-o") == 0) {
+        } else if ((pipeline || profile) && strcmp(a, "-o") == 0) {
             if (i + 1 >= argc)
                 return usage_error(cmd->name, "-o needs a file name");
             o->output = argv[++i];
@@ -324,6 +331,7 @@ static int cmd_opt(int argc, char **argv);
 static int cmd_explore(int argc, char **argv);
 static int cmd_compat(int argc, char **argv);
 static int cmd_import_hf(int argc, char **argv);
+static int cmd_profile(int argc, char **argv);
 
 static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
@@ -357,6 +365,13 @@ static const Command commands[] = {
      "  --reproduce-h2llm   FILE... are the artifact's models: run its whole evaluation grid (3 models x 4\n"
      "                      workloads x batch 1, 4, 16 x 9 designs) under h2llm-artifact; --csv for the grid\n",
      cmd_explore},
+    {"profile", "Measure each KV head's need for full context on calibration Q/K (.npy), or read a profile; the plan.",
+     "  --calib DIR         measure: DIR holds q.L.npy [heads, queries, head_dim], k.L.npy and (optionally)\n"
+     "                      v.L.npy [kv_heads, tokens, head_dim] for every layer L; writes the profile CSV a\n"
+     "                      sparsity block's profile = \"...\" reads, and reports each head's plan and output\n"
+     "                      error. Without it: read the sparsity block's profile and print the plan\n"
+     "  -o FILE             write the CSV to FILE instead of stdout (replaced only when complete)\n",
+     cmd_profile},
     {"compat", "Check the h2llm-artifact cost model against the artifact's test vectors or baseline table.",
      "  --configs DIR       the artifact's model configs: DIR/<model>/shape.json and operator_graph.json\n"
      "                      (default: h2llm-configs or config beside FILE, else ./config)\n",
@@ -855,6 +870,15 @@ static int cmd_explore(int argc, char **argv) {
         session_free(&s);
         return rc;
     }
+    if (m && c->xp && c->xp->nsweeps > 0 && (o.write_hw || o.write_ir)) {
+        /* a sweep has a best design per point, not one */
+        diag_error(&d, c->xp->sweeps[0].loc, "%s writes the one best design of a space, but this explore block sweeps "
+                   "'%s' (a best design per point): write the design of one point by exploring its workload without "
+                   "the sweep", o.write_hw ? "--write-hw" : "--write-ir", sweep_fields[c->xp->sweeps[0].field].path);
+        ir_module_free(m);
+        session_free(&s);
+        return 1;
+    }
     if (m && m->dataflow != DF_DATA_CENTRIC && m->dataflow != DF_COMPUTE_CENTRIC) {
         if (o.dataflow) {
             ir_module_free(m);
@@ -875,8 +899,12 @@ static int cmd_explore(int argc, char **argv) {
         int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (threads < 1)
             threads = 1;
+        /* .ablation: the hook for a sweep's speedup and energy gain (search.h, ExploreAblationFn), to be
+           connected to the sparsity passes' ablation (dense HB baseline vs the full plan); until then the
+           sweep's ratios are 1 and say so */
         ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
-                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress};
+                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress,
+                          .ablation = NULL, .ablation_ctx = NULL};
         if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
             eo.budget_from_block = true;
@@ -914,6 +942,109 @@ static int cmd_explore(int argc, char **argv) {
     explore_result_free(&r);
     if (m)
         ir_module_free(m);
+    session_free(&s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- profile */
+
+typedef struct ProfileOut {
+    const Model *md;
+    const HeadProfile *heads;   /* measured (then `comments` too), or NULL */
+    const char *const *comments;
+    int ncomments;
+    const double *scores;       /* read: the scores and their plan */
+    const SparsePattern *plan;
+} ProfileOut;
+
+static void write_profile(FILE *out, const void *ctx) {
+    const ProfileOut *p = ctx;
+    if (p->heads) {
+        sparse_profile_write(out, p->comments, p->ncomments, p->md->layers, p->md->kv_heads, p->heads);
+        return;
+    }
+    fputs("layer,head,score,plan\n", out);
+    for (int c = 0; c < p->md->layers * p->md->kv_heads; c++) {
+        char sc[32];
+        fmt_double(sc, sizeof sc, p->scores[c]);
+        fprintf(out, "%d,%d,%s,%s\n", c / p->md->kv_heads, c % p->md->kv_heads, sc, sparse_pattern_names[p->plan[c]]);
+    }
+}
+
+/* h2c profile FILE.h2 --calib DIR: measures the model's head profile and writes it; without --calib,
+ * reads the profile the sparsity block names and prints the plan it gives. */
+static int cmd_profile(int argc, char **argv) {
+    const Command *cmd = command_named("profile");
+    Opts o;
+    int rc = parse_common(cmd, argc, argv, &o, false);
+    if (rc >= 0)
+        return rc;
+    Diag d;
+    diag_init(&d, stderr);
+    d.werror = o.werror;
+    Session s;
+    session_init(&s, &d);
+    s.include_dirs = o.incs;
+    s.ninclude = o.ninc;
+    AstFile *root = fe_load(&s, o.file);
+    Config *c = root && !d.stop ? fe_check(&s, root, &o.sel) : NULL;
+    rc = 1;
+    if (c && !c->model) {
+        diag_error(&d, NOLOC, "'%s' defines no model: h2c profile measures a model's KV heads", o.file);
+    } else if (c) {
+        const Model *md = c->model;
+        const Sparsity *sp = c->sparse;
+        int n = md->layers * md->kv_heads;
+        Arena a;
+        arena_init(&a);
+        ProfileOut po = {md, NULL, NULL, 0, NULL, NULL};
+        if (o.calib) {
+            HeadProfile *heads = ARENA_ARRAY(&a, HeadProfile, n);
+            CalibInfo info;
+            if (profile_measure(o.calib, md, sp, heads, &info, &d)) {
+                const char **lines = ARENA_ARRAY(&a, const char *, 4);
+                po.heads = heads;
+                po.ncomments = profile_comments(&a, o.calib, md, sp, heads, &info, lines);
+                po.comments = lines;
+                rc = write_output(o.output, write_profile, &po) ? 0 : 1;
+                if (!o.quiet)
+                    profile_report(stderr, o.calib, md, sp, heads, &info);
+            }
+        } else if (!sp || !sp->profile) {
+            diag_error(&d, sp ? sp->loc : NOLOC, "no profile to read: %s names none (profile = \"FILE\"); give --calib "
+                       "DIR to measure one", sp ? "the sparsity block" : "the file has no sparsity block, so it");
+        } else {
+            double *scores = ARENA_ARRAY(&a, double, n);
+            SparsePattern *plan = ARENA_ARRAY(&a, SparsePattern, n);
+            const char *path = sparse_profile_path(&a, sp->profile, sp->profile_loc);
+            if (sparse_profile_load(path, md->layers, md->kv_heads, scores, sp->profile_loc, &d)) {
+                int nstatic = sparse_assign(sp, md->layers, md->kv_heads, scores, plan);
+                if (nstatic < 0) {
+                    diag_error(&d, NOLOC, "out of memory");
+                    arena_free(&a);
+                    session_free(&s);
+                    return 1;
+                }
+                po.scores = scores;
+                po.plan = plan;
+                rc = write_output(o.output, write_profile, &po) ? 0 : 1;
+                if (!o.quiet) {
+                    int dense = 0;
+                    for (int i = 0; i < n; i++)
+                        dense += plan[i] == SPAT_DENSE;
+                    char share[32];
+                    fmt_double(share, sizeof share, sp->static_heads * 100);
+                    fprintf(stderr, "profile '%s' of model %s (%d layers x %d KV heads): sparsity '%s' (%s, "
+                            "static_heads %s%%, dense_layers %d) gives %d static, %d dynamic, %d dense\n", path,
+                            md->name, md->layers, md->kv_heads, sp->name, sparse_mode_names[sp->mode], share,
+                            sp->dense_layers, nstatic, n - nstatic - dense, dense);
+                }
+            }
+        }
+        arena_free(&a);
+    }
+    if (d.errors)
+        rc = 1;
     session_free(&s);
     return rc;
 }

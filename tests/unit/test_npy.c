@@ -322,6 +322,58 @@ static void test_malformed(void) {
     REJECT("scalar without data", &m, "the data is truncated: shape () of '<f2' needs 2 bytes after the header, the file has 0");
     m = build(1, 0, DICT("<f2", "False", "(0,)"), 64, 2);
     REJECT("empty array with data", &m, "2 bytes after the data: shape (0,) of '<f2' needs 0 bytes");
+
+    /* the issue's list, case by case beyond the above (truncated, wrong magic, big-endian, Fortran
+       order, object dtype, huge shape, a header that lies about the size) */
+    m = build(1, 0, ok, 64, 48);
+    m.b[0] = 0x92;
+    REJECT("wrong first magic byte", &m, "x.npy: error: not a .npy file: it does not start with the magic string");
+    m = build(1, 0, DICT(">f8", "False", "(3, 2)"), 64, 48);
+    REJECT("big-endian f8", &m, "x.npy:1:12: error: big-endian data ('>f8') is not supported; save it little-endian");
+    m = build(1, 0, DICT(">f2", "False", "(3, 8)"), 64, 48);
+    REJECT("big-endian f2", &m, "x.npy:1:12: error: big-endian data ('>f2') is not supported; save it little-endian");
+    m = build(1, 0, DICT("<f4", "True", "(12,)"), 64, 48);
+    REJECT("Fortran order, one dimension", &m, "x.npy:1:35: error: Fortran-order arrays are not supported");
+    m = build(1, 0, DICT("<O", "False", "(3,)"), 64, 24);
+    REJECT("object dtype '<O'", &m, "x.npy:1:12: error: object arrays ('<O') are not supported");
+    m = build(1, 0, DICT("<f8", "False", "(4611686018427387904,)"), 64, 48);
+    REJECT("huge shape, f8", &m, "x.npy:1:51: error: shape (4611686018427387904,) has too many elements to address");
+    m = build(1, 0, DICT("<f2", "False", "(65536, 65536, 65536)"), 64, 48);
+    REJECT("huge shape that fits a size_t", &m, "x.npy:1:51: error: the data is truncated: shape (65536, 65536, "
+                                                "65536) of '<f2' needs 562949953421312 bytes after the header, the file has 48");
+    m = build(1, 0, ok, 64, 0);
+    m.n = 70;
+    REJECT("truncated in the header's padding", &m, "x.npy: error: header length 118 (byte 8) runs past the end of the file (70 bytes)");
+    m = build(1, 0, ok, 64, 47);
+    REJECT("one byte short", &m, "x.npy:1:51: error: the data is truncated: shape (3, 4) of '<f4' needs 48 bytes after "
+                                 "the header, the file has 47");
+    m = build(1, 0, DICT("<f8", "False", "(3, 4)"), 64, 48);
+    REJECT("the dtype lies about the size", &m, "the data is truncated: shape (3, 4) of '<f8' needs 96 bytes after the header, "
+                                                "the file has 48");
+    /* the header length field lies: 16 bytes short (the dict is cut), 16 bytes long (data read as header) */
+    m = build(1, 0, ok, 64, 48);
+    m.b[8] = (unsigned char)(m.b[8] - 16);
+    REJECT("header length 16 short", &m, "x.npy:1:102: error: the header does not end with a newline");
+    m = build(1, 0, ok, 64, 48);
+    m.b[8] = (unsigned char)(m.b[8] + 16);
+    REJECT("header length 16 long", &m, "x.npy:1:119: error: 16 bytes of the header after the newline that ends it");
+    m = build(1, 0, ok, 64, 48);
+    m.b[8] = m.b[9] = 0;
+    REJECT("header length 0", &m, "x.npy:1:1: error: expected '{' starting the header dict, found the end of the header");
+}
+
+/* A read refused for its size: the caller's limit, with the sizes in the message. */
+static void test_limit(void) {
+    Img m = build(1, 0, DICT("<f4", "False", "(3, 4)"), 64, 48);
+    Arena a;
+    arena_init(&a);
+    NpyArray out;
+    ReadArgs r = {&m, image_file(&m), NPY_TO_F32, 47, &out};
+    CHECK(!with_diag(do_file, &r, &out, &a));
+    CHECK(strstr(diag_text, "x.npy: error: the data (48 bytes) is larger than the limit of 47 bytes") != NULL);
+    r.max_bytes = 48;
+    CHECK(with_diag(do_file, &r, &out, &a));
+    arena_free(&a);
 }
 
 /* The caret line shows the header, with control bytes as '?' and without the padding. */
@@ -805,6 +857,7 @@ int main(void) {
         return 1;
     }
     test_malformed();
+    test_limit();
     test_caret();
     test_accepted();
     test_mutations();

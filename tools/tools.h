@@ -1,0 +1,40 @@
+/* tools.h: what the files of the h2c command line share (tools/): tools/h2c.c parses the command
+ * line and calls the library; the commands that need more than one call live in a file of their own.
+ * The CLI sits on top of everything, so it may include any header (and links h2c_runtime). */
+#ifndef H2C_TOOLS_H
+#define H2C_TOOLS_H
+
+#include "frontend.h"
+#include "sparse.h"
+
+/* ---------------------------------------------------------------- profile.c
+ * h2c profile: per (layer, KV head), the share of softmax mass the static pattern (sink + window)
+ * keeps on calibration queries and keys, measured with the reference runtime (rt_static_mass); and,
+ * for the plan those scores give, the attention-output error of each head's pattern against dense
+ * attention. Calibration data is a directory of .npy files, for each layer L:
+ *   q.L.npy  [heads, queries, head_dim]   the last `queries` positions of the calibration sequence
+ *   k.L.npy  [kv_heads, tokens, head_dim] every position, queries <= tokens
+ *   v.L.npy  [kv_heads, tokens, head_dim] optional (for every layer or none): the output error */
+
+typedef struct CalibInfo {
+    int tokens_min, tokens_max;     /* calibration tokens over the layers */
+    int queries_min, queries_max;   /* queries per query head over the layers */
+    bool has_v;                     /* V was given: the errors are measured */
+} CalibInfo;
+
+/* Measures the profile of `model` on the calibration directory `dir` and the plan `sp` gives it
+ * (NULL: the language's default sparsity block): heads[layer * kv_heads + head]. False, with errors
+ * (a missing or extra file, a shape that does not match the model, naming both shapes, a value that
+ * is not finite), on failure. */
+bool profile_measure(const char *dir, const Model *model, const Sparsity *sp, HeadProfile *heads, CalibInfo *info,
+                     Diag *d);
+
+/* The human-readable report of a profile: the model, the data, the plan and one line per head. */
+void profile_report(FILE *out, const char *dir, const Model *model, const Sparsity *sp, const HeadProfile *heads,
+                    const CalibInfo *info);
+
+/* The comment lines of the CSV `h2c profile` writes (into lines[0..4), in arena a); returns their count. */
+int profile_comments(Arena *a, const char *dir, const Model *model, const Sparsity *sp, const HeadProfile *heads,
+                     const CalibInfo *info, const char **lines);
+
+#endif
