@@ -703,21 +703,27 @@ static bool check_ops(Sema *S, Scope *sc, Model *m, ModelCtx *mc) {
  * op would share a cache, which h2c's dataflow cannot map. */
 static bool check_kv_readers(Sema *S, const Model *m) {
     bool ok = true;
+    /* the first score and the first value op reading each op's result (slot 0: the layer input x) */
+    int *first = arena_alloc(S->a, sizeof(int) * 2 * (size_t)(m->nops + 1));
+    for (int i = 0; i < 2 * (m->nops + 1); i++)
+        first[i] = -1;
     for (int i = 0; i < m->nops; i++) {
         const ModelOp *a = &m->ops[i];
-        if ((a->kind != OPK_ATTN_SCORE && a->kind != OPK_ATTN_VALUE) || a->ninputs < 2)
+        if ((a->kind != OPK_ATTN_SCORE && a->kind != OPK_ATTN_VALUE) || a->ninputs < 2 || a->inputs[1] < -1 ||
+            a->inputs[1] >= m->nops)
             continue;
-        for (int j = 0; j < i; j++) {
-            const ModelOp *b = &m->ops[j];
-            if (b->kind == a->kind && b->ninputs >= 2 && b->inputs[1] == a->inputs[1]) {
-                const char *src = a->inputs[1] < 0 ? "x" : m->ops[a->inputs[1]].name;
-                diag_error(S->d, a->loc, "%s '%s' reads the same %s cache as '%s' (both from '%s'); each KV cache "
-                           "must belong to one attention op", op_kind_names[a->kind], a->name,
-                           a->kind == OPK_ATTN_SCORE ? "K" : "V", b->name, src);
-                diag_note(S->d, b->loc, "'%s' is defined here", b->name);
-                ok = false;
-            }
+        int *slot = &first[2 * (a->inputs[1] + 1) + (a->kind == OPK_ATTN_VALUE)];
+        if (*slot < 0) {
+            *slot = i;
+            continue;
         }
+        const ModelOp *b = &m->ops[*slot];
+        const char *src = a->inputs[1] < 0 ? "x" : m->ops[a->inputs[1]].name;
+        diag_error(S->d, a->loc, "%s '%s' reads the same %s cache as '%s' (both from '%s'); each KV cache "
+                   "must belong to one attention op", op_kind_names[a->kind], a->name,
+                   a->kind == OPK_ATTN_SCORE ? "K" : "V", b->name, src);
+        diag_note(S->d, b->loc, "'%s' is defined here", b->name);
+        ok = false;
     }
     return ok;
 }

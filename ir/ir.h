@@ -288,6 +288,8 @@ bool ir_set_workload(Module *m, const Workload *w, Diag *d);
 
 void ir_print(FILE *out, const Module *m);
 /* Reads the text form. `name` is used in diagnostics; the text must stay alive only during the call. */
+/* IR text files are read up to this size (`h2c opt` refuses a larger one). */
+#define IR_MAX_FILE_BYTES ((size_t)256 << 20)
 Module *ir_parse(const char *name, const char *text, size_t len, Diag *d);
 /* A deep copy of m, through its text form (which round-trips): everything the text carries. */
 Module *ir_module_copy(const Module *m, Diag *d);

@@ -215,6 +215,7 @@ typedef struct StFile {
 typedef struct StModel {
     StTensor *t;
     int n, cap;
+    int *byname;                /* the tensors' indices in name order (st_find's binary search) */
     StFile *files;
     int nfiles;
     char err[600];              /* why st_open failed */

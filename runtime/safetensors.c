@@ -207,21 +207,35 @@ static bool open_file(StModel *m, const char *path) {
     return ok;
 }
 
-static int strcmp_ptr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+typedef struct NameAt {
+    const char *name;
+    int i;
+} NameAt;
 
-/* Names given twice (in one header, which cJSON would keep silently, or in two shards). */
-static bool check_unique(StModel *m) {
-    char **names = malloc(sizeof(char *) * (size_t)(m->n + 1));
-    if (!names)
+static int cmp_name_at(const void *a, const void *b) {
+    return strcmp(((const NameAt *)a)->name, ((const NameAt *)b)->name);
+}
+
+/* The name index, and names given twice (in one header, which cJSON would keep silently, or in two
+ * shards). */
+static bool index_names(StModel *m) {
+    free(m->byname);
+    m->byname = malloc(sizeof(int) * (size_t)(m->n + 1));
+    NameAt *v = malloc(sizeof(NameAt) * (size_t)(m->n + 1));
+    if (!m->byname || !v) {
+        free(v);
         return fail(m, "out of memory");
+    }
     for (int i = 0; i < m->n; i++)
-        names[i] = m->t[i].name;
-    qsort(names, (size_t)m->n, sizeof(char *), strcmp_ptr);
+        v[i] = (NameAt){m->t[i].name, i};
+    qsort(v, (size_t)m->n, sizeof(NameAt), cmp_name_at);
     bool ok = true;
-    for (int i = 1; i < m->n && ok; i++)
-        if (strcmp(names[i - 1], names[i]) == 0)
-            ok = fail(m, "tensor '%s' is given twice", names[i]);
-    free(names);
+    for (int i = 0; i < m->n; i++) {
+        m->byname[i] = v[i].i;
+        if (i > 0 && ok && strcmp(v[i - 1].name, v[i].name) == 0)
+            ok = fail(m, "tensor '%s' is given twice", v[i].name);
+    }
+    free(v);
     return ok;
 }
 
@@ -234,14 +248,14 @@ bool st_open(const char *path, StModel *m) {
     if (stat(path, &st) != 0)
         return fail(m, "%s: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return open_file(m, path) && check_unique(m);
+        return open_file(m, path) && index_names(m);
     /* a folder: the index of a sharded checkpoint, else model.safetensors */
     char p[4096];
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", path);
     FILE *fi = fopen(p, "rb");
     if (!fi) {
         snprintf(p, sizeof p, "%s/model.safetensors", path);
-        return open_file(m, p) && check_unique(m);
+        return open_file(m, p) && index_names(m);
     }
     char *text = malloc(MAX_HEADER + 1);
     size_t len = text ? fread(text, 1, MAX_HEADER + 1, fi) : 0;
@@ -276,6 +290,7 @@ bool st_open(const char *path, StModel *m) {
             ok = open_file(m, shard);
     }
     /* every name the index lists is in the shard it names */
+    ok = ok && index_names(m);
     for (const cJSON *e = ok ? wm->child : NULL; e && ok; e = e->next) {
         const StTensor *t = st_find(m, e->string);
         char shard[4096];
@@ -286,10 +301,11 @@ bool st_open(const char *path, StModel *m) {
             ok = fail(m, "%s: '%s' is in %s, not %s", p, e->string, m->files[t->file].path, shard);
     }
     cJSON_Delete(root);
-    return ok && check_unique(m);
+    return ok;
 }
 
 void st_close(StModel *m) {
+    free(m->byname);
     for (int i = 0; i < m->n; i++)
         free(m->t[i].name);
     free(m->t);
@@ -303,9 +319,18 @@ void st_close(StModel *m) {
 }
 
 const StTensor *st_find(const StModel *m, const char *name) {
-    for (int i = 0; i < m->n; i++)
-        if (strcmp(m->t[i].name, name) == 0)
-            return &m->t[i];
+    if (!m->byname)
+        return NULL;
+    int lo = 0, hi = m->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(m->t[m->byname[mid]].name, name);
+        if (c == 0)
+            return &m->t[m->byname[mid]];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 

@@ -583,7 +583,7 @@ static int cmd_opt(int argc, char **argv) {
     diag_init(&d, stderr);
     Arena text;
     arena_init(&text);
-    SrcFile *src = srcfile_read(&text, &d, o.file, NOLOC, SIZE_MAX);
+    SrcFile *src = srcfile_read(&text, &d, o.file, NOLOC, IR_MAX_FILE_BYTES);
     Module *m = src ? ir_parse(o.file, src->text, src->len, &d) : NULL;
     arena_free(&text);
     if (!m)
