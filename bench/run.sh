@@ -1,7 +1,8 @@
 #!/bin/sh
 # Front-end throughput: writes a synthetic 10,000-op model (bench/gen_model) into the build
 # directory and times fe_load + fe_check on it (bench/bench_frontend, 20 runs); then the IR, the
-# kernel library's bandwidth (bench/kernels) and the exploration.
+# attention planning passes (bench/bench_attn), the kernel library's bandwidth (bench/kernels) and
+# the exploration.
 # usage: bench/run.sh BUILD_DIR      (after `cmake --build BUILD_DIR --target benchmarks`)
 # N=100000 REPS=5 bench/run.sh build  changes the model size and the number of runs.
 set -eu
@@ -24,6 +25,10 @@ echo "== front end: fe_load + fe_check of a $n-op model"
 echo
 echo "== IR: lower + default pipeline + print + re-parse of llama3-8b (bench_ir, $reps runs)"
 "$build/bench/bench_ir" examples/llama3-8b.h2 "$reps"
+
+echo
+echo "== attention plans: sparsity + coplace + balance for llama3-8b at 128k, all 32 layers (bench_attn, $reps runs)"
+"$build/bench/bench_attn" examples/llama3-8b-long.h2 "$reps"
 
 echo
 echo "== kernels: decode GEMV and attention bandwidth, JIT vs STREAM triad vs gcc -O3 vs OpenBLAS (bench/kernels)"

@@ -26,10 +26,15 @@ typedef struct Gemm {
     double B, M, N, K;  /* batched GEMM B x (M x K) . (K x N) */
 } Gemm;
 
+typedef struct AttnCost AttnCost;   /* cost_attn.c: an attention plan prepared for pricing */
+
 typedef struct DfOp {
     const char *name;
     DfKind kind;
     OpCode code;
+    const AttnCost *attn;   /* decode: the value op of an attention priced by its plan (its score op and the
+                               softmax between cost nothing in decode), or NULL */
+    bool in_attn;           /* decode: a score op or softmax inside such a plan */
     Gemm pre;           /* prefill shape (context = prompt) */
     Gemm dec;           /* decode shape at the last context */
     int ctx_dim;        /* which of pre/dec's N (2) or K (3) is the context; -1: none */
@@ -166,6 +171,74 @@ bool df_problem_scope(const Module *m, const CostModel *cm, OpScope scope, DfPro
  * op i), nops at most DF_MAX_OPS; inputs from ops not listed are left out (they are placed before
  * these). */
 bool df_problem_of_ops(const Module *m, const CostModel *cm, const int *ops, int nops, DfProblem *p, Diag *d);
+
+/* ---------------------------------------------------------------- cost_attn.c
+ * Decode attention under an attention plan (docs/cost-models.md §3.6): per layer and step, each
+ * tile's work on the PE under its bank (or on the NPU, or a PE elsewhere reading over the channel),
+ * the query and the new K and V into the PEs, the page scores out and the chosen pages back for
+ * dynamic heads, the partial states out over each channel's transfer link and their merge on the
+ * NPU; energy by entry of the device's table. */
+
+typedef struct AttnDev {
+    double pe_rate, pe_bw;      /* MAC/s and B/s of one PE (its banks to it) */
+    double ch_bw;               /* B/s of one channel to the NPU, derated */
+    double xfer;                /* B/s of one NMP channel's transfer link */
+    double npu, vec;            /* the NPU's MAC/s (derated) and vector operations/s */
+    double es;                  /* bytes per element */
+    int g, d;                   /* query heads per KV head, head_dim */
+    int channels, banks, pe_banks, nmp;
+    ChanSet pes;                /* the channels whose PEs the attention may use (for utilisation) */
+    const EnergyEntry *e;       /* the device's energy table */
+    double e_pe_mac;            /* pJ/MAC of a PE at its frequency */
+} AttnDev;
+
+/* One stream (layer, KV head, batch row) as priced: its pattern and its tiles. */
+typedef struct AttnStream {
+    Pattern pat;
+    int ntiles;
+    const BankRef *banks;       /* [ntiles] */
+    Exec by;                    /* EXEC_NONE: co-placed; EXEC_NPU; EXEC_PE: that PE reads remotely */
+} AttnStream;
+
+typedef struct AttnLayerCost {
+    double time;                /* seconds: t_in + t_main + t_select + t_out + t_merge */
+    double t_in;                /* queries and new K and V over the transfer links (busiest link) */
+    double t_main;              /* the tiles: the busiest PE, the NPU, or the busiest channel's remote reads */
+    double t_select;            /* dynamic heads: page scores out, top-k on the NPU, page lists back */
+    double t_out;               /* partial states over the transfer links (busiest link) */
+    double t_merge;             /* the log-sum-exp merge of the states on the NPU */
+    double makespan;            /* the busiest PE's load */
+    double mean;                /* the mean load over the usable PEs */
+    double lower;               /* max(total PE load / usable PEs, the largest tile) */
+    double kv_bytes;            /* K, V and page metadata read */
+    double bytes;               /* every byte moved: reads, writes, transfers */
+    double pj[EF_COUNT_];       /* energy by entry, pJ */
+    int states;                 /* partial states merged */
+    int tiles;                  /* tiles in all */
+    int pes_used;               /* PEs with work */
+} AttnLayerCost;
+
+void attn_dev_init(AttnDev *dev, const Module *m, ChanSet pes);
+/* The channels whose PEs an attention may use: those its value op runs near memory on in decode,
+ * else those its plan computes on, else every NMP channel. */
+ChanSet attn_pe_channels(const Module *m, const Attention *a);
+/* One layer of streams at context ctx (decode). */
+void attn_layer_cost(const AttnDev *dev, const AttnStream *s, int ns, double ctx, AttnLayerCost *out);
+/* Adds b to a (times, bytes, energy, states; makespan, mean and lower too). */
+void attn_cost_add(AttnLayerCost *a, const AttnLayerCost *b, double times);
+
+/* An attention plan cut into classes of consecutive layers that share their patterns and tiles. */
+AttnCost *attn_cost_new(const Module *m, const Attention *a);     /* NULL: out of memory */
+void attn_cost_free(AttnCost *c);
+/* Every layer at one context: the sum of the classes' costs times their layer counts. */
+void attn_cost_all(const AttnCost *c, double ctx, AttnLayerCost *sum);
+int attn_cost_classes(const AttnCost *c);
+/* Class k: its layers and one of its layers' cost at ctx. */
+void attn_cost_class(const AttnCost *c, int k, double ctx, Range *layers, AttnLayerCost *out);
+/* Whether any tile runs on a PE (then the plan's time is the op's near-memory part). */
+bool attn_cost_uses_pes(const AttnCost *c);
+/* Sum over a problem's decode steps of f(ctx) (exact for the piecewise-linear times of the h2c model). */
+double cost_sum_decode(const DfProblem *p, double (*f)(const void *data, double ctx), const void *data);
 
 /* ---------------------------------------------------------------- cost_h2c.c
  * h2c's own model (docs/cost-models.md): all layers, KV growth step by step, output and activation

@@ -188,6 +188,29 @@ static Part fused_attention(const DfProblem *p, const Dev *d, const DfOp *score,
 static Part op_step(const DfProblem *p, const Dev *d, const DfOp *o, bool prefill, double ctx, const Mapping *mp,
                     Detail *dt) {
     Part r = {0, 0, 0};
+    if (!prefill && o->in_attn)
+        return r;   /* a score op or softmax inside an attention plan: priced with its value op */
+    if (!prefill && o->attn) {
+        /* decode attention as its plan says, every layer at once, given per layer */
+        AttnLayerCost all;
+        attn_cost_all(o->attn, ctx, &all);
+        double L = p->layers > 0 ? p->layers : 1;
+        double t = all.time / L;
+        if (attn_cost_uses_pes(o->attn))
+            r.nmp = t;
+        else
+            r.npu = t;
+        double pj = 0;
+        for (int k = 0; k < EF_COUNT_; k++)
+            pj += all.pj[k];
+        r.energy = pj / L * 1e-12;
+        if (dt) {
+            dt->bytes += all.bytes / L;
+            for (int k = 0; k < EF_COUNT_; k++)
+                dt->pj[k] += all.pj[k] / L;
+        }
+        return r;
+    }
     Gemm g = gemm_at(o, prefill, ctx);
     double es = p->es;
     if (prefill && o->fused >= 0 && p->attention == ATTN_FUSED) {
@@ -343,6 +366,10 @@ static double sum_ctx(const DfProblem *p, CtxFn f, const void *data) {
     if (rest > 0)
         s += (double)rest * f(data, (double)last);
     return s;
+}
+
+double cost_sum_decode(const DfProblem *p, double (*f)(const void *data, double ctx), const void *data) {
+    return sum_ctx(p, f, data);
 }
 
 /* ---------------------------------------------------------------- per op, for the search */

@@ -330,10 +330,6 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         if (c->cost_model_loc.file)
             diag_note(S.d, c->cost_model_loc, "the cost model is chosen here");
     }
-    /* The one place that says sparsity is not used yet: remove it with the sparsity passes. */
-    if (!err && c->model && c->sparse && s->diag->errors == errors0)
-        diag_warning(S.d, c->sparse->loc, "the sparsity passes are not implemented yet: sparsity '%s' is checked "
-                     "and carried in the IR, but attention is planned and costed dense", c->sparse->name);
     s->arena.oom = saved;
     return s->diag->errors == errors0 ? c : NULL;
 }

@@ -218,6 +218,59 @@ typedef struct LocOrigin {
     Loc origin;                 /* in the .h2 source */
 } LocOrigin;
 
+/* ---------------------------------------------------------------- attention plans
+ * Decode attention per layer and KV head (docs/ir.md §2.6): a *stream* is (layer l, KV head h,
+ * batch row b). Every (l, h) has one pattern; every stream one tiling: its KV cut into n tiles, tile
+ * j in bank banks[j], computed by the PE under that bank (co-placed) or elsewhere (`by`). Lines cover
+ * layer ranges, so consecutive layers that agree share one line. */
+
+typedef enum PatKind {
+    PAT_DENSE,      /* every token of the context */
+    PAT_STATIC,     /* the first `sink` tokens and the `window` most recent (a ring of sink + window slots) */
+    PAT_DYNAMIC,    /* Quest: the top floor(budget / page) pages by their min/max-key score */
+    PAT_COUNT_
+} PatKind;
+extern const char *const pat_kind_names[PAT_COUNT_];
+
+typedef struct Pattern {
+    PatKind kind;
+    int sink, window;       /* static: tokens */
+    int page, budget;       /* dynamic: tokens */
+} Pattern;
+
+typedef struct AttnPatternLine {
+    Range layers;           /* [lo, hi) */
+    int *heads;             /* KV heads it covers, ascending, distinct */
+    int nheads;
+    Pattern pat;
+    Loc loc;
+} AttnPatternLine;
+
+typedef struct BankRef {
+    int ch, bank;           /* bank `bank` of channel `ch` */
+} BankRef;
+
+typedef struct AttnTiles {
+    Range layers;           /* [lo, hi): the layers it covers, their regions back to back in each bank */
+    int head, batch;        /* the stream's KV head and batch row */
+    BankRef *banks;         /* tile j (tokens t with t mod n = j) lives in banks[j]; n = nbanks */
+    int nbanks;
+    Exec by;                /* EXEC_NONE: each tile on the PE under its bank (co-placed); EXEC_NPU or
+                               EXEC_PE: computed there, reading the tiles over their channels */
+    long long offset;       /* byte offset of the first layer's region in every bank of the list; -1: none */
+    Loc loc;
+} AttnTiles;
+
+typedef struct Attention {
+    int value_op, score_op; /* the attn_value and attn_score ops (same index in both phases) */
+    int k_tensor, v_tensor; /* the K and V caches it places (they have no tensor tiles of their own) */
+    AttnPatternLine *pats;
+    int npats, pats_cap;
+    AttnTiles *tiles;
+    int ntiles, tiles_cap;
+    Loc loc;                /* the .h2 value op */
+} Attention;
+
 typedef struct Module {
     Arena arena;                /* owns everything below */
     const char *source;         /* the .h2 file it came from */
@@ -232,6 +285,8 @@ typedef struct Module {
     Sparsity sparsity;
     Tensor *tensors;
     int ntensors, tensors_cap;
+    Attention *attns;           /* decode attention plans (pass_sparsity, pass_coplace, pass_balance) */
+    int nattns, attns_cap;
     Phase phases[PH_COUNT_];
     SrcFile **files;            /* source files named by Locs read from text */
     int nfiles, files_cap;
@@ -261,6 +316,42 @@ double ir_elem_bytes(const Module *m);
 AttnForm ir_attention_form(const Module *m);
 /* An op's name for an input index (x, tokens, or another op of the phase). */
 const char *ir_input_name(const Phase *ph, int k);
+
+/* ---------------------------------------------------------------- attn.c: attention plans */
+
+/* Tokens a stream of pattern p reserves: max_seq (dense, dynamic) or sink + window (static). */
+long long attn_slots(const Pattern *p, long long max_seq);
+/* The tile (of n) that holds token t of a stream of pattern p: t mod n for a dense or dynamic
+ * stream; for a static one, its slot mod n, the slot being t for a sink token and
+ * sink + (t - sink) mod window for the others (a ring). */
+int attn_token_tile(const Pattern *p, long long t, int n);
+/* Pages whose min/max keys a dynamic stream keeps: ceil(max_seq / page); 0 otherwise. */
+long long attn_meta_pages(const Pattern *p, long long max_seq);
+/* Bytes one tile of n holds per layer: ceil(slots / n) tokens of K and V, and for a dynamic stream
+ * ceil(pages / n) pages of min and max keys. */
+long long attn_region_bytes(const Module *m, const Pattern *p, int n);
+/* Bytes per bank of one layer of a tiles line: the largest region of its layers' patterns. */
+long long attn_line_region(const Module *m, const Attention *a, const AttnTiles *t);
+/* The pattern of (layer, head), or NULL when no line covers it. */
+const AttnPatternLine *attn_pattern_at(const Attention *a, int layer, int head);
+/* The tiles line of stream (layer, head, batch), or NULL. */
+const AttnTiles *attn_tiles_at(const Attention *a, int layer, int head, int batch);
+/* The attention whose plan places tensor t (one with tiles lines), or -1. */
+int ir_attention_of_tensor(const Module *m, int t);
+/* The attention with tiles lines whose score op, value op or a softmax between them is op i (an
+ * index of both phases), or -1. */
+int ir_attention_of_op(const Module *m, int op);
+/* The channels an attention's tiles live on. */
+ChanSet attn_channels(const Attention *a);
+/* The channels a tensor lives on: its tiles', or its attention's. */
+ChanSet ir_tensor_chans(const Module *m, int t);
+/* Appends a line to a's patterns or tiles, growing the arrays in `ar` (the module's arena, or a
+ * scratch arena for a plan that is only priced). The line's own arrays must outlive a. */
+void ir_attn_add_pattern(Arena *ar, Attention *a, AttnPatternLine line);
+void ir_attn_add_tiles(Arena *ar, Attention *a, AttnTiles line);
+Attention *ir_add_attention(Module *m);
+/* A bank list as the text form writes it: ch0.b{0-11},ch1.b3 or ch{0-5}.b{0-15} (print.c). */
+void ir_print_banks(FILE *out, const BankRef *b, int n);
 
 /* ---------------------------------------------------------------- lower.c */
 

@@ -228,10 +228,7 @@ void ir_op_storage(const Module *m, const Op *op, ChanSet *nmp, bool *normal) {
     *normal = false;
     if (op->tensor < 0)
         return;
-    const Tensor *t = &m->tensors[op->tensor];
-    ChanSet all = 0;
-    for (int i = 0; i < t->ntiles; i++)
-        all |= t->tiles[i].place.chans;
+    ChanSet all = ir_tensor_chans(m, op->tensor);
     *nmp = all & dev_nmp_set(&m->dev);
     *normal = (all & dev_normal_set(&m->dev)) != 0;
 }

@@ -16,7 +16,7 @@ typedef enum TokKind {
     T_STR,      /* "..." */
     T_LOC,      /* @path:line:col */
     T_DOTDOT,   /* .. */
-    T_PUNCT,    /* one of = [ ] { } ( ) , : * - */
+    T_PUNCT,    /* one of = [ ] { } ( ) , : * - . */
 } TokKind;
 
 typedef struct Tok {
@@ -46,6 +46,9 @@ typedef struct Reader {
     /* names to indices, so that a reference costs one hash lookup (on the heap: set before the
        setjmps, freed on every way out) */
     struct Index { StrIndex ops[PH_COUNT_], tensors; } *idx;
+    /* an attention's ops and tensors: value, score, K, V */
+    struct ARef { int attn; const char *name[4]; Loc loc[4]; } *arefs;
+    int narefs, arefs_cap;
 } Reader;
 
 static _Noreturn void rd_error(Reader *r, Loc loc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -254,7 +257,7 @@ static void next(Reader *r) {
         advance(r, 2);
         return;
     }
-    if (strchr("=[]{}(),:*-", c) && c) {
+    if (strchr("=[]{}(),:*-.", c) && c) {
         t->kind = T_PUNCT;
         t->punct = c;
         advance(r, 1);
@@ -781,6 +784,215 @@ static void read_tensor(Reader *r) {
     }
 }
 
+/* ---------------------------------------------------------------- attention plans */
+
+/* layers N or layers N:M */
+static Range take_layers(Reader *r) {
+    expect_kw(r, "layers");
+    Range g;
+    g.lo = take_int(r, "a layer", 0, 1 << 30);
+    g.hi = g.lo + 1;
+    if (is_punct(r, ':')) {
+        next(r);
+        g.hi = take_int(r, "a layer range end", 0, 1 << 30);
+    }
+    return g;
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* N or N:M, comma separated: the heads of a pattern line, sorted */
+static int take_heads(Reader *r, int **out) {
+    Loc at = r->tok.loc;
+    int *v = NULL, n = 0, cap = 0;
+    for (;;) {
+        long long a = take_int(r, "a head", 0, 1 << 20), b = a + 1;
+        if (is_punct(r, ':')) {
+            next(r);
+            b = take_int(r, "a head range end", 0, 1 << 20);
+            if (b <= a)
+                rd_error(r, at, "head range %lld:%lld is empty", a, b);
+        }
+        for (long long h = a; h < b; h++)
+            VEC_PUSH(&r->m->arena, v, n, cap, (int)h);
+        if (!is_punct(r, ','))
+            break;
+        next(r);
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_int);
+    for (int i = 1; i < n; i++)
+        if (v[i] == v[i - 1])
+            rd_error(r, at, "head %d is listed twice", v[i]);
+    *out = v;
+    return n;
+}
+
+/* {0-11} or {0,2,4-7}: rising numbers */
+static int take_num_set(Reader *r, int *v, int max, long long hi, const char *what) {
+    Loc at = r->tok.loc;
+    expect_punct(r, '{');
+    int n = 0;
+    for (;;) {
+        long long a = take_int(r, what, 0, hi), b = a;
+        if (is_punct(r, '-')) {
+            next(r);
+            b = take_int(r, what, a, hi);
+        }
+        for (long long x = a; x <= b; x++) {
+            if (n > 0 && x <= v[n - 1])
+                rd_error(r, at, "a set is written in rising order without repeats");
+            if (n == max)
+                rd_error(r, at, "too many %ss in a set", what);
+            v[n++] = (int)x;
+        }
+        if (!is_punct(r, ','))
+            break;
+        next(r);
+    }
+    expect_punct(r, '}');
+    return n;
+}
+
+enum { MAX_BANK = 1 << 20 };
+
+/* BANKLIST: items chC.bB, chC.b{SET}, ch{SET}.bB or ch{SET}.b{SET} (channel-major), comma separated */
+static int take_banks(Reader *r, BankRef **out) {
+    BankRef *v = NULL;
+    int n = 0, cap = 0;
+    int chs[IR_MAX_CHANNELS], nch;
+    int *bks = ARENA_ARRAY(&r->m->arena, int, 1024);
+    for (;;) {
+        int nb = 0, c, b, k = 0;
+        if (is_kw(r, "ch")) {
+            next(r);
+            nch = take_num_set(r, chs, IR_MAX_CHANNELS, IR_MAX_CHANNELS - 1, "channel");
+            expect_punct(r, '.');
+            if (r->tok.kind == T_IDENT && strcmp(r->tok.text, "b") == 0) {
+                next(r);
+                nb = take_num_set(r, bks, 1024, MAX_BANK, "bank");
+            } else if (r->tok.kind == T_IDENT && sscanf(r->tok.text, "b%d%n", &b, &k) == 1 && !r->tok.text[k] &&
+                       b >= 0 && b <= MAX_BANK) {
+                next(r);
+                bks[nb++] = b;
+            } else {
+                expected(r, "banks (b{...} or bN) after the channels");
+            }
+        } else if (r->tok.kind == T_IDENT && sscanf(r->tok.text, "ch%d.b%n", &c, &k) == 1 && !r->tok.text[k] &&
+                   c >= 0 && c < IR_MAX_CHANNELS) {
+            next(r);
+            chs[0] = c;
+            nch = 1;
+            nb = take_num_set(r, bks, 1024, MAX_BANK, "bank");
+        } else {
+            take_bankref(r, &c, &b);
+            chs[0] = c;
+            nch = 1;
+            bks[nb++] = b;
+        }
+        for (int i = 0; i < nch; i++)
+            for (int j = 0; j < nb; j++) {
+                BankRef br = {chs[i], bks[j]};
+                VEC_PUSH(&r->m->arena, v, n, cap, br);
+            }
+        if (!is_punct(r, ','))
+            break;
+        next(r);
+    }
+    *out = v;
+    return n;
+}
+
+static void read_attention(Reader *r) {
+    Module *m = r->m;
+    Loc at = r->tok.loc;
+    next(r);
+    Attention *a = ir_add_attention(m);
+    struct ARef ref;
+    memset(&ref, 0, sizeof ref);
+    ref.attn = m->nattns - 1;
+    static const char *const keys[4] = {NULL, "score", "kv", NULL};
+    for (int i = 0; i < 4; i++) {
+        if (keys[i])
+            expect_kw(r, keys[i]);
+        if (r->tok.kind != T_VAR)
+            expected(r, i < 2 ? "an op (%name)" : "a kv tensor (%name)");
+        ref.name[i] = arena_strdup(&m->arena, r->tok.text);
+        ref.loc[i] = r->tok.loc;
+        next(r);
+    }
+    VEC_PUSH(&m->arena, r->arefs, r->narefs, r->arefs_cap, ref);
+    a->loc = opt_loc_or(r, at);
+    expect_punct(r, '{');
+    while (!is_punct(r, '}')) {
+        Loc lat = r->tok.loc;
+        if (is_kw(r, "pattern")) {
+            next(r);
+            AttnPatternLine pl;
+            memset(&pl, 0, sizeof pl);
+            pl.loc = lat;
+            pl.layers = take_layers(r);
+            expect_kw(r, "heads");
+            pl.nheads = take_heads(r, &pl.heads);
+            Loc kat = r->tok.loc;
+            const char *kind = take_ident(r, "a pattern (dense, static, dynamic)");
+            int k;
+            for (k = 0; k < PAT_COUNT_; k++)
+                if (strcmp(kind, pat_kind_names[k]) == 0)
+                    break;
+            if (k == PAT_COUNT_)
+                rd_error(r, kat, "unknown pattern '%s' (dense, static, dynamic)", kind);
+            pl.pat.kind = (PatKind)k;
+            if (k == PAT_STATIC) {
+                expect_kw(r, "sink");
+                pl.pat.sink = (int)take_int(r, "a sink", 0, 1 << 30);
+                expect_kw(r, "window");
+                pl.pat.window = (int)take_int(r, "a window", 0, 1 << 30);
+            } else if (k == PAT_DYNAMIC) {
+                expect_kw(r, "page");
+                pl.pat.page = (int)take_int(r, "a page size", 0, 1 << 30);
+                expect_kw(r, "budget");
+                pl.pat.budget = (int)take_int(r, "a budget", 0, 1 << 30);
+            }
+            ir_attn_add_pattern(&m->arena, a, pl);
+        } else if (is_kw(r, "tiles")) {
+            next(r);
+            AttnTiles t;
+            memset(&t, 0, sizeof t);
+            t.loc = lat;
+            t.offset = -1;
+            t.layers = take_layers(r);
+            expect_kw(r, "head");
+            t.head = (int)take_int(r, "a head", 0, 1 << 20);
+            expect_kw(r, "batch");
+            t.batch = (int)take_int(r, "a batch row", 0, 1 << 20);
+            expect_kw(r, "on");
+            t.nbanks = take_banks(r, &t.banks);
+            if (is_kw(r, "by")) {
+                next(r);
+                if (is_kw(r, "npu")) {
+                    next(r);
+                    t.by = (Exec){EXEC_NPU, 0, -1};
+                } else {
+                    int c, b;
+                    take_bankref(r, &c, &b);
+                    t.by = (Exec){EXEC_PE, CHAN_BIT(c), b};
+                }
+            }
+            if (is_kw(r, "at")) {
+                next(r);
+                t.offset = take_int(r, "a byte offset", 0, (long long)1 << 50);
+            }
+            ir_attn_add_tiles(&m->arena, a, t);
+        } else {
+            expected(r, "'pattern', 'tiles' or '}'");
+        }
+    }
+    next(r);
+}
+
 static void read_op(Reader *r, int p, OpScope scope) {
     Module *m = r->m;
     Phase *ph = &m->phases[p];
@@ -998,6 +1210,18 @@ static void resolve(Reader *r) {
                      m->tensors[k].kind == TEN_WEIGHT ? "weight" : "kv", tr->weight ? "weight" : "kv");
         m->phases[tr->phase].ops[tr->op].tensor = k;
     }
+    for (int i = 0; i < r->narefs; i++) {
+        struct ARef *ar = &r->arefs[i];
+        Attention *a = &m->attns[ar->attn];
+        int *dst[4] = {&a->value_op, &a->score_op, &a->k_tensor, &a->v_tensor};
+        for (int k = 0; k < 4; k++) {
+            int ix = k < 2 ? strindex_find(&r->idx->ops[PH_DECODE], ar->name[k])
+                           : strindex_find(&r->idx->tensors, ar->name[k]);
+            if (ix < 0)
+                rd_error(r, ar->loc[k], "'%%%s' is not %s", ar->name[k], k < 2 ? "an op of phase decode" : "a tensor");
+            *dst[k] = ix;
+        }
+    }
 }
 
 /* A .h2 file given where IR is expected: its name ends in .h2, or it starts as .h2 does (a `//` or
@@ -1125,8 +1349,10 @@ Module *ir_parse(const char *name, const char *text, size_t len, Diag *d) {
             read_tensor(&rd);
         } else if (is_kw(&rd, "phase")) {
             read_phase(&rd);
+        } else if (is_kw(&rd, "attention")) {
+            read_attention(&rd);
         } else {
-            expected(&rd, "device, model, workload, sparsity, tensor or phase");
+            expected(&rd, "device, model, workload, sparsity, tensor, attention or phase");
         }
     }
     Loc end = rd.tok.loc;

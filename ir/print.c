@@ -259,6 +259,121 @@ static void print_op(FILE *out, const Module *m, const Phase *ph, const Op *op, 
     }
 }
 
+/* A sorted set of small numbers: {0-11} or {0,2,4-7}, or the number alone when it has one. */
+static void print_num_set(FILE *out, const int *v, int n, bool braces) {
+    if (n == 1 && !braces) {
+        fprintf(out, "%d", v[0]);
+        return;
+    }
+    fputc('{', out);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && v[j + 1] == v[j] + 1)
+            j++;
+        fprintf(out, "%s%d", i ? "," : "", v[i]);
+        if (j > i)
+            fprintf(out, "-%d", v[j]);
+        i = j + 1;
+    }
+    fputc('}', out);
+}
+
+/* The bank list, in its order: runs of one channel with rising banks, and consecutive runs with the
+ * same banks on rising channels written once, ch{0-5}.b{0-15} (channel-major). */
+void ir_print_banks(FILE *out, const BankRef *b, int n) {
+    int *chs = h2c_raw_alloc(sizeof(int) * (size_t)(n + 1)), *bks = h2c_raw_alloc(sizeof(int) * (size_t)(n + 1));
+    if (!chs || !bks)
+        h2c_unreachable("out of memory printing a bank list");
+    bool first = true;
+    for (int i = 0; i < n;) {
+        /* the run of channel b[i].ch */
+        int e = i + 1;
+        while (e < n && b[e].ch == b[i].ch && b[e].bank > b[e - 1].bank)
+            e++;
+        int len = e - i, nch = 1;
+        chs[0] = b[i].ch;
+        /* more runs of the same banks on the next channels up */
+        int k = e;
+        while (k + len <= n && b[k].ch > chs[nch - 1]) {
+            bool same = true;
+            for (int j = 0; j < len && same; j++)
+                same = b[k + j].ch == b[k].ch && b[k + j].bank == b[i + j].bank;
+            if (!same || (k + len < n && b[k + len].ch == b[k].ch && b[k + len].bank > b[k + len - 1].bank))
+                break;
+            chs[nch++] = b[k].ch;
+            k += len;
+        }
+        for (int j = 0; j < len; j++)
+            bks[j] = b[i + j].bank;
+        if (!first)
+            fputc(',', out);
+        first = false;
+        fputs("ch", out);
+        print_num_set(out, chs, nch, false);
+        fputs(".b", out);
+        print_num_set(out, bks, len, false);
+        i = k;
+    }
+    h2c_raw_free(chs, sizeof(int) * (size_t)(n + 1));
+    h2c_raw_free(bks, sizeof(int) * (size_t)(n + 1));
+}
+
+static void print_layers(FILE *out, Range r) {
+    if (r.hi == r.lo + 1)
+        fprintf(out, "layers %lld", r.lo);
+    else
+        fprintf(out, "layers %lld:%lld", r.lo, r.hi);
+}
+
+/* heads: a range lo:hi when contiguous (two or more), else a comma list of numbers and ranges */
+static void print_heads(FILE *out, const int *h, int n) {
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && h[j + 1] == h[j] + 1)
+            j++;
+        fprintf(out, "%s%d", i ? "," : "", h[i]);
+        if (j > i)
+            fprintf(out, ":%d", h[j] + 1);
+        i = j + 1;
+    }
+}
+
+static void print_attention(FILE *out, const Module *m, const Attention *a) {
+    const Phase *dc = &m->phases[PH_DECODE];
+    fprintf(out, "attention %%%s score %%%s kv %%%s %%%s", dc->ops[a->value_op].name, dc->ops[a->score_op].name,
+            m->tensors[a->k_tensor].name, m->tensors[a->v_tensor].name);
+    print_loc(out, m, a->loc);
+    fputs(" {\n", out);
+    for (int i = 0; i < a->npats; i++) {
+        const AttnPatternLine *p = &a->pats[i];
+        fputs("  pattern ", out);
+        print_layers(out, p->layers);
+        fputs(" heads ", out);
+        print_heads(out, p->heads, p->nheads);
+        fprintf(out, " %s", pat_kind_names[p->pat.kind]);
+        if (p->pat.kind == PAT_STATIC)
+            fprintf(out, " sink %d window %d", p->pat.sink, p->pat.window);
+        else if (p->pat.kind == PAT_DYNAMIC)
+            fprintf(out, " page %d budget %d", p->pat.page, p->pat.budget);
+        fputc('\n', out);
+    }
+    for (int i = 0; i < a->ntiles; i++) {
+        const AttnTiles *t = &a->tiles[i];
+        fputs("  tiles ", out);
+        print_layers(out, t->layers);
+        fprintf(out, " head %d batch %d on ", t->head, t->batch);
+        ir_print_banks(out, t->banks, t->nbanks);
+        if (t->by.kind == EXEC_NPU)
+            fputs(" by npu", out);
+        else if (t->by.kind == EXEC_PE)
+            fprintf(out, " by ch%d.b%d", lowest_bit(t->by.chans), t->by.bank);
+        if (t->offset >= 0)
+            fprintf(out, " at 0x%llx", (unsigned long long)t->offset);
+        fputc('\n', out);
+    }
+    fputs("}\n", out);
+}
+
 void ir_print(FILE *out, const Module *m) {
     fprintf(out, "; h2c IR v%d\n", IR_VERSION);
     fputs("module ", out);
@@ -301,6 +416,10 @@ void ir_print(FILE *out, const Module *m) {
         fputc('\n', out);
     for (int i = 0; i < m->ntensors; i++)
         print_tensor(out, m, &m->tensors[i]);
+    for (int i = 0; i < m->nattns; i++) {
+        fputc('\n', out);
+        print_attention(out, m, &m->attns[i]);
+    }
     for (int p = 0; p < PH_COUNT_; p++) {
         const Phase *ph = &m->phases[p];
         fprintf(out, "\nphase %s tokens %d context %d", phase_names[p], ph->tokens, ph->ctx_first);

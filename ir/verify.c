@@ -216,12 +216,136 @@ static void check_cover(V *v, Loc at, const char *what, const long long *dims, i
 
 typedef struct Interval {
     long long lo, hi;
-    int tensor;
+    int tensor;         /* the owner: a tensor, or -1 for an attention's tiles line */
+    int attn, line;     /* the attention and its tiles line, when tensor is -1 */
 } Interval;
 
 static int cmp_interval(const void *a, const void *b) {
     const Interval *x = a, *y = b;
-    return x->lo < y->lo ? -1 : x->lo > y->lo ? 1 : x->tensor - y->tensor;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    if (x->tensor != y->tensor)
+        return x->tensor - y->tensor;
+    return x->attn != y->attn ? x->attn - y->attn : x->line - y->line;
+}
+
+/* What owns an interval, for messages: tensor '%w.q', or the tiles of attention %sv's stream. */
+static void fmt_owner(char *buf, size_t n, const Module *m, const Interval *iv) {
+    if (iv->tensor >= 0) {
+        snprintf(buf, n, "tensor '%%%s'", m->tensors[iv->tensor].name);
+        return;
+    }
+    const Attention *a = &m->attns[iv->attn];
+    const AttnTiles *t = &a->tiles[iv->line];
+    snprintf(buf, n, "the tiles of attention %%%s head %d batch %d (layers %lld:%lld)",
+             m->phases[PH_DECODE].ops[a->value_op].name, t->head, t->batch, t->layers.lo, t->layers.hi);
+}
+
+/* The banks of every attention's tiles lines, bank by bank: entries start[u] .. start[u+1] of
+ * bank u are (attention, tiles line, tiles of the line in that bank): a bank listed k times in a line
+ * holds k regions of it, back to back. Lines with banks the device lacks are left out
+ * (verify_attentions reports them). */
+typedef struct BankLines {
+    int *start;         /* [banks + 1] */
+    int (*entry)[3];    /* (attention, tiles line, multiplicity) */
+    int nentries;
+} BankLines;
+
+static bool bank_ok(const Device *dev, BankRef b) {
+    return b.ch >= 0 && b.ch < dev_channels(dev) && b.bank >= 0 && b.bank < dev_banks(dev);
+}
+
+/* Calls fn for each distinct valid bank u of line (a, i) with its multiplicity. */
+static void line_banks(const Module *m, int a, int i, int *stamp, int *cnt, int id,
+                       void (*fn)(void *ctx, int u, int a, int i, int k), void *ctx) {
+    const Device *dev = &m->dev;
+    const AttnTiles *t = &m->attns[a].tiles[i];
+    for (int j = 0; j < t->nbanks; j++) {
+        if (!bank_ok(dev, t->banks[j]))
+            continue;
+        int u = t->banks[j].ch * dev_banks(dev) + t->banks[j].bank;
+        if (stamp[u] != id) {
+            stamp[u] = id;
+            cnt[u] = 0;
+        }
+        cnt[u]++;
+    }
+    for (int j = 0; j < t->nbanks; j++) {
+        if (!bank_ok(dev, t->banks[j]))
+            continue;
+        int u = t->banks[j].ch * dev_banks(dev) + t->banks[j].bank;
+        if (cnt[u] > 0) {
+            fn(ctx, u, a, i, cnt[u]);
+            cnt[u] = 0;     /* once per bank */
+        }
+    }
+}
+
+static void count_entry(void *ctx, int u, int a, int i, int k) {
+    (void)a;
+    (void)i;
+    (void)k;
+    ((BankLines *)ctx)->start[u + 1]++;
+}
+
+typedef struct Fill {
+    BankLines *bl;
+    int *fill;
+} Fill;
+
+static void fill_entry(void *ctx, int u, int a, int i, int k) {
+    Fill *f = ctx;
+    int e = f->fill[u]++;
+    f->bl->entry[e][0] = a;
+    f->bl->entry[e][1] = i;
+    f->bl->entry[e][2] = k;
+}
+
+static bool bank_lines_build(V *v, const Module *m, BankLines *bl) {
+    const Device *dev = &m->dev;
+    int nb = dev_channels(dev) * dev_banks(dev);
+    memset(bl, 0, sizeof *bl);
+    bl->start = vmalloc(v, sizeof(int) * (size_t)(nb + 1));
+    int *stamp = vmalloc(v, sizeof(int) * (size_t)(2 * nb + 1)), *cnt = stamp ? stamp + nb : NULL;
+    int *fill = vmalloc(v, sizeof(int) * (size_t)(nb + 1));
+    if (!bl->start || !stamp || !fill)
+        goto fail;
+    memset(bl->start, 0, sizeof(int) * (size_t)(nb + 1));
+    for (int u = 0; u < nb; u++)
+        stamp[u] = -1;
+    int id = 0;
+    for (int a = 0; a < m->nattns; a++)
+        for (int i = 0; i < m->attns[a].ntiles; i++)
+            line_banks(m, a, i, stamp, cnt, id++, count_entry, bl);
+    for (int u = 0; u < nb; u++)
+        bl->start[u + 1] += bl->start[u];
+    bl->nentries = bl->start[nb];
+    bl->entry = vmalloc(v, sizeof(int[3]) * (size_t)(bl->nentries + 1));
+    if (!bl->entry)
+        goto fail;
+    memcpy(fill, bl->start, sizeof(int) * (size_t)(nb + 1));
+    Fill f = {bl, fill};
+    for (int u = 0; u < nb; u++)
+        stamp[u] = -1;
+    for (int a = 0; a < m->nattns; a++)
+        for (int i = 0; i < m->attns[a].ntiles; i++)
+            line_banks(m, a, i, stamp, cnt, id++, fill_entry, &f);
+    h2c_raw_free(fill, sizeof(int) * (size_t)(nb + 1));
+    h2c_raw_free(stamp, sizeof(int) * (size_t)(2 * nb + 1));
+    return true;
+fail:
+    h2c_raw_free(fill, sizeof(int) * (size_t)(nb + 1));
+    h2c_raw_free(stamp, sizeof(int) * (size_t)(2 * nb + 1));
+    h2c_raw_free(bl->start, sizeof(int) * (size_t)(nb + 1));
+    h2c_raw_free(bl->entry, sizeof(int[3]) * (size_t)(bl->nentries + 1));
+    memset(bl, 0, sizeof *bl);
+    return false;
+}
+
+static void bank_lines_free(const Module *m, BankLines *bl) {
+    int nb = dev_channels(&m->dev) * dev_banks(&m->dev);
+    h2c_raw_free(bl->start, sizeof(int) * (size_t)(nb + 1));
+    h2c_raw_free(bl->entry, sizeof(int[3]) * (size_t)(bl->nentries + 1));
 }
 
 /* A tensor tile in a bank's list. */
@@ -245,7 +369,12 @@ static void verify_banks(V *v) {
     size_t *cfill = NULL, *bfill = NULL;
     Interval *iv = NULL;
     size_t ivcap = 0, ctotal = 0, btotal = 0;
+    BankLines bl;
+    bool have_bl = false;
     if (!bstart)
+        goto out;
+    have_bl = bank_lines_build(v, m, &bl);
+    if (!have_bl)
         goto out;
     memset(cstart, 0, sizeof(size_t) * (size_t)(C + 1));
     memset(bstart, 0, sizeof(size_t) * (nb + 1));
@@ -294,7 +423,7 @@ static void verify_banks(V *v) {
         for (int b = 0; b < B; b++) {
             size_t k = (size_t)c * (size_t)B + (size_t)b;
             size_t ci = cstart[c], ce = cstart[c + 1], bi = bstart[k], be = bstart[k + 1];
-            size_t need = (ce - ci) + (be - bi);
+            size_t need = (ce - ci) + (be - bi) + (size_t)(bl.start[k + 1] - bl.start[k]);
             if (need > ivcap) {
                 Interval *n2 = h2c_raw_realloc(iv, sizeof(Interval) * ivcap, sizeof(Interval) * need);
                 if (!n2) {
@@ -314,10 +443,29 @@ static void verify_banks(V *v) {
                 used += (double)bytes;
                 if (p->offset < 0)
                     continue;
-                iv[niv++] = (Interval){p->offset, p->offset + bytes, r.t};
+                iv[niv++] = (Interval){p->offset, p->offset + bytes, r.t, -1, -1};
                 if ((double)(p->offset + bytes) > cap) {
                     VERR(v, T->loc, "tensor '%%%s': tile %d ends at byte %lld of bank ch%d.b%d, past its capacity of %.0f",
                          T->name, r.i, p->offset + bytes, c, b, cap);
+                    goto out;
+                }
+            }
+            /* the attention tiles lines with regions in this bank (k of them for a bank listed k times) */
+            bool attn_here = false;
+            for (int e = bl.start[k]; e < bl.start[k + 1]; e++) {
+                int a = bl.entry[e][0], i = bl.entry[e][1];
+                const AttnTiles *t = &m->attns[a].tiles[i];
+                long long bytes = attn_line_region(m, &m->attns[a], t) * (t->layers.hi - t->layers.lo) * bl.entry[e][2];
+                used += (double)bytes;
+                attn_here = true;
+                if (t->offset < 0)
+                    continue;
+                iv[niv++] = (Interval){t->offset, t->offset + bytes, -1, a, i};
+                if ((double)(t->offset + bytes) > cap) {
+                    VERR(v, t->loc.file ? t->loc : m->attns[a].loc,
+                         "attention %%%s: the tiles of head %d batch %d (layers %lld:%lld) end at byte %lld of bank "
+                         "ch%d.b%d, past its capacity of %.0f", m->phases[PH_DECODE].ops[m->attns[a].value_op].name,
+                         t->head, t->batch, t->layers.lo, t->layers.hi, t->offset + bytes, c, b, cap);
                     goto out;
                 }
             }
@@ -325,22 +473,30 @@ static void verify_banks(V *v) {
                 char u[64], kb[64];
                 unit_format(u, sizeof u, used, UK_BYTES);
                 unit_format(kb, sizeof kb, cap, UK_BYTES);
-                VERR(v, m->model.loc, "bank ch%d.b%d holds %s of tensors but has %s", c, b, u, kb);
+                VERR(v, m->model.loc, "bank ch%d.b%d holds %s of tensors%s but has %s", c, b, u,
+                     attn_here ? " and attention tiles" : "", kb);
                 goto out;
             }
             if (niv > 1)
                 qsort(iv, niv, sizeof *iv, cmp_interval);
             for (size_t i = 1; i < niv; i++)
                 if (iv[i].lo < iv[i - 1].hi) {
-                    VERR(v, m->tensors[iv[i].tensor].loc,
-                         "tensor '%%%s' overlaps tensor '%%%s' in bank ch%d.b%d (bytes %lld..%lld)",
-                         m->tensors[iv[i].tensor].name, m->tensors[iv[i - 1].tensor].name, c, b, iv[i].lo,
+                    char x[200], y[200];
+                    fmt_owner(x, sizeof x, m, &iv[i]);
+                    fmt_owner(y, sizeof y, m, &iv[i - 1]);
+                    const Interval *w = &iv[i];
+                    Loc at = w->tensor >= 0 ? m->tensors[w->tensor].loc
+                             : m->attns[w->attn].tiles[w->line].loc.file ? m->attns[w->attn].tiles[w->line].loc
+                                                                         : m->attns[w->attn].loc;
+                    VERR(v, at, "%s overlaps %s in bank ch%d.b%d (bytes %lld..%lld)", x, y, c, b, iv[i].lo,
                          iv[i - 1].hi);
                     goto out;
                 }
         }
     }
 out:
+    if (have_bl)
+        bank_lines_free(m, &bl);
     h2c_raw_free(iv, sizeof(Interval) * ivcap);
     h2c_raw_free(bfill, sizeof(size_t) * (nb + 1));
     h2c_raw_free(cfill, sizeof(size_t) * (size_t)(C + 1));
@@ -450,6 +606,253 @@ static void verify_tensors(V *v) {
     if (!v->ok)
         return;
     verify_banks(v);
+}
+
+/* ---------------------------------------------------------------- attention plans */
+
+typedef struct Cover {
+    int key1, key2;     /* head, batch (patterns: head, 0) */
+    long long lo, hi;   /* layers */
+    int line;
+} Cover;
+
+static int cmp_cover(const void *a, const void *b) {
+    const Cover *x = a, *y = b;
+    if (x->key1 != y->key1)
+        return x->key1 - y->key1;
+    if (x->key2 != y->key2)
+        return x->key2 - y->key2;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->line - y->line;
+}
+
+/* Every (key1, key2) of [0, n1) x [0, n2) has its layers [0, L) covered exactly once by the
+ * entries. what: "pattern" or "tiles line"; Errors name the first few gaps and overlaps. */
+static void check_streams(V *v, const Attention *a, const char *name, Cover *cv, int n, int n1, int n2, long long L,
+                          bool tiles) {
+    qsort(cv, (size_t)n, sizeof *cv, cmp_cover);
+    int errors = 0;
+    long long k1 = 0, k2 = 0;   /* the next (key1, key2) expected */
+    for (int i = 0; i <= n && errors < 3; i++) {
+        bool start = i == n || i == 0 || cv[i].key1 != cv[i - 1].key1 || cv[i].key2 != cv[i - 1].key2;
+        if (i > 0 && start && cv[i - 1].hi < L) {
+            /* the previous stream stops short */
+            if (tiles)
+                VERR(v, a->loc, "attention %%%s: head %d batch %d has no tiles line for layers %lld:%lld", name,
+                     cv[i - 1].key1, cv[i - 1].key2, cv[i - 1].hi, L);
+            else
+                VERR(v, a->loc, "attention %%%s: head %d has no pattern for layers %lld:%lld", name, cv[i - 1].key1,
+                     cv[i - 1].hi, L);
+            errors++;
+        }
+        if (i == n)
+            break;
+        if (start) {
+            /* streams skipped entirely before this one */
+            if ((cv[i].key1 > k1 || (cv[i].key1 == k1 && cv[i].key2 > k2)) && k1 < n1) {
+                if (tiles)
+                    VERR(v, a->loc, "attention %%%s: head %lld batch %lld has no tiles line", name, k1, k2);
+                else
+                    VERR(v, a->loc, "attention %%%s: head %lld has no pattern", name, k1);
+                errors++;
+            }
+            k1 = cv[i].key1;
+            k2 = cv[i].key2 + 1;
+            if (k2 == n2) {
+                k1++;
+                k2 = 0;
+            }
+            if (cv[i].lo > 0) {
+                if (tiles)
+                    VERR(v, a->loc, "attention %%%s: head %d batch %d has no tiles line for layers 0:%lld", name,
+                         cv[i].key1, cv[i].key2, cv[i].lo);
+                else
+                    VERR(v, a->loc, "attention %%%s: head %d has no pattern for layers 0:%lld", name, cv[i].key1,
+                         cv[i].lo);
+                errors++;
+            }
+            continue;
+        }
+        const Cover *p = &cv[i - 1], *c = &cv[i];
+        if (c->lo < p->hi) {
+            if (tiles)
+                VERR(v, a->tiles[c->line].loc.file ? a->tiles[c->line].loc : a->loc,
+                     "attention %%%s: head %d batch %d layer %lld is covered by two tiles lines", name, c->key1,
+                     c->key2, c->lo);
+            else
+                VERR(v, a->pats[c->line].loc.file ? a->pats[c->line].loc : a->loc,
+                     "attention %%%s: head %d layer %lld has two patterns", name, c->key1, c->lo);
+            errors++;
+        } else if (c->lo > p->hi) {
+            if (tiles)
+                VERR(v, a->loc, "attention %%%s: head %d batch %d has no tiles line for layers %lld:%lld", name,
+                     c->key1, c->key2, p->hi, c->lo);
+            else
+                VERR(v, a->loc, "attention %%%s: head %d has no pattern for layers %lld:%lld", name, c->key1, p->hi,
+                     c->lo);
+            errors++;
+        }
+    }
+    if (errors == 0 && k1 < n1 && (n > 0 || n1 > 0)) {
+        if (tiles)
+            VERR(v, a->loc, "attention %%%s: head %lld batch %lld has no tiles line", name, k1, k2);
+        else
+            VERR(v, a->loc, "attention %%%s: head %lld has no pattern", name, k1);
+    }
+}
+
+/* The NMP channels on which op runs near memory in decode (its nmp and pe tiles). */
+static ChanSet op_nmp_exec(const Op *op) {
+    ChanSet s = 0;
+    for (int i = 0; i < op->ntiles; i++)
+        if (op->tiles[i].exec.kind == EXEC_NMP || op->tiles[i].exec.kind == EXEC_PE)
+            s |= op->tiles[i].exec.chans;
+    return s;
+}
+
+static void verify_attention(V *v, int ai) {
+    const Module *m = v->m;
+    const Attention *a = &m->attns[ai];
+    const Phase *dc = &m->phases[PH_DECODE], *pf = &m->phases[PH_PREFILL];
+    const Device *dev = &m->dev;
+    if (a->value_op < 0 || a->value_op >= dc->nops || a->value_op >= pf->nops || a->score_op < 0 ||
+        a->score_op >= dc->nops || a->k_tensor < 0 || a->k_tensor >= m->ntensors || a->v_tensor < 0 ||
+        a->v_tensor >= m->ntensors)
+        h2c_unreachable("an attention names ops or tensors the module does not have");
+    const Op *val = &dc->ops[a->value_op], *sc = &dc->ops[a->score_op];
+    const char *name = val->name;
+    if (val->code != OP_ATTN_VALUE || sc->code != OP_ATTN_SCORE) {
+        VERR(v, a->loc, "attention %%%s: %%%s must be an attn_value and %%%s an attn_score", name, name, sc->name);
+        return;
+    }
+    int src = val->ninputs > 0 ? val->inputs[0] : -1;
+    if (src >= 0 && dc->ops[src].code == OP_SOFTMAX && dc->ops[src].ninputs == 1)
+        src = dc->ops[src].inputs[0];
+    if (src != a->score_op) {
+        VERR(v, a->loc, "attention %%%s: it does not read %%%s (directly or through a softmax)", name, sc->name);
+        return;
+    }
+    if (sc->tensor != a->k_tensor || val->tensor != a->v_tensor) {
+        VERR(v, a->loc, "attention %%%s: its caches are %%%s (read by %%%s) and %%%s (read by %%%s)", name,
+             sc->tensor >= 0 ? m->tensors[sc->tensor].name : "?", sc->name,
+             val->tensor >= 0 ? m->tensors[val->tensor].name : "?", name);
+        return;
+    }
+    for (int j = 0; j < ai; j++)
+        if (m->attns[j].value_op == a->value_op || m->attns[j].score_op == a->score_op ||
+            m->attns[j].k_tensor == a->k_tensor || m->attns[j].v_tensor == a->v_tensor)
+            VERR(v, a->loc, "attention %%%s: its ops or caches belong to another attention too", name);
+    for (int k = 0; k < 2 && a->ntiles > 0; k++) {   /* (no tiles yet: K and V keep their own) */
+        const Tensor *T = &m->tensors[k ? a->v_tensor : a->k_tensor];
+        if (T->ntiles)
+            VERR(v, T->loc.file ? T->loc : a->loc, "tensor '%%%s' has tiles, but attention %%%s places it", T->name,
+                 name);
+    }
+    long long L = m->model.layers;
+    int H = m->model.kv_heads, Bt = m->work.batch;
+    /* patterns */
+    int ncv = 0;
+    for (int i = 0; i < a->npats; i++)
+        ncv += a->pats[i].nheads;
+    Cover *cv = vmalloc(v, sizeof(Cover) * (size_t)(ncv + 1));
+    if (!cv)
+        return;
+    int k = 0;
+    bool lines_ok = true;
+    for (int i = 0; i < a->npats; i++) {
+        const AttnPatternLine *pl = &a->pats[i];
+        Loc at = pl->loc.file ? pl->loc : a->loc;
+        if (pl->layers.lo >= pl->layers.hi || pl->layers.hi > L) {
+            VERR(v, at, "attention %%%s: pattern layers %lld:%lld are empty or outside the model's %lld", name,
+                 pl->layers.lo, pl->layers.hi, L);
+            lines_ok = false;
+        }
+        for (int j = 0; j < pl->nheads; j++)
+            if (pl->heads[j] < 0 || pl->heads[j] >= H) {
+                VERR(v, at, "attention %%%s: head %d is outside the model's %d KV heads", name, pl->heads[j], H);
+                lines_ok = false;
+                break;
+            }
+        const Pattern *p = &pl->pat;
+        if (p->kind == PAT_STATIC && (p->sink < 0 || p->window < 0 || (long long)p->sink + p->window < 1))
+            VERR(v, at, "attention %%%s: a static pattern keeps at least one token (sink %d, window %d)", name, p->sink,
+                 p->window);
+        if (p->kind == PAT_DYNAMIC && (p->page < 1 || p->budget < p->page))
+            VERR(v, at, "attention %%%s: a dynamic pattern needs a page of at least 1 token and a budget of at least "
+                 "one page (page %d, budget %d)", name, p->page, p->budget);
+        for (int j = 0; j < pl->nheads; j++)
+            cv[k++] = (Cover){pl->heads[j], 0, pl->layers.lo, pl->layers.hi, i};
+    }
+    if (lines_ok)
+        check_streams(v, a, name, cv, k, H, 1, L, false);
+    h2c_raw_free(cv, sizeof(Cover) * (size_t)(ncv + 1));
+    /* tiles */
+    ChanSet val_nmp = op_nmp_exec(val);
+    cv = vmalloc(v, sizeof(Cover) * (size_t)(a->ntiles + 1));
+    if (!cv)
+        return;
+    k = 0;
+    lines_ok = true;
+    for (int i = 0; i < a->ntiles; i++) {
+        const AttnTiles *t = &a->tiles[i];
+        Loc at = t->loc.file ? t->loc : a->loc;
+        bool ok = true;
+        if (t->layers.lo >= t->layers.hi || t->layers.hi > L) {
+            VERR(v, at, "attention %%%s: tiles layers %lld:%lld are empty or outside the model's %lld", name,
+                 t->layers.lo, t->layers.hi, L);
+            ok = false;
+        }
+        if (t->head < 0 || t->head >= H || t->batch < 0 || t->batch >= Bt) {
+            VERR(v, at, "attention %%%s: head %d batch %d is outside the model's %d KV heads and the batch of %d", name,
+                 t->head, t->batch, H, Bt);
+            ok = false;
+        }
+        if (t->nbanks < 1) {
+            VERR(v, at, "attention %%%s: a tiles line needs at least one bank", name);
+            ok = false;
+        }
+        for (int j = 0; j < t->nbanks && ok; j++) {
+            BankRef b = t->banks[j];
+            if (!bank_ok(dev, b)) {
+                VERR(v, at, "attention %%%s: bank ch%d.b%d does not exist (the device has %d channels of %d banks)",
+                     name, b.ch, b.bank, dev_channels(dev), dev_banks(dev));
+                ok = false;
+            } else if (t->by.kind == EXEC_NONE && b.ch >= dev_nmp_channels(dev)) {
+                VERR(v, at, "attention %%%s: tile %d is in bank ch%d.b%d of a normal channel, which has no PE to "
+                     "compute it (co-placed tiles live on NMP channels 0..%d; write `by npu` for a tile the NPU "
+                     "reads)", name, j, b.ch, b.bank, dev_nmp_channels(dev) - 1);
+                ok = false;
+            } else if (t->by.kind == EXEC_NONE && val->ntiles > 0 && !(val_nmp & CHAN_BIT(b.ch))) {
+                VERR(v, at, "attention %%%s: tile %d is computed by the PE under ch%d.b%d, but %%%s does not run near "
+                     "memory on channel %d in decode", name, j, b.ch, b.bank, name, b.ch);
+                ok = false;
+            }
+        }
+        if (ok && t->by.kind == EXEC_PE) {
+            int c = __builtin_ctzll(t->by.chans);
+            if (chanset_count(t->by.chans) != 1 || c >= dev_nmp_channels(dev) || t->by.bank < 0 ||
+                t->by.bank >= dev_banks(dev)) {
+                VERR(v, at, "attention %%%s: `by ch%d.b%d` names a PE the device does not have", name, c, t->by.bank);
+                ok = false;
+            } else if (val->ntiles > 0 && !(val_nmp & t->by.chans)) {
+                VERR(v, at, "attention %%%s: its tiles are computed by the PE under ch%d.b%d, but %%%s does not run "
+                     "near memory on channel %d in decode", name, c, t->by.bank, name, c);
+                ok = false;
+            }
+        }
+        lines_ok &= ok;
+        if (ok)
+            cv[k++] = (Cover){t->head, t->batch, t->layers.lo, t->layers.hi, i};
+    }
+    if (lines_ok && a->ntiles > 0)     /* (no tiles lines: not tiled yet) */
+        check_streams(v, a, name, cv, k, H, Bt, L, true);
+    h2c_raw_free(cv, sizeof(Cover) * (size_t)(a->ntiles + 1));
+}
+
+static void verify_attentions(V *v) {
+    for (int i = 0; i < v->m->nattns; i++)
+        verify_attention(v, i);
 }
 
 /* ---------------------------------------------------------------- ops */
@@ -729,16 +1132,29 @@ static ChanSet tensor_channels(const Module *m, const Op *op) {
     return all;
 }
 
+/* Whether op (of the decode phase, or a copy of one) belongs to an attention with a plan: its score
+ * op, its value op or the softmax between them. */
+static bool op_planned(const Module *m, const Op *op) {
+    int i = ir_find_op(&m->phases[PH_DECODE], op->name);
+    return i >= 0 && ir_attention_of_op(m, i) >= 0;
+}
+
 /* The channels an op touches, storage and near-memory execution: its NMP channels, whether it
  * uses any normal channel, whether it uses any channel at all. */
 static void op_channels(const Module *m, const Op *op, ChanSet *nmp, bool *normal, bool *any) {
     /* a norm's scale and the embedding table are read by the NPU wherever they are: they take no
        part in the hierarchy's channel rules */
     bool counts = op->code != OP_NORM && op->code != OP_EMBEDDING;
-    ChanSet all = counts ? tensor_channels(m, op) : 0;
-    for (int i = 0; i < op->ntiles; i++)
+    /* an op of an attention with a plan keeps the channels its decode tiles give it: its near-memory
+       channels, and the normal ones if a part runs on the NPU (the plan lives inside them) */
+    bool planned = op_planned(m, op) && op->tensor >= 0;    /* (a softmax between uses none, as before) */
+    ChanSet all = counts && !planned ? tensor_channels(m, op) : 0;
+    for (int i = 0; i < op->ntiles; i++) {
         if (op->tiles[i].exec.kind == EXEC_NMP || op->tiles[i].exec.kind == EXEC_PE)
             all |= op->tiles[i].exec.chans;
+        else if (planned && op->tiles[i].exec.kind == EXEC_NPU)
+            all |= dev_normal_set(&m->dev);
+    }
     *nmp = all & dev_nmp_set(&m->dev);
     *normal = (all & dev_normal_set(&m->dev)) != 0;
     *any = all != 0;
@@ -838,7 +1254,9 @@ static void verify_dataflow_sorted(V *v, const Phase *ph, const DfKey *byp, cons
                 op_channels(m, op, &cn, &cx, &any);
                 pn |= cn;
                 pnorm |= cx;
-                ChanSet stored = op->code == OP_NORM || op->code == OP_EMBEDDING ? 0 : tensor_channels(m, op) & normset;
+                bool planned = op_planned(m, op);
+                ChanSet stored = op->code == OP_NORM || op->code == OP_EMBEDDING || planned
+                                     ? 0 : tensor_channels(m, op) & normset;
                 if (stored && stored != normset)
                     VERR(v, op_loc(ph, op), "%%%s uses some normal channels but not all; the normal channels "
                          "form one group", op->name);
@@ -969,6 +1387,7 @@ bool ir_verify(const Module *m, Diag *d) {
         return false;
     if (!verify_model(&v))
         return false;
+    verify_attentions(&v);
     verify_tensors(&v);
     for (int p = 0; p < PH_COUNT_; p++) {
         V one = {m, d, true};

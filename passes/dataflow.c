@@ -7,8 +7,8 @@
  * and execution tiles; weights and KV get tensor tiles on the channels that hold each share; prefill
  * runs on the NPU. When the plan is not proven optimal, a note at the model gives its gap to the
  * search's bound.
- * Requires: shapes. Replaces: every tensor tile and op tile. Maintains: shapes, locations.
- * Placement (offsets) runs after it. */
+ * Requires: shapes. Replaces: every tensor tile and op tile, and drops the attention plans (the
+ * sparsity passes make them again). Maintains: shapes, locations. Placement (offsets) runs after it. */
 #include "passes.h"
 
 #include <math.h>
@@ -261,6 +261,38 @@ bool df_plan_from_module(const Module *m, const DfProblem *p, DfPlan *plan, Diag
             a->exec = DF_EXEC_NPU;
             continue;
         }
+        int at = ir_attention_of_op(m, p->index[li]);
+        if (at >= 0) {
+            /* an attention plan: decode is priced from the plan; the assignment says where its K and
+               V live, which prefill streams them from */
+            const Attention *pl = &m->attns[at];
+            double on_nmp = 0, all = 0;
+            for (int j = 0; j < pl->ntiles; j++) {
+                const AttnTiles *t = &pl->tiles[j];
+                double size = (double)attn_line_region(m, pl, t) * (double)(t->layers.hi - t->layers.lo);
+                for (int b = 0; b < t->nbanks; b++) {
+                    all += size;
+                    if (t->banks[b].ch < dev_nmp_channels(&m->dev))
+                        on_nmp += size;
+                }
+            }
+            ChanSet chans = attn_channels(pl);
+            a->nmp = chans & dev_nmp_set(&m->dev);
+            a->normal = (chans & dev_normal_set(&m->dev)) != 0;
+            long long S = df_split_len(p, li);
+            if (a->nmp && a->normal && S > 1) {
+                long long sh = all > 0 ? (long long)(S * on_nmp / all + 0.5) : 1;
+                a->exec = DF_EXEC_MIX;
+                a->split = sh < 1 ? 1 : sh > S - 1 ? S - 1 : sh;
+            } else if (a->nmp) {
+                a->exec = DF_EXEC_NMP;
+                a->split = S;
+            } else {
+                a->exec = DF_EXEC_NPU;
+                a->normal = true;
+            }
+            continue;
+        }
         ir_op_storage(m, op, &a->nmp, &a->normal);
         const Tensor *t = op->tensor >= 0 ? &m->tensors[op->tensor] : NULL;
         for (int j = 0; t && j < t->ntiles; j++) {
@@ -334,6 +366,8 @@ static void report_gap(const Module *m, const SearchResult *r, const SearchOpts 
 
 bool pass_dataflow(Module *m, Diag *d) {
     const CostModel *cm = cost_model_get(m->cost_model);
+    /* a new mapping makes attention plans stale: pass_sparsity makes them again */
+    m->nattns = 0;
     bool search = m->dataflow == DF_DATA_CENTRIC || m->dataflow == DF_COMPUTE_CENTRIC;
     if (search && m->objective != OBJ_LATENCY && !cm->has_energy) {
         /* (h2c check refuses this in a .h2 file, and the command line --objective; IR text can still say it) */

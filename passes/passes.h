@@ -27,6 +27,47 @@ bool pass_shapes(Module *m, Diag *d);
 
 /* ---------------------------------------------------------------- placement.c */
 bool pass_placement(Module *m, Diag *d);
+/* The first free byte of each bank (top[c * banks + b]) once every tensor tile is allocated as the
+ * pass would allocate them (a tensor with no tiles striped over every bank), leaving out tensors
+ * skip_k and skip_v (-1: none); false if they do not fit. */
+bool placement_tensor_tops(const Module *m, int skip_k, int skip_v, long long *top);
+/* Gives an offset to each of a's tiles lines that has none, as the pass does: from the top of each
+ * bank down (widest lines first), each line at one offset in all its banks, below ceil[] (updated)
+ * and at or above floor[] (the tensors' top). False if a line does not fit (*bad: that line), or on
+ * exhausted memory (*bad = -1); offsets given before the failure stay. */
+bool placement_attention(const Module *m, Attention *a, long long *ceil, const long long *floor, int *bad);
+
+/* ---------------------------------------------------------------- sparsity.c, coplace.c, balance.c */
+bool pass_sparsity(Module *m, Diag *d);
+bool pass_coplace(Module *m, Diag *d);
+bool pass_balance(Module *m, Diag *d);
+
+/* ---------------------------------------------------------------- attnplan.c (not a pass)
+ * Tilings of an attention's streams over banks, shared by pass_coplace, pass_balance and the
+ * ablation of --report=attention (docs/sparsity.md §3-§4). */
+
+typedef enum AttnTiling {
+    TILING_HEAD_PER_PE,     /* each stream whole in one bank, its PE computes it (the dense HB baseline) */
+    TILING_NAIVE,           /* each stream striped over every usable bank, read by the NPU (no co-placement) */
+    TILING_COPLACE,         /* pass_coplace: static heads whole, dynamic over a page's banks, dense over all */
+    TILING_BALANCE,         /* pass_balance: tile counts and PEs chosen per layer class by the balancer */
+} AttnTiling;
+
+/* Whether decode op v is the value op of an attention (an attn_value reading an attn_score, directly
+ * or through a softmax): then a holds its ops, caches and location, and no lines. */
+bool attn_plan_find(const Module *m, int v, Attention *a);
+/* The NMP channels whose banks a's tiles are co-placed on: those its value op runs near memory on
+ * in decode (every NMP channel when the op is not mapped yet); 0: no PE (the NPU reads the tiles). */
+ChanSet attn_plan_channels(const Module *m, const Attention *a);
+/* Replaces a's patterns by one dense line over every layer and head (the dense baselines). */
+void attn_plan_dense(Arena *ar, const Module *m, Attention *a);
+/* Replaces a's tiles by the tiling `how` of its patterns, allocating in ar. TILING_BALANCE starts
+ * from `start`'s tiles (a co-placed tiling of the same patterns) and keeps them for a layer class
+ * where it finds nothing faster. False if the tiling cannot be made (no PE, or no room). */
+bool attn_plan_tile(Arena *ar, const Module *m, int index, Attention *a, AttnTiling how, const Attention *start);
+/* Whether a, as attention `index` of m, fits the banks beside the tensors and the other attentions
+ * as pass_placement would allocate it; if not, the reason in why. */
+bool attn_plan_fits(const Module *m, int index, const Attention *a, char *why, size_t n);
 
 /* ---------------------------------------------------------------- report.c (not a pass) */
 
@@ -34,6 +75,8 @@ typedef enum ReportKind {
     REPORT_NONE,        /* print nothing */
     REPORT_SUMMARY,     /* prefill, decode per step, total, energy by entry of the energy table */
     REPORT_OPS,         /* the summary, then a table per phase: each op's time, bytes, energy, units */
+    REPORT_ATTENTION,   /* the summary, then the attention plans layer by layer and the ablation of
+                           docs/sparsity.md §6: dense and sparse, placed naively, co-placed, balanced */
 } ReportKind;
 
 /* True if the module's plan can be priced (shapes, tiles on every op, every tensor placed); else

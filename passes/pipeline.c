@@ -12,11 +12,14 @@ const CostModel *cost_model_get(CostModelKind k) { return k == CM_ARTIFACT ? &co
 const Pass pass_table[] = {
     {"shapes", pass_shapes, "infer every op's iteration space and result shape in both phases"},
     {"dataflow", pass_dataflow, "choose each op's dataflow position, channels and NMP share (exact search), or a baseline mapping"},
+    {"sparsity", pass_sparsity, "give every decode attention head-wise patterns from the sparsity block (dense, static, dynamic)"},
+    {"coplace", pass_coplace, "put each attention's KV in the banks of the PEs that attend over it (co-placement)"},
+    {"balance", pass_balance, "cut each head's KV into tiles and spread them over PEs to minimise each layer's attention time"},
     {"placement", pass_placement, "place unplaced tensors (striped over all channels), unmapped ops (NPU); allocate bank offsets"},
 };
 const int pass_count = sizeof pass_table / sizeof pass_table[0];
 
-const char *const default_pipeline[] = {"shapes", "dataflow", "placement"};
+const char *const default_pipeline[] = {"shapes", "dataflow", "sparsity", "coplace", "balance", "placement"};
 const int default_pipeline_len = sizeof default_pipeline / sizeof default_pipeline[0];
 
 const Pass *pass_lookup(const char *name) {

@@ -76,7 +76,9 @@ static const char PIPELINE_OPTS[] =
     "  --no-verify         do not run the IR verifier between passes\n"
     "  --report[=KIND]     print the plan's cost to stderr: summary (prefill, decode, total, energy by\n"
     "                      component; compile prints it unless -q), ops (also a table of every op in\n"
-    "                      each phase: time, bytes moved, energy, where it runs), none\n"
+    "                      each phase: time, bytes moved, energy, where it runs), attention (also the\n"
+    "                      attention plans layer by layer and the dense/sparse, naive/co-placed/\n"
+    "                      balanced ablation), none\n"
     "  -o FILE             write the output to FILE instead of stdout (a file is replaced only when\n"
     "                      complete; a symbolic link is followed; a device or FIFO is written in place)\n";
 
@@ -218,8 +220,9 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             o->no_verify = true;
         } else if (pipeline && (strcmp(a, "--report") == 0 || strncmp(a, "--report=", 9) == 0)) {
             o->report = a[8] ? a + 9 : "summary";
-            if (strcmp(o->report, "summary") != 0 && strcmp(o->report, "ops") != 0 && strcmp(o->report, "none") != 0)
-                return usage_error(cmd->name, "unknown --report kind '%s' (summary, ops or none)", o->report);
+            if (strcmp(o->report, "summary") != 0 && strcmp(o->report, "ops") != 0 && strcmp(o->report, "none") != 0 &&
+                strcmp(o->report, "attention") != 0)
+                return usage_error(cmd->name, "unknown --report kind '%s' (summary, ops, attention or none)", o->report);
         } else if (pipeline && (v = opt_value(argc, argv, &i, "--emit"))) {
             o->emit = v;
         } else if ((pipeline || profile) && strcmp(a, "-o") == 0) {
@@ -357,7 +360,7 @@ static const Command commands[] = {
      "  --top K             show the K best designs (default 10)\n"
      "  --csv FILE          write every design of the space, one line each\n"
      "  --write-hw FILE.h2  write the best design as a hardware block h2c compile can take\n"
-     "  --write-ir FILE.h2ir  write the best design's IR (dataflow and placement)\n"
+     "  --write-ir FILE.h2ir  write the best design's IR (dataflow, attention plans and placement)\n"
      "  --objective NAME    latency, energy or edp (default: the explore block's, else latency)\n"
      "  --dataflow MODE     data-centric or compute-centric (default: the explore block's)\n"
      "  --splits SPACE      all (default) or artifact: only the artifact's MIX splits (also with --reproduce-h2llm)\n"
@@ -527,6 +530,7 @@ static int print_report(const Opts *o, const Module *m, Diag *d, ReportKind def)
     ReportKind k = !o->report ? def
                    : strcmp(o->report, "ops") == 0 ? REPORT_OPS
                    : strcmp(o->report, "summary") == 0 ? REPORT_SUMMARY
+                   : strcmp(o->report, "attention") == 0 ? REPORT_ATTENTION
                    : REPORT_NONE;
     char why[200];
     if (k == REPORT_NONE || (!o->report && !report_ready(m, why, sizeof why)))
@@ -932,9 +936,9 @@ static int cmd_explore(int argc, char **argv) {
                 for (int i = 0; i < HWF_COUNT_; i++)
                     m->dev.hw.locs[i] = NOLOC;
                 ir_device_build(&m->arena, &m->dev);
-                static const char *const passes[] = {"dataflow", "placement"};
+                static const char *const passes[] = {"dataflow", "sparsity", "coplace", "balance", "placement"};
                 PipelineOpts po = {NULL, NULL, false, false, true, stderr};
-                if (!pipeline_run(m, passes, 2, &po, &d) || !write_output(o.write_ir, write_ir, m))
+                if (!pipeline_run(m, passes, 5, &po, &d) || !write_output(o.write_ir, write_ir, m))
                     rc = 1;
             }
         }
