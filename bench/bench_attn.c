@@ -1,8 +1,8 @@
 /* bench_attn.c: the attention planning passes on a real model: lower a checked .h2, run shapes and
  * dataflow once, then time pass_sparsity, pass_coplace and pass_balance (which make the plan anew
  * each run) over R runs, and print the median and minimum of each and of the three together, with
- * the size of the plan. Default: examples/llama3-8b-long.h2, Llama-3-8B at a 128k-token context,
- * all 32 layers.
+ * the size of the plan. Default: examples/llama3-8b-longctx.h2 at workload lc128k, Llama-3-8B at a
+ * 128k-token context, all 32 layers, on the 64 GiB H2-LLM device.
  * usage: bench_attn [FILE.h2 [RUNS [WORKLOAD]]]     (exit 1 if a step fails) */
 #include "frontend.h"
 #include "passes.h"
@@ -23,13 +23,13 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    const char *file = argc > 1 ? argv[1] : "examples/llama3-8b-long.h2";
+    const char *file = argc > 1 ? argv[1] : "examples/llama3-8b-longctx.h2";
     int runs = argc > 2 ? atoi(argv[2]) : 20;
     if (runs < 1)
         runs = 1;
     Selection sel;
     memset(&sel, 0, sizeof sel);
-    sel.workload = argc > 3 ? argv[3] : NULL;
+    sel.workload = argc > 3 ? argv[3] : argc > 1 ? NULL : "lc128k";
     Diag d;
     diag_init(&d, stderr);
     Session s;

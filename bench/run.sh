@@ -28,7 +28,7 @@ echo "== IR: lower + default pipeline + print + re-parse of llama3-8b (bench_ir,
 
 echo
 echo "== attention plans: sparsity + coplace + balance for llama3-8b at 128k, all 32 layers (bench_attn, $reps runs)"
-"$build/bench/bench_attn" examples/llama3-8b-long.h2 "$reps"
+"$build/bench/bench_attn" examples/llama3-8b-longctx.h2 "$reps" lc128k
 
 echo
 echo "== kernels: decode GEMV and attention bandwidth, JIT vs STREAM triad vs gcc -O3 vs OpenBLAS (bench/kernels)"

@@ -279,22 +279,22 @@ static void print_num_set(FILE *out, const int *v, int n, bool braces) {
 }
 
 /* The bank list, in its order: runs of one channel with rising banks, and consecutive runs with the
- * same banks on rising channels written once, ch{0-5}.b{0-15} (channel-major). */
+ * same banks on rising channels written once, ch{0-5}.b{0-15} (channel-major). No allocation: a run
+ * is at most 1024 banks (a channel has no more), a group at most IR_MAX_CHANNELS channels. */
 void ir_print_banks(FILE *out, const BankRef *b, int n) {
-    int *chs = h2c_raw_alloc(sizeof(int) * (size_t)(n + 1)), *bks = h2c_raw_alloc(sizeof(int) * (size_t)(n + 1));
-    if (!chs || !bks)
-        h2c_unreachable("out of memory printing a bank list");
+    enum { MAX_RUN = 1024 };
+    int chs[IR_MAX_CHANNELS], bks[MAX_RUN];
     bool first = true;
     for (int i = 0; i < n;) {
         /* the run of channel b[i].ch */
         int e = i + 1;
-        while (e < n && b[e].ch == b[i].ch && b[e].bank > b[e - 1].bank)
+        while (e < n && e - i < MAX_RUN && b[e].ch == b[i].ch && b[e].bank > b[e - 1].bank)
             e++;
         int len = e - i, nch = 1;
         chs[0] = b[i].ch;
         /* more runs of the same banks on the next channels up */
         int k = e;
-        while (k + len <= n && b[k].ch > chs[nch - 1]) {
+        while (nch < IR_MAX_CHANNELS && k + len <= n && b[k].ch > chs[nch - 1]) {
             bool same = true;
             for (int j = 0; j < len && same; j++)
                 same = b[k + j].ch == b[k].ch && b[k + j].bank == b[i + j].bank;
@@ -314,8 +314,6 @@ void ir_print_banks(FILE *out, const BankRef *b, int n) {
         print_num_set(out, bks, len, false);
         i = k;
     }
-    h2c_raw_free(chs, sizeof(int) * (size_t)(n + 1));
-    h2c_raw_free(bks, sizeof(int) * (size_t)(n + 1));
 }
 
 static void print_layers(FILE *out, Range r) {

@@ -1135,8 +1135,19 @@ static ChanSet tensor_channels(const Module *m, const Op *op) {
 /* Whether op (of the decode phase, or a copy of one) belongs to an attention with a plan: its score
  * op, its value op or the softmax between them. */
 static bool op_planned(const Module *m, const Op *op) {
-    int i = ir_find_op(&m->phases[PH_DECODE], op->name);
-    return i >= 0 && ir_attention_of_op(m, i) >= 0;
+    const Phase *dc = &m->phases[PH_DECODE];
+    for (int i = 0; i < m->nattns; i++) {
+        const Attention *a = &m->attns[i];
+        if (a->ntiles == 0 || a->value_op < 0 || a->value_op >= dc->nops || a->score_op < 0 || a->score_op >= dc->nops)
+            continue;
+        const Op *v = &dc->ops[a->value_op];
+        if (strcmp(op->name, v->name) == 0 || strcmp(op->name, dc->ops[a->score_op].name) == 0)
+            return true;
+        int sm = v->ninputs > 0 ? v->inputs[0] : -1;
+        if (sm >= 0 && sm < dc->nops && dc->ops[sm].code == OP_SOFTMAX && strcmp(op->name, dc->ops[sm].name) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* The channels an op touches, storage and near-memory execution: its NMP channels, whether it

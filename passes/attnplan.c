@@ -111,36 +111,55 @@ static bool bank_limits(Arena *ar, const Module *m, int index, const Attention *
     return ok;
 }
 
-bool attn_plan_fits(const Module *m, int index, const Attention *a, char *why, size_t n) {
-    Arena ar;
-    arena_init(&ar);
+/* attn_plan_fits's work, in a scratch arena whose exhaustion the caller catches. */
+static int fits_in(Arena *ar, const Module *m, int index, const Attention *a, char *why, size_t n) {
     long long *top, *ceil;
-    bool ok = bank_limits(&ar, m, index, a, &top, &ceil);
-    if (!ok) {
+    if (!bank_limits(ar, m, index, a, &top, &ceil)) {
         snprintf(why, n, "the tensors and the other attentions fill the banks");
-    } else {
-        Attention copy = *a;
-        copy.tiles = ARENA_ARRAY(&ar, AttnTiles, a->ntiles + 1);
-        memcpy(copy.tiles, a->tiles, sizeof(AttnTiles) * (size_t)a->ntiles);
-        for (int j = 0; j < copy.ntiles; j++)
-            copy.tiles[j].offset = -1;
-        int bad = -1;
-        ok = placement_attention(m, &copy, ceil, top, &bad);
-        if (!ok && bad >= 0) {
-            const AttnTiles *t = &copy.tiles[bad];
-            char need[32], cap[32];
-            unit_format(need, sizeof need, (double)(attn_line_region(m, &copy, t) * (t->layers.hi - t->layers.lo)),
-                        UK_BYTES);
-            unit_format(cap, sizeof cap, m->dev.hw.bank_capacity, UK_BYTES);
-            snprintf(why, n, "the tiles of head %d batch %d (layers %lld:%lld, %s in each of %d bank%s) do not fit "
-                     "beside the weights in banks of %s", t->head, t->batch, t->layers.lo, t->layers.hi, need,
-                     t->nbanks, plural(t->nbanks), cap);
-        } else if (!ok) {
-            snprintf(why, n, "out of memory");
-        }
+        return 0;
     }
-    arena_free(&ar);
-    return ok;
+    Attention copy = *a;
+    copy.tiles = ARENA_ARRAY(ar, AttnTiles, a->ntiles + 1);
+    memcpy(copy.tiles, a->tiles, sizeof(AttnTiles) * (size_t)a->ntiles);
+    for (int j = 0; j < copy.ntiles; j++)
+        copy.tiles[j].offset = -1;
+    int bad = -1;
+    if (placement_attention(m, &copy, ceil, top, &bad))
+        return 1;
+    if (bad < 0) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    const AttnTiles *t = &copy.tiles[bad];
+    char need[32], cap[32];
+    unit_format(need, sizeof need, (double)(attn_line_region(m, &copy, t) * (t->layers.hi - t->layers.lo)), UK_BYTES);
+    unit_format(cap, sizeof cap, m->dev.hw.bank_capacity, UK_BYTES);
+    snprintf(why, n, "the tiles of head %d batch %d (layers %lld:%lld, %s in each of %d bank%s) do not fit beside the "
+             "weights in banks of %s", t->head, t->batch, t->layers.lo, t->layers.hi, need, t->nbanks,
+             plural(t->nbanks), cap);
+    return 0;
+}
+
+int attn_plan_fits(const Module *m, int index, const Attention *a, char *why, size_t n) {
+    /* the arena on the heap: nothing local changes between the setjmp and a longjmp */
+    Arena *const ar = h2c_raw_alloc(sizeof *ar);
+    if (!ar) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    arena_init(ar);
+    jmp_buf jb;
+    if (setjmp(jb)) {
+        arena_free(ar);
+        h2c_raw_free(ar, sizeof *ar);
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    ar->oom = &jb;
+    int r = fits_in(ar, m, index, a, why, n);
+    arena_free(ar);
+    h2c_raw_free(ar, sizeof *ar);
+    return r;
 }
 
 /* ---------------------------------------------------------------- patterns */

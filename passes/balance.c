@@ -18,7 +18,12 @@ bool pass_balance(Module *m, Diag *d) {
         char why[300];
         if (!attn_plan_tile(&m->arena, m, i, &cand, TILING_BALANCE, &start))
             continue;
-        if (!attn_plan_fits(m, i, &cand, why, sizeof why)) {
+        int fits = attn_plan_fits(m, i, &cand, why, sizeof why);
+        if (fits < 0) {
+            diag_error(d, NOLOC, "out of memory");
+            return false;
+        }
+        if (!fits) {
             diag_note(d, a->loc, "attention %%%s keeps its co-placed tiles: the balanced ones do not fit (%s)",
                       m->phases[PH_DECODE].ops[a->value_op].name, why);
             continue;

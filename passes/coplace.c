@@ -30,10 +30,14 @@ bool pass_coplace(Module *m, Diag *d) {
         m->tensors[a->k_tensor].ntiles = 0;
         m->tensors[a->v_tensor].ntiles = 0;
         char why[300];
+        int fits = 1;
         if (!attn_plan_tile(&m->arena, m, i, a, TILING_COPLACE, NULL)) {
             diag_error(d, a->loc, "attention %%%s: no banks to place its KV on", val->name);
             ok = false;
-        } else if (!attn_plan_fits(m, i, a, why, sizeof why)) {
+        } else if ((fits = attn_plan_fits(m, i, a, why, sizeof why)) < 0) {
+            diag_error(d, NOLOC, "out of memory");
+            ok = false;
+        } else if (!fits) {
             diag_error(d, a->loc, "attention %%%s: its co-placed KV does not fit: %s", val->name, why);
             diag_note(d, m->dev.hw.loc, "on device '%s'", m->dev.hw.name);
             ok = false;

@@ -66,8 +66,8 @@ void attn_plan_dense(Arena *ar, const Module *m, Attention *a);
  * where it finds nothing faster. False if the tiling cannot be made (no PE, or no room). */
 bool attn_plan_tile(Arena *ar, const Module *m, int index, Attention *a, AttnTiling how, const Attention *start);
 /* Whether a, as attention `index` of m, fits the banks beside the tensors and the other attentions
- * as pass_placement would allocate it; if not, the reason in why. */
-bool attn_plan_fits(const Module *m, int index, const Attention *a, char *why, size_t n);
+ * as pass_placement would allocate it: 1 yes, 0 no, -1 memory ran out; if not, the reason in why. */
+int attn_plan_fits(const Module *m, int index, const Attention *a, char *why, size_t n);
 
 /* ---------------------------------------------------------------- report.c (not a pass) */
 
@@ -82,6 +82,11 @@ typedef enum ReportKind {
 /* True if the module's plan can be priced (shapes, tiles on every op, every tensor placed); else
  * false with the reason in why. */
 bool report_ready(const Module *m, char *why, size_t n);
+/* The ablation hook of a sweep (ExploreOpts.ablation, search.h): at the point's workload, device
+ * and sparsity settings, the decode time and energy of the full sparse plan (the passes dataflow,
+ * sparsity, coplace, balance) and of the dense HB baseline (whole heads, one per PE); a side whose
+ * plan does not fit stays the dense plan's. Under the h2llm-artifact model it leaves both as they are. */
+bool report_ablation(const Module *m, const Hardware *hw, const Sparsity *sp, Ablation *out, Diag *d, void *ctx);
 /* Prices the module's own plan (its tiles and positions) with its cost model and prints the report.
  * False, with an error, if it cannot be priced. */
 bool report_print(FILE *out, const Module *m, ReportKind kind, Diag *d);

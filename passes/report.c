@@ -606,33 +606,55 @@ static bool build_variant(Arena *ar, const Module *m, const Variant *v, Attentio
             snprintf(why, wn, "no PE to compute on");
             return false;
         }
-        if (!attn_plan_fits(m, idx, a, why, wn))
+        if (attn_plan_fits(m, idx, a, why, wn) != 1)
             return false;
         if (v->balance) {
             Attention cand = *a;
             char w2[300];
-            if (attn_plan_tile(ar, m, idx, &cand, TILING_BALANCE, a) && attn_plan_fits(m, idx, &cand, w2, sizeof w2))
+            if (attn_plan_tile(ar, m, idx, &cand, TILING_BALANCE, a) && attn_plan_fits(m, idx, &cand, w2, sizeof w2) == 1)
                 *a = cand;
         }
     }
     return true;
 }
 
-static void print_ablation(FILE *out, const Module *m, const CostModel *cm, Diag *d) {
+static void ablation_in(FILE *out, const Module *m, const CostModel *cm, Arena *arp, Diag *d);
+
+/* The ablation table, its plans built in a scratch arena whose exhaustion ends it with a message. */
+static bool print_ablation(FILE *out, const Module *m, const CostModel *cm, Diag *d) {
+    Arena *const ar = h2c_raw_alloc(sizeof *ar);
+    if (!ar) {
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    arena_init(ar);
+    jmp_buf jb;
+    if (setjmp(jb)) {
+        arena_free(ar);
+        h2c_raw_free(ar, sizeof *ar);
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    ar->oom = &jb;
+    ablation_in(out, m, cm, ar, d);
+    arena_free(ar);
+    h2c_raw_free(ar, sizeof *ar);
+    return true;
+}
+
+static void ablation_in(FILE *out, const Module *m, const CostModel *cm, Arena *arp, Diag *d) {
     const Phase *dc = &m->phases[PH_DECODE];
-    Arena ar;
-    arena_init(&ar);
     int n = 0;
-    Attention *found = ARENA_ARRAY(&ar, Attention, dc->nops + 1);
+    Attention *found = ARENA_ARRAY(arp, Attention, dc->nops + 1);
     for (int v = 0; v < dc->nops; v++)
         if (attn_plan_find(m, v, &found[n]))
             n++;
     AttnFigures fig[5];
     memset(fig, 0, sizeof fig);
     for (int k = 0; k < 5; k++) {
-        Attention *att = ARENA_ARRAY(&ar, Attention, n + 1);
+        Attention *att = ARENA_ARRAY(arp, Attention, n + 1);
         memcpy(att, found, sizeof(Attention) * (size_t)n);
-        fig[k].fits = build_variant(&ar, m, &variants[k], att, n, fig[k].why, sizeof fig[k].why);
+        fig[k].fits = build_variant(arp, m, &variants[k], att, n, fig[k].why, sizeof fig[k].why);
         if (fig[k].fits)
             attn_figures(m, cm, att, n, &fig[k], d);
     }
@@ -705,7 +727,99 @@ static void print_ablation(FILE *out, const Module *m, const CostModel *cm, Diag
                  "block's\n  patterns, KV striped over the banks and read by the NPU; (d) co-placed (pass_coplace); "
                  "(e) balanced\n  (pass_balance), the compiled plan. Channel: channel.io + dram.on_die; MAC: pe.mac + "
                  "npu.mac\n");
-    arena_free(&ar);
+}
+
+/* ---------------------------------------------------------------- the sweep's ablation hook */
+
+/* Decode time (all steps) and decode energy of m with its attentions priced by att[0..n). */
+static bool decode_cost(const Module *m, const Attention *att, int n, double *time, double *energy, Diag *d) {
+    const CostModel *cm = cost_model_get(m->cost_model);
+    AttnCost **costs = h2c_raw_alloc(sizeof(AttnCost *) * (size_t)(n + 1));
+    ModuleCost *mc = h2c_raw_alloc(sizeof *mc);
+    bool ok = costs && mc;
+    if (costs)
+        memset(costs, 0, sizeof(AttnCost *) * (size_t)(n + 1));
+    for (int i = 0; ok && i < n; i++) {
+        costs[i] = att[i].ntiles > 0 ? attn_cost_new(m, &att[i]) : NULL;
+        ok = att[i].ntiles == 0 || costs[i];
+    }
+    if (!ok)
+        diag_error(d, NOLOC, "out of memory");
+    PlanSet ps = {att, costs, n};
+    if (ok)
+        ok = price_module(m, cm, &ps, mc, d);
+    if (ok) {
+        *time = mc->total.decode;
+        *energy = 0;
+        for (int s = 0; s < SCOPE_COUNT_; s++)
+            for (int i = 0; mc->sc[s].has && i < mc->sc[s].p.nops; i++)
+                *energy += energy_sum(mc->sc[s].det.op[PH_DECODE][i].energy);
+    }
+    for (int i = 0; costs && i < n; i++)
+        attn_cost_free(costs[i]);
+    h2c_raw_free(costs, sizeof(AttnCost *) * (size_t)(n + 1));
+    h2c_raw_free(mc, sizeof *mc);
+    return ok;
+}
+
+/* The sweep point's module (a copy) mapped, planned and priced: the full plan (patterns, co-placement,
+ * balance) and the dense HB baseline (whole heads, one per PE). A plan that does not fit leaves its
+ * side as explore set it (the dense plan's). */
+static bool ablate(Module *c, Ablation *out, Arena *ar, Diag *d) {
+    static const char *const passes[] = {"dataflow", "sparsity", "coplace", "balance"};
+    PipelineOpts po = {NULL, NULL, false, false, false, NULL};
+    Diag quiet;
+    diag_init_quiet(&quiet);
+    if (!pipeline_run(c, passes, 2, &po, d))
+        return false;
+    if (pipeline_run(c, passes + 2, 2, &po, &quiet) && c->nattns > 0) {
+        if (!decode_cost(c, c->attns, c->nattns, &out->full_decode, &out->full_energy, d))
+            return false;
+    }
+    const Phase *dc = &c->phases[PH_DECODE];
+    int n = 0;
+    Attention *att = ARENA_ARRAY(ar, Attention, dc->nops + 1);
+    for (int v = 0; v < dc->nops; v++)
+        if (attn_plan_find(c, v, &att[n]))
+            n++;
+    char why[300];
+    if (n > 0 && build_variant(ar, c, &variants[0], att, n, why, sizeof why))
+        return decode_cost(c, att, n, &out->base_decode, &out->base_energy, d);
+    return true;
+}
+
+bool report_ablation(const Module *m, const Hardware *hw, const Sparsity *sp, Ablation *out, Diag *d, void *ctx) {
+    (void)ctx;
+    if (m->cost_model != CM_H2C)
+        return true;    /* (the artifact's model prices dense attention only) */
+    Module *c = ir_module_copy(m, d);
+    Arena *const ar = c ? h2c_raw_alloc(sizeof *ar) : NULL;
+    if (!c || !ar) {
+        if (c)
+            diag_error(d, NOLOC, "out of memory");
+        ir_module_free(c);
+        return false;
+    }
+    arena_init(ar);
+    const char *name = c->dev.hw.name;
+    c->dev.hw = *hw;
+    c->dev.hw.name = name;
+    ir_device_build(&c->arena, &c->dev);
+    c->has_sparsity = true;
+    c->sparsity = *sp;
+    jmp_buf jb;
+    volatile bool ok = false;
+    if (!setjmp(jb)) {
+        ar->oom = &jb;
+        c->arena.oom = &jb;
+        ok = ablate(c, out, ar, d);
+    } else {
+        diag_error(d, NOLOC, "out of memory");
+    }
+    arena_free(ar);
+    h2c_raw_free(ar, sizeof *ar);
+    ir_module_free(c);
+    return ok;
 }
 
 bool report_print(FILE *out, const Module *m, ReportKind kind, Diag *d) {
@@ -754,7 +868,7 @@ bool report_print(FILE *out, const Module *m, ReportKind kind, Diag *d) {
             if (m->nattns == 0)
                 fprintf(out, "\nno attention plan: %s\n", m->has_sparsity ? "the sparsity passes have not run"
                                                                            : "the module has no sparsity block");
-            print_ablation(out, m, cm, d);
+            ok = print_ablation(out, m, cm, d);
         }
     }
     for (int i = 0; i < m->nattns; i++)

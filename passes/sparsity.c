@@ -1,30 +1,38 @@
 /* sparsity.c: pass_sparsity gives every decode attention a plan's patterns, head by head, from the
- * module's sparsity block (docs/sparsity.md §2): the first `dense_layers` layers dense; in the
- * others, by the block's mode, every head dense, static (sink + window) or dynamic (Quest pages),
- * or, in hybrid mode, round(static_heads x kv_heads) heads of each layer static, those the head
- * profile scores highest (ties by head index, so by (layer, head) overall), and the rest dynamic.
- * Consecutive layers with the same patterns share their lines.
+ * module's sparsity block (docs/sparsity.md §2): the scores of its head profile, if it names one
+ * (sparse_profile_load), and the rule of sparse_assign (sparse/profile.c): the first `dense_layers`
+ * layers dense; the other heads, by the block's mode, all dense, all static (sink + window), all
+ * dynamic (Quest pages), or, in hybrid mode, the ceil(static_heads x eligible) heads of lowest score
+ * static and the rest dynamic, ties by (layer, head). Consecutive layers with the same patterns share
+ * their lines.
  * Requires: nothing (an attention is an attn_value reading an attn_score, directly or through a
  * softmax). Replaces: the module's attention sections (their patterns; no tiles yet, so K and V
  * keep the dataflow's tensor tiles until pass_coplace). Without a sparsity block, or under the
- * h2llm-artifact cost model (which prices dense attention by the artifact's formulas), it makes none. */
+ * h2llm-artifact cost model (which prices dense attention by the artifact's formulas), it makes none.
+ * Fails if the profile cannot be read or does not fit the model (an error in the file). */
 #include "passes.h"
+#include "sparse.h"
 
-#include <math.h>
 #include <string.h>
 
-/* The head profile: a score per (layer, KV head), higher = better kept by the static pattern.
- * TODO(sparse-tools): return sparse_profile_load(sp->profile, layers, kv_heads, scores, at, d);
- * once sparse/profile.c lands. Until then every head scores the same and ties go by head index. */
-static bool load_profile(const Module *m, double *scores, Diag *d) {
+/* The head profile's scores, if the block names one: read from the file, a relative name taken
+ * from the directory of the .h2 file that names it (for IR text, the .h2 place it was compiled
+ * from, else the IR file's own). *have false: a uniform profile. */
+static bool load_profile(Module *m, double *scores, bool *have, Diag *d) {
     const Sparsity *sp = &m->sparsity;
-    long long n = (long long)m->model.layers * m->model.kv_heads;
-    for (long long i = 0; i < n; i++)
-        scores[i] = 1.0;
-    if (sp->profile)
-        diag_warning(d, sp->profile_loc.file ? sp->profile_loc : sp->loc,
-                     "the head profile '%s' is not read yet: every head scores the same, so the static heads are "
-                     "the lowest-numbered of each layer", sp->profile);
+    *have = false;
+    if (!sp->profile)
+        return true;
+    Loc at = sp->profile_loc.file ? sp->profile_loc : sp->loc;
+    if (at.file && at.file->ir_text) {
+        Loc origin = ir_origin(m, at);
+        if (origin.file)
+            at = origin;
+    }
+    const char *path = sparse_profile_path(&m->arena, sp->profile, at);
+    if (!sparse_profile_load(path, m->model.layers, m->model.kv_heads, scores, at, d))
+        return false;
+    *have = true;
     return true;
 }
 
@@ -45,42 +53,21 @@ bool pass_sparsity(Module *m, Diag *d) {
         return true;
     size_t n = (size_t)L * (size_t)H;
     double *score = h2c_raw_alloc(sizeof(double) * n);
+    SparsePattern *sel = h2c_raw_alloc(sizeof(SparsePattern) * n);
     Pattern *pat = h2c_raw_alloc(sizeof(Pattern) * n);
-    int *order = h2c_raw_alloc(sizeof(int) * (size_t)(H + 1));
-    bool ok = score && pat && order;
+    bool ok = score && sel && pat, have = false;
     if (!ok)
         diag_error(d, NOLOC, "out of memory");
     if (ok)
-        ok = load_profile(m, score, d);
+        ok = load_profile(m, score, &have, d);
+    if (ok && sparse_assign(sp, L, H, have ? score : NULL, sel) < 0) {
+        diag_error(d, NOLOC, "out of memory");
+        ok = false;
+    }
     Pattern dense = {PAT_DENSE, 0, 0, 0, 0}, stat = {PAT_STATIC, sp->sink, sp->window, 0, 0},
             dyn = {PAT_DYNAMIC, 0, 0, sp->page, sp->budget};
-    /* heads made static in each sparse layer of a hybrid block */
-    int nstatic = (int)floor(sp->static_heads * H + 0.5);
-    for (int l = 0; ok && l < L; l++) {
-        Pattern *row = &pat[(size_t)l * H];
-        if (l < sp->dense_layers || sp->mode == SP_DENSE) {
-            for (int h = 0; h < H; h++)
-                row[h] = dense;
-            continue;
-        }
-        if (sp->mode != SP_HYBRID) {
-            for (int h = 0; h < H; h++)
-                row[h] = sp->mode == SP_STATIC ? stat : dyn;
-            continue;
-        }
-        /* rank the layer's heads by score, highest first, ties to the lower head (insertion sort) */
-        const double *sc = &score[(size_t)l * H];
-        for (int h = 0; h < H; h++) {
-            int j = h;
-            while (j > 0 && sc[order[j - 1]] < sc[h]) {
-                order[j] = order[j - 1];
-                j--;
-            }
-            order[j] = h;
-        }
-        for (int k = 0; k < H; k++)
-            row[order[k]] = k < nstatic ? stat : dyn;
-    }
+    for (size_t i = 0; ok && i < n; i++)
+        pat[i] = sel[i] == SPAT_STATIC ? stat : sel[i] == SPAT_DYNAMIC ? dyn : dense;
     const Phase *dc = &m->phases[PH_DECODE];
     for (int v = 0; ok && v < dc->nops; v++) {
         Attention found;
@@ -121,7 +108,7 @@ bool pass_sparsity(Module *m, Diag *d) {
         }
     }
     h2c_raw_free(score, sizeof(double) * n);
+    h2c_raw_free(sel, sizeof(SparsePattern) * n);
     h2c_raw_free(pat, sizeof(Pattern) * n);
-    h2c_raw_free(order, sizeof(int) * (size_t)(H + 1));
     return ok;
 }

@@ -908,7 +908,7 @@ static int cmd_explore(int argc, char **argv) {
            sweep's ratios are 1 and say so */
         ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
                           .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress,
-                          .ablation = NULL, .ablation_ctx = NULL};
+                          .ablation = report_ablation, .ablation_ctx = NULL};
         if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
             eo.budget_from_block = true;
