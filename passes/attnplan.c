@@ -390,7 +390,7 @@ static bool balance_class(Arena *ar, const Module *m, Attention *a, const Attent
         for (int i = 0; i < ns; i++)
             add_line(ar, a, cls, sh[i], sb[i], old[i]->banks, old[i]->nbanks, old[i]->by);
     }
-    if (have || best.ntiles)
+    if (best.ntiles)    /* (a failed init leaves it NULL) */
         sparse_balance_plan_free(&best, st, ns);
     return take || old_ok;
 }
