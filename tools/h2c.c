@@ -1,6 +1,7 @@
 /* h2c.c: the command-line driver, a thin layer over libh2c. Each subcommand parses its options,
  * calls the library, and maps failure to an exit status: 0 ok, 1 user error, 2 usage error. */
 #include "artifact.h"
+#include "backend.h"
 #include "frontend.h"
 #include "ir.h"
 #include "passes.h"
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,7 @@ typedef struct Opts {
     int ninc;
     bool quiet;                 /* -q */
     bool werror;                /* -Werror */
+    bool jit;                   /* compile: --jit */
 } Opts;
 
 typedef struct Command {
@@ -79,8 +82,14 @@ static const char PIPELINE_OPTS[] =
     "                      each phase: time, bytes moved, energy, where it runs), attention (also the\n"
     "                      attention plans layer by layer and the dense/sparse, naive/co-placed/\n"
     "                      balanced ablation), none\n"
-    "  -o FILE             write the output to FILE instead of stdout (a file is replaced only when\n"
-    "                      complete; a symbolic link is followed; a device or FIFO is written in place)\n";
+    "  -o PATH             write the output to PATH instead of stdout (a file is replaced only when\n"
+    "                      complete; a symbolic link is followed; a device or FIFO is written in place); a\n"
+    "                      directory, or a PATH ending in '/' (made if missing), gets one file per --emit kind,\n"
+    "                      NAME.h2ir, NAME.schedule.json, NAME.kernels.c, ... (NAME: the input's base name)\n"
+    "  --jit               JIT-compile every kernel of the schedule for this host, to check they build, and\n"
+    "                      print how long it took on stderr (unless -q)\n"
+    "  --threads N         compile the kernels of --jit on N threads (default: one per processor); the files\n"
+    "                      written do not depend on it\n";
 
 static const char COMMON_OPTS[] =
     "  -I DIR              also look for imports in DIR\n"
@@ -124,17 +133,23 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
     bool explore = strcmp(cmd->name, "explore") == 0;
     bool profile = strcmp(cmd->name, "profile") == 0;
     bool front = strcmp(cmd->name, "opt") != 0;   /* reads .h2: imports, selection, warnings */
+    bool backend = pipeline;                      /* compile and opt write schedules and kernels */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if ((explore || backend) && (v = opt_value(argc, argv, &i, "--threads"))) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 1 || t > 64)
+                return usage_error(cmd->name, "--threads needs a number from 1 to 64, not '%s'", v);
+            o->threads = (int)t;
+            continue;
+        }
+        if (backend && strcmp(a, "--jit") == 0) {
+            o->jit = true;
+            continue;
+        }
         if (explore) {
-            if ((v = opt_value(argc, argv, &i, "--threads"))) {
-                char *end;
-                long t = strtol(v, &end, 10);
-                if (*end || t < 1 || t > 64)
-                    return usage_error(cmd->name, "--threads needs a number from 1 to 64, not '%s'", v);
-                o->threads = (int)t;
-                continue;
-            } else if ((v = opt_value(argc, argv, &i, "--budget"))) {
+            if ((v = opt_value(argc, argv, &i, "--budget"))) {
                 char *end;
                 double b = strtod(v, &end);
                 if (strcmp(end, "s") == 0 || !*end) {
@@ -340,7 +355,10 @@ static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
     {"dump-ast", "Print the syntax tree of a .h2 file and its imports (line:col, then the node).", "", cmd_dump_ast},
     {"compile", "Compile a .h2 file: lower it to the IR and run the pass pipeline.",
-     "  --emit=KIND         what to write: ir (default), dot (the layer graph for Graphviz), ast\n"
+     "  --emit=KINDS        what to write, a comma list: ir (the IR text; the default with -o FILE or no -o),\n"
+     "                      dot (the layer graph for Graphviz), ast, schedule (the JSON schedule,\n"
+     "                      docs/schedule.md), c and llvm (its kernels as C or LLVM IR); with -o DIR the\n"
+     "                      default is schedule,c: the schedule and its kernels in one folder\n"
      "  --dataflow=MODE     data-centric (default), compute-centric, or a baseline: npu-only, attn-nmp,\n"
      "                      attn-nmp-split, fc-nmp\n"
      "  --objective=NAME    latency (default), energy or edp\n"
@@ -348,7 +366,7 @@ static const Command commands[] = {
      "                      H2-LLM artifact's quantised ratios (i/kv, i/B, i/N), to compare within its space\n",
      cmd_compile},
     {"opt", "Run passes on IR text (.h2ir) and print the result; with no --passes, verify and re-print.",
-     "  --emit=KIND         what to write: ir (default) or dot (the layer graph for Graphviz)\n"
+     "  --emit=KINDS        what to write, a comma list: ir (default), dot, schedule, c, llvm (as for compile)\n"
      "  --dataflow=MODE     the module's dataflow mode for the dataflow pass (as for compile)\n"
      "  --objective=NAME    the module's objective for the dataflow pass: latency, energy or edp\n"
      "  --splits=SPACE      the module's split space for the dataflow pass: all or artifact\n",
@@ -538,24 +556,283 @@ static int print_report(const Opts *o, const Module *m, Diag *d, ReportKind def)
     return report_print(stderr, m, k, d) ? 0 : 1;
 }
 
+/* ---------------------------------------------------------------- --emit, output folders, the backend */
+
+typedef enum EmitKind { EM_IR, EM_DOT, EM_AST, EM_SCHEDULE, EM_C, EM_LLVM, EM_COUNT_ } EmitKind;
+static const char *const emit_names[EM_COUNT_] = {"ir", "dot", "ast", "schedule", "c", "llvm"};
+static const char *const emit_exts[EM_COUNT_] = {".h2ir", ".dot", ".ast", ".schedule.json", ".kernels.c",
+                                                 ".kernels.ll"};
+#define EM_BIT(k) (1u << (k))
+#define EM_BACKEND (EM_BIT(EM_SCHEDULE) | EM_BIT(EM_C) | EM_BIT(EM_LLVM))
+
+/* -o names a folder: an existing directory, or a path ending in '/'. */
+static bool output_is_dir(const char *p) {
+    if (!p || !*p)
+        return false;
+    if (p[strlen(p) - 1] == '/')
+        return true;
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --emit's comma list as a mask of EM_BIT()s; 0 after a usage error (*rc set). */
+static unsigned parse_emit(const char *cmd, const Opts *o, bool ast_ok, int *rc) {
+    bool dir = output_is_dir(o->output);
+    if (!o->emit)
+        return dir ? EM_BIT(EM_SCHEDULE) | EM_BIT(EM_C) : EM_BIT(EM_IR);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", o->emit);
+    unsigned mask = 0;
+    for (char *p = buf, *next; p; p = next) {
+        next = strchr(p, ',');
+        if (next)
+            *next++ = 0;
+        int k;
+        for (k = 0; k < EM_COUNT_ && strcmp(p, emit_names[k]) != 0; k++) {
+        }
+        if (k == EM_COUNT_ || (k == EM_AST && !ast_ok)) {
+            *rc = usage_error(cmd, "unknown --emit kind '%s' (%s)", p,
+                              ast_ok ? "ir, dot, ast, schedule, c or llvm" : "ir, dot, schedule, c or llvm");
+            return 0;
+        }
+        mask |= EM_BIT(k);
+    }
+    if ((mask & EM_BIT(EM_AST)) && mask != EM_BIT(EM_AST)) {
+        *rc = usage_error(cmd, "--emit=ast takes no other kind");
+        return 0;
+    }
+    if (!dir && (mask & (mask - 1))) {
+        *rc = usage_error(cmd, "--emit=%s names several kinds: -o must name a folder (a directory, or a path ending "
+                               "in '/')", o->emit);
+        return 0;
+    }
+    return mask;
+}
+
+/* The files' base name: the input's, without its folder and its .h2 or .h2ir. */
+static void unit_name(const char *input, char *out, size_t n) {
+    const char *slash = strrchr(input, '/'), *base = slash ? slash + 1 : input;
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".h2ir") == 0)
+        len -= 5;
+    else if (len > 3 && strcmp(base + len - 3, ".h2") == 0)
+        len -= 3;
+    snprintf(out, n, "%.*s", (int)len, base);
+}
+
+/* The folder of -o DIR/, made if missing (its parent must exist). */
+static bool make_output_dir(const char *path, Diag *d) {
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return true;
+        diag_error(d, NOLOC, "cannot write into '%s': not a directory", path);
+        return false;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+        dir[n - 1] = 0;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        diag_error(d, NOLOC, "cannot make the directory '%s': %s", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+typedef struct Text {
+    const char *text;
+    size_t len;
+} Text;
+
+static void write_text(FILE *out, const void *ctx) {
+    const Text *t = ctx;
+    fwrite(t->text, 1, t->len, out);
+}
+
+/* The kernels of a schedule through a target, into memory first, so that a file is written only
+ * when the whole unit was made. */
+static bool write_kernels(const KernelTarget *t, const char *path, const char *unit, const Schedule *s, Diag *d) {
+    int n;
+    const KernelDesc *descs = be_schedule_kernels(s, &n);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) {
+        diag_error(d, NOLOC, "out of memory");
+        return false;
+    }
+    KernelOptions ko = {0};
+    bool ok = be_emit_kernels(t, mem, unit, descs, n, &ko, d);
+    ok = fclose(mem) == 0 && ok;
+    if (ok) {
+        Text tx = {buf, len};
+        ok = outfile_write(path, write_text, &tx, d);
+    }
+    free(buf);
+    return ok;
+}
+
+typedef struct JitJob {
+    KernelDesc *descs;
+    int n;
+    Diag d;
+    char *msgs;         /* its diagnostics, printed after the join */
+    size_t len;
+    FILE *f;
+    KernelJit *jit;
+} JitJob;
+
+static void *jit_thread(void *p) {
+    JitJob *j = p;
+    KernelOptions ko = {0};
+    j->jit = be_jit_compile(j->descs, j->n, &ko, &j->d);
+    return NULL;
+}
+
+/* --jit: every kernel of the schedule JIT-compiled for this host, on `threads` threads, each a module
+ * of every threads-th kernel. */
+static bool jit_check(const Schedule *s, int threads, bool quiet, Diag *d) {
+    int n;
+    const KernelDesc *descs = be_schedule_kernels(s, &n);
+    if (threads > n)
+        threads = n > 0 ? n : 1;
+    JitJob jobs[64];
+    memset(jobs, 0, sizeof jobs);
+    double t0 = h2c_seconds();
+    bool ok = true;
+    for (int t = 0; t < threads; t++) {
+        JitJob *j = &jobs[t];
+        j->descs = h2c_raw_alloc(sizeof *j->descs * (size_t)(n / threads + 1));
+        j->f = open_memstream(&j->msgs, &j->len);
+        if (!j->descs || !j->f) {
+            diag_error(d, NOLOC, "out of memory");
+            ok = false;
+            break;
+        }
+        diag_init(&j->d, j->f);
+        for (int i = t; i < n; i += threads)
+            j->descs[j->n++] = descs[i];
+    }
+    pthread_t tid[64];
+    bool started[64] = {false};
+    for (int t = 1; t < threads && ok; t++)
+        started[t] = pthread_create(&tid[t], NULL, jit_thread, &jobs[t]) == 0;
+    if (ok)
+        jit_thread(&jobs[0]);
+    for (int t = 1; t < threads; t++)
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else if (ok)
+            jit_thread(&jobs[t]);
+    double wall = h2c_seconds() - t0;
+    const char *host = NULL;
+    for (int t = 0; t < threads; t++) {
+        JitJob *j = &jobs[t];
+        if (j->f)
+            fclose(j->f);
+        if (j->msgs && j->len)
+            fputs(j->msgs, stderr);
+        d->errors += j->d.errors;
+        if (ok && !j->jit)
+            ok = false;
+        if (j->jit && !host)
+            host = be_jit_target(j->jit);
+        if (!quiet && t + 1 == threads && ok)
+            fprintf(stderr, "jit: %d kernel%s in %d module%s on %d thread%s: %.3f s wall (%s)\n", n, plural(n), threads,
+                    plural(threads), threads, plural(threads), wall, host ? host : "");
+    }
+    for (int t = 0; t < threads; t++) {
+        be_jit_free(jobs[t].jit);
+        h2c_raw_free(jobs[t].descs, sizeof *jobs[t].descs * (size_t)(n / threads + 1));
+        free(jobs[t].msgs);
+    }
+    return ok;
+}
+
+/* Writes what --emit asks for: to -o FILE or stdout, or one file per kind into -o DIR. */
+static int write_outputs(const Opts *o, Module *m, unsigned mask, Diag *d) {
+    bool dir = output_is_dir(o->output);
+    if (dir && !make_output_dir(o->output, d))
+        return 1;
+    char name[256];
+    unit_name(o->file, name, sizeof name);
+    Schedule *s = NULL;
+    if ((mask & EM_BACKEND) || o->jit) {
+        s = be_schedule_build(m, name, d);
+        if (!s)
+            return 1;
+    }
+    bool ok = true;
+    for (int k = 0; k < EM_COUNT_ && ok; k++) {
+        if (!(mask & EM_BIT(k)))
+            continue;
+        char path[PATH_MAX];
+        const char *p = o->output;
+        if (dir) {
+            size_t n = strlen(o->output);
+            snprintf(path, sizeof path, "%s%s%s%s", o->output, n && o->output[n - 1] == '/' ? "" : "/", name,
+                     emit_exts[k]);
+            p = path;
+        }
+        switch ((EmitKind)k) {
+        case EM_IR: ok = write_output(p, write_ir, m); break;
+        case EM_DOT: ok = write_output(p, write_dot, m); break;
+        case EM_SCHEDULE: {
+            JsonText t;
+            if (!be_schedule_render(s, &t)) {
+                diag_error(d, NOLOC, "out of memory");
+                ok = false;
+                break;
+            }
+            Text tx = {t.text, t.len};
+            ok = outfile_write(p, write_text, &tx, d);
+            be_json_text_free(&t);
+            break;
+        }
+        case EM_C: ok = write_kernels(&be_target_c, p, name, s, d); break;
+        case EM_LLVM: ok = write_kernels(&be_target_llvm, p, name, s, d); break;
+        case EM_AST:
+        case EM_COUNT_: break;
+        }
+    }
+    if (ok && o->jit) {
+        int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        ok = jit_check(s, threads < 1 ? 1 : threads > 64 ? 64 : threads, o->quiet, d);
+    }
+    be_schedule_free(s);
+    return ok ? 0 : 1;
+}
+
 static int cmd_compile(int argc, char **argv) {
     const Command *cmd = command_named("compile");
     Opts o;
     int rc = parse_common(cmd, argc, argv, &o, true);
     if (rc >= 0)
         return rc;
-    const char *emit = o.emit ? o.emit : "ir";
-    if (strcmp(emit, "ir") != 0 && strcmp(emit, "dot") != 0 && strcmp(emit, "ast") != 0)
-        return usage_error(cmd->name, "unknown --emit kind '%s' (ir, dot or ast)", emit);
+    unsigned mask = parse_emit(cmd->name, &o, true, &rc);
+    if (!mask)
+        return rc;
     Diag d;
     Session s;
-    if (strcmp(emit, "ast") == 0) {
+    if (mask == EM_BIT(EM_AST)) {
         diag_init(&d, stderr);
         session_init(&s, &d);
         s.include_dirs = o.incs;
         s.ninclude = o.ninc;
         AstFile *root = fe_load(&s, o.file);
-        rc = root && d.errors == 0 && write_output(o.output, write_ast, root) ? 0 : 1;
+        const char *path = o.output;
+        char buf[PATH_MAX], name[256];
+        if (output_is_dir(o.output)) {
+            unit_name(o.file, name, sizeof name);
+            size_t n = strlen(o.output);
+            snprintf(buf, sizeof buf, "%s%s%s.ast", o.output, n && o.output[n - 1] == '/' ? "" : "/", name);
+            path = buf;
+        }
+        rc = root && d.errors == 0 && (!output_is_dir(o.output) || make_output_dir(o.output, &d)) &&
+                     write_output(path, write_ast, root)
+                 ? 0
+                 : 1;
         session_free(&s);
         return rc;
     }
@@ -564,7 +841,7 @@ static int cmd_compile(int argc, char **argv) {
     if (m) {
         rc = run_pipeline(cmd->name, m, &o, &d, true);
         if (rc == 0)
-            rc = write_output(o.output, strcmp(emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+            rc = write_outputs(&o, m, mask, &d);
         if (rc == 0)
             rc = print_report(&o, m, &d, o.quiet ? REPORT_NONE : REPORT_SUMMARY);
         ir_module_free(m);
@@ -581,8 +858,9 @@ static int cmd_opt(int argc, char **argv) {
     int rc = parse_common(cmd, argc, argv, &o, true);
     if (rc >= 0)
         return rc;
-    if (o.emit && strcmp(o.emit, "ir") != 0 && strcmp(o.emit, "dot") != 0)
-        return usage_error(cmd->name, "unknown --emit kind '%s' (ir or dot)", o.emit);
+    unsigned mask = parse_emit(cmd->name, &o, false, &rc);
+    if (!mask)
+        return rc;
     Diag d;
     diag_init(&d, stderr);
     Arena text;
@@ -598,7 +876,7 @@ static int cmd_opt(int argc, char **argv) {
     }
     rc = run_pipeline(cmd->name, m, &o, &d, false);
     if (rc == 0)
-        rc = write_output(o.output, o.emit && strcmp(o.emit, "dot") == 0 ? write_dot : write_ir, m) ? 0 : 1;
+        rc = write_outputs(&o, m, mask, &d);
     if (rc == 0)
         rc = print_report(&o, m, &d, REPORT_NONE);
     ir_module_free(m);
