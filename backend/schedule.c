@@ -965,11 +965,11 @@ static void emit_kv_append(Gen *g, int tensor, NBuf *src) {
             add_num(g->cj, "tile", k);
             long long off = t->h0 * D * 4 + (long long)t->b0 * s * W;
             cJSON_AddItemToObject(g->cj, "src", ref_npu(g, src, off, g->rows * W - off));
-            cJSON_AddItemToObject(g->cj, "first", expr_json(first));
-            cJSON_AddItemToObject(g->cj, "count", expr_json(count));
             add_num(g->cj, "head_stride", (double)(D * 4));
             add_num(g->cj, "batch_stride", (double)(s * W));
             add_num(g->cj, "token_stride", (double)W);
+            cJSON_AddItemToObject(g->cj, "first", expr_json(first));
+            cJSON_AddItemToObject(g->cj, "count", expr_json(count));
             double e = t_channel(g, (double)(pairs * s * t->row_bytes) * held / t->nbanks);
             cmd_end(g, e, e);
         }
@@ -1457,7 +1457,7 @@ static void cost_ops(Gen *g, PhaseKind pk, OpEst *est) {
             continue;
         DfProblem *p = ARENA_NEW(g->a, DfProblem);
         DfPlan *plan = ARENA_NEW(g->a, DfPlan);
-        if (!df_problem_scope(g->m, cm, (OpScope)sc, p, &quiet) || p->nops == 0 || !df_plan_from_module(g->m, p, plan))
+        if (!df_problem_scope(g->m, cm, (OpScope)sc, p, &quiet) || p->nops == 0 || !df_plan_from_module(g->m, p, plan, &quiet))
             continue;
         p->layers = 1;
         for (int w = 0; w < 2; w++) {

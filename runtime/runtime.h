@@ -1,6 +1,9 @@
-/* runtime.h: h2c's reference runtime, plain-C numerics that compiled schedules and the emulator
- * are checked against. It needs libc and libm only: nothing of the compiler (no IR, no AST), so
- * a generated program can link it alone (CMake target h2c_runtime). */
+/* runtime.h: h2c's runtime: the reader of a compiled schedule (sched_read.c, with its canonical
+ * writer sched_write.c; docs/schedule.md), the plain-C reference numerics and forward pass that
+ * schedules and the emulator are checked against (attn_ref.c, forward.c), and checkpoints
+ * (safetensors.c, hfmap.c). Nothing of the compiler (no IR, no AST): it builds on the ground floor
+ * (support.h), cJSON, and the kernel library's descriptions (kernels.h), so a program that runs
+ * schedules links h2c_runtime without the compiler. */
 #ifndef H2C_RUNTIME_H
 #define H2C_RUNTIME_H
 
@@ -8,6 +11,248 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "kernels.h"
+#include "support.h"
+
+/* ---------------------------------------------------------------- sched_read.c
+ * A schedule as the runtime holds it: every field of the JSON document (docs/schedule.md), checked.
+ * Everything lives in the schedule's arena. */
+
+#define RT_SCHED_VERSION 1
+#define RT_SCHED_MAX_BYTES (1LL << 30)      /* a larger file is refused */
+#define RT_SCHED_MAX_DEPTH 32               /* deeper nesting is refused before parsing */
+#define RT_SCHED_MAX_COUNT (1 << 24)        /* elements of any array */
+
+typedef enum RtSpace {
+    RT_AT_NPU,          /* the NPU's scratch (its SRAM and what spills from it) */
+    RT_AT_PE,           /* the scratch of the PE that runs the command (or of the PEs a transfer names) */
+    RT_AT_BANK,         /* a DRAM bank */
+} RtSpace;
+
+/* A buffer a command reads or writes. */
+typedef struct RtRef {
+    bool null;          /* an unused kernel buffer slot */
+    RtSpace at;
+    int channel, bank;  /* RT_AT_BANK */
+    int64_t addr;       /* in layer l of a layer body: addr + l * layer_stride */
+    int64_t layer_stride;   /* RT_AT_BANK */
+    int64_t bytes;      /* bytes the command may touch from addr (one repetition's) */
+} RtRef;
+
+/* An integer of the context: floor((ctx * ctx_coef + plus) / div); a constant when ctx_coef is 0. */
+typedef struct RtExpr {
+    int64_t ctx, plus, div;
+} RtExpr;
+
+/* Seconds (or joules) at a context: ctx * c + plus; a number when ctx is 0. */
+typedef struct RtEst {
+    double ctx, plus;
+} RtEst;
+
+typedef enum RtCmdKind {
+    RT_LOAD,            /* bank -> NPU scratch, on the bank's channel link */
+    RT_STORE,           /* NPU scratch -> bank, on the bank's channel link */
+    RT_COPY,            /* within the NPU's (or a PE's) scratch, strided, optionally narrowing fp32 to fp16 */
+    RT_TRANSFER,        /* NPU scratch <-> PE scratch, on the channel's transfer link */
+    RT_KERNEL,          /* a call of a kernel of the table */
+    RT_KV_APPEND,       /* the step's new K or V rows into a KV tile's banks, on a channel link */
+    RT_KV_LOAD,         /* a KV tile's tokens [first, first+count) of some pairs into NPU scratch */
+    RT_GATHER,          /* rows of an embedding table, by token id, into NPU scratch */
+    RT_CMD_COUNT_
+} RtCmdKind;
+extern const char *const rt_cmd_names[RT_CMD_COUNT_];
+
+typedef struct RtCmd {
+    int id;
+    RtCmdKind kind;
+    int op;                 /* the phase's op it belongs to, or -1 */
+    int *deps, ndeps;       /* ids of commands of the same body it waits for */
+    RtEst est;              /* the cost model's estimate, seconds */
+    /* moves (load, store, copy, transfer) */
+    RtRef src, dst;         /* also kv_append's src, kv_load's and gather's dst */
+    int64_t rows, row_bytes, src_stride, dst_stride;
+    bool cvt;               /* copy: fp32 rows narrowed to fp16 */
+    int *pes, npes;         /* transfer: the PE units written to, or read from (one) */
+    /* kernel */
+    int kernel;
+    RtRef bufs[KERNEL_MAX_BUFS];
+    int nbufs;
+    RtExpr args[KERNEL_MAX_ARGS];
+    int nargs;
+    int64_t repeat;         /* 1, or the command stands for `repeat` commands ... */
+    int64_t strides[KERNEL_MAX_BUFS];   /* ... the i-th with reference k advanced by i * strides[k] */
+    int nstrides;
+    /* kv_append, kv_load, gather */
+    int tensor, tile;
+    RtExpr first, count;    /* tokens [first, first + count) */
+    int64_t head_stride, batch_stride, token_stride;    /* kv_append: the source row of (h, b, t) */
+    int64_t pairs[2];       /* kv_load: the tile's pairs [pairs[0], pairs[1]) */
+    int64_t pair_stride;    /* kv_load */
+    RtRef ids;              /* gather: the token ids, i32 */
+} RtCmd;
+
+typedef struct RtStream {
+    bool link;              /* a link's stream (else a unit's) */
+    int id;                 /* the unit or link */
+    RtCmd *cmds;
+    int ncmds;
+} RtStream;
+
+typedef struct RtBody {
+    int repeat;             /* 1, or the layer count */
+    int ncmds;              /* commands, all streams */
+    RtStream *streams;
+    int nstreams;
+} RtBody;
+
+typedef struct RtSchedOp {
+    const char *name, *kind, *scope, *runs;
+    int into;               /* runs "fused": the op whose commands compute it; else -1 */
+    bool has_est;
+    RtEst npu, nmp, energy; /* the cost model: one layer, one step */
+} RtSchedOp;
+
+typedef struct RtConst {
+    RtRef ref;
+    bool iota;              /* i32 0, 1, 2, ...; else every f32 is `fill` */
+    double fill;
+} RtConst;
+
+typedef enum RtSchedScope { RT_SCHED_PROLOGUE, RT_SCHED_LAYER, RT_SCHED_EPILOGUE, RT_SCHED_SCOPE_COUNT_ } RtSchedScope;
+extern const char *const rt_sched_scope_names[RT_SCHED_SCOPE_COUNT_];
+
+typedef struct RtPhase {
+    int tokens, rows, steps;
+    int64_t ctx_first, ctx_last, ctx_max;   /* the schedule is valid for every context in [first, max] */
+    int64_t npu_scratch, pe_scratch;        /* bytes */
+    bool has_tokens, has_x_in, has_positions, has_logits, has_x_out;
+    RtRef in_tokens, in_x, in_positions, out_logits, out_x;
+    RtConst *consts;
+    int nconsts;
+    RtSchedOp *ops;
+    int nops;
+    RtBody body[RT_SCHED_SCOPE_COUNT_];
+} RtPhase;
+
+typedef enum RtLayout { RT_ROWS, RT_VECTOR, RT_TOKENS, RT_LAYOUT_COUNT_ } RtLayout;
+
+typedef struct RtRegion {
+    int channel, bank;
+    int64_t addr, stride, bytes;
+    int64_t lo, hi;         /* rows, elements, or the residue (lo; hi = lo + 1) */
+} RtRegion;
+
+typedef struct RtTile {
+    int64_t box[4][2];
+    RtLayout layout;
+    KernelDType dtype;
+    int64_t row_bytes, k, scale_bytes, group;
+    bool bias;
+    int64_t lo, hi;                 /* rows or elements */
+    int64_t heads[2], batch[2], cap; /* tokens */
+    int nbanks;
+    RtRegion *regions;
+    int nregions;
+} RtTile;
+
+typedef struct RtTensor {
+    const char *name;
+    bool kv;
+    int rank;
+    int64_t dims[4];
+    int layers;
+    RtTile *tiles;
+    int ntiles;
+} RtTensor;
+
+typedef enum RtUnitKind { RT_UNIT_NPU, RT_UNIT_CHANNEL, RT_UNIT_BANK, RT_UNIT_PE } RtUnitKind;
+typedef struct RtUnit {
+    RtUnitKind kind;
+    int channel, bank, pe;  /* as the kind has them, else -1 */
+    int bank_lo, bank_hi;   /* a PE's banks */
+    bool nmp;               /* a channel's */
+    double rate, sram, capacity;
+} RtUnit;
+
+typedef enum RtLinkKind { RT_LINK_CHANNEL, RT_LINK_HB, RT_LINK_XFER } RtLinkKind;
+typedef struct RtLink {
+    RtLinkKind kind;
+    int channel, bank;
+    double bandwidth;
+} RtLink;
+
+typedef struct RtEnergy {
+    const char *name, *unit, *source;
+    double value;
+    double (*table)[2];     /* (Hz, pJ/MAC) pairs, or NULL */
+    int ntable;
+} RtEnergy;
+
+#define RT_ENERGY_COUNT 7
+
+typedef struct RtDevice {
+    const char *name, *precision;
+    int channels, nmp_channels, banks;
+    int64_t bank_capacity;
+    double channel_bandwidth, channel_utilization, npu_throughput, npu_utilization, npu_sram,
+        transfer_bandwidth, pe_fpus, pe_simd, pe_frequency, pe_bandwidth, pe_banks, buf_input, buf_weight,
+        buf_output;
+    RtEnergy energy[RT_ENERGY_COUNT];
+    RtUnit *units;
+    int nunits;
+    RtLink *links;
+    int nlinks;
+} RtDevice;
+
+typedef struct RtKernel {
+    char name[KERNEL_NAME_MAX];
+    KernelDesc desc;
+} RtKernel;
+
+typedef struct RtSchedule {
+    Arena arena;            /* owns everything */
+    int version;
+    const char *generator, *name, *source;
+    const char *cost_model, *dataflow, *objective;
+    const char *model_name;
+    int layers, hidden, intermediate, heads, kv_heads, head_dim, vocab;
+    const char *workload_name;
+    int batch, prompt, generate, max_seq;
+    RtDevice dev;
+    RtTensor *tensors;
+    int ntensors;
+    RtKernel *kernels;
+    int nkernels;
+    RtPhase phase[2];       /* prefill, decode */
+} RtSchedule;
+extern const char *const rt_phase_names[2];
+
+/* Reads and checks a schedule file (docs/schedule.md §8): every field's presence, type and range,
+ * the device's units and links, the memory map (regions inside their banks, none overlapping), the
+ * kernels (a known kind, fields in range, the name they make), every command (its unit, references
+ * inside their spaces and regions, kernel arguments that fit the kernel's ABI at every context up to
+ * max_seq) and the dependencies (no dangling id, no cycle). NULL, with one error naming the file and
+ * the JSON path ("s.json: $.phases.decode.layer.units[3].commands[17].deps[0]: ..."), otherwise. */
+RtSchedule *rt_schedule_read(const char *path, Diag *d);
+/* The same from memory; `name` is what messages call the file. */
+RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Diag *d);
+void rt_schedule_free(RtSchedule *s);
+/* floor((ctx * e.ctx + e.plus) / e.div) */
+int64_t rt_expr_eval(RtExpr e, int64_t ctx);
+
+/* ---------------------------------------------------------------- sched_write.c */
+
+typedef struct RtText {
+    char *text;             /* NUL-terminated, from h2c_raw_alloc */
+    size_t len, cap;
+    bool failed;
+} RtText;
+
+/* The schedule as JSON in the compiler's layout: reading a schedule h2c wrote and writing it again
+ * gives the same bytes. False when out of memory (nothing to free). */
+bool rt_schedule_render(const RtSchedule *s, RtText *out);
+void rt_text_free(RtText *t);
 
 /* ---------------------------------------------------------------- attn_ref.c */
 

@@ -6,6 +6,7 @@
 #include "ir.h"
 #include "passes.h"
 #include "tools.h"
+#include "runtime.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -350,6 +351,7 @@ static int cmd_explore(int argc, char **argv);
 static int cmd_compat(int argc, char **argv);
 static int cmd_import_hf(int argc, char **argv);
 static int cmd_profile(int argc, char **argv);
+static int cmd_validate(int argc, char **argv);
 
 static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
@@ -402,6 +404,11 @@ static const Command commands[] = {
      "  --name NAME         the model's name (default: the folder's name)\n"
      "  -Werror             treat the warning about fields h2c does not model as an error\n",
      cmd_import_hf},
+    {"validate", "Read a schedule (FILE.schedule.json) with the runtime's reader and check all of it.",
+     "  --dump FILE         write the schedule again from what the reader kept (- for stdout): the same bytes\n"
+     "                      as a schedule h2c wrote\n"
+     "  -q                  quiet: no summary line\n",
+     cmd_validate},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -938,16 +945,6 @@ static int cmd_compat(int argc, char **argv) {
 
 /* ---------------------------------------------------------------- import-hf */
 
-typedef struct TextBuf {
-    const char *text;
-    size_t len;
-} TextBuf;
-
-static void write_text(FILE *out, const void *ctx) {
-    const TextBuf *t = ctx;
-    fwrite(t->text, 1, t->len, out);
-}
-
 static int cmd_import_hf(int argc, char **argv) {
     const Command *cmd = command_named("import-hf");
     const char *path = NULL, *output = NULL, *name = NULL, *v;
@@ -1004,12 +1001,76 @@ static int cmd_import_hf(int argc, char **argv) {
     } else {
         bool ok = fe_import_hf(&a, path, is_dir, name, mem, &d);
         ok = fclose(mem) == 0 && ok && d.errors == 0;
-        TextBuf tb = {text, len};
+        Text tb = {text, len};
         if (ok && outfile_write(output, write_text, &tb, &d))
             rc = 0;
     }
     free(text);
     arena_free(&a);
+    return rc;
+}
+
+/* h2c validate FILE.schedule.json [--dump FILE] [-q]: the runtime's reader (runtime/sched_read.c). */
+static int cmd_validate(int argc, char **argv) {
+    const Command *cmd = command_named("validate");
+    const char *file = NULL, *dump = NULL, *v;
+    bool quiet = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            printf("usage: h2c validate [options] FILE.schedule.json\n%s\n\n"
+                   "The reader checks every field's presence, type and range, the device's units and links, the\n"
+                   "memory map, the kernel table, every command (its unit, its references, its kernel's ABI at every\n"
+                   "context up to max_seq) and the dependencies; the first problem is reported with the JSON path of\n"
+                   "what is wrong (docs/schedule.md). Exit status: 0 if the schedule is valid, 1 if not, 2 on a bad\n"
+                   "command line.\n\noptions:\n%s  -h, --help          show this help\n",
+                   cmd->summary, cmd->usage);
+            return 0;
+        } else if ((v = opt_value(argc, argv, &i, "--dump"))) {
+            dump = v;
+        } else if (strcmp(a, "--dump") == 0) {
+            return usage_error(cmd->name, "--dump needs a file name");
+        } else if (strcmp(a, "-q") == 0) {
+            quiet = true;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error(cmd->name, "unknown option '%s'", a);
+        } else if (file) {
+            return usage_error(cmd->name, "more than one input file ('%s')", a);
+        } else {
+            file = a;
+        }
+    }
+    if (!file)
+        return usage_error(cmd->name, "no input file");
+    Diag d;
+    diag_init(&d, stderr);
+    RtSchedule *s = rt_schedule_read(file, &d);
+    if (!s)
+        return 1;
+    int rc = 0;
+    if (!quiet) {
+        int n[2] = {0, 0};
+        for (int p = 0; p < 2; p++)
+            for (int sc = 0; sc < RT_SCHED_SCOPE_COUNT_; sc++)
+                n[p] += s->phase[p].body[sc].ncmds;
+        printf("%s: ok: schedule v%d of %s (model %s on %s, workload %s): %d tensor%s, %d kernel%s; prefill %d "
+               "commands, decode %d (one pass over each scope)\n", file, s->version, s->name, s->model_name,
+               s->dev.name, s->workload_name, s->ntensors, plural(s->ntensors), s->nkernels, plural(s->nkernels), n[0],
+               n[1]);
+    }
+    if (dump) {
+        RtText t;
+        if (!rt_schedule_render(s, &t)) {
+            diag_error(&d, NOLOC, "out of memory");
+            rc = 1;
+        } else {
+            Text tx = {t.text, t.len};
+            if (!outfile_write(dump, write_text, &tx, &d))
+                rc = 1;
+            rt_text_free(&t);
+        }
+    }
+    rt_schedule_free(s);
     return rc;
 }
 

@@ -1,0 +1,626 @@
+/* sched_write.c: the runtime's writer of schedules (runtime.h): RtSchedule back to JSON, field by
+ * field, in the compiler's order and text layout (backend/sched_json.c), so that reading a schedule
+ * and writing it again shows that the reader kept everything: the round-trip test compares the
+ * bytes. */
+#include "runtime.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- building the tree */
+
+static cJSON *num(double v) { return cJSON_CreateNumber(v); }
+static void add_num(cJSON *o, const char *k, double v) { cJSON_AddItemToObject(o, k, num(v)); }
+static void add_str(cJSON *o, const char *k, const char *v) { cJSON_AddItemToObject(o, k, cJSON_CreateString(v)); }
+static void add_bool(cJSON *o, const char *k, bool v) { cJSON_AddItemToObject(o, k, cJSON_CreateBool(v)); }
+
+static cJSON *pair(int64_t a, int64_t b) {
+    cJSON *r = cJSON_CreateArray();
+    cJSON_AddItemToArray(r, num((double)a));
+    cJSON_AddItemToArray(r, num((double)b));
+    return r;
+}
+
+static const char *dtype_name(KernelDType t) { return be_dtype_name(t); }
+
+static cJSON *expr_json(RtExpr e) {
+    if (e.ctx == 0)
+        return num((double)rt_expr_eval(e, 0));
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "ctx", (double)e.ctx);
+    add_num(o, "plus", (double)e.plus);
+    if (e.div != 1)
+        add_num(o, "div", (double)e.div);
+    return o;
+}
+
+static cJSON *est_json(RtEst e) {
+    if (e.ctx == 0)
+        return num(e.plus);
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "ctx", e.ctx);
+    add_num(o, "plus", e.plus);
+    return o;
+}
+
+static cJSON *ref_json(const RtRef *r) {
+    if (r->null)
+        return cJSON_CreateNull();
+    static const char *const spaces[] = {"npu", "pe", "bank"};
+    cJSON *o = cJSON_CreateObject();
+    add_str(o, "at", spaces[r->at]);
+    if (r->at == RT_AT_BANK) {
+        add_num(o, "channel", r->channel);
+        add_num(o, "bank", r->bank);
+    }
+    add_num(o, "addr", (double)r->addr);
+    if (r->at == RT_AT_BANK)
+        add_num(o, "layer_stride", (double)r->layer_stride);
+    add_num(o, "bytes", (double)r->bytes);
+    return o;
+}
+
+static void add_repeat(cJSON *o, const RtCmd *c) {
+    if (c->repeat <= 1)
+        return;
+    cJSON *r = cJSON_CreateObject();
+    add_num(r, "count", (double)c->repeat);
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < c->nstrides; i++)
+        cJSON_AddItemToArray(a, num((double)c->strides[i]));
+    cJSON_AddItemToObject(r, "strides", a);
+    cJSON_AddItemToObject(o, "repeat", r);
+}
+
+static cJSON *cmd_json(const RtCmd *c) {
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "id", c->id);
+    add_str(o, "cmd", rt_cmd_names[c->kind]);
+    add_num(o, "op", c->op);
+    cJSON *deps = cJSON_AddArrayToObject(o, "deps");
+    for (int i = 0; i < c->ndeps; i++)
+        cJSON_AddItemToArray(deps, num(c->deps[i]));
+    cJSON_AddItemToObject(o, "est", est_json(c->est));
+    switch (c->kind) {
+    case RT_KERNEL: {
+        add_num(o, "kernel", c->kernel);
+        cJSON *b = cJSON_AddArrayToObject(o, "bufs");
+        for (int i = 0; i < c->nbufs; i++)
+            cJSON_AddItemToArray(b, ref_json(&c->bufs[i]));
+        cJSON *a = cJSON_AddArrayToObject(o, "args");
+        for (int i = 0; i < c->nargs; i++)
+            cJSON_AddItemToArray(a, expr_json(c->args[i]));
+        add_repeat(o, c);
+        break;
+    }
+    case RT_KV_APPEND:
+        add_num(o, "tensor", c->tensor);
+        add_num(o, "tile", c->tile);
+        cJSON_AddItemToObject(o, "src", ref_json(&c->src));
+        add_num(o, "head_stride", (double)c->head_stride);
+        add_num(o, "batch_stride", (double)c->batch_stride);
+        add_num(o, "token_stride", (double)c->token_stride);
+        cJSON_AddItemToObject(o, "first", expr_json(c->first));
+        cJSON_AddItemToObject(o, "count", expr_json(c->count));
+        break;
+    case RT_KV_LOAD:
+        add_num(o, "tensor", c->tensor);
+        add_num(o, "tile", c->tile);
+        cJSON_AddItemToObject(o, "pairs", pair(c->pairs[0], c->pairs[1]));
+        cJSON_AddItemToObject(o, "dst", ref_json(&c->dst));
+        add_num(o, "pair_stride", (double)c->pair_stride);
+        cJSON_AddItemToObject(o, "first", expr_json(c->first));
+        cJSON_AddItemToObject(o, "count", expr_json(c->count));
+        break;
+    case RT_GATHER:
+        add_num(o, "tensor", c->tensor);
+        add_num(o, "tile", c->tile);
+        cJSON_AddItemToObject(o, "ids", ref_json(&c->ids));
+        cJSON_AddItemToObject(o, "dst", ref_json(&c->dst));
+        add_num(o, "rows", (double)c->rows);
+        break;
+    default:
+        cJSON_AddItemToObject(o, "src", ref_json(&c->src));
+        cJSON_AddItemToObject(o, "dst", ref_json(&c->dst));
+        if (c->kind == RT_TRANSFER) {
+            cJSON *p = cJSON_AddArrayToObject(o, "pes");
+            for (int i = 0; i < c->npes; i++)
+                cJSON_AddItemToArray(p, num(c->pes[i]));
+        }
+        add_num(o, "rows", (double)c->rows);
+        add_num(o, "row_bytes", (double)c->row_bytes);
+        add_num(o, "src_stride", (double)c->src_stride);
+        add_num(o, "dst_stride", (double)c->dst_stride);
+        if (c->cvt)
+            add_str(o, "cvt", "f16");
+        add_repeat(o, c);
+        break;
+    }
+    return o;
+}
+
+static cJSON *body_json(const RtBody *b) {
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "repeat", b->repeat);
+    add_num(o, "commands", b->ncmds);
+    cJSON *units = cJSON_AddArrayToObject(o, "units");
+    for (int s = 0; s < b->nstreams; s++) {
+        const RtStream *st = &b->streams[s];
+        cJSON *u = cJSON_CreateObject();
+        add_num(u, st->link ? "link" : "unit", st->id);
+        cJSON *cmds = cJSON_AddArrayToObject(u, "commands");
+        for (int k = 0; k < st->ncmds; k++)
+            cJSON_AddItemToArray(cmds, cmd_json(&st->cmds[k]));
+        cJSON_AddItemToArray(units, u);
+    }
+    return o;
+}
+
+static cJSON *phase_json(const RtPhase *ph) {
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "tokens", ph->tokens);
+    add_num(o, "rows", ph->rows);
+    add_num(o, "steps", ph->steps);
+    cJSON *ctx = cJSON_AddObjectToObject(o, "ctx");
+    add_num(ctx, "first", (double)ph->ctx_first);
+    add_num(ctx, "last", (double)ph->ctx_last);
+    add_num(ctx, "max", (double)ph->ctx_max);
+    add_num(o, "npu_scratch", (double)ph->npu_scratch);
+    add_num(o, "pe_scratch", (double)ph->pe_scratch);
+    cJSON *in = cJSON_AddObjectToObject(o, "inputs");
+    if (ph->has_tokens)
+        cJSON_AddItemToObject(in, "tokens", ref_json(&ph->in_tokens));
+    if (ph->has_x_in)
+        cJSON_AddItemToObject(in, "x", ref_json(&ph->in_x));
+    if (ph->has_positions)
+        cJSON_AddItemToObject(in, "positions", ref_json(&ph->in_positions));
+    cJSON *out = cJSON_AddObjectToObject(o, "outputs");
+    if (ph->has_logits)
+        cJSON_AddItemToObject(out, "logits", ref_json(&ph->out_logits));
+    if (ph->has_x_out)
+        cJSON_AddItemToObject(out, "x", ref_json(&ph->out_x));
+    cJSON *cs = cJSON_AddArrayToObject(o, "constants");
+    for (int i = 0; i < ph->nconsts; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddItemToObject(c, "ref", ref_json(&ph->consts[i].ref));
+        if (ph->consts[i].iota)
+            add_str(c, "fill", "iota");
+        else
+            add_num(c, "fill", ph->consts[i].fill);
+        cJSON_AddItemToArray(cs, c);
+    }
+    cJSON *ops = cJSON_AddArrayToObject(o, "ops");
+    for (int i = 0; i < ph->nops; i++) {
+        const RtSchedOp *x = &ph->ops[i];
+        cJSON *j = cJSON_CreateObject();
+        add_str(j, "name", x->name);
+        add_str(j, "kind", x->kind);
+        add_str(j, "scope", x->scope);
+        add_str(j, "runs", x->runs);
+        if (x->into >= 0)
+            add_num(j, "into", x->into);
+        if (x->has_est) {
+            cJSON_AddItemToObject(j, "npu", est_json(x->npu));
+            cJSON_AddItemToObject(j, "nmp", est_json(x->nmp));
+            cJSON_AddItemToObject(j, "energy", est_json(x->energy));
+        }
+        cJSON_AddItemToArray(ops, j);
+    }
+    for (int sc = 0; sc < RT_SCHED_SCOPE_COUNT_; sc++)
+        cJSON_AddItemToObject(o, rt_sched_scope_names[sc], body_json(&ph->body[sc]));
+    return o;
+}
+
+static cJSON *kernel_json(const RtKernel *rk) {
+    const KernelDesc *k = &rk->desc;
+    cJSON *j = cJSON_CreateObject();
+    add_str(j, "name", rk->name);
+    add_str(j, "kind", be_kernel_abi(k->kind)->name);
+    switch (k->kind) {
+    case KK_GEMM:
+        add_num(j, "m", k->gemm.m);
+        add_num(j, "k", k->gemm.k);
+        add_num(j, "n", k->gemm.n);
+        add_str(j, "wtype", dtype_name(k->gemm.wtype));
+        add_num(j, "group", k->gemm.group);
+        add_bool(j, "bias", k->gemm.bias);
+        add_bool(j, "accumulate", k->gemm.accumulate);
+        break;
+    case KK_ATTN:
+        add_num(j, "head_dim", k->attn.head_dim);
+        add_num(j, "g", k->attn.g);
+        add_str(j, "kv", dtype_name(k->attn.kv));
+        add_num(j, "page", k->attn.page);
+        add_bool(j, "causal", k->attn.causal);
+        add_num(j, "scale", k->attn.scale);
+        break;
+    case KK_MERGE: add_num(j, "head_dim", k->merge.head_dim); break;
+    case KK_PAGE_SCORE:
+        add_num(j, "head_dim", k->score.head_dim);
+        add_num(j, "g", k->score.g);
+        add_num(j, "topk", k->score.topk);
+        break;
+    case KK_PAGE_META:
+        add_num(j, "head_dim", k->meta.head_dim);
+        add_num(j, "page", k->meta.page);
+        add_str(j, "kv", dtype_name(k->meta.kv));
+        break;
+    case KK_RMSNORM:
+    case KK_LAYERNORM:
+        add_num(j, "n", k->row.n);
+        add_num(j, "eps", k->row.eps);
+        add_bool(j, "bias", k->row.bias);
+        break;
+    case KK_ROPE:
+        add_num(j, "head_dim", k->rope.head_dim);
+        add_num(j, "heads", k->rope.heads);
+        add_num(j, "rot", k->rope.rot);
+        add_num(j, "theta", k->rope.theta);
+        break;
+    case KK_EMBED:
+        add_num(j, "hidden", k->embed.hidden);
+        add_num(j, "vocab", k->embed.vocab);
+        break;
+    default: add_num(j, "n", k->row.n); break;
+    }
+    return j;
+}
+
+static cJSON *device_json(const RtDevice *dv) {
+    cJSON *d = cJSON_CreateObject();
+    add_str(d, "name", dv->name);
+    add_str(d, "precision", dv->precision);
+    add_num(d, "channels", dv->channels);
+    add_num(d, "nmp_channels", dv->nmp_channels);
+    add_num(d, "banks_per_channel", dv->banks);
+    add_num(d, "bank_capacity", (double)dv->bank_capacity);
+    cJSON *o = cJSON_AddObjectToObject(d, "channel");
+    add_num(o, "bandwidth", dv->channel_bandwidth);
+    add_num(o, "utilization", dv->channel_utilization);
+    o = cJSON_AddObjectToObject(d, "npu");
+    add_num(o, "throughput", dv->npu_throughput);
+    add_num(o, "utilization", dv->npu_utilization);
+    add_num(o, "sram", dv->npu_sram);
+    o = cJSON_AddObjectToObject(d, "nmp");
+    add_num(o, "transfer_bandwidth", dv->transfer_bandwidth);
+    o = cJSON_AddObjectToObject(d, "pe");
+    add_num(o, "fpus", dv->pe_fpus);
+    add_num(o, "simd", dv->pe_simd);
+    add_num(o, "frequency", dv->pe_frequency);
+    add_num(o, "bandwidth", dv->pe_bandwidth);
+    add_num(o, "banks", dv->pe_banks);
+    o = cJSON_AddObjectToObject(d, "buffers");
+    add_num(o, "input", dv->buf_input);
+    add_num(o, "weight", dv->buf_weight);
+    add_num(o, "output", dv->buf_output);
+    cJSON *en = cJSON_AddArrayToObject(d, "energy");
+    for (int i = 0; i < RT_ENERGY_COUNT; i++) {
+        const RtEnergy *e = &dv->energy[i];
+        cJSON *j = cJSON_CreateObject();
+        add_str(j, "name", e->name);
+        add_num(j, "value", e->value);
+        add_str(j, "unit", e->unit);
+        if (e->ntable > 0) {
+            cJSON *t = cJSON_AddArrayToObject(j, "table");
+            for (int k = 0; k < e->ntable; k++)
+                cJSON_AddItemToArray(t, cJSON_CreateDoubleArray(e->table[k], 2));
+        }
+        add_str(j, "source", e->source);
+        cJSON_AddItemToArray(en, j);
+    }
+    cJSON *units = cJSON_AddArrayToObject(d, "units");
+    for (int i = 0; i < dv->nunits; i++) {
+        const RtUnit *u = &dv->units[i];
+        cJSON *j = cJSON_CreateObject();
+        switch (u->kind) {
+        case RT_UNIT_NPU:
+            add_str(j, "kind", "npu");
+            add_num(j, "rate", u->rate);
+            add_num(j, "sram", u->sram);
+            break;
+        case RT_UNIT_CHANNEL:
+            add_str(j, "kind", "channel");
+            add_num(j, "channel", u->channel);
+            add_bool(j, "nmp", u->nmp);
+            break;
+        case RT_UNIT_BANK:
+            add_str(j, "kind", "bank");
+            add_num(j, "channel", u->channel);
+            add_num(j, "bank", u->bank);
+            add_num(j, "capacity", u->capacity);
+            break;
+        case RT_UNIT_PE:
+            add_str(j, "kind", "pe");
+            add_num(j, "channel", u->channel);
+            add_num(j, "pe", u->pe);
+            cJSON_AddItemToObject(j, "banks", pair(u->bank_lo, u->bank_hi));
+            add_num(j, "rate", u->rate);
+            break;
+        }
+        cJSON_AddItemToArray(units, j);
+    }
+    cJSON *links = cJSON_AddArrayToObject(d, "links");
+    static const char *const lk[] = {"channel", "hb", "xfer"};
+    for (int i = 0; i < dv->nlinks; i++) {
+        const RtLink *l = &dv->links[i];
+        cJSON *j = cJSON_CreateObject();
+        add_str(j, "kind", lk[l->kind]);
+        add_num(j, "channel", l->channel);
+        if (l->kind == RT_LINK_HB)
+            add_num(j, "bank", l->bank);
+        add_num(j, "bandwidth", l->bandwidth);
+        cJSON_AddItemToArray(links, j);
+    }
+    return d;
+}
+
+static cJSON *tensors_json(const RtSchedule *s) {
+    static const char *const layouts[] = {"rows", "vector", "tokens"};
+    cJSON *ts = cJSON_CreateArray();
+    for (int i = 0; i < s->ntensors; i++) {
+        const RtTensor *t = &s->tensors[i];
+        cJSON *j = cJSON_CreateObject();
+        add_str(j, "name", t->name);
+        add_str(j, "kind", t->kv ? "kv" : "weight");
+        cJSON *dims = cJSON_AddArrayToObject(j, "dims");
+        for (int d = 0; d < t->rank; d++)
+            cJSON_AddItemToArray(dims, num((double)t->dims[d]));
+        add_num(j, "layers", t->layers);
+        cJSON *tiles = cJSON_AddArrayToObject(j, "tiles");
+        for (int k = 0; k < t->ntiles; k++) {
+            const RtTile *x = &t->tiles[k];
+            cJSON *tj = cJSON_CreateObject();
+            cJSON *box = cJSON_AddArrayToObject(tj, "box");
+            for (int d = 0; d < t->rank; d++)
+                cJSON_AddItemToArray(box, pair(x->box[d][0], x->box[d][1]));
+            add_str(tj, "layout", layouts[x->layout]);
+            add_str(tj, "dtype", dtype_name(x->dtype));
+            add_num(tj, "row_bytes", (double)x->row_bytes);
+            switch (x->layout) {
+            case RT_ROWS:
+                add_num(tj, "k", (double)x->k);
+                add_num(tj, "scale_bytes", (double)x->scale_bytes);
+                add_num(tj, "group", (double)x->group);
+                add_bool(tj, "bias", x->bias);
+                cJSON_AddItemToObject(tj, "rows", pair(x->lo, x->hi));
+                break;
+            case RT_VECTOR:
+                add_bool(tj, "bias", x->bias);
+                cJSON_AddItemToObject(tj, "elements", pair(x->lo, x->hi));
+                break;
+            default:
+                cJSON_AddItemToObject(tj, "heads", pair(x->heads[0], x->heads[1]));
+                cJSON_AddItemToObject(tj, "batch", pair(x->batch[0], x->batch[1]));
+                add_num(tj, "cap", (double)x->cap);
+                break;
+            }
+            add_num(tj, "banks", x->nbanks);
+            cJSON *regs = cJSON_AddArrayToObject(tj, "regions");
+            for (int r = 0; r < x->nregions; r++) {
+                const RtRegion *g = &x->regions[r];
+                cJSON *rj = cJSON_CreateObject();
+                add_num(rj, "channel", g->channel);
+                add_num(rj, "bank", g->bank);
+                add_num(rj, "addr", (double)g->addr);
+                add_num(rj, "stride", (double)g->stride);
+                add_num(rj, "bytes", (double)g->bytes);
+                if (x->layout == RT_TOKENS)
+                    add_num(rj, "residue", (double)g->lo);
+                else
+                    cJSON_AddItemToObject(rj, x->layout == RT_ROWS ? "rows" : "elements", pair(g->lo, g->hi));
+                cJSON_AddItemToArray(regs, rj);
+            }
+            cJSON_AddItemToArray(tiles, tj);
+        }
+        cJSON_AddItemToArray(ts, j);
+    }
+    return ts;
+}
+
+static cJSON *doc_json(const RtSchedule *s) {
+    cJSON *root = cJSON_CreateObject();
+    add_str(root, "format", "h2c-schedule");
+    add_num(root, "version", s->version);
+    add_str(root, "generator", s->generator);
+    add_str(root, "name", s->name);
+    add_str(root, "source", s->source);
+    cJSON *o = cJSON_AddObjectToObject(root, "module");
+    add_str(o, "cost_model", s->cost_model);
+    add_str(o, "dataflow", s->dataflow);
+    add_str(o, "objective", s->objective);
+    o = cJSON_AddObjectToObject(root, "model");
+    add_str(o, "name", s->model_name);
+    add_num(o, "layers", s->layers);
+    add_num(o, "hidden", s->hidden);
+    add_num(o, "intermediate", s->intermediate);
+    add_num(o, "heads", s->heads);
+    add_num(o, "kv_heads", s->kv_heads);
+    add_num(o, "head_dim", s->head_dim);
+    add_num(o, "vocab", s->vocab);
+    o = cJSON_AddObjectToObject(root, "workload");
+    add_str(o, "name", s->workload_name);
+    add_num(o, "batch", s->batch);
+    add_num(o, "prompt", s->prompt);
+    add_num(o, "generate", s->generate);
+    add_num(o, "max_seq", s->max_seq);
+    cJSON_AddItemToObject(root, "device", device_json(&s->dev));
+    cJSON_AddItemToObject(root, "tensors", tensors_json(s));
+    cJSON *k = cJSON_AddArrayToObject(root, "kernels");
+    for (int i = 0; i < s->nkernels; i++)
+        cJSON_AddItemToArray(k, kernel_json(&s->kernels[i]));
+    o = cJSON_AddObjectToObject(root, "phases");
+    for (int p = 0; p < 2; p++)
+        cJSON_AddItemToObject(o, rt_phase_names[p], phase_json(&s->phase[p]));
+    return root;
+}
+
+/* ---------------------------------------------------------------- the text layout (as backend/sched_json.c) */
+
+static const char *const record_lists[] = {"commands", "kernels", "regions", "ops", "constants", "energy",
+                                           "units", "links", "tiles", "tensors", NULL};
+
+static bool is_record_list(const char *key) {
+    for (int i = 0; key && record_lists[i]; i++)
+        if (strcmp(key, record_lists[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_container(const cJSON *n) { return cJSON_IsObject(n) || cJSON_IsArray(n); }
+
+static bool spread(const cJSON *n) {
+    if (!is_container(n))
+        return false;
+    for (const cJSON *c = n->child; c; c = c->next) {
+        if (cJSON_IsArray(c) && is_record_list(c->string))
+            return true;
+        if (is_container(c) && spread(c))
+            return true;
+    }
+    return false;
+}
+
+static void put(RtText *o, const char *s, size_t n) {
+    if (o->failed)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (o->len + n + 1 > cap)
+            cap *= 2;
+        char *t = h2c_raw_realloc(o->text, o->cap, cap);
+        if (!t) {
+            o->failed = true;
+            return;
+        }
+        o->text = t;
+        o->cap = cap;
+    }
+    memcpy(o->text + o->len, s, n);
+    o->len += n;
+    o->text[o->len] = 0;
+}
+
+static void puts_(RtText *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_key(RtText *o, const char *s) {
+    puts_(o, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        switch (*p) {
+        case '"': puts_(o, "\\\""); break;
+        case '\\': puts_(o, "\\\\"); break;
+        case '\b': puts_(o, "\\b"); break;
+        case '\f': puts_(o, "\\f"); break;
+        case '\n': puts_(o, "\\n"); break;
+        case '\r': puts_(o, "\\r"); break;
+        case '\t': puts_(o, "\\t"); break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                puts_(o, esc);
+            } else {
+                put(o, (const char *)p, 1);
+            }
+        }
+    }
+    puts_(o, "\"");
+}
+
+static void put_compact(RtText *o, const cJSON *n) {
+    if (is_container(n)) {
+        bool obj = cJSON_IsObject(n);
+        puts_(o, obj ? "{" : "[");
+        for (const cJSON *c = n->child; c; c = c->next) {
+            if (obj) {
+                put_key(o, c->string);
+                puts_(o, ": ");
+            }
+            put_compact(o, c);
+            if (c->next)
+                puts_(o, ", ");
+        }
+        puts_(o, obj ? "}" : "]");
+        return;
+    }
+    char *s = cJSON_PrintUnformatted(n);
+    if (!s) {
+        o->failed = true;
+        return;
+    }
+    puts_(o, s);
+    cJSON_free(s);
+}
+
+static void put_indent(RtText *o, int n) {
+    for (int i = 0; i < n; i++)
+        puts_(o, "  ");
+}
+
+static void put_value(RtText *o, const cJSON *n, const char *key, int depth) {
+    bool list = cJSON_IsArray(n) && is_record_list(key);
+    if (!is_container(n) || (!list && !spread(n))) {
+        put_compact(o, n);
+        return;
+    }
+    bool obj = cJSON_IsObject(n);
+    if (!n->child) {
+        puts_(o, obj ? "{}" : "[]");
+        return;
+    }
+    puts_(o, obj ? "{\n" : "[\n");
+    for (const cJSON *c = n->child; c; c = c->next) {
+        put_indent(o, depth + 1);
+        if (obj) {
+            put_key(o, c->string);
+            puts_(o, ": ");
+        }
+        put_value(o, c, obj ? c->string : NULL, depth + 1);
+        puts_(o, c->next ? ",\n" : "\n");
+    }
+    put_indent(o, depth);
+    puts_(o, obj ? "}" : "]");
+}
+
+static bool json_oom;   /* an allocation inside cJSON failed: the tree would miss parts */
+
+static void *json_malloc(size_t n) {
+    size_t *h = n <= SIZE_MAX - 16 ? h2c_raw_alloc(n + 16) : NULL;
+    if (!h) {
+        json_oom = true;
+        return NULL;
+    }
+    h[0] = n + 16;
+    return (char *)h + 16;
+}
+
+static void json_free(void *p) {
+    if (!p)
+        return;
+    size_t *h = (size_t *)(void *)((char *)p - 16);
+    h2c_raw_free(h, h[0]);
+}
+
+bool rt_schedule_render(const RtSchedule *s, RtText *out) {
+    memset(out, 0, sizeof *out);
+    cJSON_Hooks hooks = {json_malloc, json_free};
+    cJSON_InitHooks(&hooks);
+    json_oom = false;
+    cJSON *root = doc_json(s);
+    if (root && !json_oom) {
+        put_value(out, root, NULL, 0);
+        puts_(out, "\n");
+    }
+    cJSON_Delete(root);
+    cJSON_InitHooks(NULL);
+    if (!root || json_oom || out->failed) {
+        rt_text_free(out);
+        out->failed = true;
+        return false;
+    }
+    return true;
+}
+
+void rt_text_free(RtText *t) {
+    h2c_raw_free(t->text, t->cap);
+    memset(t, 0, sizeof *t);
+}
