@@ -636,11 +636,15 @@ static bool make_output_dir(const char *path, Diag *d) {
         diag_error(d, NOLOC, "cannot write into '%s': not a directory", path);
         return false;
     }
+    if (errno != ENOENT) {
+        diag_error(d, NOLOC, "cannot write into '%s': %s", path, strerror(errno));
+        return false;
+    }
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
         dir[n - 1] = 0;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0777) != 0) {
         diag_error(d, NOLOC, "cannot make the directory '%s': %s", path, strerror(errno));
         return false;
     }

@@ -2,8 +2,8 @@
 # Output files (support/outfile.c), for every option that writes one: a regular file is replaced
 # whole or not at all and keeps its mode; a symbolic link is written through; a FIFO and a device
 # are written in place, never replaced by a regular file; every failure (a full device, a file too
-# large, a read-only or missing directory, a directory as the target) is reported with the path and
-# exits 1. Devices are nodes made here with mknod (when run as root), never /dev/null or /dev/full.
+# large, a read-only or missing directory) is reported with the path and exits 1. A directory given
+# to -o gets one file per --emit kind. Devices are nodes made here with mknod (when run as root), never /dev/null or /dev/full.
 # usage: outfile.sh H2C   (from the source root)
 set -u
 H2C=$1
@@ -73,9 +73,17 @@ failed "file too large" "$T/limit/big.h2ir" "File too large"
 [ "$(cat "$T/limit/big.h2ir")" = old ] || bad "file too large: the old file was changed"
 [ "$(ls "$T/limit")" = big.h2ir ] || bad "file too large: left $(ls "$T/limit")"
 
-# a directory, a missing directory
+# a directory gets a file per --emit kind (by default the schedule and its kernels in C); a path
+# ending in '/' is made; several kinds need a folder; a file is not one
 run compile "$IN" -o "$T/sub"
-failed "directory" "$T/sub" "Is a directory"
+[ "$rc" = 0 ] && [ -s "$T/sub/tiny.schedule.json" ] && [ -s "$T/sub/tiny.kernels.c" ] || bad "directory: no schedule and kernels"
+run compile "$IN" --emit=ir,schedule,llvm -o "$T/new/"
+[ "$rc" = 0 ] && cmp -s "$T/want.h2ir" "$T/new/tiny.h2ir" && [ -s "$T/new/tiny.kernels.ll" ] || bad "new directory: not made"
+run compile "$IN" --emit=ir,schedule -o "$T/x.h2ir"
+[ "$rc" = 2 ] && grep -qF "must name a folder" "$T/err" || bad "several kinds into a file: exit status $rc"
+echo x >"$T/afile"
+run compile "$IN" -o "$T/afile/"
+[ "$rc" = 1 ] && grep -qF "cannot write into '$T/afile/': Not a directory" "$T/err" || bad "a file as a folder: exit status $rc"
 run compile "$IN" -o "$T/missing/x.h2ir"
 failed "missing directory" "$T/missing/x.h2ir" "No such file or directory"
 
@@ -107,6 +115,8 @@ if mknod "$T/null" c 1 3 2>"$T/err" && mknod "$T/full" c 1 7 2>"$T/err"; then
     [ "$rc" = 0 ] || bad "null device: exit status $rc"
     [ -c "$T/null" ] || bad "null device: replaced by a regular file"
     for args in "compile $IN -o" "compile $IN --emit=ast -o" "compile $IN --emit=dot -o" "opt $T/want.h2ir -o" \
+                "compile $IN --emit=schedule -o" "compile $IN --emit=c -o" "compile $IN --emit=llvm -o" \
+                "validate $T/sub/tiny.schedule.json -q --dump" \
                 "explore $IN --csv" "explore $IN --write-hw" "explore $IN --write-ir"; do
         # shellcheck disable=SC2086
         run $args "$T/full"
