@@ -103,36 +103,59 @@ typedef struct Gen {
     SchedStats stats;
 } Gen;
 
+/* cJSON's blocks while a schedule is built are kept in a list of the schedule's, so that running out
+ * of memory halfway frees every block made so far (a tree cut short, or items not yet attached to it,
+ * cannot be cJSON_Delete'd), and a failed allocation longjmps to the build's handler as the arena's do. */
+typedef struct JBlock {
+    struct JBlock *prev, *next;
+    size_t size, pad;   /* (32 bytes: the block after it stays 16-byte aligned) */
+} JBlock;
+
 struct Schedule {
     Arena arena;
+    JBlock json;            /* every block of root's tree (a circular list) */
     cJSON *root;
     KernelDesc *kernels;
     int nkernels;
     SchedStats stats;
 };
 
-static bool json_oom;   /* an allocation inside cJSON failed */
+static JBlock *json_list;       /* the list new blocks join: the schedule being built */
+static jmp_buf *json_oom_jmp;   /* where a failed allocation jumps */
 
 static void *json_malloc(size_t n) {
-    size_t *h = n <= SIZE_MAX - 16 ? h2c_raw_alloc(n + 16) : NULL;
-    if (!h) {
-        json_oom = true;
+    JBlock *b = n <= SIZE_MAX - sizeof(JBlock) ? h2c_raw_alloc(sizeof(JBlock) + n) : NULL;
+    if (!b) {
+        if (json_oom_jmp)
+            longjmp(*json_oom_jmp, 1);
         return NULL;
     }
-    h[0] = n + 16;
-    return (char *)h + 16;
+    b->size = sizeof(JBlock) + n;
+    b->prev = json_list;
+    b->next = json_list->next;
+    json_list->next->prev = b;
+    json_list->next = b;
+    return b + 1;
 }
 
 static void json_free(void *p) {
     if (!p)
         return;
-    size_t *h = (size_t *)(void *)((char *)p - 16);
-    h2c_raw_free(h, h[0]);
+    JBlock *b = (JBlock *)p - 1;
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+    h2c_raw_free(b, b->size);
 }
 
-static void json_hooks(bool on) {
+static void json_free_all(JBlock *head) {
+    while (head->next != head)
+        json_free(head->next + 1);
+}
+
+static void json_hooks(JBlock *list) {
     cJSON_Hooks hooks = {json_malloc, json_free};
-    cJSON_InitHooks(on ? &hooks : NULL);
+    json_list = list;
+    cJSON_InitHooks(list ? &hooks : NULL);
 }
 
 /* ---------------------------------------------------------------- small helpers */
@@ -1961,10 +1984,8 @@ static cJSON *build(Gen *g, const char *name) {
     cJSON *phases = cJSON_AddObjectToObject(root, "phases");
     for (int p = 0; p < PH_COUNT_; p++) {
         cJSON *ph = build_phase(g, (PhaseKind)p);
-        if (!ph) {
-            cJSON_Delete(root);
-            return NULL;
-        }
+        if (!ph)
+            return NULL;    /* the caller frees every block */
         cJSON_AddItemToObject(phases, phase_names[p], ph);
     }
     for (int i = 0; i < g->nkern; i++)
@@ -1975,48 +1996,50 @@ static cJSON *build(Gen *g, const char *name) {
 
 Schedule *be_schedule_build(const Module *m, const char *name, Diag *d) {
     Schedule *s = h2c_raw_alloc(sizeof *s);
-    if (!s) {
+    Gen *g = s ? h2c_raw_alloc(sizeof *g) : NULL;
+    if (!g) {
         diag_error(d, NOLOC, "out of memory");
+        h2c_raw_free(s, sizeof *s);
         return NULL;
     }
     memset(s, 0, sizeof *s);
     arena_init(&s->arena);
-    Gen *g = h2c_raw_alloc(sizeof *g);
+    s->json.prev = s->json.next = &s->json;
     jmp_buf oom;
-    if (!g || setjmp(oom)) {
+    if (setjmp(oom)) {
+        /* the arena or cJSON ran out: drop every block made so far */
+        json_oom_jmp = NULL;
+        json_free_all(&s->json);
+        json_hooks(NULL);
         diag_error(d, NOLOC, "out of memory");
-        if (g)
-            h2c_raw_free(g, sizeof *g);
-        json_hooks(false);
-        be_schedule_free(s);
+        h2c_raw_free(g, sizeof *g);
+        arena_free(&s->arena);
+        h2c_raw_free(s, sizeof *s);
         return NULL;
     }
     s->arena.oom = &oom;
     init_gen(g, m, &s->arena, d);
-    json_hooks(true);
-    json_oom = false;
+    json_hooks(&s->json);
+    json_oom_jmp = &oom;
     int errors = d->errors;
-    s->root = build(g, name);
-    json_hooks(false);
-    if (s->root && (json_oom || d->errors > errors)) {
-        if (json_oom)
-            diag_error(d, NOLOC, "out of memory");
-        json_hooks(true);
-        cJSON_Delete(s->root);
-        json_hooks(false);
-        s->root = NULL;
+    cJSON *root = build(g, name);
+    json_oom_jmp = NULL;
+    if (!root || d->errors > errors) {
+        json_free_all(&s->json);
+        root = NULL;
     }
-    if (s->root) {
-        s->kernels = g->kern;
-        s->nkernels = g->nkern;
-        s->stats = g->stats;
-    }
-    h2c_raw_free(g, sizeof *g);
+    json_hooks(NULL);
     s->arena.oom = NULL;
-    if (!s->root) {
+    if (!root) {
+        h2c_raw_free(g, sizeof *g);
         be_schedule_free(s);
         return NULL;
     }
+    s->root = root;
+    s->kernels = g->kern;
+    s->nkernels = g->nkern;
+    s->stats = g->stats;
+    h2c_raw_free(g, sizeof *g);
     return s;
 }
 
@@ -2024,9 +2047,9 @@ void be_schedule_free(Schedule *s) {
     if (!s)
         return;
     if (s->root) {
-        json_hooks(true);
+        json_hooks(&s->json);
         cJSON_Delete(s->root);
-        json_hooks(false);
+        json_hooks(NULL);
     }
     arena_free(&s->arena);
     h2c_raw_free(s, sizeof *s);

@@ -1959,14 +1959,38 @@ RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Di
                 col++;
             }
         }
-        bool at_end = true;     /* only white space left: the text stops too early */
-        for (size_t i = pos; i < len && at_end; i++)
-            at_end = text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r';
-        if (at_end)
-            diag_error(d, NOLOC, "%s: not valid JSON: the text ends at line %d, column %d, before the document does "
-                       "(truncated?)", name, line, col);
-        else
+        /* brackets left open at the end (outside strings): the text stops before the document does */
+        int depth = 0;
+        bool str = false;
+        for (size_t i = 0; i < len; i++) {
+            char c = text[i];
+            if (str) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    str = false;
+            } else if (c == '"') {
+                str = true;
+            } else if (c == '[' || c == '{') {
+                depth++;
+            } else if (c == ']' || c == '}') {
+                depth--;
+            }
+        }
+        const char *at = pos < len ? text + pos : "";
+        if (depth > 0 || str) {
+            int eline = 1, ecol = 1;
+            for (size_t i = 0; i < len; i++)
+                text[i] == '\n' ? (eline++, ecol = 1) : ecol++;
+            diag_error(d, NOLOC, "%s: not valid JSON: the text ends at line %d, column %d, inside %d unclosed "
+                       "bracket%s (truncated?)", name, eline, ecol, depth, plural(depth));
+        } else if (strncmp(at, "NaN", 3) == 0 || strncmp(at, "nan", 3) == 0 || strncmp(at, "Infinity", 8) == 0 ||
+                   strncmp(at, "-Infinity", 9) == 0 || strncmp(at, "inf", 3) == 0) {
+            diag_error(d, NOLOC, "%s: not valid JSON at line %d, column %d: NaN and Infinity are not JSON numbers",
+                       name, line, col);
+        } else {
             diag_error(d, NOLOC, "%s: not valid JSON at line %d, column %d", name, line, col);
+        }
         return NULL;
     }
     RtSchedule *s = h2c_raw_alloc(sizeof *s);

@@ -581,23 +581,37 @@ static void put_value(RtText *o, const cJSON *n, const char *key, int depth) {
     puts_(o, obj ? "}" : "]");
 }
 
-static bool json_oom;   /* an allocation inside cJSON failed: the tree would miss parts */
+/* cJSON's blocks while the tree is built: a list, so that when an allocation fails (the tree would
+ * miss parts, and items made but not yet attached would leak) every block can be freed. */
+typedef struct JBlock {
+    struct JBlock *prev, *next;
+    size_t size, pad;   /* (32 bytes: the block after it stays 16-byte aligned) */
+} JBlock;
+
+static JBlock json_live = {&json_live, &json_live, 0, 0};
+static bool json_oom;
 
 static void *json_malloc(size_t n) {
-    size_t *h = n <= SIZE_MAX - 16 ? h2c_raw_alloc(n + 16) : NULL;
-    if (!h) {
+    JBlock *b = n <= SIZE_MAX - sizeof(JBlock) ? h2c_raw_alloc(sizeof(JBlock) + n) : NULL;
+    if (!b) {
         json_oom = true;
         return NULL;
     }
-    h[0] = n + 16;
-    return (char *)h + 16;
+    b->size = sizeof(JBlock) + n;
+    b->prev = &json_live;
+    b->next = json_live.next;
+    json_live.next->prev = b;
+    json_live.next = b;
+    return b + 1;
 }
 
 static void json_free(void *p) {
     if (!p)
         return;
-    size_t *h = (size_t *)(void *)((char *)p - 16);
-    h2c_raw_free(h, h[0]);
+    JBlock *b = (JBlock *)p - 1;
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+    h2c_raw_free(b, b->size);
 }
 
 bool rt_schedule_render(const RtSchedule *s, RtText *out) {
@@ -610,7 +624,8 @@ bool rt_schedule_render(const RtSchedule *s, RtText *out) {
         put_value(out, root, NULL, 0);
         puts_(out, "\n");
     }
-    cJSON_Delete(root);
+    while (json_live.next != &json_live)   /* the tree, and whatever a failure left unattached */
+        json_free(json_live.next + 1);
     cJSON_InitHooks(NULL);
     if (!root || json_oom || out->failed) {
         rt_text_free(out);

@@ -627,7 +627,7 @@ static void unit_name(const char *input, char *out, size_t n) {
     snprintf(out, n, "%.*s", (int)len, base);
 }
 
-/* The folder of -o DIR/, made if missing (its parent must exist). */
+/* The folder of -o DIR/, made if missing, with its missing parents. */
 static bool make_output_dir(const char *path, Diag *d) {
     struct stat st;
     if (stat(path, &st) == 0) {
@@ -644,9 +644,19 @@ static bool make_output_dir(const char *path, Diag *d) {
     snprintf(dir, sizeof dir, "%s", path);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
         dir[n - 1] = 0;
-    if (mkdir(dir, 0777) != 0) {
-        diag_error(d, NOLOC, "cannot make the directory '%s': %s", path, strerror(errno));
-        return false;
+    /* each missing folder of the path, as mkdir -p does */
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && !(errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) {
+            diag_error(d, NOLOC, "cannot make the directory '%s': %s", dir, strerror(errno));
+            return false;
+        }
+        *p = c;
+        if (!c)
+            break;
     }
     return true;
 }

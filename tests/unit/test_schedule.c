@@ -1,0 +1,264 @@
+/* test_schedule.c: the backend's schedule and the runtime's reader on examples/tiny.h2, against
+ * numbers worked out by hand: the memory map (whole rows and interleaved tokens per bank), the
+ * context expression of a bank's tokens, a command's estimate; then the reader keeps every byte, and
+ * both the backend and the reader survive running out of memory at any allocation (sampled), with
+ * nothing left allocated. Run from the repository root (ctest does). */
+#include "backend.h"
+#include "frontend.h"
+#include "runtime.h"
+
+#include <stdlib.h>
+
+#include "test.h"
+
+static Module *tiny(Session *s, Diag *d) {
+    session_init(s, d);
+    AstFile *root = fe_load(s, "examples/tiny.h2");
+    Config *c = root ? fe_check(s, root, NULL) : NULL;
+    Module *m = c ? ir_lower(c, d) : NULL;
+    PipelineOpts po = {NULL, NULL, false, false, true, stderr};
+    if (m && !pipeline_run(m, default_pipeline, default_pipeline_len, &po, d)) {
+        ir_module_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+/* The memory map of tiny (examples/tiny.h2: fp16, 2 channels of 4 banks, 4 MiB each). */
+static void test_memmap(const Module *m) {
+    Arena a;
+    arena_init(&a);
+    Diag d;
+    diag_init(&d, stderr);
+    MemMap map;
+    CHECK(map_build(&a, m, &map, &d));
+    /* %w.q [256, 256]: the dataflow keeps columns 0..215 on channel 0 (its 4 banks) and 216..255 on
+       channel 1. Bank j of channel 0 holds 216 / 4 = 54 whole output rows of W, 256 fp16 each:
+       54 x 512 = 27648 bytes a layer; channel 1's banks hold 10 rows, 5120 bytes. */
+    int q = ir_find_tensor(m, "w.q");
+    const MapTile *t = map_tile(&map, q, 0);
+    CHECK_EQ(t->layout, MAP_ROWS);
+    CHECK_EQ(t->nregions, 4);
+    CHECK_EQ(t->row_bytes, 512);
+    for (int j = 0; j < 4; j++) {
+        CHECK_EQ(t->regions[j].lo, 54 * j);
+        CHECK_EQ(t->regions[j].hi, 54 * (j + 1));
+        CHECK_EQ(t->regions[j].bytes, 27648);
+        CHECK_EQ(t->regions[j].stride, 27648);     /* already a multiple of 64 */
+        CHECK_EQ(t->regions[j].addr % SCHED_ALIGN, 0);
+    }
+    CHECK_EQ(map_tile(&map, q, 1)->regions[0].bytes, 10 * 512);
+    /* %w.f1 [256, 512], columns 0..432 on channel 0: 433 = 4 x 108 + 1, so bank 0 holds 109 rows */
+    const MapTile *f1 = map_tile(&map, ir_find_tensor(m, "w.f1"), 0);
+    CHECK_EQ(f1->regions[0].hi - f1->regions[0].lo, 109);
+    CHECK_EQ(f1->regions[3].hi - f1->regions[3].lo, 108);
+    CHECK_EQ(f1->regions[0].stride, 55808);     /* 109 x 512 = 55808 = 872 x 64 */
+    /* the K cache [2 KV heads, 2 batch, 64 tokens, 64]: tile 0 is KV head 0, both sequences, on channel 0's
+       4 banks: a bank holds ceil(64 / 4) = 16 tokens of each of the 2 pairs: 2 x 16 x 128 = 4096 bytes */
+    const MapTile *k = map_tile(&map, ir_find_tensor(m, "kv.kr"), 0);
+    CHECK_EQ(k->layout, MAP_TOKENS);
+    CHECK_EQ(k->cap, 16);
+    CHECK_EQ(k->nbanks, 4);
+    CHECK_EQ(k->regions[2].lo, 2);      /* bank 2 holds tokens 2, 6, 10, ... */
+    CHECK_EQ(k->regions[2].bytes, 4096);
+    /* a norm's scale: 256 f32 over the 8 banks of both channels, 32 each */
+    const MapTile *n1 = map_tile(&map, ir_find_tensor(m, "w.n1"), 0);
+    CHECK_EQ(n1->layout, MAP_VECTOR);
+    CHECK_EQ(n1->nregions, 8);
+    CHECK_EQ(n1->regions[7].lo, 224);
+    CHECK_EQ(n1->regions[7].bytes, 128);
+    /* no two regions of a bank overlap, over all their layers */
+    for (int i = 0; i < map.ntiles; i++)
+        for (int r = 0; r < map.tiles[i].nregions; r++)
+            for (int i2 = 0; i2 < map.ntiles; i2++)
+                for (int r2 = 0; r2 < map.tiles[i2].nregions; r2++) {
+                    const MapRegion *x = &map.tiles[i].regions[r], *y = &map.tiles[i2].regions[r2];
+                    if ((i == i2 && r == r2) || x->channel != y->channel || x->bank != y->bank)
+                        continue;
+                    long long xe = x->addr + x->stride * m->tensors[map.tiles[i].tensor].layers;
+                    long long ye = y->addr + y->stride * m->tensors[map.tiles[i2].tensor].layers;
+                    if (!(xe <= y->addr || ye <= x->addr))
+                        CHECK(!"two regions of a bank overlap");
+                }
+    arena_free(&a);
+}
+
+/* The schedule, read back by the runtime. */
+static void test_schedule(const Module *m) {
+    Diag d;
+    diag_init(&d, stderr);
+    Schedule *s = be_schedule_build(m, "tiny", &d);
+    if (!CHECK(s != NULL))
+        return;
+    JsonText t;
+    CHECK(be_schedule_render(s, &t));
+    RtSchedule *r = rt_schedule_parse("tiny.schedule.json", t.text, t.len, &d);
+    if (CHECK(r != NULL)) {
+        /* the same bytes again */
+        RtText again;
+        CHECK(rt_schedule_render(r, &again));
+        CHECK(again.len == t.len && memcmp(again.text, t.text, t.len) == 0);
+        rt_text_free(&again);
+        /* decode: one step per token, valid up to the cache's 64 tokens; the layer body runs twice */
+        const RtPhase *dc = &r->phase[1];
+        CHECK_EQ(dc->ctx_first, 17);
+        CHECK_EQ(dc->ctx_last, 24);
+        CHECK_EQ(dc->ctx_max, 64);
+        CHECK_EQ(dc->body[RT_LAYER].repeat, 2);
+        /* each PE's attention reads the tokens of its bank: bank j of 4 holds the t < ctx with t mod 4 == j;
+           at ctx 17 bank 0 holds 0, 4, 8, 12, 16 (5) and bank 3 holds 3, 7, 11, 15 (4) */
+        int seen = 0;
+        for (int st = 0; st < dc->body[RT_LAYER].nstreams; st++) {
+            const RtStream *str = &dc->body[RT_LAYER].streams[st];
+            for (int c = 0; c < str->ncmds; c++) {
+                const RtCmd *cmd = &str->cmds[c];
+                if (cmd->kind != RT_KERNEL || r->kernels[cmd->kernel].desc.kind != KK_ATTN || str->link ||
+                    r->dev.units[str->id].kind != RT_UNIT_PE)
+                    continue;
+                int bank = r->dev.units[str->id].bank_lo;
+                int64_t want17 = bank == 0 ? 5 : 4;
+                CHECK_EQ(rt_expr_eval(cmd->args[2], 17), want17);
+                CHECK_EQ(rt_expr_eval(cmd->args[2], 64), 16);
+                seen++;
+            }
+        }
+        CHECK(seen >= 4);
+        /* a PE's GEMM over its 54 rows of %w.q at batch 2: 2 x 54 x 256 = 27648 MACs at 2 FPUs x 16 x 500 MHz
+           (1.728 us), and 27648 bytes over the 12.8 GB/s bond (2.16 us): the bond decides */
+        bool found = false;
+        for (int st = 0; st < dc->body[RT_LAYER].nstreams && !found; st++) {
+            const RtStream *str = &dc->body[RT_LAYER].streams[st];
+            for (int c = 0; c < str->ncmds && !found; c++) {
+                const RtCmd *cmd = &str->cmds[c];
+                if (cmd->kind == RT_KERNEL && strcmp(r->kernels[cmd->kernel].name, "gemm_f16_m2_k256_n54") == 0) {
+                    CHECK_NEAR(2.16e-6, cmd->est.plus, 1e-15);
+                    CHECK_EQ(cmd->est.ctx, 0);
+                    found = true;
+                }
+            }
+        }
+        CHECK(found);
+        rt_schedule_free(r);
+    }
+    int n;
+    const KernelDesc *k = be_schedule_kernels(s, &n);
+    CHECK(n > 10);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            CHECK(!be_kernel_equal(&k[i], &k[j]));     /* one description per distinct op tile */
+    be_json_text_free(&t);
+    be_schedule_free(s);
+}
+
+/* ---------------------------------------------------------------- running out of memory */
+
+typedef struct Hook {
+    long calls, fail_at, live;
+    bool failed;
+} Hook;
+
+static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    Hook *h = ud;
+    (void)osize;
+    if (nsize == 0) {
+        if (ptr)
+            h->live--;
+        free(ptr);
+        return NULL;
+    }
+    if (++h->calls == h->fail_at) {
+        h->failed = true;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p && !ptr)
+        h->live++;
+    return p;
+}
+
+static const char *const oom_what[3] = {"build", "read", "write"};
+
+/* Fails allocation n of a schedule build (what = 0), a read (1) or the reader's writing it again (2);
+ * true if the run succeeded. */
+static bool oom_once(const Module *m, const JsonText *t, int what, long n, long *calls) {
+    Hook h = {0, n, 0, false};
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    Diag d;
+    diag_init(&d, f);
+    RtSchedule *read = what == 2 ? rt_schedule_parse("tiny.schedule.json", t->text, t->len, &d) : NULL;
+    h2c_set_allocator(hook_alloc, &h);
+    bool ok;
+    if (what == 0) {
+        Schedule *s = be_schedule_build(m, "tiny", &d);
+        ok = s != NULL;
+        be_schedule_free(s);
+    } else if (what == 1) {
+        RtSchedule *r = rt_schedule_parse("tiny.schedule.json", t->text, t->len, &d);
+        ok = r != NULL;
+        rt_schedule_free(r);
+    } else {
+        RtText again;
+        ok = rt_schedule_render(read, &again);
+        if (ok)
+            rt_text_free(&again);
+        else
+            diag_error(&d, NOLOC, "out of memory");    /* as h2c validate --dump says it */
+    }
+    h2c_set_allocator(NULL, NULL);
+    rt_schedule_free(read);
+    fclose(f);
+    if (h.failed && (ok || !strstr(out, "out of memory"))) {
+        test_fail(__FILE__, __LINE__, "a failed allocation is reported as \"out of memory\"");
+        fprintf(stderr, "    %s, allocation %ld: ok %d, output: %s\n", oom_what[what], n, ok, out);
+    }
+    if (!h.failed && !ok)
+        test_fail(__FILE__, __LINE__, "with no failed allocation the run succeeds");
+    if (h.live != 0) {
+        test_fail(__FILE__, __LINE__, "every block is freed");
+        fprintf(stderr, "    %s, allocation %ld failed: %ld blocks left\n", oom_what[what], n, h.live);
+    }
+    test_checks += 3;
+    free(out);
+    *calls = h.calls;
+    return !h.failed;
+}
+
+static void test_oom(const Module *m) {
+    Diag d;
+    diag_init(&d, stderr);
+    Schedule *s = be_schedule_build(m, "tiny", &d);
+    JsonText t;
+    if (!CHECK(s && be_schedule_render(s, &t)))
+        return;
+    be_schedule_free(s);
+    for (int what = 0; what < 3; what++) {
+        long total;
+        oom_once(m, &t, what, 0, &total);   /* count the allocations of a whole run */
+        /* every one of the first 300, then a sample spread over the rest */
+        long step = total / 400 + 1, runs = 0;
+        for (long n = 1; n <= total; n += n < 300 ? 1 : step, runs++) {
+            long calls;
+            oom_once(m, &t, what, n, &calls);
+        }
+        fprintf(stderr, "%s: %ld allocations, %ld runs with one failing\n", oom_what[what], total, runs);
+        CHECK(total > 300);
+    }
+    be_json_text_free(&t);
+}
+
+int main(void) {
+    Diag d;
+    diag_init(&d, stderr);
+    Session s;
+    Module *m = tiny(&s, &d);
+    if (!CHECK(m != NULL))
+        return test_done();
+    test_memmap(m);
+    test_schedule(m);
+    test_oom(m);
+    ir_module_free(m);
+    session_free(&s);
+    return test_done();
+}
