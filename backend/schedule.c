@@ -371,7 +371,8 @@ static cJSON *est_json(Gen *g, double e0, double e1) {
 
 static void cmd_end(Gen *g, double e0, double e1) {
     /* dependencies: sorted, once each, none on an earlier command of the same stream (implied) */
-    qsort(g->deps.v, (size_t)g->deps.n, sizeof(int), int_cmp);
+    if (g->deps.n > 1)
+        qsort(g->deps.v, (size_t)g->deps.n, sizeof(int), int_cmp);
     for (int i = 0; i < g->deps.n; i++) {
         int id = g->deps.v[i];
         if ((i > 0 && id == g->deps.v[i - 1]) || id == g->cid || g->stream_of[id] == g->cexec)
