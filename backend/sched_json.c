@@ -6,6 +6,7 @@
 #include "backend.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <string.h>
 
 /* Arrays of records: each element on a line of its own. */
@@ -83,29 +84,44 @@ static void put_key(Out *o, const char *s) {
 }
 
 /* A scalar as cJSON prints it; a container on one line, ", " and ": " between its parts. */
+/* A number: an integer as one, anything else in the shortest of %.15g, %.16g and %.17g that reads back
+ * exactly (fmt_double); a string escaped as JSON wants. */
+static void put_scalar(Out *o, const cJSON *n) {
+    char buf[64];
+    if (cJSON_IsNumber(n)) {
+        double v = n->valuedouble;
+        if (!isfinite(v))
+            snprintf(buf, sizeof buf, "null");
+        else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+            snprintf(buf, sizeof buf, "%lld", (long long)v);
+        else
+            fmt_double(buf, sizeof buf, v);
+        puts_(o, buf);
+    } else if (cJSON_IsString(n)) {
+        put_key(o, n->valuestring);
+    } else {
+        puts_(o, cJSON_IsTrue(n) ? "true" : cJSON_IsFalse(n) ? "false" : "null");
+    }
+}
+
+/* A container on one line, ", " and ": " between its parts. */
 static void put_compact(Out *o, const cJSON *n) {
-    if (is_container(n)) {
-        bool obj = cJSON_IsObject(n);
-        puts_(o, obj ? "{" : "[");
-        for (const cJSON *c = n->child; c; c = c->next) {
-            if (obj) {
-                put_key(o, c->string);
-                puts_(o, ": ");
-            }
-            put_compact(o, c);
-            if (c->next)
-                puts_(o, ", ");
+    if (!is_container(n)) {
+        put_scalar(o, n);
+        return;
+    }
+    bool obj = cJSON_IsObject(n);
+    puts_(o, obj ? "{" : "[");
+    for (const cJSON *c = n->child; c; c = c->next) {
+        if (obj) {
+            put_key(o, c->string);
+            puts_(o, ": ");
         }
-        puts_(o, obj ? "}" : "]");
-        return;
+        put_compact(o, c);
+        if (c->next)
+            puts_(o, ", ");
     }
-    char *s = cJSON_PrintUnformatted(n);
-    if (!s) {
-        o->failed = true;
-        return;
-    }
-    puts_(o, s);
-    cJSON_free(s);
+    puts_(o, obj ? "}" : "]");
 }
 
 static void put_indent(Out *o, int n) {

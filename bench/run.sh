@@ -1,8 +1,8 @@
 #!/bin/sh
 # Front-end throughput: writes a synthetic 10,000-op model (bench/gen_model) into the build
 # directory and times fe_load + fe_check on it (bench/bench_frontend, 20 runs); then the IR, the
-# attention planning passes (bench/bench_attn), the kernel library's bandwidth (bench/kernels) and
-# the exploration.
+# attention planning passes (bench/bench_attn), the kernel library's bandwidth (bench/kernels), the
+# compile-to-folder command (schedule, kernels, JIT) and the exploration.
 # usage: bench/run.sh BUILD_DIR      (after `cmake --build BUILD_DIR --target benchmarks`)
 # N=100000 REPS=5 bench/run.sh build  changes the model size and the number of runs.
 set -eu
@@ -37,6 +37,11 @@ if [ -x "$build/bench/kernels" ]; then
 else
   echo "(not built: it needs OpenBLAS, Debian libopenblas-dev)"
 fi
+
+echo
+echo "== the compile-to-folder command: schedule, C kernels and the JIT of every kernel (bench/compile.sh; stages: bench_schedule)"
+bench/compile.sh "$build/h2c" examples/llama3-8b.h2 10
+"$build/bench/bench_schedule" examples/llama3-8b.h2 5
 
 h2c=$build/h2c
 secs() { # prints the wall seconds a command takes (its output discarded)

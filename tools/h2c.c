@@ -696,13 +696,23 @@ static bool write_kernels(const KernelTarget *t, const char *path, const char *u
 
 typedef struct JitJob {
     KernelDesc *descs;
-    int n;
+    int n, cap;
+    double load;        /* the estimated work of its kernels */
     Diag d;
     char *msgs;         /* its diagnostics, printed after the join */
     size_t len;
     FILE *f;
     KernelJit *jit;
+    pthread_t tid;
+    bool started;
 } JitJob;
+
+typedef struct JitRun {
+    JitJob jobs[64];
+    int threads, n;
+    double t0;
+    bool ok;
+} JitRun;
 
 static void *jit_thread(void *p) {
     JitJob *j = p;
@@ -711,62 +721,89 @@ static void *jit_thread(void *p) {
     return NULL;
 }
 
-/* --jit: every kernel of the schedule JIT-compiled for this host, on `threads` threads, each a module
- * of every threads-th kernel. */
-static bool jit_check(const Schedule *s, int threads, bool quiet, Diag *d) {
-    int n;
-    const KernelDesc *descs = be_schedule_kernels(s, &n);
-    if (threads > n)
-        threads = n > 0 ? n : 1;
-    JitJob jobs[64];
-    memset(jobs, 0, sizeof jobs);
-    double t0 = h2c_seconds();
-    bool ok = true;
-    for (int t = 0; t < threads; t++) {
-        JitJob *j = &jobs[t];
-        j->descs = h2c_raw_alloc(sizeof *j->descs * (size_t)(n / threads + 1));
+/* What a kernel costs the JIT, roughly (measured: attention ~6x a GEMV, a run-time-rows GEMM ~2x). */
+static double jit_weight(const KernelDesc *k) {
+    return k->kind == KK_ATTN ? 6 : k->kind == KK_GEMM && k->gemm.m == 0 ? 2 : 1;
+}
+
+/* --jit: every kernel of the schedule JIT-compiled for this host in `threads` modules, each on a thread
+ * of its own, the kernels dealt out by their weight (the heaviest to the least loaded module). */
+static void jit_start(JitRun *r, const Schedule *s, int threads, Diag *d) {
+    const KernelDesc *descs = be_schedule_kernels(s, &r->n);
+    memset(r->jobs, 0, sizeof r->jobs);
+    r->threads = threads > r->n ? (r->n > 0 ? r->n : 1) : threads;
+    r->t0 = h2c_seconds();
+    r->ok = true;
+    int *order = h2c_raw_alloc(sizeof(int) * (size_t)(r->n + 1));
+    if (!order) {
+        diag_error(d, NOLOC, "out of memory");
+        r->ok = false;
+        return;
+    }
+    for (int i = 0; i < r->n; i++) {   /* by weight, heaviest first; ties in table order */
+        int k = i;
+        while (k > 0 && jit_weight(&descs[order[k - 1]]) < jit_weight(&descs[i])) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    for (int t = 0; t < r->threads && r->ok; t++) {
+        JitJob *j = &r->jobs[t];
+        j->cap = r->n;
+        j->descs = h2c_raw_alloc(sizeof *j->descs * (size_t)(r->n + 1));
         j->f = open_memstream(&j->msgs, &j->len);
         if (!j->descs || !j->f) {
             diag_error(d, NOLOC, "out of memory");
-            ok = false;
-            break;
+            r->ok = false;
+        } else {
+            diag_init(&j->d, j->f);
         }
-        diag_init(&j->d, j->f);
-        for (int i = t; i < n; i += threads)
-            j->descs[j->n++] = descs[i];
     }
-    pthread_t tid[64];
-    bool started[64] = {false};
-    for (int t = 1; t < threads && ok; t++)
-        started[t] = pthread_create(&tid[t], NULL, jit_thread, &jobs[t]) == 0;
-    if (ok)
-        jit_thread(&jobs[0]);
-    for (int t = 1; t < threads; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
+    for (int i = 0; i < r->n && r->ok; i++) {
+        JitJob *best = &r->jobs[0];
+        for (int t = 1; t < r->threads; t++)
+            if (r->jobs[t].load < best->load)
+                best = &r->jobs[t];
+        best->descs[best->n++] = descs[order[i]];
+        best->load += jit_weight(&descs[order[i]]);
+    }
+    h2c_raw_free(order, sizeof(int) * (size_t)(r->n + 1));
+    for (int t = 0; t < r->threads && r->ok; t++)
+        r->jobs[t].started = pthread_create(&r->jobs[t].tid, NULL, jit_thread, &r->jobs[t]) == 0;
+}
+
+/* Waits for the modules (compiling on this thread what no thread took) and says how long it took. */
+static bool jit_finish(JitRun *r, bool quiet, Diag *d) {
+    bool ok = r->ok;
+    for (int t = 0; t < r->threads; t++) {
+        JitJob *j = &r->jobs[t];
+        if (j->started)
+            pthread_join(j->tid, NULL);
         else if (ok)
-            jit_thread(&jobs[t]);
-    double wall = h2c_seconds() - t0;
+            jit_thread(j);
+    }
+    double wall = h2c_seconds() - r->t0;
     const char *host = NULL;
-    for (int t = 0; t < threads; t++) {
-        JitJob *j = &jobs[t];
+    for (int t = 0; t < r->threads; t++) {
+        JitJob *j = &r->jobs[t];
         if (j->f)
             fclose(j->f);
         if (j->msgs && j->len)
             fputs(j->msgs, stderr);
         d->errors += j->d.errors;
-        if (ok && !j->jit)
+        if (!j->jit)
             ok = false;
-        if (j->jit && !host)
+        else if (!host)
             host = be_jit_target(j->jit);
-        if (!quiet && t + 1 == threads && ok)
-            fprintf(stderr, "jit: %d kernel%s in %d module%s on %d thread%s: %.3f s wall (%s)\n", n, plural(n), threads,
-                    plural(threads), threads, plural(threads), wall, host ? host : "");
     }
-    for (int t = 0; t < threads; t++) {
-        be_jit_free(jobs[t].jit);
-        h2c_raw_free(jobs[t].descs, sizeof *jobs[t].descs * (size_t)(n / threads + 1));
-        free(jobs[t].msgs);
+    if (!quiet && ok)
+        fprintf(stderr, "jit: %d kernel%s in %d module%s on %d thread%s: %.3f s wall (%s)\n", r->n, plural(r->n),
+                r->threads, plural(r->threads), r->threads, plural(r->threads), wall, host ? host : "");
+    for (int t = 0; t < r->threads; t++) {
+        be_jit_free(r->jobs[t].jit);
+        h2c_raw_free(r->jobs[t].descs, sizeof *r->jobs[t].descs * (size_t)(r->jobs[t].cap + 1));
+        free(r->jobs[t].msgs);
     }
     return ok;
 }
@@ -783,6 +820,12 @@ static int write_outputs(const Opts *o, Module *m, unsigned mask, Diag *d) {
         s = be_schedule_build(m, name, d);
         if (!s)
             return 1;
+    }
+    /* the JIT works on its threads while the files are written */
+    static JitRun jit;
+    if (o->jit) {
+        int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        jit_start(&jit, s, threads < 1 ? 1 : threads > 64 ? 64 : threads, d);
     }
     bool ok = true;
     for (int k = 0; k < EM_COUNT_ && ok; k++) {
@@ -817,10 +860,8 @@ static int write_outputs(const Opts *o, Module *m, unsigned mask, Diag *d) {
         case EM_COUNT_: break;
         }
     }
-    if (ok && o->jit) {
-        int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        ok = jit_check(s, threads < 1 ? 1 : threads > 64 ? 64 : threads, o->quiet, d);
-    }
+    if (o->jit && !jit_finish(&jit, o->quiet, d))
+        ok = false;
     be_schedule_free(s);
     return ok ? 0 : 1;
 }
