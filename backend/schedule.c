@@ -363,6 +363,8 @@ static cJSON *est_json(Gen *g, double e0, double e1) {
         return num(e0);
     double a = (e1 - e0) / (double)(g->ctx[1] - g->ctx[0]);
     double b = e0 - a * (double)g->ctx[0];
+    if (fabs(b) < 1e-9 * fabs(e0))
+        b = 0;  /* a line through the origin, not the rounding of one */
     cJSON *o = cJSON_CreateObject();
     add_num(o, "ctx", a);
     add_num(o, "plus", b);
@@ -1272,6 +1274,22 @@ static bool emit_attention(Gen *g, int vi) {
     const Op *v = &g->ph->ops[vi], *s = &g->ph->ops[g->score_of[vi]];
     const ModelShape *ms = &g->m->model;
     long long D = ms->head_dim, kvh = ms->kv_heads, G = ms->heads / kvh, batch = g->batch, rows;
+    for (int w = 0; w < 2; w++) {
+        const Op *o = w ? v : s;
+        for (int k = 0; k < o->ntiles; k++) {
+            const OpTile *t = &o->tiles[k];
+            for (int dim = DIM_M; dim <= DIM_K; dim++)
+                if (t->box[dim].lo != 0 || t->box[dim].hi != o->shape[dim]) {
+                    diag_error(g->d, o->loc, "%%%s: attention split along the context or a head's dimensions is not "
+                               "scheduled (only whole (KV head, batch) pairs are)", o->name);
+                    return false;
+                }
+            if (g->pk == PH_PREFILL && t->exec.kind != EXEC_NPU) {
+                diag_error(g->d, o->loc, "%%%s: prefill attention runs on the NPU in the schedule", o->name);
+                return false;
+            }
+        }
+    }
     NBuf *q = input_of(g, s, 0, &rows), *kk = input_of(g, s, 1, &rows), *vv = input_of(g, v, 1, &rows);
     NBuf *y = result_of(g, vi, g->rows, ms->heads * D);
     KernelDType kvt = map_kv_dtype(g->m);
