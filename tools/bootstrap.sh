@@ -3,7 +3,8 @@
 # Run by `make`; safe to run again (it installs nothing when everything is present).
 set -eu
 
-PKGS="gcc libc6-dev make cmake pkg-config flex bison libcjson-dev llvm-14-dev clang-14 libclang-rt-14-dev graphviz diffutils llvm-14-tools libopenblas-dev gnuplot-nox"
+# python3-numpy: tests/npy (numpy writes, h2c reads); python3-jsonschema: tests/schedule (the schema)
+PKGS="gcc libc6-dev make cmake pkg-config flex bison libcjson-dev llvm-14-dev clang-14 libclang-rt-14-dev graphviz diffutils llvm-14-tools libopenblas-dev gnuplot-nox python3 python3-numpy python3-jsonschema"
 
 missing=""
 for p in $PKGS; do
