@@ -514,9 +514,10 @@ static void emit_rope(FILE *out, const KernelDesc *k, const char *name) {
            "RoPE, rotate-half on dims [0, rot) of each head: (x_i, x_{i+rot/2}) turned by pos * theta^(-2i/rot); "
            "angles, cos and sin in double");
     P("    enum { D = %d, H = %d, ROT = %d, HALF = ROT / 2 };\n", k->rope.head_dim, k->rope.heads, k->rope.rot);
-    P("    static const double inv_freq[HALF] = {   /* theta^(-2i/ROT), theta = %.17g */\n", k->rope.theta);
+    P("    static const double inv_freq[HALF] = {   /* theta^(-2i/ROT), theta = %.17g%s */\n", k->rope.theta,
+      k->rope.scaling == KR_SCALE_LINEAR ? ", linear scaling" : k->rope.scaling == KR_SCALE_LLAMA3 ? ", llama3 scaling" : "");
     for (int i = 0; i < half; i++)
-        P("%s%a,%s", i % 4 == 0 ? "        " : " ", pow(k->rope.theta, -2.0 * i / k->rope.rot),
+        P("%s%a,%s", i % 4 == 0 ? "        " : " ", be_rope_inv_freq(k, i),
           i % 4 == 3 || i == half - 1 ? "\n" : "");
     P("    };\n");
     P("    const int64_t R = args[0];\n");

@@ -140,10 +140,20 @@ void be_kernel_name(const KernelDesc *d, char buf[KERNEL_NAME_MAX]) {
     case KK_RELU:
     case KK_ADD:
     case KK_MUL: snprintf(buf, n, "%s_n%d", abis[d->kind].name, d->row.n); return;
-    case KK_ROPE:
+    case KK_ROPE: {
         ident_double(num, sizeof num, d->rope.theta, false);
-        snprintf(buf, n, "rope_d%d_h%d_r%d_t%s", d->rope.head_dim, d->rope.heads, d->rope.rot, num);
+        int len = snprintf(buf, n, "rope_d%d_h%d_r%d_t%s", d->rope.head_dim, d->rope.heads, d->rope.rot, num);
+        char f[40], lo[40], hi[40];
+        ident_double(f, sizeof f, d->rope.factor, false);
+        if (d->rope.scaling == KR_SCALE_LINEAR && len > 0 && (size_t)len < n) {
+            snprintf(buf + len, n - (size_t)len, "_lin%.24s", f);
+        } else if (d->rope.scaling == KR_SCALE_LLAMA3 && len > 0 && (size_t)len < n) {
+            ident_double(lo, sizeof lo, d->rope.low_freq_factor, false);
+            ident_double(hi, sizeof hi, d->rope.high_freq_factor, false);
+            snprintf(buf + len, n - (size_t)len, "_l3f%.20sl%.20sh%.20so%d", f, lo, hi, d->rope.original_max);
+        }
         return;
+    }
     case KK_EMBED: snprintf(buf, n, "embed_h%d_v%d", d->embed.hidden, d->embed.vocab); return;
     case KK_COUNT_: break;
     }
@@ -183,7 +193,12 @@ bool be_kernel_equal(const KernelDesc *a, const KernelDesc *b) {
     case KK_MUL: return a->row.n == b->row.n;
     case KK_ROPE:
         return a->rope.head_dim == b->rope.head_dim && a->rope.heads == b->rope.heads && a->rope.rot == b->rope.rot &&
-               same_double(a->rope.theta, b->rope.theta);
+               same_double(a->rope.theta, b->rope.theta) && a->rope.scaling == b->rope.scaling &&
+               (a->rope.scaling == KR_SCALE_NONE || same_double(a->rope.factor, b->rope.factor)) &&
+               (a->rope.scaling != KR_SCALE_LLAMA3 ||
+                (same_double(a->rope.low_freq_factor, b->rope.low_freq_factor) &&
+                 same_double(a->rope.high_freq_factor, b->rope.high_freq_factor) &&
+                 a->rope.original_max == b->rope.original_max));
     case KK_EMBED: return a->embed.hidden == b->embed.hidden && a->embed.vocab == b->embed.vocab;
     case KK_COUNT_: break;
     }
@@ -239,7 +254,14 @@ uint64_t be_kernel_hash(const KernelDesc *d) {
     case KK_RELU:
     case KK_ADD:
     case KK_MUL: HASH(h, d->row.n); break;
-    case KK_ROPE: HASH(h, d->rope.head_dim), HASH(h, d->rope.heads), HASH(h, d->rope.rot), HASH(h, d->rope.theta); break;
+    case KK_ROPE:
+        HASH(h, d->rope.head_dim), HASH(h, d->rope.heads), HASH(h, d->rope.rot), HASH(h, d->rope.theta);
+        HASH(h, d->rope.scaling);
+        if (d->rope.scaling != KR_SCALE_NONE)
+            HASH(h, d->rope.factor);
+        if (d->rope.scaling == KR_SCALE_LLAMA3)
+            HASH(h, d->rope.low_freq_factor), HASH(h, d->rope.high_freq_factor), HASH(h, d->rope.original_max);
+        break;
     case KK_EMBED: HASH(h, d->embed.hidden), HASH(h, d->embed.vocab); break;
     case KK_COUNT_: h2c_unreachable("bad kernel kind");
     }
@@ -317,6 +339,15 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
         ok &= need(in_range(k->rope.rot, 2, k->rope.head_dim) && k->rope.rot % 2 == 0, k, d,
                    "rot must be even and in 2..head_dim");
         ok &= need(isfinite(k->rope.theta) && k->rope.theta > 0, k, d, "theta must be positive");
+        ok &= need(k->rope.scaling >= KR_SCALE_NONE && k->rope.scaling <= KR_SCALE_LLAMA3, k, d,
+                   "scaling must be none, linear or llama3");
+        if (k->rope.scaling != KR_SCALE_NONE)
+            ok &= need(isfinite(k->rope.factor) && k->rope.factor > 0, k, d, "the scaling factor must be positive");
+        if (k->rope.scaling == KR_SCALE_LLAMA3)
+            ok &= need(isfinite(k->rope.low_freq_factor) && isfinite(k->rope.high_freq_factor) &&
+                           k->rope.low_freq_factor > 0 && k->rope.high_freq_factor > k->rope.low_freq_factor &&
+                           k->rope.original_max >= 1,
+                       k, d, "llama3 scaling needs 0 < low_freq_factor < high_freq_factor and original_max >= 1");
         break;
     case KK_EMBED:
         ok &= need(in_range(k->embed.hidden, 1, DIM_MAX) && in_range(k->embed.vocab, 1, DIM_MAX), k, d,
@@ -325,6 +356,27 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
     case KK_COUNT_: break;
     }
     return ok;
+}
+
+double be_rope_inv_freq(const KernelDesc *d, int i) {
+    double f = pow(d->rope.theta, -2.0 * i / d->rope.rot);
+    if (d->rope.scaling == KR_SCALE_LINEAR)
+        return f / d->rope.factor;
+    if (d->rope.scaling == KR_SCALE_LLAMA3) {
+        /* Llama 3.1 (Hugging Face's _compute_llama3_parameters): long wavelengths divided by the
+           factor, short ones kept, a linear ramp in 1/wavelength between */
+        double wavelen = 2 * 3.141592653589793 / f;
+        double low_wl = d->rope.original_max / d->rope.low_freq_factor;
+        double high_wl = d->rope.original_max / d->rope.high_freq_factor;
+        if (wavelen < high_wl)
+            return f;
+        if (wavelen > low_wl)
+            return f / d->rope.factor;
+        double smooth = (d->rope.original_max / wavelen - d->rope.low_freq_factor) /
+                        (d->rope.high_freq_factor - d->rope.low_freq_factor);
+        return (1 - smooth) * f / d->rope.factor + smooth * f;
+    }
+    return f;
 }
 
 float be_attn_scale(const KernelDesc *d) {

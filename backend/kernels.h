@@ -91,6 +91,11 @@ typedef struct KernelDesc {
             int heads;          /* heads per row of x */
             int rot;            /* rotated dims (even, <= D): D times the partial-rotary fraction */
             double theta;       /* base, e.g. 10000 or 500000 */
+            int scaling;        /* KR_SCALE_*: the inverse frequencies' context extension (Hugging Face's
+                                 * rope_scaling); 0: none, and the fields below are 0 */
+            double factor;      /* linear: positions divided by it; llama3: long wavelengths divided by it */
+            double low_freq_factor, high_freq_factor;   /* llama3: the ramp's ends */
+            int original_max;   /* llama3: the context the model was trained for */
         } rope;
         struct {
             int hidden;         /* row length H */
@@ -98,6 +103,9 @@ typedef struct KernelDesc {
         } embed;
     };
 } KernelDesc;
+
+/* RoPE's scalings (KernelDesc.rope.scaling). */
+enum { KR_SCALE_NONE, KR_SCALE_LINEAR, KR_SCALE_LLAMA3 };
 
 /* The one C ABI of every kernel: bufs[i] are the kind's buffers (outputs first), args[j] its
  * run-time integers. A kernel never allocates, never fails and never keeps a pointer. */
@@ -123,6 +131,8 @@ bool be_kernel_equal(const KernelDesc *a, const KernelDesc *b);
 uint64_t be_kernel_hash(const KernelDesc *d);
 /* False, with an error for each problem, if d's shapes are out of range for its kind. */
 bool be_kernel_check(const KernelDesc *d, Diag *diag);
+/* RoPE's inverse frequency of rotary pair i (of rot/2), in double: theta^(-2i/rot), with the scaling. */
+double be_rope_inv_freq(const KernelDesc *d, int i);
 /* The softmax scale an attention kernel uses: attn.scale, or 1/sqrt(D) rounded to float. */
 float be_attn_scale(const KernelDesc *d);
 /* Bytes of one weight row of a GEMM (N rows of this), and of one row of its fp16 scales. */

@@ -1143,7 +1143,7 @@ static void build_rope(Cg *c, const KernelDesc *k) {
     /* the inverse frequencies, as the C target's table */
     LLVMValueRef init[2048];
     for (int64_t i = 0; i < HALF; i++)
-        init[i] = LLVMConstReal(c->f64, pow(k->rope.theta, -2.0 * (double)i / (double)ROT));
+        init[i] = LLVMConstReal(c->f64, be_rope_inv_freq(k, (int)i));
     LLVMTypeRef tt = LLVMArrayType(c->f64, (unsigned)HALF);
     char gname[KERNEL_NAME_MAX + 16];
     snprintf(gname, sizeof gname, "%s.inv_freq", c->name);

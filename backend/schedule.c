@@ -816,6 +816,16 @@ static bool emit_norm(Gen *g, int i) {
                           gr->lo * 4);
         }
     }
+    if (o->unit_offset) {   /* the scale is 1 + the stored weight (Gemma): add a constant row of ones */
+        NBuf *ones = npu_fixed(g, n * 4);
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddItemToObject(c, "ref", ref_npu(g, ones, 0, n * 4));
+        add_num(c, "fill", 1);
+        cJSON_AddItemToArray(g->constants, c);
+        KernelDesc ka = {.kind = KK_ADD};
+        ka.row.n = (int)n;
+        emit_rowwise(g, &ka, w, w, 0, ones, NULL, NULL, 1, n, 1);   /* in place, after the loads */
+    }
     KernelDesc kd = {.kind = layer ? KK_LAYERNORM : KK_RMSNORM};
     kd.row.n = (int)n;
     kd.row.eps = (float)(o->eps > 0 ? o->eps : g->m->model.norm_eps);
@@ -858,11 +868,6 @@ static bool emit_eltwise(Gen *g, int i) {
 static bool emit_rope(Gen *g, int i) {
     const Op *o = &g->ph->ops[i];
     const ModelShape *ms = &g->m->model;
-    if (ms->rope.scaling != ROPE_NONE) {
-        diag_error(g->d, o->loc, "%%%s: the kernel library's RoPE has no %s scaling", o->name,
-                   rope_scaling_names[ms->rope.scaling]);
-        return false;
-    }
     long long rows, n = o->shape[2], D = ms->head_dim;
     NBuf *x = input_of(g, o, 0, &rows);
     KernelDesc kd = {.kind = KK_ROPE};
@@ -871,6 +876,16 @@ static bool emit_rope(Gen *g, int i) {
     int rot = (int)((double)D * ms->rope.fraction);
     kd.rope.rot = rot - rot % 2;
     kd.rope.theta = ms->rope.theta;
+    if (ms->rope.scaling == ROPE_LINEAR) {
+        kd.rope.scaling = KR_SCALE_LINEAR;
+        kd.rope.factor = ms->rope.factor;
+    } else if (ms->rope.scaling == ROPE_LLAMA3) {
+        kd.rope.scaling = KR_SCALE_LLAMA3;
+        kd.rope.factor = ms->rope.factor;
+        kd.rope.low_freq_factor = ms->rope.low_freq_factor;
+        kd.rope.high_freq_factor = ms->rope.high_freq_factor;
+        kd.rope.original_max = ms->rope.original_max;
+    }
     NBuf *y = result_of(g, i, rows, n);
     kernel_begin(g, EXEC_NPU_KEY, &kd);
     rd(g, &x->tb);
@@ -901,12 +916,16 @@ static bool emit_embedding(Gen *g, int i) {
                     held += t->regions[r].hi - t->regions[r].lo;
             if (held == 0)
                 continue;
+            /* a table of learned positions is looked up at each row's position + offset */
+            NBuf *ids = o->positions > 0 ? g->pos : g->tok;
             cmd_begin(g, exec_link(g, link_channel(g, c)), "gather");
-            rd(g, &g->tok->tb);
+            rd(g, &ids->tb);
             wr(g, &rowsbuf->tb);
             add_num(g->cj, "tensor", o->tensor);
             add_num(g->cj, "tile", k);
-            cJSON_AddItemToObject(g->cj, "ids", ref_npu(g, g->tok, 0, R * 4));
+            cJSON_AddItemToObject(g->cj, "ids", ref_npu(g, ids, 0, R * 4));
+            if (o->positions > 0 && o->offset != 0)
+                add_num(g->cj, "id_offset", o->offset);
             cJSON_AddItemToObject(g->cj, "dst", ref_npu(g, rowsbuf, 0, R * rb));
             add_num(g->cj, "rows", (double)R);
             /* expected bytes: the share of the table this channel holds */
@@ -1276,6 +1295,11 @@ static bool emit_attention(Gen *g, int vi) {
     long long D = ms->head_dim, kvh = ms->kv_heads, G = ms->heads / kvh, batch = g->batch, rows;
     for (int w = 0; w < 2; w++) {
         const Op *o = w ? v : s;
+        if (o->window > 0) {
+            diag_error(g->d, o->loc, "%%%s: sliding-window attention (window %d) is not scheduled: the kernel "
+                       "library's causal attention has no window (docs/schedule.md §6)", o->name, o->window);
+            return false;
+        }
         for (int k = 0; k < o->ntiles; k++) {
             const OpTile *t = &o->tiles[k];
             for (int dim = DIM_M; dim <= DIM_K; dim++)
@@ -1611,14 +1635,15 @@ static cJSON *build_phase(Gen *g, PhaseKind pk) {
     if (!find_attention(g))
         return NULL;
     int *order = ARENA_ARRAY(g->a, int, ph->nops + 1);
-    if (!ir_topo_order(ph, order)) {
-        diag_error(g->d, ph->loc, "phase %s: the op graph has a cycle", phase_names[pk]);
+    int topo = ir_topo_order(ph, order);
+    if (topo <= 0) {
+        diag_error(g->d, ph->loc, topo < 0 ? "out of memory" : "phase %s: the op graph has a cycle", phase_names[pk]);
         return NULL;
     }
     bool has_pro = scope_last(ph, SCOPE_PROLOGUE) >= 0, has_epi = scope_last(ph, SCOPE_EPILOGUE) >= 0;
     bool has_rope = false, has_embed = false;
     for (int i = 0; i < ph->nops; i++) {
-        has_rope |= ph->ops[i].code == OP_ROPE;
+        has_rope |= ph->ops[i].code == OP_ROPE || (ph->ops[i].code == OP_EMBEDDING && ph->ops[i].positions > 0);
         has_embed |= ph->ops[i].code == OP_EMBEDDING;
     }
     int R = g->rows;
@@ -1751,6 +1776,15 @@ static cJSON *kernel_json(const KernelDesc *k) {
         add_num(j, "heads", k->rope.heads);
         add_num(j, "rot", k->rope.rot);
         add_num(j, "theta", k->rope.theta);
+        if (k->rope.scaling != KR_SCALE_NONE) {
+            add_str(j, "scaling", k->rope.scaling == KR_SCALE_LINEAR ? "linear" : "llama3");
+            add_num(j, "factor", k->rope.factor);
+        }
+        if (k->rope.scaling == KR_SCALE_LLAMA3) {
+            add_num(j, "low_freq_factor", k->rope.low_freq_factor);
+            add_num(j, "high_freq_factor", k->rope.high_freq_factor);
+            add_num(j, "original_max", k->rope.original_max);
+        }
         break;
     case KK_EMBED:
         add_num(j, "hidden", k->embed.hidden);

@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
         }
         ncmds = 0;
         for (int p = 0; p < 2; p++)
-            for (int b = 0; b < RT_SCOPE_COUNT_; b++)
+            for (int b = 0; b < RT_SCHED_SCOPE_COUNT_; b++)
                 ncmds += rs->phase[p].body[b].ncmds;
         bytes = text.len;
         for (int s2 = 0; s2 < NSTAGES; s2++) {

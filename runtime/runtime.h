@@ -89,7 +89,8 @@ typedef struct RtCmd {
     int64_t head_stride, batch_stride, token_stride;    /* kv_append: the source row of (h, b, t) */
     int64_t pairs[2];       /* kv_load: the tile's pairs [pairs[0], pairs[1]) */
     int64_t pair_stride;    /* kv_load */
-    RtRef ids;              /* gather: the token ids, i32 */
+    RtRef ids;              /* gather: the row ids (token ids, or positions), i32 */
+    int64_t id_offset;      /* gather: added to every id (a table of learned positions) */
 } RtCmd;
 
 typedef struct RtStream {

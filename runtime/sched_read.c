@@ -883,12 +883,36 @@ static void read_kernels(R *r, const cJSON *arr) {
             break;
         }
         case KK_ROPE: {
-            static const char *const keys[] = {"name", "kind", "head_dim", "heads", "rot", "theta", NULL};
+            static const char *const keys[] = {"name", "kind", "head_dim", "heads", "rot", "theta", "?scaling", "?factor",
+                                               "?low_freq_factor", "?high_freq_factor", "?original_max", NULL};
             check_keys(r, o, keys);
             d->rope.head_dim = (int)get_int(r, o, "head_dim", 1, 4096);
             d->rope.heads = (int)get_int(r, o, "heads", 1, 4096);
             d->rope.rot = (int)get_int(r, o, "rot", 2, d->rope.head_dim);
             d->rope.theta = get_num(r, o, "theta", 1e-30, 1e30);
+            static const char *const scalings[] = {"none", "linear", "llama3"};
+            d->rope.scaling = member(o, "scaling") ? get_enum(r, o, "scaling", scalings, 3) : KR_SCALE_NONE;
+            static const char *const need_lin[] = {"factor", NULL};
+            static const char *const need_l3[] = {"factor", "low_freq_factor", "high_freq_factor", "original_max", NULL};
+            static const char *const *const needs[] = {NULL, need_lin, need_l3};
+            static const char *const all[] = {"factor", "low_freq_factor", "high_freq_factor", "original_max", NULL};
+            for (int k2 = 0; all[k2]; k2++) {
+                bool want = false;
+                for (int w = 0; needs[d->rope.scaling] && needs[d->rope.scaling][w]; w++)
+                    want |= strcmp(needs[d->rope.scaling][w], all[k2]) == 0;
+                if (want != (member(o, all[k2]) != NULL))
+                    fail(r, want ? "missing key '%s' (%s scaling has it)" : "unknown key '%s' (%s scaling has none)",
+                         all[k2], scalings[d->rope.scaling]);
+            }
+            if (d->rope.scaling == KR_SCALE_NONE && member(o, "scaling"))
+                fail(r, "a RoPE kernel without scaling leaves 'scaling' out");
+            if (d->rope.scaling != KR_SCALE_NONE)
+                d->rope.factor = get_num(r, o, "factor", 1e-30, 1e30);
+            if (d->rope.scaling == KR_SCALE_LLAMA3) {
+                d->rope.low_freq_factor = get_num(r, o, "low_freq_factor", 1e-30, 1e30);
+                d->rope.high_freq_factor = get_num(r, o, "high_freq_factor", 1e-30, 1e30);
+                d->rope.original_max = (int)get_int(r, o, "original_max", 1, 1 << 30);
+            }
             break;
         }
         case KK_EMBED: {
@@ -1409,6 +1433,7 @@ static void read_kv(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
 static void read_gather(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     const RtTile *t = kv_tile(r, o, c, RT_ROWS, ex);
     c->ids = get_ref(r, o, "ids");
+    c->id_offset = member(o, "id_offset") ? get_int(r, o, "id_offset", -MAX_DIM, MAX_DIM) : 0;
     c->dst = get_ref(r, o, "dst");
     c->rows = get_int(r, o, "rows", 1, MAX_DIM);
     ref_space(r, "ids", &c->ids, RT_AT_NPU, -1);
@@ -1435,7 +1460,8 @@ static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
                                        "batch_stride", "token_stride", "first", "count", NULL};
     static const char *const kload[] = {"id", "cmd", "op", "deps", "est", "tensor", "tile", "pairs", "dst",
                                         "pair_stride", "first", "count", NULL};
-    static const char *const kgat[] = {"id", "cmd", "op", "deps", "est", "tensor", "tile", "ids", "dst", "rows", NULL};
+    static const char *const kgat[] = {"id", "cmd", "op", "deps", "est", "tensor", "tile", "ids", "?id_offset", "dst",
+                                       "rows", NULL};
     const char *const *keys = c->kind == RT_TRANSFER ? kxfer : c->kind == RT_KERNEL ? kkern
                               : c->kind == RT_KV_APPEND ? kapp : c->kind == RT_KV_LOAD ? kload
                               : c->kind == RT_GATHER ? kgat : kmove;

@@ -117,6 +117,8 @@ static cJSON *cmd_json(const RtCmd *c) {
         add_num(o, "tensor", c->tensor);
         add_num(o, "tile", c->tile);
         cJSON_AddItemToObject(o, "ids", ref_json(&c->ids));
+        if (c->id_offset != 0)
+            add_num(o, "id_offset", (double)c->id_offset);
         cJSON_AddItemToObject(o, "dst", ref_json(&c->dst));
         add_num(o, "rows", (double)c->rows);
         break;
@@ -257,6 +259,15 @@ static cJSON *kernel_json(const RtKernel *rk) {
         add_num(j, "heads", k->rope.heads);
         add_num(j, "rot", k->rope.rot);
         add_num(j, "theta", k->rope.theta);
+        if (k->rope.scaling != KR_SCALE_NONE) {
+            add_str(j, "scaling", k->rope.scaling == KR_SCALE_LINEAR ? "linear" : "llama3");
+            add_num(j, "factor", k->rope.factor);
+        }
+        if (k->rope.scaling == KR_SCALE_LLAMA3) {
+            add_num(j, "low_freq_factor", k->rope.low_freq_factor);
+            add_num(j, "high_freq_factor", k->rope.high_freq_factor);
+            add_num(j, "original_max", k->rope.original_max);
+        }
         break;
     case KK_EMBED:
         add_num(j, "hidden", k->embed.hidden);

@@ -644,6 +644,25 @@ static void check_eltwise(const KernelDesc *k, int R) {
     free_bufs(3, bufs);
 }
 
+/* RoPE's inverse frequencies as docs/kernels.md §4 gives them: theta^(-2i/rot); linear scaling divides
+ * them by the factor; llama3 scaling (Hugging Face's Llama 3.1 rule) divides those whose wavelength
+ * 2 pi / f exceeds original_max / low_freq_factor, keeps those below original_max / high_freq_factor,
+ * and between mixes the two by s = (original_max / wavelength - low) / (high - low). */
+static double ref_inv_freq(const KernelDesc *k, int i) {
+    double f = pow(k->rope.theta, -2.0 * i / k->rope.rot);
+    if (k->rope.scaling == KR_SCALE_LINEAR)
+        return f / k->rope.factor;
+    if (k->rope.scaling != KR_SCALE_LLAMA3)
+        return f;
+    double wl = 2 * M_PI / f, orig = k->rope.original_max;
+    if (wl < orig / k->rope.high_freq_factor)
+        return f;
+    if (wl > orig / k->rope.low_freq_factor)
+        return f / k->rope.factor;
+    double sm = (orig / wl - k->rope.low_freq_factor) / (k->rope.high_freq_factor - k->rope.low_freq_factor);
+    return sm * f + (1 - sm) * f / k->rope.factor;
+}
+
 /* RoPE: cos and sin rounded to float, then two products and a sum: 4 u (|x0| + |x1|). Bitwise. */
 static void check_rope(const KernelDesc *k, int R, int maxpos) {
     char name[KERNEL_NAME_MAX];
@@ -668,7 +687,7 @@ static void check_rope(const KernelDesc *k, int R, int maxpos) {
                 double want, tol = 0;
                 if (d < ROT) {
                     int i = d % HALF;
-                    double ang = pos[r] * pow(k->rope.theta, -2.0 * i / ROT);
+                    double ang = pos[r] * ref_inv_freq(k, i);
                     double x0 = xh[i], x1 = xh[i + HALF];
                     want = d < HALF ? x0 * cos(ang) - x1 * sin(ang) : x1 * cos(ang) + x0 * sin(ang);
                     tol = 4 * U * (fabs(x0) + fabs(x1));
@@ -792,7 +811,10 @@ static const KernelDesc meta_ks[] = {{.kind = KK_PAGE_META, .meta = {128, 16, KD
                                      {.kind = KK_PAGE_META, .meta = {7, 3, KD_F32}}};
 static const KernelDesc rope_ks[] = {{.kind = KK_ROPE, .rope = {128, 4, 128, 10000}},
                                      {.kind = KK_ROPE, .rope = {64, 2, 16, 500000}},   /* partial: 0.25 */
-                                     {.kind = KK_ROPE, .rope = {6, 3, 4, 10000}}};
+                                     {.kind = KK_ROPE, .rope = {6, 3, 4, 10000}},
+                                     /* Llama 3.2 with linear scaling; Llama 3.1's rule (every branch at D 128) */
+                                     {.kind = KK_ROPE, .rope = {64, 2, 64, 500000, KR_SCALE_LINEAR, 32}},
+                                     {.kind = KK_ROPE, .rope = {128, 2, 128, 500000, KR_SCALE_LLAMA3, 8, 1, 4, 8192}}};
 static const KernelDesc embed_k = {.kind = KK_EMBED, .embed = {256, 256}};
 static const int row_ns[] = {1, 15, 16, 17, 100, 4096};
 
@@ -907,6 +929,11 @@ static void test_descs(void) {
     CHECK_STR(name, "rmsnorm_n4096_eps1em05");
     be_kernel_name(&rope_ks[1], name);
     CHECK_STR(name, "rope_d64_h2_r16_t500000");
+    be_kernel_name(&rope_ks[3], name);
+    CHECK_STR(name, "rope_d64_h2_r64_t500000_lin32");
+    be_kernel_name(&rope_ks[4], name);
+    CHECK_STR(name, "rope_d128_h2_r128_t500000_l3f8l1h4o8192");
+    CHECK(!be_kernel_equal(&rope_ks[4], &(KernelDesc){.kind = KK_ROPE, .rope = {128, 2, 128, 500000}}));
 
     /* equal descs hash alike; fields a kind does not use are ignored; any used field differs */
     KernelDesc g2 = g;

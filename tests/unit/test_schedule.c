@@ -104,12 +104,12 @@ static void test_schedule(const Module *m) {
         CHECK_EQ(dc->ctx_first, 17);
         CHECK_EQ(dc->ctx_last, 24);
         CHECK_EQ(dc->ctx_max, 64);
-        CHECK_EQ(dc->body[RT_LAYER].repeat, 2);
+        CHECK_EQ(dc->body[RT_SCHED_LAYER].repeat, 2);
         /* each PE's attention reads the tokens of its bank: bank j of 4 holds the t < ctx with t mod 4 == j;
            at ctx 17 bank 0 holds 0, 4, 8, 12, 16 (5) and bank 3 holds 3, 7, 11, 15 (4) */
         int seen = 0;
-        for (int st = 0; st < dc->body[RT_LAYER].nstreams; st++) {
-            const RtStream *str = &dc->body[RT_LAYER].streams[st];
+        for (int st = 0; st < dc->body[RT_SCHED_LAYER].nstreams; st++) {
+            const RtStream *str = &dc->body[RT_SCHED_LAYER].streams[st];
             for (int c = 0; c < str->ncmds; c++) {
                 const RtCmd *cmd = &str->cmds[c];
                 if (cmd->kind != RT_KERNEL || r->kernels[cmd->kernel].desc.kind != KK_ATTN || str->link ||
@@ -126,8 +126,8 @@ static void test_schedule(const Module *m) {
         /* a PE's GEMM over its 54 rows of %w.q at batch 2: 2 x 54 x 256 = 27648 MACs at 2 FPUs x 16 x 500 MHz
            (1.728 us), and 27648 bytes over the 12.8 GB/s bond (2.16 us): the bond decides */
         bool found = false;
-        for (int st = 0; st < dc->body[RT_LAYER].nstreams && !found; st++) {
-            const RtStream *str = &dc->body[RT_LAYER].streams[st];
+        for (int st = 0; st < dc->body[RT_SCHED_LAYER].nstreams && !found; st++) {
+            const RtStream *str = &dc->body[RT_SCHED_LAYER].streams[st];
             for (int c = 0; c < str->ncmds && !found; c++) {
                 const RtCmd *cmd = &str->cmds[c];
                 if (cmd->kind == RT_KERNEL && strcmp(r->kernels[cmd->kernel].name, "gemm_f16_m2_k256_n54") == 0) {

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The models h2c import-hf writes (tests/hf/good/*.out: Llama 3.1 and 3.2 with RoPE scaling, Gemma's
+# unit-offset norms, OPT's learned positions, GPT-NeoX, Qwen2's biases, ...) compiled on the H2-LLM
+# device: each schedule is accepted by the runtime's reader and its kernels JIT-compile; a sliding
+# window (Mistral, Phi-3) is refused with a located error.
+# usage: hf.sh H2C WORKDIR   (from the source root)
+set -u
+h2c=$1 work=$2
+root=$(pwd)
+mkdir -p "$work" || exit 1
+fail=0
+for out in tests/hf/good/*.out; do
+    name=$(basename "$out" .out)
+    src=$work/$name.h2
+    { echo "import \"$root/examples/hw/h2llm.h2\"; import \"$root/examples/workloads.h2\"; use workload sg;"
+      cat "$out"; } >"$src"
+    rm -rf "$work/$name"
+    "$h2c" compile -q "$src" -o "$work/$name/" --jit 2>"$work/$name.err"
+    rc=$?
+    if grep -q "window = " "$out"; then
+        [ "$rc" = 1 ] && grep -q "sliding-window attention .* is not scheduled" "$work/$name.err" ||
+            { echo "FAIL: $name: exit status $rc, expected the sliding-window error"; cat "$work/$name.err"; fail=1; }
+        continue
+    fi
+    [ "$rc" = 0 ] || { echo "FAIL: $name: compile exits $rc"; cat "$work/$name.err"; fail=1; continue; }
+    "$h2c" validate -q "$work/$name/$name.schedule.json" || { echo "FAIL: $name: the reader refuses it"; fail=1; }
+done
+[ "$fail" = 0 ] && echo "every imported model is scheduled (or refused for its window)"
+exit $fail
