@@ -16,6 +16,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -1276,14 +1277,23 @@ static void unit_close(void *p) {
     h2c_raw_free(u, sizeof *u);
 }
 
+/* LLVM's target registry is filled once per process: its initialisers append to a global list and
+ * race when units open on several threads at once (h2c compile --jit compiles modules on threads
+ * while the .ll file is made), so they run once, under pthread_once. */
+static pthread_once_t native_once = PTHREAD_ONCE_INIT;
+static bool native_ok;
+
+static void native_init(void) { native_ok = !LLVMInitializeNativeTarget() && !LLVMInitializeNativeAsmPrinter(); }
+
 /* A unit for the host: its target machine, and a module in a fresh context (a ThreadSafeContext's
- * when `jit`). */
+ * when `jit`). Units may be opened on several threads, each with its own context. */
 static LUnit *unit_open(const char *name, const KernelOptions *o, bool jit, Diag *d) {
     if (o->vector_width != 0 && o->vector_width != 4 && o->vector_width != 8 && o->vector_width != 16) {
         diag_error(d, NOLOC, "vector width %d: must be 0 (from the host), 4, 8 or 16", o->vector_width);
         return NULL;
     }
-    if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
+    pthread_once(&native_once, native_init);
+    if (!native_ok) {
         diag_error(d, NOLOC, "LLVM has no code generator for this host");
         return NULL;
     }

@@ -209,8 +209,8 @@ int main(int argc, char **argv) {
     descs[nd++] = (KernelDesc){.kind = KK_PAGE_SCORE, .score = {D, G, 64}};
     descs[nd++] = (KernelDesc){.kind = KK_PAGE_META, .meta = {D, 16, KD_F16}};
     descs[nd++] = (KernelDesc){.kind = KK_RMSNORM, .row = {4096, 1e-5f, false}};
-    descs[nd++] = (KernelDesc){.kind = KK_ROPE, .rope = {D, 32, D, 500000}};
-    descs[nd++] = (KernelDesc){.kind = KK_ROPE, .rope = {D, 8, D, 500000}};
+    descs[nd++] = (KernelDesc){.kind = KK_ROPE, .rope = {.head_dim = D, .heads = 32, .rot = D, .theta = 500000}};
+    descs[nd++] = (KernelDesc){.kind = KK_ROPE, .rope = {.head_dim = D, .heads = 8, .rot = D, .theta = 500000}};
     descs[nd++] = (KernelDesc){.kind = KK_SILU, .row = {14336, 0, false}};
     descs[nd++] = (KernelDesc){.kind = KK_MUL, .row = {14336, 0, false}};
     descs[nd++] = (KernelDesc){.kind = KK_ADD, .row = {4096, 0, false}};

@@ -809,12 +809,17 @@ static const KernelDesc score_ks[] = {{.kind = KK_PAGE_SCORE, .score = {16, 1, 4
                                       {.kind = KK_PAGE_SCORE, .score = {128, 4, 16}}};
 static const KernelDesc meta_ks[] = {{.kind = KK_PAGE_META, .meta = {128, 16, KD_F16}},
                                      {.kind = KK_PAGE_META, .meta = {7, 3, KD_F32}}};
-static const KernelDesc rope_ks[] = {{.kind = KK_ROPE, .rope = {128, 4, 128, 10000}},
-                                     {.kind = KK_ROPE, .rope = {64, 2, 16, 500000}},   /* partial: 0.25 */
-                                     {.kind = KK_ROPE, .rope = {6, 3, 4, 10000}},
+static const KernelDesc rope_ks[] = {{.kind = KK_ROPE, .rope = {.head_dim = 128, .heads = 4, .rot = 128, .theta = 10000}},
+                                     {.kind = KK_ROPE, .rope = {.head_dim = 64, .heads = 2, .rot = 16, .theta = 500000}},   /* partial: 0.25 */
+                                     {.kind = KK_ROPE, .rope = {.head_dim = 6, .heads = 3, .rot = 4, .theta = 10000}},
                                      /* Llama 3.2 with linear scaling; Llama 3.1's rule (every branch at D 128) */
-                                     {.kind = KK_ROPE, .rope = {64, 2, 64, 500000, KR_SCALE_LINEAR, 32}},
-                                     {.kind = KK_ROPE, .rope = {128, 2, 128, 500000, KR_SCALE_LLAMA3, 8, 1, 4, 8192}}};
+                                     {.kind = KK_ROPE,
+                                      .rope = {.head_dim = 64, .heads = 2, .rot = 64, .theta = 500000,
+                                               .scaling = KR_SCALE_LINEAR, .factor = 32}},
+                                     {.kind = KK_ROPE,
+                                      .rope = {.head_dim = 128, .heads = 2, .rot = 128, .theta = 500000,
+                                               .scaling = KR_SCALE_LLAMA3, .factor = 8, .low_freq_factor = 1,
+                                               .high_freq_factor = 4, .original_max = 8192}}};
 static const KernelDesc embed_k = {.kind = KK_EMBED, .embed = {256, 256}};
 static const int row_ns[] = {1, 15, 16, 17, 100, 4096};
 
@@ -933,7 +938,8 @@ static void test_descs(void) {
     CHECK_STR(name, "rope_d64_h2_r64_t500000_lin32");
     be_kernel_name(&rope_ks[4], name);
     CHECK_STR(name, "rope_d128_h2_r128_t500000_l3f8l1h4o8192");
-    CHECK(!be_kernel_equal(&rope_ks[4], &(KernelDesc){.kind = KK_ROPE, .rope = {128, 2, 128, 500000}}));
+    KernelDesc unscaled = {.kind = KK_ROPE, .rope = {.head_dim = 128, .heads = 2, .rot = 128, .theta = 500000}};
+    CHECK(!be_kernel_equal(&rope_ks[4], &unscaled));
 
     /* equal descs hash alike; fields a kind does not use are ignored; any used field differs */
     KernelDesc g2 = g;
@@ -963,7 +969,7 @@ static void test_descs(void) {
     diag_init(&d, f);
     KernelDesc bad[] = {gemm(1, 64, 8, KD_I4, 48, false, false), gemm(9, 64, 8, KD_F16, 0, false, false),
                         attn(128, 0, KD_I8, 0, false, -1), rowk(KK_RMSNORM, 0, NAN, false),
-                        {.kind = KK_ROPE, .rope = {64, 1, 65, 10000}}, {.kind = KK_COUNT_}};
+                        {.kind = KK_ROPE, .rope = {.head_dim = 64, .heads = 1, .rot = 65, .theta = 10000}}, {.kind = KK_COUNT_}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CHECK(!be_kernel_check(&bad[i], &d));
     CHECK(!be_jit_compile(bad, 1, NULL, &d));
