@@ -1084,8 +1084,9 @@ static void attention_near(Gen *g, const Op *s, const Op *v, const int *where, i
     ChanSet chans = 0;
     for (int r = 0; r < tk0->nregions; r++)
         chans |= CHAN_BIT(tk0->regions[r].channel);
-    /* the group's queries in pair order, to every PE of its channels */
-    NBuf *Qg = npu_temp(g, np * gd);
+    /* the group's queries in pair order, then their positions, to every PE of its channels */
+    long long qb = np * gd + np * 4;
+    NBuf *Qg = npu_temp(g, qb);
     long long i = 0;
     for (long long p = 0; p < P;) {
         if (where[p] != gi) {
@@ -1097,14 +1098,15 @@ static void attention_near(Gen *g, const Op *s, const Op *v, const int *where, i
             p1++;
         long long h = p / batch, b = p % batch;
         emit_copy(g, q, b * qrow + h * gd, Qg, i * gd, p1 - p, gd, qrow, gd, false);
+        emit_copy(g, g->pos, b * 4, Qg, np * gd + i * 4, 1, (p1 - p) * 4, (p1 - p) * 4, (p1 - p) * 4, false);
         i += p1 - p;
         p = p1;
     }
-    PBuf *Qp = pe_buf(g, np * gd);
+    PBuf *Qp = pe_buf(g, qb);
     PBuf *Opp = pe_buf(g, (long long)g->pb * np * gd), *Lp = pe_buf(g, (long long)g->pb * np * G * 4);
     for (int c = 0; c < g->N; c++)
         if (chans & CHAN_BIT(c))
-            emit_to_pes(g, c, Qg, 0, np * gd, Qp);
+            emit_to_pes(g, c, Qg, 0, qb, Qp);
     NBuf *Os = npu_temp(g, n * np * gd), *Ls = npu_temp(g, n * np * G * 4);
     /* the group's pairs in order, with their tiles */
     int *kt = ARENA_ARRAY(g->a, int, np), *vt = ARENA_ARRAY(g->a, int, np);
@@ -1142,11 +1144,12 @@ static void attention_near(Gen *g, const Op *s, const Op *v, const int *where, i
             wr(g, &Lp->tb[pi]);
             cJSON *bufs[7] = {ref_pe(Opp, ob + a * gd, gd), ref_pe(Lp, lb + a * G * 4, G * 4), ref_pe(Qp, a * gd, gd),
                               ref_bank(c, bank, rk->addr + kp[a] * kcap, kstr, kcap),
-                              ref_bank(c, bank, rv->addr + vp[a] * vcap, vstr, vcap), NULL, NULL};
+                              ref_bank(c, bank, rv->addr + vp[a] * vcap, vstr, vcap), NULL,
+                              ref_pe(Qp, np * gd + a * 4, 4)};
             kernel_bufs(g, bufs, 7);
             Expr args[3] = {konst(1), konst(0), cnt};
             kernel_args(g, args, 3);
-            long long st[7] = {gd, G * 4, gd, kcap, vcap, 0, 0};
+            long long st[7] = {gd, G * 4, gd, kcap, vcap, 0, 4};
             add_repeat(g, e - a, st, 7);
             double et[2];
             for (int w = 0; w < 2; w++) {
@@ -1269,13 +1272,14 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
         rd(g, &Vb->tb);
         wr(g, &y->tb);
         wr(g, &Lt->tb);
+        rd(g, &g->pos->tb);
         cJSON *bufs[7] = {ref_npu(g, y, b * qrow + h * gd, gd), ref_npu(g, Lt, slot[p] * G * 4, G * 4),
                           ref_npu(g, q, b * qrow + h * gd, gd), ref_npu(g, Kb, slot[p] * kvb, kvb),
-                          ref_npu(g, Vb, slot[p] * kvb, kvb), NULL, NULL};
+                          ref_npu(g, Vb, slot[p] * kvb, kvb), NULL, ref_npu(g, g->pos, b * 4, 4)};
         kernel_bufs(g, bufs, 7);
         Expr args[3] = {konst(1), konst(0), (Expr){1, 0, 1}};
         kernel_args(g, args, 3);
-        long long st[7] = {qrow, G * 4, qrow, kvb, kvb, 0, 0};
+        long long st[7] = {qrow, G * 4, qrow, kvb, kvb, 0, 4};
         add_repeat(g, p1 - p, st, 7);
         double e[2];
         for (int w = 0; w < 2; w++)
@@ -1324,8 +1328,10 @@ static bool emit_attention(Gen *g, int vi) {
     ka.attn.head_dim = (int)D;
     ka.attn.g = (int)G;
     ka.attn.kv = kvt;
+    /* causal in both phases: one kernel to compile. In decode every query sits at ctx - 1 (the
+       positions input), so every key it reads is visible and causal equals plain attention */
+    ka.attn.causal = true;
     if (g->pk == PH_PREFILL) {
-        ka.attn.causal = true;
         attention_prefill(g, q, kk, vv, y, &ka, es);
         return true;
     }
@@ -1641,9 +1647,10 @@ static cJSON *build_phase(Gen *g, PhaseKind pk) {
         return NULL;
     }
     bool has_pro = scope_last(ph, SCOPE_PROLOGUE) >= 0, has_epi = scope_last(ph, SCOPE_EPILOGUE) >= 0;
-    bool has_rope = false, has_embed = false;
+    bool has_rope = false, has_embed = false;   /* (attention reads the positions too: causal) */
     for (int i = 0; i < ph->nops; i++) {
-        has_rope |= ph->ops[i].code == OP_ROPE || (ph->ops[i].code == OP_EMBEDDING && ph->ops[i].positions > 0);
+        has_rope |= ph->ops[i].code == OP_ROPE || ph->ops[i].code == OP_ATTN_VALUE ||
+                    (ph->ops[i].code == OP_EMBEDDING && ph->ops[i].positions > 0);
         has_embed |= ph->ops[i].code == OP_EMBEDDING;
     }
     int R = g->rows;
