@@ -60,10 +60,29 @@ typedef struct MapTile {
     int nregions;
 } MapTile;
 
+/* One tiles line of an attention plan (docs/ir.md §2.6): a stream's KV, for a range of layers, in n
+ * tiles, tile j in banks[j] (a bank may hold several). Each tile's region holds, one after another,
+ * `cap` keys, `cap` values, and (dynamic) `pages` min keys and `pages` max keys, head_dim elements each. */
+typedef struct MapStream {
+    int attn, line;         /* the attention and its tiles line */
+    int l0, l1;             /* layers [l0, l1) */
+    int head, batch;        /* the stream's KV head and batch row */
+    int n;                  /* tiles */
+    Exec by;                /* EXEC_NONE: each tile on the PE under its bank; EXEC_NPU, EXEC_PE: there */
+    KernelDType dtype;      /* the KV cache's element type */
+    long long row_bytes;    /* head_dim elements */
+    long long cap, pages;   /* rows of K (and of V), of min (and of max) keys per tile: the line's largest */
+    long long bytes;        /* a region's bytes */
+    MapRegion *regions;     /* tile j's: bank, layer l0's copy at addr, layer l's at addr + (l - l0) * stride */
+} MapStream;
+
 typedef struct MemMap {
     MapTile *tiles;         /* every tensor tile, tensor by tensor */
     int ntiles;
     int *first;             /* [tensor]: index of its first tile in tiles */
+    MapStream *streams;     /* every tiles line of every attention plan, attention by attention */
+    int nstreams;
+    int *attn_first;        /* [attention]: index of its first stream */
 } MemMap;
 
 /* The memory map of a placed module, in `a`. False, with an error located at the tensor, if a
@@ -76,6 +95,8 @@ const MapRegion *map_region_of(const MapTile *t, long long r);
 long long map_row_offset(const MapTile *t, const MapRegion *g, long long r);
 long long map_scale_offset(const MapTile *t, const MapRegion *g, long long r);
 long long map_bias_offset(const MapTile *t, const MapRegion *g, long long r);
+/* The stream tiles line holding (layer, head, batch) of attention a, or NULL. */
+const MapStream *map_stream_at(const MemMap *map, const Module *m, int a, int layer, int head, int batch);
 /* The storage type of weights on a device (fp16 -> f16, int8 -> i8, ...). */
 KernelDType map_weight_dtype(const Module *m);
 /* The KV cache's element type: f32 on an fp32 device, else f16 (the attention kernels read those). */

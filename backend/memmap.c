@@ -138,24 +138,102 @@ static long long region_bytes(const MapTile *t, long long rows) {
 }
 
 typedef struct Slot {
-    int tile, region;       /* index in the map, region in its tile */
+    int tile, region;       /* index in the map, region in its tile (a stream's: its first tile in the bank) */
     long long want;         /* the IR's offset */
+    int stream;             /* a stream's block of regions, or -1 */
 } Slot;
 
 static int slot_cmp(const void *a, const void *b) {
     const Slot *x = a, *y = b;
     if (x->want != y->want)
         return x->want < y->want ? -1 : 1;
+    if (x->stream != y->stream)
+        return x->stream < y->stream ? -1 : 1;
     if (x->tile != y->tile)
         return x->tile < y->tile ? -1 : 1;
     return x->region - y->region;
+}
+
+/* The streams of every attention plan: their regions' sizes and, per bank, the IR's offset (addresses
+ * come with the tensors' below). */
+static bool streams_build(Arena *a, const Module *m, MemMap *map, Diag *d) {
+    int total = 0;
+    for (int i = 0; i < m->nattns; i++)
+        total += m->attns[i].ntiles;
+    map->streams = ARENA_ARRAY(a, MapStream, total > 0 ? total : 1);
+    map->attn_first = ARENA_ARRAY(a, int, m->nattns + 1);
+    KernelDType kvt = map_kv_dtype(m);
+    long long rb = dtype_row_bytes(kvt, m->model.head_dim), max_seq = m->work.max_seq;
+    for (int ai = 0; ai < m->nattns; ai++) {
+        const Attention *at = &m->attns[ai];
+        map->attn_first[ai] = map->nstreams;
+        for (int li = 0; li < at->ntiles; li++) {
+            const AttnTiles *l = &at->tiles[li];
+            MapStream *s = &map->streams[map->nstreams++];
+            memset(s, 0, sizeof *s);
+            s->attn = ai;
+            s->line = li;
+            s->l0 = (int)l->layers.lo;
+            s->l1 = (int)l->layers.hi;
+            s->head = l->head;
+            s->batch = l->batch;
+            s->n = l->nbanks;
+            s->by = l->by;
+            s->dtype = kvt;
+            s->row_bytes = rb;
+            if (l->offset < 0) {
+                diag_error(d, l->loc.file ? l->loc : at->loc, "attention tiles without an offset (the placement pass "
+                           "has not run)");
+                return false;
+            }
+            /* the largest of the patterns the line's layers have */
+            for (int pi = 0; pi < at->npats; pi++) {
+                const AttnPatternLine *pl = &at->pats[pi];
+                bool has = false;
+                for (int k = 0; k < pl->nheads; k++)
+                    has |= pl->heads[k] == l->head;
+                if (!has || pl->layers.hi <= l->layers.lo || l->layers.hi <= pl->layers.lo)
+                    continue;
+                long long cap = (attn_slots(&pl->pat, max_seq) + s->n - 1) / s->n;
+                long long pages = (attn_meta_pages(&pl->pat, max_seq) + s->n - 1) / s->n;
+                s->cap = cap > s->cap ? cap : s->cap;
+                s->pages = pages > s->pages ? pages : s->pages;
+            }
+            s->bytes = 2 * (s->cap + s->pages) * rb;
+            s->regions = ARENA_ARRAY(a, MapRegion, s->n);
+            for (int j = 0; j < s->n; j++) {
+                /* a bank listed k times holds k regions: layer by layer, the tiles' regions in list order */
+                int k = 0, o = 0;
+                for (int j2 = 0; j2 < s->n; j2++)
+                    if (l->banks[j2].ch == l->banks[j].ch && l->banks[j2].bank == l->banks[j].bank) {
+                        o += j2 < j;
+                        k++;
+                    }
+                s->regions[j] = (MapRegion){l->banks[j].ch, l->banks[j].bank, l->offset, k * s->bytes, s->bytes, j,
+                                            j + 1};
+                s->regions[j].addr = l->offset + o * s->bytes;  /* (moved with its block below if need be) */
+            }
+        }
+    }
+    map->attn_first[m->nattns] = map->nstreams;
+    return true;
+}
+
+const MapStream *map_stream_at(const MemMap *map, const Module *m, int a, int layer, int head, int batch) {
+    (void)m;
+    for (int i = map->attn_first[a]; i < map->attn_first[a + 1]; i++) {
+        const MapStream *s = &map->streams[i];
+        if (s->head == head && s->batch == batch && layer >= s->l0 && layer < s->l1)
+            return s;
+    }
+    return NULL;
 }
 
 bool map_build(Arena *a, const Module *m, MemMap *map, Diag *d) {
     memset(map, 0, sizeof *map);
     int total = 0;
     for (int t = 0; t < m->ntensors; t++) {
-        if (m->tensors[t].ntiles == 0) {
+        if (m->tensors[t].ntiles == 0 && ir_attention_of_tensor(m, t) < 0) {
             diag_error(d, m->tensors[t].loc, "tensor '%%%s' is not placed (the dataflow and placement passes have not "
                        "run)", m->tensors[t].name);
             return false;
@@ -211,43 +289,80 @@ bool map_build(Arena *a, const Module *m, MemMap *map, Diag *d) {
     map->first[m->ntensors] = map->ntiles;
     if (!ok)
         return false;
-    /* addresses: bank by bank, in the IR's order, each region at its IR offset or after the last */
-    int nslots = 0;
+    if (!streams_build(a, m, map, d))
+        return false;
+    /* addresses: bank by bank, in the IR's order, each region (or a stream's block of regions in a
+       bank: all its tiles there, all its layers) at its IR offset or after the last */
+    int B = dev_banks(&m->dev), nslots = 0;
     for (int i = 0; i < map->ntiles; i++)
         nslots += map->tiles[i].nregions;
+    for (int i = 0; i < map->nstreams; i++)
+        nslots += map->streams[i].n;
     Slot *slots = ARENA_ARRAY(a, Slot, nslots > 0 ? nslots : 1);
     int *count = ARENA_ARRAY(a, int, nb_max + 1), *start = ARENA_ARRAY(a, int, nb_max + 1);
     for (int i = 0; i < map->ntiles; i++)
-        for (int r = 0; r < map->tiles[i].nregions; r++) {
-            const MapRegion *g = &map->tiles[i].regions[r];
-            count[g->channel * dev_banks(&m->dev) + g->bank]++;
-        }
-    for (int b = 0, s = 0; b < nb_max; b++) {
-        start[b] = s;
-        s += count[b];
+        for (int r = 0; r < map->tiles[i].nregions; r++)
+            count[map->tiles[i].regions[r].channel * B + map->tiles[i].regions[r].bank]++;
+    for (int i = 0; i < map->nstreams; i++)
+        for (int r = 0; r < map->streams[i].n; r++)
+            count[map->streams[i].regions[r].channel * B + map->streams[i].regions[r].bank]++;
+    for (int b = 0, k = 0; b < nb_max; b++) {
+        start[b] = k;
+        k += count[b];
         count[b] = 0;
     }
     for (int i = 0; i < map->ntiles; i++)
         for (int r = 0; r < map->tiles[i].nregions; r++) {
             const MapRegion *g = &map->tiles[i].regions[r];
-            int b = g->channel * dev_banks(&m->dev) + g->bank;
-            slots[start[b] + count[b]++] = (Slot){i, r, g->addr};
+            int b = g->channel * B + g->bank;
+            slots[start[b] + count[b]++] = (Slot){i, r, g->addr, -1};
         }
+    for (int i = 0; i < map->nstreams; i++) {
+        const MapStream *st = &map->streams[i];
+        for (int r = 0; r < st->n; r++) {   /* one slot per bank: its first tile there */
+            const MapRegion *g = &st->regions[r];
+            bool first = true;
+            for (int r2 = 0; r2 < r && first; r2++)
+                first = !(st->regions[r2].channel == g->channel && st->regions[r2].bank == g->bank);
+            if (!first)
+                continue;
+            int b = g->channel * B + g->bank;
+            slots[start[b] + count[b]++] = (Slot){-1, r, m->attns[st->attn].tiles[st->line].offset, i};
+        }
+    }
     long long cap = (long long)m->dev.hw.bank_capacity;
     for (int b = 0; b < nb_max && ok; b++) {
-        Slot *s = slots + start[b];
-        qsort(s, (size_t)count[b], sizeof *s, slot_cmp);
+        Slot *sl = slots + start[b];
+        qsort(sl, (size_t)count[b], sizeof *sl, slot_cmp);
         long long end = 0;
         for (int k = 0; k < count[b]; k++) {
-            MapTile *t = &map->tiles[s[k].tile];
-            MapRegion *g = &t->regions[s[k].region];
-            const Tensor *T = &m->tensors[t->tensor];
-            g->addr = round_up(s[k].want > end ? s[k].want : end, SCHED_ALIGN);
-            end = g->addr + g->stride * T->layers;
+            long long at = round_up(sl[k].want > end ? sl[k].want : end, SCHED_ALIGN);
+            const char *what;
+            Loc loc;
+            if (sl[k].stream < 0) {
+                MapTile *t = &map->tiles[sl[k].tile];
+                MapRegion *g = &t->regions[sl[k].region];
+                const Tensor *T = &m->tensors[t->tensor];
+                g->addr = at;
+                end = g->addr + g->stride * T->layers;
+                what = T->name;
+                loc = T->loc;
+            } else {
+                MapStream *st = &map->streams[sl[k].stream];
+                const MapRegion *g0 = &st->regions[sl[k].region];
+                int occ = 0;
+                for (int r = 0; r < st->n; r++)
+                    if (st->regions[r].channel == g0->channel && st->regions[r].bank == g0->bank)
+                        st->regions[r].addr = at + (occ++) * st->bytes;
+                end = at + (long long)occ * st->bytes * (st->l1 - st->l0);
+                const Attention *att = &m->attns[st->attn];
+                what = m->tensors[att->k_tensor].name;
+                loc = att->tiles[st->line].loc.file ? att->tiles[st->line].loc : att->loc;
+            }
             if (end > cap) {
-                diag_error(d, T->loc, "tensor '%%%s' does not fit bank ch%d.b%d in the kernels' layout: it would end at "
-                           "byte %lld of %lld (int8/int4 scales, biases and whole rows or tokens per bank take more "
-                           "than the IR's estimate)", T->name, g->channel, g->bank, end, cap);
+                diag_error(d, loc, "'%%%s' does not fit bank ch%d.b%d in the kernels' layout: it would end at byte "
+                           "%lld of %lld (int8/int4 scales, biases and whole rows or tokens per bank take more than "
+                           "the IR's estimate)", what, b / B, b % B, end, cap);
                 ok = false;
                 break;
             }

@@ -11,7 +11,8 @@
 
 /* Arrays of records: each element on a line of its own. */
 static const char *const record_lists[] = {"commands", "kernels", "regions", "ops", "constants", "energy",
-                                           "units", "links", "tiles", "tensors", NULL};
+                                           "units", "links", "tiles", "tensors", "attention", "patterns",
+                                           "streams", NULL};
 
 static bool is_record_list(const char *key) {
     for (int i = 0; key && record_lists[i]; i++)

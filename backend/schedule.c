@@ -91,6 +91,7 @@ typedef struct Gen {
     TBuf **persist;             /* buffers that outlive a body: their lists are cleared between bodies */
     int npersist, persist_cap;
     TBuf *kv_tb;                /* per map tile: the KV regions (written by appends, read by attention) */
+    TBuf *stream_tb;            /* per attention stream: its tiles' regions */
     /* the body */
     Stream *streams;            /* per executor key: unit id, or nunits + link id */
     int *stream_of;             /* per command id: its executor key */
@@ -98,6 +99,7 @@ typedef struct Gen {
     /* the command being built */
     cJSON *cj, *cdeps;
     int cid, cexec, op;
+    int lay0, lay1;             /* the layer iterations the next commands run in ([0, 0): every one) */
     IdList deps;
     int moved_pairs;            /* attention pairs of a near-memory plan run on the NPU (this op) */
     SchedStats stats;
@@ -185,11 +187,14 @@ static cJSON *pair(long long a, long long b) {
 /* An integer expression of the context: floor((a * ctx + b) / d); a constant when a is 0. */
 typedef struct Expr {
     long long a, b, d;
+    long long clamp;    /* > 0: the context counts up to this much (min(ctx, clamp)) */
 } Expr;
 
-static Expr konst(long long v) { return (Expr){0, v, 1}; }
+static Expr konst(long long v) { return (Expr){0, v, 1, 0}; }
 
 static long long expr_eval(Expr e, long long ctx) {
+    if (e.clamp > 0 && ctx > e.clamp)
+        ctx = e.clamp;
     long long n = e.a * ctx + e.b, q = n / e.d;
     return (n % e.d != 0 && n < 0) ? q - 1 : q;
 }
@@ -199,6 +204,8 @@ static cJSON *expr_json(Expr e) {
         return num((double)expr_eval(e, 0));
     cJSON *o = cJSON_CreateObject();
     add_num(o, "ctx", (double)e.a);
+    if (e.clamp > 0)
+        add_num(o, "max_ctx", (double)e.clamp);
     add_num(o, "plus", (double)e.b);
     if (e.d != 1)
         add_num(o, "div", (double)e.d);
@@ -206,7 +213,7 @@ static cJSON *expr_json(Expr e) {
 }
 
 /* Tokens t < ctx with t mod n == j: the rows bank j of an interleaved KV tile holds. */
-static Expr residue_count(int n, int j) { return (Expr){1, n - 1 - j, n}; }
+static Expr residue_count(int n, int j) { return (Expr){1, n - 1 - j, n, 0}; }
 
 /* ---------------------------------------------------------------- the device's numbering */
 
@@ -320,6 +327,8 @@ static void cmd_begin(Gen *g, int exec, const char *kind) {
     add_num(g->cj, "id", g->cid);
     add_str(g->cj, "cmd", kind);
     add_num(g->cj, "op", g->op);
+    if (g->lay1 > g->lay0)
+        cJSON_AddItemToObject(g->cj, "layers", pair(g->lay0, g->lay1));
     g->cdeps = cJSON_CreateArray();
     cJSON_AddItemToObject(g->cj, "deps", g->cdeps);
     add_num(g->cj, "est", 0);   /* filled in by cmd_end */
@@ -993,7 +1002,7 @@ static ExecKind pair_exec(const Op *o, long long p) {
 static void emit_kv_append(Gen *g, int tensor, NBuf *src) {
     const Tensor *T = &g->m->tensors[tensor];
     long long D = T->dims[3], W = T->dims[0] * D * 4, s = g->tokens;
-    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1} : konst(0), count = konst(s);
+    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1, 0} : konst(0), count = konst(s);
     for (int k = 0; k < T->ntiles; k++) {
         const MapTile *t = map_tile(&g->map, tensor, k);
         long long pairs = (long long)(t->h1 - t->h0) * (t->b1 - t->b0);
@@ -1247,7 +1256,7 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
                     cJSON_AddItemToObject(g->cj, "dst", ref_npu(g, dst, slot[p] * kvb, (e - a) * kvb));
                     add_num(g->cj, "pair_stride", (double)kvb);
                     cJSON_AddItemToObject(g->cj, "first", expr_json(konst(0)));
-                    cJSON_AddItemToObject(g->cj, "count", expr_json((Expr){1, 0, 1}));
+                    cJSON_AddItemToObject(g->cj, "count", expr_json((Expr){1, 0, 1, 0}));
                     double ee[2];
                     for (int w = 0; w < 2; w++)
                         ee[w] = t_channel(g, (double)((e - a) * g->ctx[w] * t->row_bytes) * held / t->nbanks);
@@ -1277,7 +1286,7 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
                           ref_npu(g, q, b * qrow + h * gd, gd), ref_npu(g, Kb, slot[p] * kvb, kvb),
                           ref_npu(g, Vb, slot[p] * kvb, kvb), NULL, ref_npu(g, g->pos, b * 4, 4)};
         kernel_bufs(g, bufs, 7);
-        Expr args[3] = {konst(1), konst(0), (Expr){1, 0, 1}};
+        Expr args[3] = {konst(1), konst(0), (Expr){1, 0, 1, 0}};
         kernel_args(g, args, 3);
         long long st[7] = {qrow, G * 4, qrow, kvb, kvb, 0, 4};
         add_repeat(g, p1 - p, st, 7);
@@ -1288,6 +1297,164 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
         cmd_end(g, e[0], e[1]);
         p = p1;
     }
+}
+
+/* ---------------------------------------------------------------- attention plans (§5.4) */
+
+/* The pattern sub-ranges of a stream's layers: [p0, p1) with one pattern each, in layer order. */
+typedef struct PatRange {
+    int p0, p1;
+    const Pattern *pat;
+} PatRange;
+
+static int pattern_ranges(const Attention *at, const MapStream *st, PatRange *out) {
+    int n = 0;
+    for (int l = st->l0; l < st->l1;) {
+        const AttnPatternLine *pl = attn_pattern_at(at, l, st->head);
+        int e = l + 1;
+        while (e < st->l1 && attn_pattern_at(at, e, st->head) == pl)
+            e++;
+        if (pl)
+            out[n++] = (PatRange){l, e, &pl->pat};
+        l = e;
+    }
+    return n;
+}
+
+/* The new tokens' K or V rows appended to a stream's tiles, a command per channel its banks are on. */
+static void emit_stream_append(Gen *g, int si, const PatRange *pr, bool v, NBuf *src) {
+    const MapStream *st = &g->map.streams[si];
+    const ModelShape *ms = &g->m->model;
+    long long D = ms->head_dim, W = (long long)ms->kv_heads * D * 4, s = g->tokens;
+    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1, 0} : konst(0), count = konst(s);
+    g->lay0 = pr->p0;
+    g->lay1 = pr->p1;
+    for (int c = 0; c < g->C; c++) {
+        int held = 0;
+        for (int r = 0; r < st->n; r++)
+            held += st->regions[r].channel == c;
+        if (held == 0)
+            continue;
+        cmd_begin(g, exec_link(g, link_channel(g, c)), "kv_append");
+        rd(g, &src->tb);
+        wr(g, &g->stream_tb[si]);
+        add_num(g->cj, "stream", si);
+        add_str(g->cj, "part", v ? "v" : "k");
+        long long off = (long long)st->batch * s * W + (long long)st->head * D * 4;
+        cJSON_AddItemToObject(g->cj, "src", ref_npu(g, src, off, (s - 1) * W + D * 4));
+        add_num(g->cj, "token_stride", (double)W);
+        cJSON_AddItemToObject(g->cj, "first", expr_json(first));
+        cJSON_AddItemToObject(g->cj, "count", expr_json(count));
+        if (pr->pat->kind == PAT_STATIC) {
+            cJSON *ring = cJSON_CreateObject();
+            add_num(ring, "sink", pr->pat->sink);
+            add_num(ring, "window", pr->pat->window);
+            cJSON_AddItemToObject(g->cj, "ring", ring);
+        }
+        double e = t_channel(g, (double)(s * st->row_bytes) * held / st->n);
+        cmd_end(g, e, e);
+    }
+    g->lay0 = g->lay1 = 0;
+}
+
+/* Decode attention of an attention plan: every stream, for each range of its layers with one pattern,
+ * on the PE under each of its tiles' banks over the tokens that tile holds, the partial states merged
+ * on the NPU into the stream's place in the result. */
+static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *y, const KernelDesc *ka, long long es) {
+    const Attention *at = &g->m->attns[ai];
+    const ModelShape *ms = &g->m->model;
+    long long D = ms->head_dim, G = ms->heads / ms->kv_heads, batch = g->batch;
+    long long qrow = ms->heads * D * 4, gd = G * D * 4;
+    int s0 = g->map.attn_first[ai], s1 = g->map.attn_first[ai + 1];
+    bool warned = false;
+    for (int si = s0; si < s1; si++)
+        if (g->map.streams[si].by.kind != EXEC_NONE) {
+            diag_error(g->d, at->tiles[g->map.streams[si].line].loc.file ? at->tiles[g->map.streams[si].line].loc : at->loc,
+                       "%%%s: tiles computed away from their banks (`by npu`, `by chC.bK`, the naive placements) are "
+                       "not scheduled (docs/schedule.md §6)", v->name);
+            return false;
+        }
+    for (int pi = 0; pi < at->npats && !warned; pi++)
+        if (at->pats[pi].pat.kind == PAT_DYNAMIC) {
+            diag_warning(g->d, at->pats[pi].loc.file ? at->pats[pi].loc : at->loc,
+                         "%%%s: Quest page selection (dynamic page %d budget %d) is not scheduled yet: these heads "
+                         "attend to every token of their tiles (docs/schedule.md §7)", v->name, at->pats[pi].pat.page,
+                         at->pats[pi].pat.budget);
+            warned = true;
+        }
+    /* the queries and their positions to every PE of the plan's channels */
+    ChanSet chans = 0;
+    for (int si = s0; si < s1; si++)
+        for (int j = 0; j < g->map.streams[si].n; j++)
+            chans |= CHAN_BIT(g->map.streams[si].regions[j].channel);
+    PBuf *Qp = pe_buf(g, batch * qrow), *Pp = pe_buf(g, batch * 4);
+    for (int c = 0; c < g->N; c++)
+        if (chans & CHAN_BIT(c)) {
+            emit_to_pes(g, c, q, 0, batch * qrow, Qp);
+            emit_to_pes(g, c, g->pos, 0, batch * 4, Pp);
+        }
+    PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
+    NBuf *Lt = npu_temp(g, G * 4);
+    for (int si = s0; si < s1; si++) {
+        const MapStream *st = &g->map.streams[si];
+        int n = st->n, npr = pattern_ranges(at, st, prs);
+        long long h = st->head, b = st->batch;
+        PBuf *Ob = pe_buf(g, n * gd), *Lb = pe_buf(g, n * G * 4);
+        NBuf *Os = npu_temp(g, n * gd), *Ls = npu_temp(g, n * G * 4);
+        for (int k = 0; k < npr; k++) {
+            const PatRange *pr = &prs[k];
+            g->lay0 = pr->p0;
+            g->lay1 = pr->p1;
+            long long slots = attn_slots(pr->pat, g->m->work.max_seq);
+            for (int j = 0; j < n; j++) {
+                const MapRegion *rg = &st->regions[j];
+                int c = rg->channel, bank = rg->bank, pe = unit_pe(g, c, bank), pi = pe_index(g, c, bank);
+                Expr cnt = residue_count(n, j);
+                if (pr->pat->kind == PAT_STATIC)
+                    cnt.clamp = slots;  /* the ring holds sink + window tokens at most */
+                long long base = rg->addr + (long long)(pr->p0 - st->l0) * rg->stride;
+                long long lstride = st->l1 - st->l0 > 1 ? rg->stride : 0;
+                long long kvbytes = st->cap * st->row_bytes;
+                kernel_begin(g, pe, ka);
+                rd(g, &Qp->tb[pi]);
+                rd(g, &Pp->tb[pi]);
+                rd(g, &g->stream_tb[si]);
+                wr(g, &Ob->tb[pi]);
+                wr(g, &Lb->tb[pi]);
+                cJSON *bufs[7] = {ref_pe(Ob, j * gd, gd), ref_pe(Lb, j * G * 4, G * 4), ref_pe(Qp, b * qrow + h * gd, gd),
+                                  ref_bank(c, bank, base, lstride, kvbytes),
+                                  ref_bank(c, bank, base + kvbytes, lstride, kvbytes), NULL, ref_pe(Pp, b * 4, 4)};
+                kernel_bufs(g, bufs, 7);
+                Expr args[3] = {konst(1), konst(0), cnt};
+                kernel_args(g, args, 3);
+                double et[2];
+                for (int w = 0; w < 2; w++) {
+                    double tok = (double)expr_eval(cnt, g->ctx[w]);
+                    double tc = tok * (double)(G * D * 2) / g->P_pe, tb = tok * (double)(2 * D * es) / g->B_hb;
+                    et[w] = tc > tb ? tc : tb;
+                }
+                cmd_end(g, et[0], et[1]);
+                emit_to_npu(g, c, bank, Ob, j * gd, Os, j * gd, 1, gd, gd, gd);
+                emit_to_npu(g, c, bank, Lb, j * G * 4, Ls, j * G * 4, 1, G * 4, G * 4, G * 4);
+            }
+            KernelDesc km = {.kind = KK_MERGE};
+            km.merge.head_dim = (int)D;
+            kernel_begin(g, EXEC_NPU_KEY, &km);
+            rd(g, &Os->tb);
+            rd(g, &Ls->tb);
+            wr(g, &y->tb);
+            wr(g, &Lt->tb);
+            cJSON *bufs[4] = {ref_npu(g, y, b * qrow + h * gd, gd), ref_npu(g, Lt, 0, G * 4), ref_npu(g, Os, 0, n * gd),
+                              ref_npu(g, Ls, 0, n * G * 4)};
+            kernel_bufs(g, bufs, 4);
+            Expr args[2] = {konst(G), konst(n)};
+            kernel_args(g, args, 2);
+            double tm = t_vec(g, (double)(G * n * (D + 2) * 3));
+            cmd_end(g, tm, tm);
+        }
+        g->lay0 = g->lay1 = 0;
+    }
+    return true;
 }
 
 /* Fused attention of the value op v (score op s): the new tokens' K and V appended to the caches, then
@@ -1324,6 +1491,17 @@ static bool emit_attention(Gen *g, int vi) {
     long long es = kvt == KD_F16 ? 2 : 4;
     emit_kv_append(g, s->tensor, kk);
     emit_kv_append(g, v->tensor, vv);
+    int ai = ir_attention_of_op(g->m, vi);     /* a plan places K and V in its streams' tiles instead */
+    if (ai >= 0) {
+        PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
+        for (int si = g->map.attn_first[ai]; si < g->map.attn_first[ai + 1]; si++) {
+            int npr = pattern_ranges(&g->m->attns[ai], &g->map.streams[si], prs);
+            for (int k = 0; k < npr; k++) {
+                emit_stream_append(g, si, &prs[k], false, kk);
+                emit_stream_append(g, si, &prs[k], true, vv);
+            }
+        }
+    }
     KernelDesc ka = {.kind = KK_ATTN};
     ka.attn.head_dim = (int)D;
     ka.attn.g = (int)G;
@@ -1335,6 +1513,8 @@ static bool emit_attention(Gen *g, int vi) {
         attention_prefill(g, q, kk, vv, y, &ka, es);
         return true;
     }
+    if (ai >= 0)
+        return attention_plan_decode(g, v, ai, q, y, &ka, es);
     /* which pairs run near memory, grouped by the banks that hold them */
     long long P = kvh * batch;
     int *where = ARENA_ARRAY(g->a, int, P);     /* -1: the NPU; else a group */
@@ -1488,6 +1668,8 @@ static void body_begin(Gen *g) {
     const MemMap *mp = &g->map;
     for (int i = 0; i < mp->ntiles; i++)
         g->kv_tb[i].w.n = g->kv_tb[i].r.n = g->kv_tb[i].prev.n = 0;
+    for (int i = 0; i < mp->nstreams; i++)
+        g->stream_tb[i].w.n = g->stream_tb[i].r.n = g->stream_tb[i].prev.n = 0;
     for (int s = 0; s < 2; s++)
         g->slots[s].acc.n = g->slots[s].fence.n = 0;
     g->pe_top = 0;
@@ -1984,6 +2166,66 @@ static cJSON *placement_json(const Gen *g) {
     return ts;
 }
 
+/* The attention plans' part of the memory map: patterns and streams (§3.1). */
+static cJSON *attention_json(const Gen *g) {
+    const Module *m = g->m;
+    cJSON *arr = cJSON_CreateArray();
+    for (int ai = 0; ai < m->nattns; ai++) {
+        const Attention *at = &m->attns[ai];
+        if (at->ntiles == 0)
+            continue;
+        cJSON *j = cJSON_CreateObject();
+        add_num(j, "value", at->value_op);
+        add_num(j, "score", at->score_op);
+        add_num(j, "k", at->k_tensor);
+        add_num(j, "v", at->v_tensor);
+        cJSON *pats = cJSON_AddArrayToObject(j, "patterns");
+        for (int pi = 0; pi < at->npats; pi++) {
+            const AttnPatternLine *pl = &at->pats[pi];
+            cJSON *pj = cJSON_CreateObject();
+            cJSON_AddItemToObject(pj, "layers", pair(pl->layers.lo, pl->layers.hi));
+            cJSON *hs = cJSON_AddArrayToObject(pj, "heads");
+            for (int k = 0; k < pl->nheads; k++)
+                cJSON_AddItemToArray(hs, num(pl->heads[k]));
+            add_str(pj, "kind", pat_kind_names[pl->pat.kind]);
+            if (pl->pat.kind == PAT_STATIC) {
+                add_num(pj, "sink", pl->pat.sink);
+                add_num(pj, "window", pl->pat.window);
+            } else if (pl->pat.kind == PAT_DYNAMIC) {
+                add_num(pj, "page", pl->pat.page);
+                add_num(pj, "budget", pl->pat.budget);
+            }
+            cJSON_AddItemToArray(pats, pj);
+        }
+        cJSON *sts = cJSON_AddArrayToObject(j, "streams");
+        for (int si = g->map.attn_first[ai]; si < g->map.attn_first[ai + 1]; si++) {
+            const MapStream *st = &g->map.streams[si];
+            cJSON *sj = cJSON_CreateObject();
+            cJSON_AddItemToObject(sj, "layers", pair(st->l0, st->l1));
+            add_num(sj, "head", st->head);
+            add_num(sj, "batch", st->batch);
+            add_str(sj, "dtype", be_dtype_name(st->dtype));
+            add_num(sj, "row_bytes", (double)st->row_bytes);
+            add_num(sj, "cap", (double)st->cap);
+            add_num(sj, "pages", (double)st->pages);
+            cJSON *regs = cJSON_AddArrayToObject(sj, "regions");
+            for (int r = 0; r < st->n; r++) {
+                const MapRegion *gr = &st->regions[r];
+                cJSON *rj = cJSON_CreateObject();
+                add_num(rj, "channel", gr->channel);
+                add_num(rj, "bank", gr->bank);
+                add_num(rj, "addr", (double)gr->addr);
+                add_num(rj, "stride", (double)gr->stride);
+                add_num(rj, "bytes", (double)gr->bytes);
+                cJSON_AddItemToArray(regs, rj);
+            }
+            cJSON_AddItemToArray(sts, sj);
+        }
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
 static void init_gen(Gen *g, const Module *m, Arena *a, Diag *d) {
     memset(g, 0, sizeof *g);
     const Hardware *hw = &m->dev.hw;
@@ -2013,6 +2255,7 @@ static cJSON *build(Gen *g, const char *name) {
     if (!map_build(g->a, m, &g->map, g->d))
         return NULL;
     g->kv_tb = ARENA_ARRAY(g->a, TBuf, g->map.ntiles + 1);
+    g->stream_tb = ARENA_ARRAY(g->a, TBuf, g->map.nstreams + 1);
     cJSON *root = cJSON_CreateObject();
     add_str(root, "format", SCHED_FORMAT);
     add_num(root, "version", SCHED_VERSION);
@@ -2040,6 +2283,7 @@ static cJSON *build(Gen *g, const char *name) {
     add_num(o, "max_seq", m->work.max_seq);
     cJSON_AddItemToObject(root, "device", device_json(g));
     cJSON_AddItemToObject(root, "tensors", placement_json(g));
+    cJSON_AddItemToObject(root, "attention", attention_json(g));
     cJSON *kernels = cJSON_AddArrayToObject(root, "kernels");
     cJSON *phases = cJSON_AddObjectToObject(root, "phases");
     for (int p = 0; p < PH_COUNT_; p++) {

@@ -40,9 +40,10 @@ typedef struct RtRef {
     int64_t bytes;      /* bytes the command may touch from addr (one repetition's) */
 } RtRef;
 
-/* An integer of the context: floor((ctx * ctx_coef + plus) / div); a constant when ctx_coef is 0. */
+/* An integer of the context: floor((min(ctx, clamp) * ctx_coef + plus) / div) (clamp 0: none); a
+ * constant when ctx_coef is 0. */
 typedef struct RtExpr {
-    int64_t ctx, plus, div;
+    int64_t ctx, plus, div, clamp;
 } RtExpr;
 
 /* Seconds (or joules) at a context: ctx * c + plus; a number when ctx is 0. */
@@ -67,6 +68,7 @@ typedef struct RtCmd {
     int id;
     RtCmdKind kind;
     int op;                 /* the phase's op it belongs to, or -1 */
+    int64_t layers[2];      /* the layer iterations it runs in, [lo, hi); [0, 0): every one (layer body only) */
     int *deps, ndeps;       /* ids of commands of the same body it waits for */
     RtEst est;              /* the cost model's estimate, seconds */
     /* moves (load, store, copy, transfer) */
@@ -84,7 +86,11 @@ typedef struct RtCmd {
     int64_t strides[KERNEL_MAX_BUFS];   /* ... the i-th with reference k advanced by i * strides[k] */
     int nstrides;
     /* kv_append, kv_load, gather */
-    int tensor, tile;
+    int tensor, tile;       /* a tensor's tile; or, for kv_append, -1 and an attention stream: */
+    int stream;             /* kv_append: an attention stream (RtSchedule.streams), or -1 */
+    bool part_v;            /* kv_append to a stream: its values (else its keys) */
+    bool ring;              /* kv_append to a stream: static slots, token t in t (t < sink) or sink + (t - sink) mod window */
+    int sink, window;
     RtExpr first, count;    /* tokens [first, first + count) */
     int64_t head_stride, batch_stride, token_stride;    /* kv_append: the source row of (h, b, t) */
     int64_t pairs[2];       /* kv_load: the tile's pairs [pairs[0], pairs[1]) */
@@ -157,6 +163,33 @@ typedef struct RtTile {
     int nregions;
 } RtTile;
 
+/* An attention plan (docs/schedule.md §3.1): a pattern per (layer, KV head) and, per stream (layer,
+ * KV head, batch row), its KV in tiles, one region each. */
+typedef enum RtPatKind { RT_PAT_DENSE, RT_PAT_STATIC, RT_PAT_DYNAMIC } RtPatKind;
+typedef struct RtPattern {
+    int64_t layers[2];
+    int *heads, nheads;
+    RtPatKind kind;
+    int sink, window, page, budget;
+} RtPattern;
+
+typedef struct RtKvStream {
+    int attn;               /* its attention */
+    int64_t layers[2];
+    int head, batch;
+    KernelDType dtype;
+    int64_t row_bytes, cap, pages;  /* a region: cap keys, cap values, pages min keys, pages max keys */
+    RtRegion *regions;      /* tile j's; lo = j */
+    int nregions;
+} RtKvStream;
+
+typedef struct RtAttention {
+    int value, score, k, v; /* the ops and the tensors it places */
+    RtPattern *pats;
+    int npats;
+    int first, nstreams;    /* its streams in RtSchedule.streams */
+} RtAttention;
+
 typedef struct RtTensor {
     const char *name;
     bool kv;
@@ -223,6 +256,10 @@ typedef struct RtSchedule {
     RtDevice dev;
     RtTensor *tensors;
     int ntensors;
+    RtAttention *attns;
+    int nattns;
+    RtKvStream *streams;    /* every attention's streams, attention by attention */
+    int nstreams;
     RtKernel *kernels;
     int nkernels;
     RtPhase phase[2];       /* prefill, decode */

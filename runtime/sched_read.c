@@ -27,9 +27,16 @@ static const char *const energy_names[RT_ENERGY_COUNT] = {"npu.mac",    "pe.mac"
 
 /* ---------------------------------------------------------------- the reader's state and errors */
 
+/* A region of a bank, with the layers it holds copies of and where the document has it. */
+typedef struct BankRegion {
+    const RtRegion *g;
+    int64_t l0, l1;         /* its copies: layer l at g->addr + (l - l0) * g->stride */
+    const char *owner;      /* "tensor NAME" or "the attention stream of NAME", for messages */
+    const char *path;       /* its JSON path */
+} BankRegion;
+
 typedef struct BankRegions {
-    const RtRegion **r;     /* sorted by address */
-    const RtTensor **t;     /* the tensor of each */
+    BankRegion *r;
     int n, cap;
 } BankRegions;
 
@@ -46,6 +53,7 @@ typedef struct R {
     const RtPhase *ph;
     int phase, scope;
     int64_t ctx_lo, ctx_hi;
+    int64_t lay0, lay1;     /* the layers the command being read runs in */
 } R;
 
 static _Noreturn void fail(R *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -241,13 +249,14 @@ static void get_range(R *r, const cJSON *o, const char *k, int64_t min, int64_t 
 /* An integer expression of the context (docs/schedule.md §4.2). */
 static RtExpr as_expr(R *r, const cJSON *v) {
     if (cJSON_IsNumber(v))
-        return (RtExpr){0, as_int(r, v, -MAX_ADDR, MAX_ADDR), 1};
-    static const char *const keys[] = {"ctx", "plus", "?div", NULL};
+        return (RtExpr){0, as_int(r, v, -MAX_ADDR, MAX_ADDR), 1, 0};
+    static const char *const keys[] = {"ctx", "?max_ctx", "plus", "?div", NULL};
     check_keys(r, v, keys);
     RtExpr e;
-    e.ctx = get_int(r, v, "ctx", 0, 1 << 20);
+    e.ctx = get_int(r, v, "ctx", 1, 1 << 20);
+    e.clamp = member(v, "max_ctx") ? get_int(r, v, "max_ctx", 1, MAX_DIM) : 0;
     e.plus = get_int(r, v, "plus", -MAX_ADDR, MAX_ADDR);
-    e.div = member(v, "div") ? get_int(r, v, "div", 1, MAX_DIM) : 1;
+    e.div = member(v, "div") ? get_int(r, v, "div", 2, MAX_DIM) : 1;
     return e;
 }
 
@@ -260,6 +269,8 @@ static RtExpr get_expr(R *r, const cJSON *o, const char *k) {
 }
 
 int64_t rt_expr_eval(RtExpr e, int64_t ctx) {
+    if (e.clamp > 0 && ctx > e.clamp)
+        ctx = e.clamp;
     int64_t n = e.ctx * ctx + e.plus, q = n / e.div;
     return (n % e.div != 0 && n < 0) ? q - 1 : q;
 }
@@ -277,6 +288,7 @@ static RtEst as_est(R *r, const cJSON *v) {
     e.plus = get_num(r, v, "plus", -1e12, 1e12);
     if (e.ctx == 0)
         fail(r, "an estimate that does not depend on the context is written as a number");
+
     double lo = e.ctx * (double)r->ctx_lo + e.plus, hi = e.ctx * (double)r->ctx_hi + e.plus;
     if (lo < -1e-9 || hi < -1e-9)
         fail(r, "the estimate is negative at a context of %lld", (long long)(lo < -1e-9 ? r->ctx_lo : r->ctx_hi));
@@ -525,20 +537,17 @@ static void read_device(R *r, const cJSON *o) {
 
 /* ---------------------------------------------------------------- tensors and the memory map */
 
-static void add_bank_region(R *r, const RtRegion *g, const RtTensor *t) {
+static void add_bank_region(R *r, const RtRegion *g, int64_t l0, int64_t l1, const char *owner) {
     BankRegions *b = &r->banks[g->channel * r->s->dev.banks + g->bank];
     if (b->n == b->cap) {
         int cap = b->cap ? 2 * b->cap : 8;
         b->r = arena_realloc(r->a, b->r, sizeof *b->r * (size_t)b->cap, sizeof *b->r * (size_t)cap);
-        b->t = arena_realloc(r->a, b->t, sizeof *b->t * (size_t)b->cap, sizeof *b->t * (size_t)cap);
         b->cap = cap;
     }
-    b->r[b->n] = g;
-    b->t[b->n] = t;
-    b->n++;
+    b->r[b->n++] = (BankRegion){g, l0, l1, owner, arena_strdup(r->a, r->path)};
 }
 
-static int64_t region_end(const RtRegion *g, const RtTensor *t) { return g->addr + (t->layers - 1) * g->stride + g->bytes; }
+static int64_t region_end(const RtRegion *g, int64_t layers) { return g->addr + (layers - 1) * g->stride + g->bytes; }
 
 static void read_tile(R *r, const cJSON *o, RtTensor *t, RtTile *x) {
     const RtSchedule *s = r->s;
@@ -674,14 +683,14 @@ static void read_tile(R *r, const cJSON *o, RtTensor *t, RtTile *x) {
                 fail(r, "bytes is %lld; %lld %s take %lld", (long long)y->bytes, (long long)(y->hi - y->lo),
                      x->layout == RT_ROWS ? "rows" : "elements", (long long)((y->hi - y->lo) * per));
         }
-        int64_t end = region_end(y, t);
+        int64_t end = region_end(y, t->layers);
         if (end > s->dev.bank_capacity)
             fail(r, "bytes [%lld, %lld) lie outside bank ch%d.b%d (capacity %lld)", (long long)y->addr,
                  (long long)end, y->channel, y->bank, (long long)s->dev.bank_capacity);
         for (int k = 0; k < i; k++)
             if (x->regions[k].channel == y->channel && x->regions[k].bank == y->bank)
                 fail(r, "the tile has two regions in bank ch%d.b%d", y->channel, y->bank);
-        add_bank_region(r, y, t);
+        add_bank_region(r, y, 0, t->layers, arena_printf(r->a, "tensor '%s'", t->name));
         reset(r, m2);
     }
     if (x->layout != RT_TOKENS && next != x->hi)
@@ -693,51 +702,54 @@ static void read_tile(R *r, const cJSON *o, RtTensor *t, RtTile *x) {
     reset(r, m);
 }
 
-static int region_cmp(const void *a, const void *b) {
-    const RtRegion *x = *(const RtRegion *const *)a, *y = *(const RtRegion *const *)b;
-    return x->addr < y->addr ? -1 : x->addr > y->addr;
+/* One layer's copy of a region. */
+typedef struct Copy {
+    int64_t lo, hi, layer;
+    const BankRegion *br;
+} Copy;
+
+static int copy_cmp(const void *a, const void *b) {
+    const Copy *x = a, *y = b;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->hi < y->hi ? -1 : x->hi > y->hi;
 }
 
-/* Where each region was read, for messages about overlaps. */
-static void region_path(const RtSchedule *s, const RtRegion *g, char *buf, size_t n) {
-    for (int t = 0; t < s->ntensors; t++)
-        for (int k = 0; k < s->tensors[t].ntiles; k++) {
-            const RtTile *x = &s->tensors[t].tiles[k];
-            if (g >= x->regions && g < x->regions + x->nregions) {
-                snprintf(buf, n, "$.tensors[%d].tiles[%d].regions[%d]", t, k, (int)(g - x->regions));
-                return;
-            }
-        }
-    snprintf(buf, n, "?");
-}
-
+/* No two regions of a bank share a byte at any layer (an attention stream's regions interleave their
+ * layers with its other tiles' in the same bank, so copies are compared, not extents). */
 static void check_overlaps(R *r) {
     const RtSchedule *s = r->s;
     int nb = s->dev.channels * s->dev.banks;
     for (int b = 0; b < nb; b++) {
-        BankRegions *br = &r->banks[b];
-        /* sort regions and their tensors together */
-        for (int i = 1; i < br->n; i++)
-            for (int j = i; j > 0 && region_cmp(&br->r[j - 1], &br->r[j]) > 0; j--) {
-                const RtRegion *tr = br->r[j];
-                br->r[j] = br->r[j - 1];
-                br->r[j - 1] = tr;
-                const RtTensor *tt = br->t[j];
-                br->t[j] = br->t[j - 1];
-                br->t[j - 1] = tt;
+        const BankRegions *br = &r->banks[b];
+        int64_t n = 0;
+        for (int i = 0; i < br->n; i++)
+            n += br->r[i].l1 - br->r[i].l0;
+        if (n < 2)
+            continue;
+        if (n > RT_SCHED_MAX_COUNT)
+            fail(r, "bank ch%d.b%d holds more than %d layer copies", b / s->dev.banks, b % s->dev.banks,
+                 RT_SCHED_MAX_COUNT);
+        Copy *c = ARENA_ARRAY(r->a, Copy, n);
+        int64_t k = 0;
+        for (int i = 0; i < br->n; i++)
+            for (int64_t l = br->r[i].l0; l < br->r[i].l1; l++) {
+                int64_t lo = br->r[i].g->addr + (l - br->r[i].l0) * br->r[i].g->stride;
+                c[k++] = (Copy){lo, lo + br->r[i].g->bytes, l, &br->r[i]};
             }
-        for (int i = 1; i < br->n; i++) {
-            int64_t end = region_end(br->r[i - 1], br->t[i - 1]);
-            if (br->r[i]->addr < end) {
-                char a[96], c[96];
-                region_path(s, br->r[i], a, sizeof a);
-                region_path(s, br->r[i - 1], c, sizeof c);
-                snprintf(r->path, sizeof r->path, "%s", a);
-                fail(r, "overlaps %s in bank ch%d.b%d: bytes [%lld, %lld) and [%lld, %lld), all layers", c,
-                     br->r[i]->channel, br->r[i]->bank, (long long)br->r[i]->addr,
-                     (long long)region_end(br->r[i], br->t[i]), (long long)br->r[i - 1]->addr, (long long)end);
+        qsort(c, (size_t)n, sizeof *c, copy_cmp);
+        for (int64_t i = 1; i < n; i++)
+            if (c[i].lo < c[i - 1].hi) {
+                char la[48] = "", lb[48] = "";
+                if (c[i].br->l1 - c[i].br->l0 > 1 || c[i].br->l0 > 0)
+                    snprintf(la, sizeof la, " (its layer %lld)", (long long)c[i].layer);
+                if (c[i - 1].br->l1 - c[i - 1].br->l0 > 1 || c[i - 1].br->l0 > 0)
+                    snprintf(lb, sizeof lb, " (layer %lld)", (long long)c[i - 1].layer);
+                snprintf(r->path, sizeof r->path, "%s", c[i].br->path);
+                fail(r, "overlaps %s in bank ch%d.b%d: bytes [%lld, %lld)%s and [%lld, %lld) of %s%s",
+                     c[i - 1].br->path, b / s->dev.banks, b % s->dev.banks, (long long)c[i].lo, (long long)c[i].hi, la,
+                     (long long)c[i - 1].lo, (long long)c[i - 1].hi, c[i - 1].br->owner, lb);
             }
-        }
     }
 }
 
@@ -777,7 +789,7 @@ static void read_tensors(R *r, const cJSON *arr) {
         }
         const cJSON *tiles = member(o, "tiles");
         push_key(r, "tiles");
-        t->ntiles = as_arr(r, tiles, 1, 1 << 20);
+        t->ntiles = as_arr(r, tiles, t->kv ? 0 : 1, 1 << 20);   /* a KV cache an attention plan places has none */
         t->tiles = ARENA_ARRAY(r->a, RtTile, t->ntiles);
         int k = 0;
         for (const cJSON *x = tiles->child; x; x = x->next, k++) {
@@ -789,6 +801,231 @@ static void read_tensors(R *r, const cJSON *arr) {
         reset(r, m2);
     }
     reset(r, m);
+}
+
+/* ---------------------------------------------------------------- attention plans */
+
+static const char *const pat_names[] = {"dense", "static", "dynamic"};
+
+static int64_t pat_slots(const RtPattern *p, int64_t max_seq) {
+    if (p->kind == RT_PAT_STATIC)
+        return (int64_t)p->sink + p->window < max_seq ? (int64_t)p->sink + p->window : max_seq;
+    return max_seq;
+}
+
+static int64_t pat_pages(const RtPattern *p, int64_t max_seq) {
+    return p->kind == RT_PAT_DYNAMIC ? (max_seq + p->page - 1) / p->page : 0;
+}
+
+static void read_pattern(R *r, const cJSON *o, RtPattern *p) {
+    const RtSchedule *s = r->s;
+    need_type(r, o, cJSON_IsObject(o), "an object");
+    p->kind = (RtPatKind)get_enum(r, o, "kind", pat_names, 3);
+    static const char *const kd[] = {"layers", "heads", "kind", NULL};
+    static const char *const ks[] = {"layers", "heads", "kind", "sink", "window", NULL};
+    static const char *const ky[] = {"layers", "heads", "kind", "page", "budget", NULL};
+    check_keys(r, o, p->kind == RT_PAT_STATIC ? ks : p->kind == RT_PAT_DYNAMIC ? ky : kd);
+    get_range(r, o, "layers", 0, s->layers, p->layers);
+    if (p->layers[0] == p->layers[1])
+        fail(r, "a pattern of no layer");
+    const cJSON *hs = member(o, "heads");
+    size_t m = mark(r);
+    push_key(r, "heads");
+    p->nheads = as_arr(r, hs, 1, s->kv_heads);
+    p->heads = ARENA_ARRAY(r->a, int, p->nheads);
+    int i = 0;
+    for (const cJSON *h = hs->child; h; h = h->next, i++) {
+        size_t m2 = mark(r);
+        push_idx(r, i);
+        p->heads[i] = (int)as_int(r, h, 0, s->kv_heads - 1);
+        if (i > 0 && p->heads[i] <= p->heads[i - 1])
+            fail(r, "a pattern's heads ascend, each once");
+        reset(r, m2);
+    }
+    reset(r, m);
+    if (p->kind == RT_PAT_STATIC) {
+        p->sink = (int)get_int(r, o, "sink", 0, MAX_DIM);
+        p->window = (int)get_int(r, o, "window", 0, MAX_DIM);
+        if (p->sink + p->window < 1)
+            fail(r, "a static pattern keeps at least one token (sink + window >= 1)");
+    } else if (p->kind == RT_PAT_DYNAMIC) {
+        p->page = (int)get_int(r, o, "page", 1, MAX_DIM);
+        p->budget = (int)get_int(r, o, "budget", p->page, MAX_DIM);
+    }
+}
+
+static void read_kv_stream(R *r, const cJSON *o, const RtAttention *at, RtKvStream *st) {
+    const RtSchedule *s = r->s;
+    static const char *const keys[] = {"layers", "head", "batch", "dtype", "row_bytes", "cap", "pages", "regions", NULL};
+    check_keys(r, o, keys);
+    get_range(r, o, "layers", 0, s->layers, st->layers);
+    if (st->layers[0] == st->layers[1])
+        fail(r, "a stream of no layer");
+    st->head = (int)get_int(r, o, "head", 0, s->kv_heads - 1);
+    st->batch = (int)get_int(r, o, "batch", 0, s->batch - 1);
+    static const char *const dts[] = {"f32", "f16"};
+    st->dtype = (KernelDType)get_enum(r, o, "dtype", dts, 2);
+    st->row_bytes = get_int(r, o, "row_bytes", 1, MAX_ADDR);
+    if (st->row_bytes != (int64_t)s->head_dim * (st->dtype == KD_F16 ? 2 : 4)) {
+        push_key(r, "row_bytes");
+        fail(r, "a key of %d %s elements takes %lld bytes", s->head_dim, dts[st->dtype],
+             (long long)s->head_dim * (st->dtype == KD_F16 ? 2 : 4));
+    }
+    st->cap = get_int(r, o, "cap", 1, MAX_DIM);
+    st->pages = get_int(r, o, "pages", 0, MAX_DIM);
+    const cJSON *regs = member(o, "regions");
+    size_t m = mark(r);
+    push_key(r, "regions");
+    st->nregions = as_arr(r, regs, 1, s->dev.channels * s->dev.banks * 8);
+    reset(r, m);
+    int n = st->nregions;
+    /* room for the largest of the patterns its layers have */
+    int64_t cap = 0, pages = 0;
+    for (int i = 0; i < at->npats; i++) {
+        const RtPattern *p = &at->pats[i];
+        bool has = false;
+        for (int k = 0; k < p->nheads; k++)
+            has |= p->heads[k] == st->head;
+        if (!has || p->layers[1] <= st->layers[0] || st->layers[1] <= p->layers[0])
+            continue;
+        int64_t c = (pat_slots(p, s->max_seq) + n - 1) / n, g = (pat_pages(p, s->max_seq) + n - 1) / n;
+        cap = c > cap ? c : cap;
+        pages = g > pages ? g : pages;
+    }
+    if (st->cap != cap || st->pages != pages)
+        fail(r, "cap %lld and pages %lld; the patterns of its layers, over %d tiles, need %lld and %lld",
+             (long long)st->cap, (long long)st->pages, n, (long long)cap, (long long)pages);
+    st->regions = ARENA_ARRAY(r->a, RtRegion, n);
+    push_key(r, "regions");
+    int j = 0;
+    int64_t nl = st->layers[1] - st->layers[0];
+    for (const cJSON *g = regs->child; g; g = g->next, j++) {
+        size_t m2 = mark(r);
+        push_idx(r, j);
+        RtRegion *y = &st->regions[j];
+        static const char *const kr[] = {"channel", "bank", "addr", "stride", "bytes", NULL};
+        check_keys(r, g, kr);
+        y->channel = (int)get_int(r, g, "channel", 0, s->dev.channels - 1);
+        y->bank = (int)get_int(r, g, "bank", 0, s->dev.banks - 1);
+        y->addr = get_int(r, g, "addr", 0, MAX_ADDR);
+        y->stride = get_int(r, g, "stride", 0, MAX_ADDR);
+        y->bytes = get_int(r, g, "bytes", 1, MAX_ADDR);
+        y->lo = j;
+        y->hi = j + 1;
+        if (y->bytes != 2 * (st->cap + st->pages) * st->row_bytes)
+            fail(r, "bytes is %lld; cap %lld keys and values and %lld pages of min and max keys take %lld",
+                 (long long)y->bytes, (long long)st->cap, (long long)st->pages,
+                 (long long)(2 * (st->cap + st->pages) * st->row_bytes));
+        if (nl > 1 && y->stride < y->bytes)
+            fail(r, "stride %lld is less than the %lld bytes of a layer's copy", (long long)y->stride,
+                 (long long)y->bytes);
+        if (region_end(y, nl) > s->dev.bank_capacity)
+            fail(r, "bytes [%lld, %lld) lie outside bank ch%d.b%d (capacity %lld)", (long long)y->addr,
+                 (long long)region_end(y, nl), y->channel, y->bank, (long long)s->dev.bank_capacity);
+        add_bank_region(r, y, st->layers[0], st->layers[1],
+                        arena_printf(r->a, "the attention stream of '%s'", s->tensors[at->k].name));
+        reset(r, m2);
+    }
+    reset(r, m);
+}
+
+static void read_attention(R *r, const cJSON *arr) {
+    RtSchedule *s = r->s;
+    size_t m = mark(r);
+    push_key(r, "attention");
+    s->nattns = as_arr(r, arr, 0, 1 << 16);
+    s->attns = ARENA_ARRAY(r->a, RtAttention, s->nattns + 1);
+    int total = 0, i = 0;
+    for (const cJSON *o = arr->child; o; o = o->next, i++) {
+        size_t m2 = mark(r);
+        push_idx(r, i);
+        static const char *const keys[] = {"value", "score", "k", "v", "patterns", "streams", NULL};
+        check_keys(r, o, keys);
+        push_key(r, "streams");
+        int ns = as_arr(r, member(o, "streams"), 1, RT_SCHED_MAX_COUNT);
+        if (total > RT_SCHED_MAX_COUNT - ns)
+            fail(r, "more than %d streams", RT_SCHED_MAX_COUNT);
+        total += ns;
+        reset(r, m2);
+    }
+    s->streams = ARENA_ARRAY(r->a, RtKvStream, total + 1);
+    int64_t L = s->layers, H = s->kv_heads, Bt = s->batch;
+    if (L * H * Bt > RT_SCHED_MAX_COUNT)
+        fail(r, "the model has more than %d streams", RT_SCHED_MAX_COUNT);
+    unsigned char *pat_seen = ARENA_ARRAY(r->a, unsigned char, L * H + 1);
+    unsigned char *st_seen = ARENA_ARRAY(r->a, unsigned char, L * H * Bt + 1);
+    i = 0;
+    for (const cJSON *o = arr->child; o; o = o->next, i++) {
+        size_t m2 = mark(r);
+        push_idx(r, i);
+        RtAttention *at = &s->attns[i];
+        at->value = (int)get_int(r, o, "value", 0, MAX_DIM);
+        at->score = (int)get_int(r, o, "score", 0, MAX_DIM);
+        at->k = (int)get_int(r, o, "k", 0, s->ntensors - 1);
+        at->v = (int)get_int(r, o, "v", 0, s->ntensors - 1);
+        for (int w = 0; w < 2; w++) {
+            const RtTensor *t = &s->tensors[w ? at->v : at->k];
+            if (!t->kv || t->ntiles != 0 || (w && at->v == at->k)) {
+                push_key(r, w ? "v" : "k");
+                fail(r, "tensor '%s' is not a KV cache whose only placement is this plan's (a kv tensor with no "
+                        "tiles, other than k)", t->name);
+            }
+        }
+        const cJSON *pats = member(o, "patterns");
+        push_key(r, "patterns");
+        at->npats = as_arr(r, pats, 1, 1 << 16);
+        at->pats = ARENA_ARRAY(r->a, RtPattern, at->npats);
+        memset(pat_seen, 0, (size_t)(L * H));
+        int k = 0;
+        for (const cJSON *p = pats->child; p; p = p->next, k++) {
+            size_t m3 = mark(r);
+            push_idx(r, k);
+            read_pattern(r, p, &at->pats[k]);
+            for (int64_t l = at->pats[k].layers[0]; l < at->pats[k].layers[1]; l++)
+                for (int h = 0; h < at->pats[k].nheads; h++)
+                    if (pat_seen[l * H + at->pats[k].heads[h]]++)
+                        fail(r, "layer %lld head %d has a pattern already", (long long)l, at->pats[k].heads[h]);
+            reset(r, m3);
+        }
+        for (int64_t c = 0; c < L * H; c++)
+            if (!pat_seen[c])
+                fail(r, "layer %lld head %lld has no pattern", (long long)(c / H), (long long)(c % H));
+        reset(r, m2);
+        push_idx(r, i);
+        const cJSON *sts = member(o, "streams");
+        push_key(r, "streams");
+        at->first = s->nstreams;
+        memset(st_seen, 0, (size_t)(L * H * Bt));
+        k = 0;
+        for (const cJSON *x = sts->child; x; x = x->next, k++) {
+            size_t m3 = mark(r);
+            push_idx(r, k);
+            RtKvStream *st = &s->streams[s->nstreams++];
+            st->attn = i;
+            read_kv_stream(r, x, at, st);
+            for (int64_t l = st->layers[0]; l < st->layers[1]; l++)
+                if (st_seen[(l * H + st->head) * Bt + st->batch]++)
+                    fail(r, "layer %lld head %d batch %d has tiles already", (long long)l, st->head, st->batch);
+            reset(r, m3);
+        }
+        at->nstreams = s->nstreams - at->first;
+        for (int64_t c = 0; c < L * H * Bt; c++)
+            if (!st_seen[c])
+                fail(r, "layer %lld head %lld batch %lld has no tiles", (long long)(c / (H * Bt)),
+                     (long long)(c / Bt % H), (long long)(c % Bt));
+        reset(r, m2);
+    }
+    reset(r, m);
+    /* a KV cache without tiles is one a plan places */
+    for (int t = 0; t < s->ntensors; t++) {
+        bool placed = false;
+        for (int a = 0; a < s->nattns; a++)
+            placed |= s->attns[a].k == t || s->attns[a].v == t;
+        if (s->tensors[t].ntiles == 0 && !placed) {
+            snprintf(r->path, sizeof r->path, "$.tensors[%d].tiles", t);
+            fail(r, "tensor '%s' has no tiles and no attention plan places it", s->tensors[t].name);
+        }
+    }
     check_overlaps(r);
 }
 
@@ -1008,30 +1245,32 @@ static void check_ref(R *r, const RtRef *x, int64_t span) {
                  (long long)ph->pe_scratch);
         return;
     case RT_AT_BANK: {
+        /* the command runs in layers [lay0, lay1): at each, its bytes lie in that layer's copy of one
+           region, and its layer stride is the region's */
         const RtSchedule *s = r->s;
-        int layers = r->scope == RT_SCHED_LAYER ? s->layers : 1;
-        if (x->addr + (layers - 1) * x->layer_stride + span > s->dev.bank_capacity)
+        int64_t n = r->lay1 - r->lay0;
+        if (x->addr + (n - 1) * x->layer_stride + span > s->dev.bank_capacity)
             fail(r, "bytes [%lld, %lld) lie outside bank ch%d.b%d (capacity %lld)", (long long)x->addr,
-                 (long long)(x->addr + (layers - 1) * x->layer_stride + span), x->channel, x->bank,
+                 (long long)(x->addr + (n - 1) * x->layer_stride + span), x->channel, x->bank,
                  (long long)s->dev.bank_capacity);
         const BankRegions *br = &r->banks[x->channel * s->dev.banks + x->bank];
-        int lo = 0, hi = br->n;     /* the last region starting at or before addr */
-        while (lo < hi) {
-            int mid = (lo + hi) / 2;
-            if (br->r[mid]->addr <= x->addr)
-                lo = mid + 1;
-            else
-                hi = mid;
+        const BankRegion *hit = NULL;
+        for (int i = 0; i < br->n && !hit; i++) {
+            const BankRegion *b = &br->r[i];
+            if (b->l0 > r->lay0 || b->l1 < r->lay1)
+                continue;
+            int64_t copy = b->g->addr + (r->lay0 - b->l0) * b->g->stride;
+            if (x->addr >= copy && end <= copy + b->g->bytes)
+                hit = b;
         }
-        const RtRegion *g = lo > 0 ? br->r[lo - 1] : NULL;
-        const RtTensor *t = lo > 0 ? br->t[lo - 1] : NULL;
-        if (!g || end > g->addr + g->bytes)
-            fail(r, "bytes [%lld, %lld) of bank ch%d.b%d are in no region of the memory map", (long long)x->addr,
-                 (long long)end, x->channel, x->bank);
-        int64_t want = t->layers > 1 ? g->stride : 0;
+        if (!hit)
+            fail(r, "bytes [%lld, %lld) of bank ch%d.b%d are in no region of the memory map%s", (long long)x->addr,
+                 (long long)end, x->channel, x->bank,
+                 n > 1 || r->lay0 > 0 ? " holding those layers" : "");
+        int64_t want = hit->l1 - hit->l0 > 1 ? hit->g->stride : 0;
         if (x->layer_stride != want)
-            fail(r, "layer_stride is %lld; the region it reads (tensor '%s') is %lld apart from one layer to the next",
-                 (long long)x->layer_stride, t->name, (long long)want);
+            fail(r, "layer_stride is %lld; the region it reads (%s) is %lld apart from one layer to the next",
+                 (long long)x->layer_stride, hit->owner, (long long)want);
         return;
     }
     }
@@ -1389,6 +1628,7 @@ static const RtTile *kv_tile(R *r, const cJSON *o, RtCmd *c, RtLayout layout, co
 }
 
 static void read_kv(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
+    c->stream = -1;
     const RtTile *t = kv_tile(r, o, c, RT_TOKENS, ex);
     c->first = get_expr(r, o, "first");
     c->count = get_expr(r, o, "count");
@@ -1448,24 +1688,95 @@ static void read_gather(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     check_ref_at(r, "dst", &c->dst, c->dst.bytes);
 }
 
+/* kv_append into an attention stream's tiles: token t (or its ring slot) in tile t mod n, row t / n. */
+static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
+    const RtSchedule *s = r->s;
+    c->tensor = c->tile = -1;
+    c->stream = (int)get_int(r, o, "stream", 0, s->nstreams - 1);
+    const RtKvStream *st = &s->streams[c->stream];
+    static const char *const parts[] = {"k", "v"};
+    c->part_v = get_enum(r, o, "part", parts, 2) == 1;
+    if (!ex->link || ex->lk->kind != RT_LINK_CHANNEL)
+        fail(r, "kv_append runs on a channel's link");
+    bool held = false;
+    for (int i = 0; i < st->nregions; i++)
+        held |= st->regions[i].channel == ex->lk->channel;
+    if (!held)
+        fail(r, "stream %d has no tile on channel %d, whose link this is", c->stream, ex->lk->channel);
+    if (r->lay0 < st->layers[0] || r->lay1 > st->layers[1])
+        fail(r, "it runs in layers [%lld, %lld), the stream holds [%lld, %lld)", (long long)r->lay0,
+             (long long)r->lay1, (long long)st->layers[0], (long long)st->layers[1]);
+    c->src = get_ref(r, o, "src");
+    ref_space(r, "src", &c->src, RT_AT_NPU, -1);
+    c->token_stride = get_int(r, o, "token_stride", 0, MAX_ADDR);
+    c->first = get_expr(r, o, "first");
+    c->count = get_expr(r, o, "count");
+    int64_t f0 = expr_min(r, c->first), f1 = expr_max(r, c->first), n1 = expr_max(r, c->count);
+    if (f0 < 0 || expr_min(r, c->count) < 0)
+        fail(r, "first and count are not negative at any context");
+    if (f1 + n1 > s->max_seq)
+        fail(r, "tokens [%lld, %lld) at a context of %lld: a sequence holds %d", (long long)f1, (long long)(f1 + n1),
+             (long long)r->ctx_hi, s->max_seq);
+    int64_t slots = f1 + n1;
+    const cJSON *ring = member(o, "ring");
+    if (ring) {
+        size_t m = mark(r);
+        push_key(r, "ring");
+        static const char *const kr[] = {"sink", "window", NULL};
+        check_keys(r, ring, kr);
+        c->ring = true;
+        c->sink = (int)get_int(r, ring, "sink", 0, MAX_DIM);
+        c->window = (int)get_int(r, ring, "window", 0, MAX_DIM);
+        if (c->sink + c->window < 1)
+            fail(r, "a ring of no slot");
+        reset(r, m);
+        slots = (int64_t)c->sink + c->window < slots ? (int64_t)c->sink + c->window : slots;
+    }
+    if (slots > st->cap * st->nregions)
+        fail(r, "%lld %s need more than the %d tiles x %lld rows the stream has", (long long)slots,
+             c->ring ? "slots" : "tokens", st->nregions, (long long)st->cap);
+    int64_t span = (n1 > 0 ? n1 - 1 : 0) * c->token_stride + (int64_t)s->head_dim * 4;
+    if (span > c->src.bytes)
+        fail(r, "the rows read span %lld bytes, more than src's %lld", (long long)span, (long long)c->src.bytes);
+    check_ref_at(r, "src", &c->src, c->src.bytes);
+}
+
 static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
     need_type(r, o, cJSON_IsObject(o), "an object");
     c->kind = (RtCmdKind)get_enum(r, o, "cmd", rt_cmd_names, RT_CMD_COUNT_);
-    static const char *const kmove[] = {"id", "cmd", "op", "deps", "est", "src", "dst", "rows", "row_bytes",
+    static const char *const kmove[] = {"id", "cmd", "op", "?layers", "deps", "est", "src", "dst", "rows", "row_bytes",
                                         "src_stride", "dst_stride", "?cvt", "?repeat", NULL};
-    static const char *const kxfer[] = {"id", "cmd", "op", "deps", "est", "src", "dst", "pes", "rows", "row_bytes",
-                                        "src_stride", "dst_stride", "?repeat", NULL};
-    static const char *const kkern[] = {"id", "cmd", "op", "deps", "est", "kernel", "bufs", "args", "?repeat", NULL};
-    static const char *const kapp[] = {"id", "cmd", "op", "deps", "est", "tensor", "tile", "src", "head_stride",
-                                       "batch_stride", "token_stride", "first", "count", NULL};
-    static const char *const kload[] = {"id", "cmd", "op", "deps", "est", "tensor", "tile", "pairs", "dst",
+    static const char *const kxfer[] = {"id", "cmd", "op", "?layers", "deps", "est", "src", "dst", "pes", "rows",
+                                        "row_bytes", "src_stride", "dst_stride", "?repeat", NULL};
+    static const char *const kkern[] = {"id", "cmd", "op", "?layers", "deps", "est", "kernel", "bufs", "args",
+                                        "?repeat", NULL};
+    static const char *const kapp[] = {"id", "cmd", "op", "?layers", "deps", "est", "tensor", "tile", "src",
+                                       "head_stride", "batch_stride", "token_stride", "first", "count", NULL};
+    static const char *const kapps[] = {"id", "cmd", "op", "?layers", "deps", "est", "stream", "part", "src",
+                                        "token_stride", "first", "count", "?ring", NULL};
+    static const char *const kload[] = {"id", "cmd", "op", "?layers", "deps", "est", "tensor", "tile", "pairs", "dst",
                                         "pair_stride", "first", "count", NULL};
-    static const char *const kgat[] = {"id", "cmd", "op", "deps", "est", "tensor", "tile", "ids", "?id_offset", "dst",
-                                       "rows", NULL};
+    static const char *const kgat[] = {"id", "cmd", "op", "?layers", "deps", "est", "tensor", "tile", "ids",
+                                       "?id_offset", "dst", "rows", NULL};
+    bool to_stream = c->kind == RT_KV_APPEND && member(o, "stream");
     const char *const *keys = c->kind == RT_TRANSFER ? kxfer : c->kind == RT_KERNEL ? kkern
-                              : c->kind == RT_KV_APPEND ? kapp : c->kind == RT_KV_LOAD ? kload
+                              : to_stream ? kapps : c->kind == RT_KV_APPEND ? kapp : c->kind == RT_KV_LOAD ? kload
                               : c->kind == RT_GATHER ? kgat : kmove;
     check_keys(r, o, keys);
+    /* the layers it runs in: its own range, else every layer of the layer body (one elsewhere) */
+    r->lay0 = 0;
+    r->lay1 = r->scope == RT_SCHED_LAYER ? r->s->layers : 1;
+    if (member(o, "layers")) {
+        if (r->scope != RT_SCHED_LAYER) {
+            push_key(r, "layers");
+            fail(r, "only the layer body's commands run in some layers");
+        }
+        get_range(r, o, "layers", 0, r->s->layers, c->layers);
+        if (c->layers[0] == c->layers[1])
+            fail(r, "a command that runs in no layer");
+        r->lay0 = c->layers[0];
+        r->lay1 = c->layers[1];
+    }
     c->id = (int)get_int(r, o, "id", 0, RT_SCHED_MAX_COUNT);
     c->op = (int)get_int(r, o, "op", -1, nops - 1);
     const cJSON *deps = member(o, "deps");
@@ -1485,6 +1796,11 @@ static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
     switch (c->kind) {
     case RT_KERNEL: read_kernel_cmd(r, o, c, ex); break;
     case RT_KV_APPEND:
+        if (to_stream) {
+            read_stream_append(r, o, c, ex);
+            break;
+        }
+        /* fall through */
     case RT_KV_LOAD: read_kv(r, o, c, ex); break;
     case RT_GATHER: read_gather(r, o, c, ex); break;
     default: read_move(r, o, c, ex); break;
@@ -1839,7 +2155,7 @@ static void read_doc(R *r, const cJSON *root) {
         fail(r, "version %d is not supported (this reader reads version %d)", s->version, RT_SCHED_VERSION);
     }
     static const char *const keys[] = {"format", "version", "generator", "name", "source", "module", "model",
-                                       "workload", "device", "tensors", "kernels", "phases", NULL};
+                                       "workload", "device", "tensors", "attention", "kernels", "phases", NULL};
     check_keys(r, root, keys);
     s->generator = get_str(r, root, "generator");
     s->name = get_str(r, root, "name");
@@ -1882,6 +2198,7 @@ static void read_doc(R *r, const cJSON *root) {
     reset(r, 1);
     read_device(r, member(root, "device"));
     read_tensors(r, member(root, "tensors"));
+    read_attention(r, member(root, "attention"));
     read_kernels(r, member(root, "kernels"));
     o = member(root, "phases");
     push_key(r, "phases");
@@ -1889,6 +2206,18 @@ static void read_doc(R *r, const cJSON *root) {
     check_keys(r, o, kph);
     for (int p = 0; p < 2; p++)
         read_phase(r, member(o, rt_phase_names[p]), p);
+    /* each plan names the attention ops it is the work of */
+    const RtPhase *dc = &s->phase[1];
+    for (int a = 0; a < s->nattns; a++) {
+        const RtAttention *at = &s->attns[a];
+        for (int w = 0; w < 2; w++) {
+            int op = w ? at->score : at->value;
+            if (op >= dc->nops || strcmp(dc->ops[op].kind, w ? "attn_score" : "attn_value") != 0) {
+                snprintf(r->path, sizeof r->path, "$.attention[%d].%s", a, w ? "score" : "value");
+                fail(r, "op %d is not an %s of the phases", op, w ? "attn_score" : "attn_value");
+            }
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- entry points */

@@ -29,6 +29,8 @@ static cJSON *expr_json(RtExpr e) {
         return num((double)rt_expr_eval(e, 0));
     cJSON *o = cJSON_CreateObject();
     add_num(o, "ctx", (double)e.ctx);
+    if (e.clamp > 0)
+        add_num(o, "max_ctx", (double)e.clamp);
     add_num(o, "plus", (double)e.plus);
     if (e.div != 1)
         add_num(o, "div", (double)e.div);
@@ -78,6 +80,8 @@ static cJSON *cmd_json(const RtCmd *c) {
     add_num(o, "id", c->id);
     add_str(o, "cmd", rt_cmd_names[c->kind]);
     add_num(o, "op", c->op);
+    if (c->layers[1] > c->layers[0])
+        cJSON_AddItemToObject(o, "layers", pair(c->layers[0], c->layers[1]));
     cJSON *deps = cJSON_AddArrayToObject(o, "deps");
     for (int i = 0; i < c->ndeps; i++)
         cJSON_AddItemToArray(deps, num(c->deps[i]));
@@ -95,6 +99,20 @@ static cJSON *cmd_json(const RtCmd *c) {
         break;
     }
     case RT_KV_APPEND:
+        if (c->tensor < 0) {    /* into an attention stream */
+            add_num(o, "stream", c->stream);
+            add_str(o, "part", c->part_v ? "v" : "k");
+            cJSON_AddItemToObject(o, "src", ref_json(&c->src));
+            add_num(o, "token_stride", (double)c->token_stride);
+            cJSON_AddItemToObject(o, "first", expr_json(c->first));
+            cJSON_AddItemToObject(o, "count", expr_json(c->count));
+            if (c->ring) {
+                cJSON *ring = cJSON_AddObjectToObject(o, "ring");
+                add_num(ring, "sink", c->sink);
+                add_num(ring, "window", c->window);
+            }
+            break;
+        }
         add_num(o, "tensor", c->tensor);
         add_num(o, "tile", c->tile);
         cJSON_AddItemToObject(o, "src", ref_json(&c->src));
@@ -429,6 +447,63 @@ static cJSON *tensors_json(const RtSchedule *s) {
     return ts;
 }
 
+static cJSON *attention_json(const RtSchedule *s) {
+    static const char *const kinds[] = {"dense", "static", "dynamic"};
+    cJSON *arr = cJSON_CreateArray();
+    for (int a = 0; a < s->nattns; a++) {
+        const RtAttention *at = &s->attns[a];
+        cJSON *j = cJSON_CreateObject();
+        add_num(j, "value", at->value);
+        add_num(j, "score", at->score);
+        add_num(j, "k", at->k);
+        add_num(j, "v", at->v);
+        cJSON *pats = cJSON_AddArrayToObject(j, "patterns");
+        for (int i = 0; i < at->npats; i++) {
+            const RtPattern *p = &at->pats[i];
+            cJSON *pj = cJSON_CreateObject();
+            cJSON_AddItemToObject(pj, "layers", pair(p->layers[0], p->layers[1]));
+            cJSON *hs = cJSON_AddArrayToObject(pj, "heads");
+            for (int k = 0; k < p->nheads; k++)
+                cJSON_AddItemToArray(hs, num(p->heads[k]));
+            add_str(pj, "kind", kinds[p->kind]);
+            if (p->kind == RT_PAT_STATIC) {
+                add_num(pj, "sink", p->sink);
+                add_num(pj, "window", p->window);
+            } else if (p->kind == RT_PAT_DYNAMIC) {
+                add_num(pj, "page", p->page);
+                add_num(pj, "budget", p->budget);
+            }
+            cJSON_AddItemToArray(pats, pj);
+        }
+        cJSON *sts = cJSON_AddArrayToObject(j, "streams");
+        for (int i = at->first; i < at->first + at->nstreams; i++) {
+            const RtKvStream *st = &s->streams[i];
+            cJSON *sj = cJSON_CreateObject();
+            cJSON_AddItemToObject(sj, "layers", pair(st->layers[0], st->layers[1]));
+            add_num(sj, "head", st->head);
+            add_num(sj, "batch", st->batch);
+            add_str(sj, "dtype", dtype_name(st->dtype));
+            add_num(sj, "row_bytes", (double)st->row_bytes);
+            add_num(sj, "cap", (double)st->cap);
+            add_num(sj, "pages", (double)st->pages);
+            cJSON *regs = cJSON_AddArrayToObject(sj, "regions");
+            for (int r = 0; r < st->nregions; r++) {
+                const RtRegion *g = &st->regions[r];
+                cJSON *rj = cJSON_CreateObject();
+                add_num(rj, "channel", g->channel);
+                add_num(rj, "bank", g->bank);
+                add_num(rj, "addr", (double)g->addr);
+                add_num(rj, "stride", (double)g->stride);
+                add_num(rj, "bytes", (double)g->bytes);
+                cJSON_AddItemToArray(regs, rj);
+            }
+            cJSON_AddItemToArray(sts, sj);
+        }
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
 static cJSON *doc_json(const RtSchedule *s) {
     cJSON *root = cJSON_CreateObject();
     add_str(root, "format", "h2c-schedule");
@@ -457,6 +532,7 @@ static cJSON *doc_json(const RtSchedule *s) {
     add_num(o, "max_seq", s->max_seq);
     cJSON_AddItemToObject(root, "device", device_json(&s->dev));
     cJSON_AddItemToObject(root, "tensors", tensors_json(s));
+    cJSON_AddItemToObject(root, "attention", attention_json(s));
     cJSON *k = cJSON_AddArrayToObject(root, "kernels");
     for (int i = 0; i < s->nkernels; i++)
         cJSON_AddItemToArray(k, kernel_json(&s->kernels[i]));
@@ -469,7 +545,8 @@ static cJSON *doc_json(const RtSchedule *s) {
 /* ---------------------------------------------------------------- the text layout (as backend/sched_json.c) */
 
 static const char *const record_lists[] = {"commands", "kernels", "regions", "ops", "constants", "energy",
-                                           "units", "links", "tiles", "tensors", NULL};
+                                           "units", "links", "tiles", "tensors", "attention", "patterns",
+                                           "streams", NULL};
 
 static bool is_record_list(const char *key) {
     for (int i = 0; key && record_lists[i]; i++)
