@@ -33,6 +33,7 @@ typedef struct BankRegion {
     int64_t l0, l1;         /* its copies: layer l at g->addr + (l - l0) * g->stride */
     const char *owner;      /* "tensor NAME" or "the attention stream of NAME", for messages */
     const char *path;       /* its JSON path */
+    bool per_layer;         /* a copy per layer (a layer's tensor, a stream), so messages name the layer */
 } BankRegion;
 
 typedef struct BankRegions {
@@ -537,14 +538,14 @@ static void read_device(R *r, const cJSON *o) {
 
 /* ---------------------------------------------------------------- tensors and the memory map */
 
-static void add_bank_region(R *r, const RtRegion *g, int64_t l0, int64_t l1, const char *owner) {
+static void add_bank_region(R *r, const RtRegion *g, int64_t l0, int64_t l1, bool per_layer, const char *owner) {
     BankRegions *b = &r->banks[g->channel * r->s->dev.banks + g->bank];
     if (b->n == b->cap) {
         int cap = b->cap ? 2 * b->cap : 8;
         b->r = arena_realloc(r->a, b->r, sizeof *b->r * (size_t)b->cap, sizeof *b->r * (size_t)cap);
         b->cap = cap;
     }
-    b->r[b->n++] = (BankRegion){g, l0, l1, owner, arena_strdup(r->a, r->path)};
+    b->r[b->n++] = (BankRegion){g, l0, l1, owner, arena_strdup(r->a, r->path), per_layer};
 }
 
 static int64_t region_end(const RtRegion *g, int64_t layers) { return g->addr + (layers - 1) * g->stride + g->bytes; }
@@ -690,7 +691,7 @@ static void read_tile(R *r, const cJSON *o, RtTensor *t, RtTile *x) {
         for (int k = 0; k < i; k++)
             if (x->regions[k].channel == y->channel && x->regions[k].bank == y->bank)
                 fail(r, "the tile has two regions in bank ch%d.b%d", y->channel, y->bank);
-        add_bank_region(r, y, 0, t->layers, arena_printf(r->a, "tensor '%s'", t->name));
+        add_bank_region(r, y, 0, t->layers, t->layers > 1, arena_printf(r->a, "tensor '%s'", t->name));
         reset(r, m2);
     }
     if (x->layout != RT_TOKENS && next != x->hi)
@@ -741,9 +742,9 @@ static void check_overlaps(R *r) {
         for (int64_t i = 1; i < n; i++)
             if (c[i].lo < c[i - 1].hi) {
                 char la[48] = "", lb[48] = "";
-                if (c[i].br->l1 - c[i].br->l0 > 1 || c[i].br->l0 > 0)
+                if (c[i].br->per_layer)
                     snprintf(la, sizeof la, " (its layer %lld)", (long long)c[i].layer);
-                if (c[i - 1].br->l1 - c[i - 1].br->l0 > 1 || c[i - 1].br->l0 > 0)
+                if (c[i - 1].br->per_layer)
                     snprintf(lb, sizeof lb, " (layer %lld)", (long long)c[i - 1].layer);
                 snprintf(r->path, sizeof r->path, "%s", c[i].br->path);
                 fail(r, "overlaps %s in bank ch%d.b%d: bytes [%lld, %lld)%s and [%lld, %lld) of %s%s",
@@ -922,7 +923,7 @@ static void read_kv_stream(R *r, const cJSON *o, const RtAttention *at, RtKvStre
         if (region_end(y, nl) > s->dev.bank_capacity)
             fail(r, "bytes [%lld, %lld) lie outside bank ch%d.b%d (capacity %lld)", (long long)y->addr,
                  (long long)region_end(y, nl), y->channel, y->bank, (long long)s->dev.bank_capacity);
-        add_bank_region(r, y, st->layers[0], st->layers[1],
+        add_bank_region(r, y, st->layers[0], st->layers[1], true,
                         arena_printf(r->a, "the attention stream of '%s'", s->tensors[at->k].name));
         reset(r, m2);
     }
@@ -1731,6 +1732,25 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
             fail(r, "a ring of no slot");
         reset(r, m);
         slots = (int64_t)c->sink + c->window < slots ? (int64_t)c->sink + c->window : slots;
+    }
+    /* a ring exactly where the stream's head keeps a static sink + window in the command's layers */
+    const RtAttention *at = &s->attns[st->attn];
+    for (int i = 0; i < at->npats; i++) {
+        const RtPattern *p = &at->pats[i];
+        bool has = false;
+        for (int k = 0; k < p->nheads; k++)
+            has |= p->heads[k] == st->head;
+        if (!has || p->layers[1] <= r->lay0 || r->lay1 <= p->layers[0])
+            continue;
+        bool want = p->kind == RT_PAT_STATIC;
+        if (want != c->ring || (want && (p->sink != c->sink || p->window != c->window))) {
+            if (want)
+                fail(r, "head %d keeps sink %d + window %d in layers [%lld, %lld) (pattern %d): the append needs "
+                        "\"ring\": {\"sink\": %d, \"window\": %d}", st->head, p->sink, p->window,
+                     (long long)p->layers[0], (long long)p->layers[1], i, p->sink, p->window);
+            fail(r, "head %d keeps every token in layers [%lld, %lld) (pattern %d, %s): the append has no ring",
+                 st->head, (long long)p->layers[0], (long long)p->layers[1], i, pat_names[p->kind]);
+        }
     }
     if (slots > st->cap * st->nregions)
         fail(r, "%lld %s need more than the %d tiles x %lld rows the stream has", (long long)slots,

@@ -1,6 +1,7 @@
 /* test_schedule.c: the backend's schedule and the runtime's reader on examples/tiny.h2, against
  * numbers worked out by hand: the memory map (whole rows and interleaved tokens per bank), the
- * context expression of a bank's tokens, a command's estimate; then the reader keeps every byte, and
+ * context expression of a bank's tokens, a command's estimate; an attention plan's streams and rows
+ * (tests/schedule/plan-tiny.h2: dense, static and dynamic heads); then the reader keeps every byte, and
  * both the backend and the reader survive running out of memory at any allocation (sampled), with
  * nothing left allocated. Run from the repository root (ctest does). */
 #include "backend.h"
@@ -11,9 +12,9 @@
 
 #include "test.h"
 
-static Module *tiny(Session *s, Diag *d) {
+static Module *load(Session *s, Diag *d, const char *path) {
     session_init(s, d);
-    AstFile *root = fe_load(s, "examples/tiny.h2");
+    AstFile *root = fe_load(s, path);
     Config *c = root ? fe_check(s, root, NULL) : NULL;
     Module *m = c ? ir_lower(c, d) : NULL;
     PipelineOpts po = {NULL, NULL, false, false, true, stderr};
@@ -150,6 +151,97 @@ static void test_schedule(const Module *m) {
     be_schedule_free(s);
 }
 
+/* tests/schedule/plan-tiny.h2: tiny's model at max_seq 2064 with a plan. Layer 0 is dense (each KV head
+   over 2 banks), layer 1 has head 0 static (16 sink + 112 window tokens, one bank) and head 1 dynamic
+   (pages of 16 tokens, over 3 banks). */
+static void test_plan(const Module *m) {
+    Arena a;
+    arena_init(&a);
+    Diag d;
+    diag_init(&d, stderr);
+    MemMap map;
+    if (!CHECK(map_build(&a, m, &map, &d))) {
+        arena_free(&a);
+        return;
+    }
+    CHECK_EQ(map.nstreams, 4);
+    /* dense: ceil(2064 / 2) = 1032 keys and values a bank, 128 bytes each: 2 x 1032 x 128 = 264192 */
+    const MapStream *dn = map_stream_at(&map, m, 0, 0, 1, 0);
+    if (CHECK(dn != NULL)) {
+        CHECK_EQ(dn->n, 2);
+        CHECK_EQ(dn->cap, 1032);
+        CHECK_EQ(dn->pages, 0);
+        CHECK_EQ(dn->bytes, 264192);
+    }
+    /* static: a ring of 16 + 112 = 128 slots on one bank: 2 x 128 x 128 = 32768 */
+    const MapStream *st = map_stream_at(&map, m, 0, 1, 0, 0);
+    if (CHECK(st != NULL)) {
+        CHECK_EQ(st->n, 1);
+        CHECK_EQ(st->cap, 128);
+        CHECK_EQ(st->bytes, 32768);
+    }
+    /* dynamic: ceil(2064 / 3) = 688 tokens and ceil(ceil(2064 / 16) / 3) = 43 pages of min and max keys a
+       bank: 2 x (688 + 43) x 128 = 187136 */
+    const MapStream *dy = map_stream_at(&map, m, 0, 1, 1, 0);
+    if (CHECK(dy != NULL)) {
+        CHECK_EQ(dy->n, 3);
+        CHECK_EQ(dy->cap, 688);
+        CHECK_EQ(dy->pages, 43);
+        CHECK_EQ(dy->bytes, 187136);
+        CHECK_EQ(dy->regions[1].addr % SCHED_ALIGN, 0);
+    }
+    arena_free(&a);
+
+    Schedule *s = be_schedule_build(m, "plan-tiny", &d);
+    if (!CHECK(s != NULL))
+        return;
+    JsonText t;
+    CHECK(be_schedule_render(s, &t));
+    RtSchedule *r = rt_schedule_parse("plan-tiny.schedule.json", t.text, t.len, &d);
+    if (CHECK(r != NULL)) {
+        CHECK_EQ(r->nattns, 1);
+        CHECK_EQ(r->nstreams, 4);
+        /* decode's PE attention, per layer range: layer 0 over 1032-row banks (ceil(ctx / 2) rows on bank
+           0), layer 1's static head over min(ctx, 128) slots, its dynamic head over ceil(ctx / 3) tokens
+           on bank 0 (every token: Quest's selection is not scheduled yet) */
+        const RtBody *b = &r->phase[1].body[RT_SCHED_LAYER];
+        int dense = 0, ring = 0, dyn = 0, merges = 0;
+        for (int i = 0; i < b->nstreams; i++)
+            for (int c = 0; c < b->streams[i].ncmds; c++) {
+                const RtCmd *cmd = &b->streams[i].cmds[c];
+                if (cmd->kind != RT_KERNEL)
+                    continue;
+                const KernelDesc *k = &r->kernels[cmd->kernel].desc;
+                if (k->kind == KK_MERGE)
+                    merges++;
+                if (k->kind != KK_ATTN || b->streams[i].link || r->dev.units[b->streams[i].id].kind != RT_UNIT_PE)
+                    continue;
+                int bank = r->dev.units[b->streams[i].id].bank_lo;
+                int64_t n2049 = rt_expr_eval(cmd->args[2], 2049), n64 = rt_expr_eval(cmd->args[2], 64);
+                if (cmd->layers[0] == 0) {
+                    CHECK_EQ(cmd->layers[1], 1);
+                    CHECK_EQ(n2049, 1025 - bank % 2);
+                    dense++;
+                } else if (n2049 == 128) {
+                    CHECK_EQ(n64, 64);
+                    ring++;
+                } else {
+                    if (bank == 0)
+                        CHECK_EQ(rt_expr_eval(cmd->args[2], 2050), 684);
+                    CHECK_EQ(n2049, 683);
+                    dyn++;
+                }
+            }
+        CHECK_EQ(dense, 4);
+        CHECK_EQ(ring, 1);
+        CHECK_EQ(dyn, 3);
+        CHECK(merges >= 4);     /* a stream's partials merged on the NPU */
+        rt_schedule_free(r);
+    }
+    be_json_text_free(&t);
+    be_schedule_free(s);
+}
+
 /* ---------------------------------------------------------------- running out of memory */
 
 typedef struct Hook {
@@ -252,12 +344,17 @@ int main(void) {
     Diag d;
     diag_init(&d, stderr);
     Session s;
-    Module *m = tiny(&s, &d);
+    Module *m = load(&s, &d, "examples/tiny.h2");
     if (!CHECK(m != NULL))
         return test_done();
     test_memmap(m);
     test_schedule(m);
     test_oom(m);
+    ir_module_free(m);
+    session_free(&s);
+    m = load(&s, &d, "tests/schedule/plan-tiny.h2");
+    if (CHECK(m != NULL))
+        test_plan(m);
     ir_module_free(m);
     session_free(&s);
     return test_done();
