@@ -25,14 +25,57 @@ static void fmt_bytes(char *buf, size_t n, double b) {
         snprintf(buf, n, "%.0f B", b);
 }
 
-/* The explore block's sweep axes against the selection: a sparsity axis needs a sparsity block (each
- * point takes its other settings from it), and a budget is whole pages of it (rounded down, as the
- * block's own). (A context of at most 2^24 tokens plus at most 2^24 generated always fits max_seq.) */
-static void check_sweeps(Sema *S, Config *c) {
+/* A model or workload sweep axis: each name must be a block of its kind (of the file or its imports);
+ * values[k] becomes the block's index, and a workload axis keeps a copy of each block (at --batch). */
+static void resolve_sweep_names(Sema *S, Config *c, SweepAxis *ax, int batch) {
+    bool models = ax->field == SW_MODEL;
+    int n = models ? c->nmodels : c->nworkloads;
+    const char **names = ARENA_ARRAY(S->a, const char *, n + 1);
+    for (int j = 0; j < n; j++)
+        names[j] = models ? c->models[j]->name : c->workloads[j]->name;
+    names[n] = NULL;
+    if (!models)
+        ax->workloads = ARENA_ARRAY(S->a, Workload, ax->nvalues);
+    for (int k = 0; k < ax->nvalues; k++) {
+        int j;
+        for (j = 0; j < n && strcmp(names[j], ax->names[k]) != 0; j++) {
+        }
+        if (j == n) {
+            const char *sug = closest_word(ax->names[k], names);
+            if (sug)
+                diag_error(S->d, ax->value_locs[k], "no %s block named '%s'; did you mean '%s'?",
+                           models ? "model" : "workload", ax->names[k], sug);
+            else
+                diag_error(S->d, ax->value_locs[k], "no %s block named '%s' (define it, or import the file that does)",
+                           models ? "model" : "workload", ax->names[k]);
+            continue;
+        }
+        ax->values[k] = j;
+        if (models && c->sparse && c->sparse->dense_layers > c->models[j]->layers)
+            diag_error(S->d, ax->value_locs[k], "model '%s' has %d layer%s, fewer than the sparsity block's "
+                       "dense_layers = %d", ax->names[k], c->models[j]->layers, plural(c->models[j]->layers),
+                       c->sparse->dense_layers);
+        if (!models) {
+            ax->workloads[k] = *c->workloads[j];
+            if (batch > 0)
+                ax->workloads[k].batch = batch;
+        }
+    }
+}
+
+/* The explore block's sweep axes against the selection: model and workload names must be blocks; a
+ * sparsity axis needs a sparsity block (each point takes its other settings from it), and a budget is
+ * whole pages of it (rounded down, as the block's own). (A context of at most 2^24 tokens plus at most
+ * 2^24 generated always fits max_seq.) */
+static void check_sweeps(Sema *S, Config *c, int batch) {
     for (int i = 0; i < c->xp->nsweeps; i++) {
         SweepAxis *ax = &c->xp->sweeps[i];
         const char *path = sweep_fields[ax->field].path;
-        if (ax->field != SW_CONTEXT && !c->sparse) {
+        if (ax->names) {
+            resolve_sweep_names(S, c, ax, batch);
+            continue;
+        }
+        if (!sweep_is_work(ax->field) && !c->sparse) {
             diag_error(S->d, ax->loc, "sweeping '%s' needs a sparsity block: each point takes its other settings "
                        "from the selected one", path);
             continue;
@@ -319,7 +362,7 @@ Config *fe_check(Session *s, AstFile *root, const Selection *sel) {
         diag_error(S.d, c->sparse->dense_layers_loc, "dense_layers = %d exceeds the model's %d layer%s", c->sparse->dense_layers,
                    c->model->layers, plural(c->model->layers));
     if (!err && c->model && c->xp)
-        check_sweeps(&S, c);
+        check_sweeps(&S, c, pk->batch);
     if (!err && c->model)
         check_capacity(&S, c);
     if (!err && c->xp && c->xp->objective != OBJ_LATENCY && c->cost_model == CM_ARTIFACT && !pk->objective) {

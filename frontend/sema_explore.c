@@ -1,6 +1,6 @@
 /* sema_explore.c: checks an `explore` block: the hardware axes and pe tuples of the design space,
- * the sweep axes over the workload's context and the sparsity block's values, the dataflow mode,
- * search method, objective, seed and budgets. */
+ * the sweep axes over models, workloads, batch sizes, contexts and the sparsity block's values, the
+ * dataflow mode, search method, objective, seed and budgets. */
 #include "sema.h"
 
 #include <math.h>
@@ -58,9 +58,33 @@ static void sweep_axis(XpCtx *xc, SweepField w, const Stmt *st) {
         xc->ok = false;
         return;
     }
-    SweepAxis ax = {w, ARENA_ARRAY(S->a, double, n), ARENA_ARRAY(S->a, Loc, n), 0, st->assign.path_loc};
+    SweepAxis ax = {w, ARENA_ARRAY(S->a, double, n), ARENA_ARRAY(S->a, Loc, n), 0, st->assign.path_loc, NULL, NULL};
     Scope none = {S, "an explore list", NULL, 0, NULL, 0, 0};
-    for (int i = 0; i < n; i++) {
+    if (sd->flags & F_NAME) {
+        /* names of blocks, resolved once every block is known (sema.c, check_sweeps) */
+        ax.names = ARENA_ARRAY(S->a, const char *, n);
+        for (int i = 0; i < n; i++) {
+            const Expr *item = e->kind == EX_LIST ? e->list.items[i] : e;
+            const char *name = item->kind == EX_NAME ? item->name : item->kind == EX_STR ? item->str : NULL;
+            if (!name) {
+                diag_error(S->d, item->loc, "'%s' lists %s blocks by name, e.g. %s = [%s];", sd->path,
+                           w == SW_MODEL ? "model" : "workload", sd->path, w == SW_MODEL ? "llama3_8b, opt_6_7b" : "sg, lb");
+                xc->ok = false;
+                return;
+            }
+            bool dup = false;
+            for (int j = 0; j < ax.nvalues; j++)
+                dup |= strcmp(ax.names[j], name) == 0;
+            if (dup) {
+                diag_warning(S->d, item->loc, "duplicate value for '%s' ignored", sd->path);
+                continue;
+            }
+            ax.value_locs[ax.nvalues] = item->loc;
+            ax.names[ax.nvalues] = name;
+            ax.values[ax.nvalues++] = -1;
+        }
+    }
+    for (int i = 0; i < n && !(sd->flags & F_NAME); i++) {
         const Expr *item = e->kind == EX_LIST ? e->list.items[i] : e;
         Val v;
         if (!sema_eval(&none, item, &v) ||
@@ -137,8 +161,8 @@ static bool xp_extra(void *ctx, const char *path, const Stmt *st) {
             diag_error(S->d, st->assign.path_loc, "unknown field '%s' in explore; did you mean '%s'?", path, sug);
         else
             diag_error(S->d, st->assign.path_loc,
-                       "unknown field '%s' in explore (explore a hardware field, e.g. nmp.channels, or sweep context, "
-                       "static_heads, static.sink, static.window or dynamic.budget)", path);
+                       "unknown field '%s' in explore (explore a hardware field, e.g. nmp.channels, or sweep models, "
+                       "workloads, batch, context, static_heads, static.sink, static.window or dynamic.budget)", path);
         xc->ok = false;
         return true;
     }

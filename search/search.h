@@ -121,7 +121,13 @@ void df_module_plan_free(ModulePlan *mp);
 double df_module_decode_energy(const ModulePlan *mp, const CostModel *cm);
 
 
-/* ---------------------------------------------------------------- explore.c */
+/* ---------------------------------------------------------------- explore.c
+ * Hardware x dataflow co-exploration, streamed: the designs of a space are numbered, visited in an
+ * order that reaches every value of every axis early, and handed out in chunks of that order to
+ * threads (explore_drive) or to MPI ranks (tools/explore_mpi.c, through the same calls). A chunk's
+ * designs are searched into an ExploreState, and states merge deterministically (objective, then
+ * energy, then index): the outcome depends neither on the thread nor on the rank count, nor on how
+ * a run was cut by checkpoints. docs/distributed.md says how. */
 
 /* The ablation of one sweep point: decode (all steps) time and energy of the dense HB baseline and of
  * the full sparse plan (per-head patterns, co-placement, balance) for the point's workload, sparsity
@@ -148,7 +154,20 @@ typedef struct ExploreOpts {
     long long budget_evals;     /* search at most this many consistent distinct designs, in the visit order (0: all) */
     bool budget_from_block;     /* budget_seconds is the explore block's `budget` (for the report) */
     bool evals_from_block;      /* budget_evals is the explore block's `evaluations` */
-    bool progress;              /* a progress line on stderr */
+    bool progress;              /* a progress line on stderr (from the process that merges) */
+    bool stream;                /* keep only the table's `top` designs, the Pareto front and each work point's
+                                   best: memory bounded whatever the space's size (at most 10^12 distinct designs
+                                   without a budget); else every design visited (at most 200,000) */
+    int top;                    /* designs in the table (0: 10) */
+    long long chunk;            /* positions of the visit order per chunk (0: shrinking with what is left) */
+    const char *checkpoint;     /* resume from this file if it is there, and write it as the run goes (NULL: none) */
+    double checkpoint_every;    /* seconds between checkpoints (0: after every chunk); one is written at the end */
+    Module *const *models;      /* a `models` sweep axis: each model's module (lowered, shapes filled), in its order */
+    int nmodels;
+    void (*on_merge)(void *ctx, long long chunks); /* after each chunk merged (and checkpointed): the CLI's
+                                                      fault injection for the kill-and-resume tests; may be NULL */
+    void *on_merge_ctx;
+    int ranks;                  /* MPI ranks taking part (for the report; 0 or 1: one process) */
     ExploreAblationFn ablation; /* a sweep's speedup and energy gain (NULL: not connected, both 1) */
     void *ablation_ctx;         /* passed to it */
 } ExploreOpts;
@@ -156,19 +175,20 @@ typedef struct ExploreOpts {
 /* A distinct design of the space: it stands for the designs that differ from it only in fields no
  * cost model reads, and is the first of them. Its device is explore_device(index). */
 typedef struct Design {
-    long long index;            /* in the space: the last axis varies fastest, the pe tuples slowest */
+    long long index;            /* in the space: the last axis varies fastest, the pe tuples slowest, then the
+                                   sweep's work points */
     long long stands_for;       /* designs of the space it stands for, itself included */
     bool valid;                 /* consistent (nmp.channels <= channels, ...) */
     bool evaluated;             /* searched (not cut by a budget) */
     bool ok;                    /* a legal dataflow exists */
     bool exact;                 /* the exact search chose its dataflow (else the restricted one) */
-    int work;                   /* the workload of a sweep: the index of its context (0 without one) */
+    int work;                   /* the sweep's work point (model x workload x batch x context), 0 without one */
     double total, prefill, decode, decode_step, energy;     /* the plan's cost */
     double decode_energy;       /* joules of the decode steps (a sweep only; NAN: not priced by op) */
     double value;               /* the objective's value */
     double bound;               /* a lower bound on it for this device (NAN: none) */
     long long configs;          /* stratum assignments the search evaluated */
-    double seconds;             /* search time */
+    double seconds;             /* search time (statistics only: no output that is compared shows it) */
 } Design;
 
 typedef enum ExploreStop {
@@ -177,11 +197,13 @@ typedef enum ExploreStop {
     EXPLORE_STOP_TIME,          /* the time budget ran out */
 } ExploreStop;
 
-/* A point of a sweep: one value of every sweep axis (the space's workload and sparsity axes), with
- * the best device of the hardware space at its workload. */
+/* A point of a sweep: one value of every sweep axis, with the best device of the hardware space at
+ * its work point (model, workload, batch, context). */
 typedef struct SweepPoint {
-    int work;                   /* its context (the index of the value), 0 without a context axis */
-    int entry;                  /* the best design at that context (an entry of designs), -1: none fits */
+    int work;                   /* its work point, 0 without work axes */
+    int entry;                  /* the best design at that work point (an entry of designs), -1: none fits */
+    int model;                  /* its value of the models axis (an index into it), -1: none */
+    int workload;               /* its value of the workloads axis, -1: none */
     Workload wl;                /* its workload */
     bool has_sparsity;          /* the module has a sparsity block (sp is then its settings at this point) */
     Sparsity sp;                /* its sparsity settings: the block's, with the swept values */
@@ -190,29 +212,97 @@ typedef struct SweepPoint {
 } SweepPoint;
 
 typedef struct ExploreResult {
-    Design *designs;            /* the distinct designs visited, in index order */
+    Design *designs;            /* the designs kept, in index order: every one visited, or (streamed) the
+                                   table's, the Pareto front's and each work point's best */
     int n, cap;
+    bool streamed;              /* designs holds only what a stream keeps */
     long long space;            /* designs in the space */
     long long distinct;         /* designs that can differ */
-    long long hw_space;         /* designs of the hardware space (a sweep's at each context) */
-    int invalid;                /* inconsistent designs among those visited */
-    int evaluated;              /* distinct designs searched */
+    long long hw_space;         /* designs of the hardware space (a sweep's at each work point) */
+    long long invalid;          /* inconsistent designs among those visited */
+    long long evaluated;        /* distinct designs searched */
+    long long restricted;       /* of those, searched by the restricted search */
     int best;                   /* the entry of the best design, lowest index on a tie; -1 if none */
     ExploreStop stopped;
     char stop_reason[96];       /* what stopped it, as the user set it ("--evaluations 5") */
     char uncovered[160];        /* axis values no searched design has, as text ("" if none) */
-    double seconds;
+    double seconds;             /* this run's wall time */
+    double search_seconds;      /* the searches' time, summed over every run of a resumed exploration */
+    int ranks;                  /* MPI ranks (0 or 1: one process) */
+    bool resumed;               /* a checkpoint was read */
     SweepPoint *points;         /* a sweep's points (the last sweep axis fastest), or NULL */
     int npoints;
 } ExploreResult;
 
-/* The visit order: a diagonal that puts every value of every axis the cost model reads in some
- * design, then every distinct design by a stride coprime with their count near its golden ratio,
- * so a budget that stops early has seen every axis spread over its range. Searches the distinct
- * designs of the module's `explore` space (or just its device if xp is NULL), at most 200,000 of
- * them (a larger space needs --evaluations). */
+/* An exploration under way: the space numbered, its visit order, the modules of the sweep's work
+ * points, and (in the process that merges) the merged state, the finished ranges of the visit order
+ * and where the next chunk starts. */
+typedef struct ExploreRun ExploreRun;
+/* What a chunk of the visit order found: counts, the `top` best, the Pareto front, each work point's
+ * best, which axis values were searched, and (not streamed) every design. Mergeable in any order. */
+typedef struct ExploreState ExploreState;
+
+/* Prepares a run of the module's `explore` space (or just its device if xp is NULL) and, if
+ * o->checkpoint names a file that is there, resumes from it (refused, with the reason, if it is of
+ * another exploration, another h2c, or damaged). False with a diagnostic. */
+bool explore_open(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreRun **out, Diag *d);
+void explore_close(ExploreRun *run);
+/* A hash of everything the results depend on (the module, the space, the options, h2c's version). */
+unsigned long long explore_fingerprint(const ExploreRun *run);
+/* Positions of the visit order in all. */
+long long explore_positions(const ExploreRun *run);
+/* Positions the next chunk should have for `workers` workers: --chunk, or what is left over 8 times
+ * the workers, between 1 and 4,096. */
+long long explore_chunk_size(const ExploreRun *run, int workers);
+/* The next chunk [*k0, *k1) of at most max positions that is neither finished nor handed out; false
+ * when none is left (or the time budget ran out). Not thread-safe: one caller at a time. */
+bool explore_next_chunk(ExploreRun *run, long long max, long long *k0, long long *k1);
+/* Merges what chunk [k0, kend) found (kend < its end if the time budget stopped it), marks the range
+ * finished, prints progress and writes the checkpoint when due. False (with a diagnostic) if the
+ * checkpoint cannot be written or memory ran out. Not thread-safe. */
+bool explore_chunk_done(ExploreRun *run, long long k0, long long kend, const ExploreState *st, Diag *d);
+/* No further chunk is handed out (an error elsewhere). */
+void explore_halt(ExploreRun *run);
+
+/* How a driver gets and returns chunks. Every call is made under one lock. */
+typedef struct ExploreHooks {
+    bool (*next)(void *ctx, long long *k0, long long *k1);  /* a chunk to search; false: none is left */
+    bool (*done)(void *ctx, long long k0, long long kend, const ExploreState *st); /* false: stop (an error) */
+    void (*poll)(void *ctx);        /* between designs, on the first thread (MPI traffic); may be NULL */
+    bool (*pending)(void *ctx);     /* after its last chunk the first thread polls until this is false */
+    void *ctx;
+} ExploreHooks;
+/* Searches chunks on `threads` threads (the calling one is the first) until next says none is left.
+ * h NULL: this process alone (explore_next_chunk and explore_chunk_done). False (with a diagnostic)
+ * if a hook failed. */
+bool explore_drive(ExploreRun *run, int threads, const ExploreHooks *h, Diag *d);
+/* The result from the merged state: the designs kept, the best, what stopped the run, the coverage,
+ * and a sweep's points (priced through the ablation hook); writes the last checkpoint. False with a
+ * diagnostic if no design has a legal dataflow. The result does not point into the run. */
+bool explore_finish(ExploreRun *run, ExploreResult *r, Diag *d);
+
+ExploreState *explore_state_new(const ExploreRun *run);    /* NULL when out of memory */
+void explore_state_reset(ExploreState *st);
+void explore_state_free(ExploreState *st);
+/* A state as bytes (an MPI message); NULL when out of memory. Free with explore_bytes_free. */
+unsigned char *explore_state_encode(const ExploreState *st, size_t *len);
+/* Reads what explore_state_encode wrote (of the same run) into st (reset first), checking every field
+ * against the run; false with an error naming `what` if the bytes are not such a state. */
+bool explore_state_decode(const ExploreRun *run, const unsigned char *p, size_t len, ExploreState *st,
+                          const char *what, Diag *d);
+void explore_bytes_free(unsigned char *p, size_t len);
+/* The checkpoint as bytes: the run's identity, the finished ranges, the merged state, a checksum. */
+unsigned char *explore_checkpoint_encode(const ExploreRun *run, size_t *len);
+/* Resumes from checkpoint bytes (`name` for the messages), as explore_open does from the file; the
+ * bytes are hostile: every field is bounded and checked. False with the reason. */
+bool explore_checkpoint_decode(ExploreRun *run, const unsigned char *p, size_t len, const char *name, Diag *d);
+
+/* explore_open, explore_drive on o->threads threads and explore_finish in one call. */
 bool explore_run(const Module *m, const Explore *xp, const ExploreOpts *o, ExploreResult *r, Diag *d);
 void explore_result_free(ExploreResult *r);
+/* Designs in order of the objective, then the other measure (energy for a latency objective, else
+ * latency), then index. */
+int explore_design_order(const Design *a, const Design *b);
 /* Indices of the designs on the latency-energy Pareto front, by latency. out has room for r->n. */
 int explore_pareto(const ExploreResult *r, int *out);
 /* The problem of the module on another device. */
@@ -220,13 +310,18 @@ bool explore_problem(const Module *m, const CostModel *cm, const Hardware *hw, D
 /* The same for one scope of the module. */
 bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware *hw, OpScope scope, DfProblem *p,
                            Diag *d);
-/* The report: the space, the best `top` designs, the Pareto front (h2c model), the best. */
-void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
-/* Every distinct design visited, one CSV line each; for a sweep, one line per point instead, with the
- * sweep values, the point's best device and the ablation's columns. */
-void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r);
 /* The device of design `index` of the space. */
 void explore_device(const Module *m, const Explore *xp, long long index, Hardware *hw);
+
+/* ---------------------------------------------------------------- explore_report.c */
+
+/* The report: the space, the best `top` designs, the Pareto front (h2c model), the best; for a sweep
+ * the table of its points. */
+void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r, int top, int threads);
+/* One CSV line per design kept (every one visited; streamed: the table's and the front's, with their
+ * rank and whether they are on the front); for a sweep, one line per point instead, with the sweep
+ * values, the point's best device and the ablation's columns. No column depends on timing. */
+void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r);
 
 
 #endif

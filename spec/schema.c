@@ -150,6 +150,8 @@ const SweepDesc sweep_fields[SW_COUNT_] = {
 #undef X
 };
 
+bool sweep_is_work(SweepField f) { return f == SW_CONTEXT || f == SW_MODEL || f == SW_WORKLOAD || f == SW_BATCH; }
+
 void sweep_workload(Workload *w, double context) {
     w->prompt = (int)context;
     w->max_seq = (int)context + w->generate;
@@ -161,7 +163,7 @@ void sweep_sparsity(Sparsity *sp, SweepField f, double v) {
     case SW_SINK: sp->sink = (int)v; break;
     case SW_WINDOW: sp->window = (int)v; break;
     case SW_BUDGET: sp->budget = (int)v; break;
-    default: break; /* context is the workload's */
+    default: break; /* the work axes are the model's and the workload's */
     }
 }
 

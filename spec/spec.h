@@ -21,6 +21,7 @@ const char *precision_name(Precision p);
 #define F_ENUM_PREC 4
 #define F_REQUIRED 8
 #define F_OPTIONAL 16  /* may be left unset (value 0 means "not given") */
+#define F_NAME 32      /* a sweep axis whose values are names of blocks (model, workload) */
 
 #define HW_FIELDS(X)                                                                                            \
     X(precision, "precision", UK_NONE, PREC_FP16, 0, PREC_COUNT_ - 1, F_ENUM_PREC,                               \
@@ -222,13 +223,18 @@ typedef struct ExploreAxis {
     Loc loc;
 } ExploreAxis;
 
-/* Sweep axes of an explore block: values of the workload and of the sparsity block rather than of
- * the device (docs/language.md §5.5). X(id, "path", unit kind, min, max, flags, "doc"). `context` is
- * the prompt, with max_seq following it (max_seq = context + generate); the others replace a field of
- * the selected sparsity block. */
+/* Sweep axes of an explore block: values of the model, the workload and the sparsity block rather
+ * than of the device (docs/language.md §5.5). X(id, "path", unit kind, min, max, flags, "doc").
+ * `models` and `workloads` name blocks (of the file or its imports); `batch` replaces the workload's
+ * batch size; `context` is the prompt, with max_seq following it (max_seq = context + generate); the
+ * others replace a field of the selected sparsity block. The first four are the sweep's work axes:
+ * each of their points is a workload of its own, whose hardware space is searched. */
 #define SWEEP_FIELDS(X)                                                                                    \
     X(CONTEXT, "context", UK_TOKENS, 1, 16777216.0, F_INT,                                                 \
       "prompt tokens of the workload; max_seq = context + generate")                                      \
+    X(MODEL, "models", UK_NONE, 0, 0, F_NAME, "model blocks (of the file or its imports), by name")        \
+    X(WORKLOAD, "workloads", UK_NONE, 0, 0, F_NAME, "workload blocks (of the file or its imports), by name")\
+    X(BATCH, "batch", UK_NONE, 1, 1048576.0, F_INT, "the workload's batch size")                           \
     X(STATIC_HEADS, "static_heads", UK_PERCENT, 0, 1, 0, "share of heads made static")                    \
     X(SINK, "static.sink", UK_TOKENS, 0, 16777216.0, F_INT, "static heads: the first tokens kept")         \
     X(WINDOW, "static.window", UK_TOKENS, 1, 16777216.0, F_INT, "static heads: the most recent tokens kept") \
@@ -252,12 +258,18 @@ extern const SweepDesc sweep_fields[SW_COUNT_];
 
 typedef struct SweepAxis {
     SweepField field;
-    double *values;         /* in base units (tokens, a fraction), each once, in the order written */
+    double *values;         /* in base units (tokens, a fraction), each once, in the order written; for
+                               model and workload: the block's index in the Config's models or workloads */
     Loc *value_locs;        /* where each value is written */
     int nvalues;
     Loc loc;                /* the key */
+    const char **names;     /* model and workload axes: the blocks' names (NULL for the others) */
+    Workload *workloads;    /* a workload axis: the blocks themselves (with --batch applied), once checked */
 } SweepAxis;
 
+/* Whether a sweep axis is a work axis (model, workload, batch, context): each of its values is a
+ * workload of its own, searched over the hardware space; the others are priced on the best design. */
+bool sweep_is_work(SweepField f);
 /* The workload of a sweep point: w with prompt = context and max_seq = context + generate. */
 void sweep_workload(Workload *w, double context);
 /* Sets field f of a sparsity block to v (a sweep point's value). */

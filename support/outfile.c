@@ -75,6 +75,9 @@ static bool fail(Diag *d, const char *path, int err) {
     return false;
 }
 
+static bool replace_file(const char *path, const char *target, bool exists, const struct stat *st, OutfileFn fn,
+                         const void *ctx, bool durable, Diag *d);
+
 bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d) {
     int err = 0;
     if (!path || strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0) {
@@ -108,7 +111,32 @@ bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d) {
         }
         return ok ? true : fail(d, path, err);
     }
-    /* a regular file or a new one: a temporary file in the target's directory, renamed over it */
+    return replace_file(path, target, exists, &st, fn, ctx, false, d);
+}
+
+bool outfile_replace(const char *path, OutfileFn fn, const void *ctx, Diag *d) {
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (!exists && errno != ENOENT)
+        return fail(d, path, errno);
+    if (exists && !S_ISREG(st.st_mode)) {
+        diag_error(d, NOLOC, "cannot write '%s': it is not a regular file, and this file is replaced by renaming a "
+                   "new one over it", path);
+        return false;
+    }
+    char target[PATH_MAX];
+    if (exists && !realpath(path, target))
+        return fail(d, path, errno);
+    if (!exists && !resolve_links(path, target, sizeof target))
+        return fail(d, path, errno);
+    return replace_file(path, target, exists, &st, fn, ctx, true, d);
+}
+
+/* A regular file or a new one: a temporary file in the target's directory, renamed over it (durable:
+ * flushed to the disk first, so that after a crash the file is the old one or the new one). */
+static bool replace_file(const char *path, const char *target, bool exists, const struct stat *st, OutfileFn fn,
+                         const void *ctx, bool durable, Diag *d) {
+    int err = 0;
     size_t n = strlen(target) + 16;
     char *tmp = h2c_raw_alloc(n);
     if (!tmp)
@@ -124,8 +152,8 @@ bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d) {
        fopen would give a new file (0666 less the umask) */
     mode_t mode;
     if (exists) {
-        mode = st.st_mode & 07777;
-        if (fchown(fd, st.st_uid, st.st_gid) != 0) {
+        mode = st->st_mode & 07777;
+        if (fchown(fd, st->st_uid, st->st_gid) != 0) {
             /* not the owner: the new file is ours, as it would be with a plain copy */
         }
     } else {
@@ -147,6 +175,10 @@ bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d) {
         close(fd);
     if (ok)
         ok = write_all(f, fn, ctx, &err);
+    if (ok && durable && fsync(fileno(f)) != 0) {
+        err = errno;
+        ok = false;
+    }
     if (f && fclose(f) != 0 && ok) {
         err = errno;
         ok = false;

@@ -145,6 +145,10 @@ SrcFile *srcfile_read(Arena *a, Diag *d, const char *path, Loc from, size_t max_
  * failure the error is reported with the path and the result is false. */
 typedef void (*OutfileFn)(FILE *out, const void *ctx);
 bool outfile_write(const char *path, OutfileFn fn, const void *ctx, Diag *d);
+/* The same for a file that must be replaced whole or not at all (a checkpoint): the temporary file
+ * is flushed to the disk before the rename, and a path that is not a regular file (a device, a FIFO,
+ * a directory) is an error rather than written in place. */
+bool outfile_replace(const char *path, OutfileFn fn, const void *ctx, Diag *d);
 
 /* ---------------------------------------------------------------- strindex.c */
 
