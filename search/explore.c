@@ -1240,7 +1240,11 @@ static void progress_line(ExploreRun *run, bool last) {
     fprintf(stderr, "\rexplore: %s/%s designs [%.*f s]", a, b, last ? 2 : 1, h2c_seconds() - run->t0);
 }
 
-bool explore_chunk_done(ExploreRun *run, long long k0, long long kend, const ExploreState *st, Diag *d) {
+bool explore_chunk_done(ExploreRun *run, long long k0, long long k1, long long kend, const ExploreState *st, Diag *d) {
+    if (kend < k1 && !atomic_load(&run->stop)) {
+        run->time_out = true;   /* a worker's time budget stopped it (elsewhere, or before this one's) */
+        explore_halt(run);
+    }
     state_merge(run->total, st);
     if (run->total->oom || !ranges_add(&run->done, k0, kend)) {
         diag_error(d, NOLOC, "out of memory");
@@ -1372,7 +1376,7 @@ static void drive_thread(Drive *dv, bool first) {
         explore_state_reset(st);
         long long kend = eval_chunk(run, &wk, k0, k1, st, first && h->poll ? locked_poll : NULL, dv);
         pthread_mutex_lock(&dv->lock);
-        if (st->oom || !h->done(h->ctx, k0, kend, st)) {
+        if (st->oom || !h->done(h->ctx, k0, k1, kend, st)) {
             atomic_store(&dv->failed, 1);
             explore_halt(run);
         }
@@ -1414,9 +1418,9 @@ static bool local_next(void *ctx, long long *k0, long long *k1) {
     return explore_next_chunk(l->run, explore_chunk_size(l->run, l->workers), k0, k1);
 }
 
-static bool local_done(void *ctx, long long k0, long long kend, const ExploreState *st) {
+static bool local_done(void *ctx, long long k0, long long k1, long long kend, const ExploreState *st) {
     Local *l = ctx;
-    return explore_chunk_done(l->run, k0, kend, st, l->d);
+    return explore_chunk_done(l->run, k0, k1, kend, st, l->d);
 }
 
 bool explore_drive(ExploreRun *run, int threads, const ExploreHooks *h, Diag *d) {

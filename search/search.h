@@ -257,17 +257,19 @@ long long explore_chunk_size(const ExploreRun *run, int workers);
 /* The next chunk [*k0, *k1) of at most max positions that is neither finished nor handed out; false
  * when none is left (or the time budget ran out). Not thread-safe: one caller at a time. */
 bool explore_next_chunk(ExploreRun *run, long long max, long long *k0, long long *k1);
-/* Merges what chunk [k0, kend) found (kend < its end if the time budget stopped it), marks the range
- * finished, prints progress and writes the checkpoint when due. False (with a diagnostic) if the
- * checkpoint cannot be written or memory ran out. Not thread-safe. */
-bool explore_chunk_done(ExploreRun *run, long long k0, long long kend, const ExploreState *st, Diag *d);
+/* Merges what chunk [k0, k1) found in [k0, kend) (kend < k1: the time budget stopped it, and the run
+ * counts as stopped by it), marks that range finished, prints progress and writes the checkpoint when
+ * due. False (with a diagnostic) if the checkpoint cannot be written or memory ran out. Not
+ * thread-safe. */
+bool explore_chunk_done(ExploreRun *run, long long k0, long long k1, long long kend, const ExploreState *st, Diag *d);
 /* No further chunk is handed out (an error elsewhere). */
 void explore_halt(ExploreRun *run);
 
 /* How a driver gets and returns chunks. Every call is made under one lock. */
 typedef struct ExploreHooks {
     bool (*next)(void *ctx, long long *k0, long long *k1);  /* a chunk to search; false: none is left */
-    bool (*done)(void *ctx, long long k0, long long kend, const ExploreState *st); /* false: stop (an error) */
+    bool (*done)(void *ctx, long long k0, long long k1, long long kend, const ExploreState *st); /* searched up to
+                                                                                  kend; false: stop (an error) */
     void (*poll)(void *ctx);        /* between designs, on the first thread (MPI traffic); may be NULL */
     bool (*pending)(void *ctx);     /* after its last chunk the first thread polls until this is false */
     void *ctx;

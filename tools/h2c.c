@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@ typedef struct Opts {
     const char *dataflow;       /* --dataflow NAME */
     const char *splits;         /* --splits SPACE */
     int progress;               /* --progress 1, --no-progress 0, default -1 (a terminal) */
+    bool stream;                /* --stream */
+    const char *checkpoint;     /* --checkpoint FILE */
+    double checkpoint_every;    /* --checkpoint-every TIME (-1: not given) */
+    long long chunk;            /* --chunk N */
     bool reproduce;             /* --reproduce-h2llm */
     const char *calib;          /* profile: --calib DIR */
     const char *files[8];       /* --reproduce-h2llm takes several model files */
@@ -60,8 +65,14 @@ typedef struct Command {
     int (*run)(int argc, char **argv);
 } Command;
 
+/* h2c-mpi: a rank other than 0 says nothing the first rank says too (usage errors, help, diagnostics
+ * of the input). */
+static bool silent_rank;
+
 static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *cmd, const char *fmt, ...) {
+    if (silent_rank)
+        return 2;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "h2c%s%s: ", cmd ? " " : "", cmd ? cmd : "");
@@ -125,11 +136,23 @@ static void print_passes(void) {
         printf("  %-12s %s\n", pass_table[i].name, pass_table[i].summary);
 }
 
+/* A time such as 10, 10s or 2min, in seconds; -1 if it is not one. */
+static double parse_time(const char *v) {
+    char *end;
+    double b = strtod(v, &end);
+    if (end == v || !(b >= 0))
+        return -1;
+    if (strcmp(end, "min") == 0)
+        return b * 60;
+    return strcmp(end, "s") == 0 || !*end ? b : -1;
+}
+
 /* Parses the options every front-end command shares. Returns -1 to go on, else an exit code. */
 static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool pipeline) {
     memset(o, 0, sizeof *o);
     o->pipeline_opts = pipeline;
     o->progress = -1;
+    o->checkpoint_every = -1;
     o->top = 10;
     bool explore = strcmp(cmd->name, "explore") == 0;
     bool profile = strcmp(cmd->name, "profile") == 0;
@@ -151,17 +174,32 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         }
         if (explore) {
             if ((v = opt_value(argc, argv, &i, "--budget"))) {
-                char *end;
-                double b = strtod(v, &end);
-                if (strcmp(end, "s") == 0 || !*end) {
-                } else if (strcmp(end, "min") == 0) {
-                    b *= 60;
-                } else {
-                    b = -1;
-                }
+                double b = parse_time(v);
                 if (!(b > 0))
                     return usage_error(cmd->name, "--budget needs a time such as 10s or 2min, not '%s'", v);
                 o->budget_seconds = b;
+                continue;
+            } else if (strcmp(a, "--stream") == 0) {
+                o->stream = true;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--checkpoint-every"))) {
+                double b = parse_time(v);
+                if (b < 0)
+                    return usage_error(cmd->name, "--checkpoint-every needs a time such as 60s, 5min or 0 (after "
+                                                  "every chunk), not '%s'", v);
+                o->checkpoint_every = b;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--checkpoint"))) {
+                if (!*v)
+                    return usage_error(cmd->name, "--checkpoint needs a file name");
+                o->checkpoint = v;
+                continue;
+            } else if ((v = opt_value(argc, argv, &i, "--chunk"))) {
+                char *end;
+                long long c = strtoll(v, &end, 10);
+                if (*end || c < 1 || c > 1000000000)
+                    return usage_error(cmd->name, "--chunk needs a number of designs from 1 to 10^9, not '%s'", v);
+                o->chunk = c;
                 continue;
             } else if ((v = opt_value(argc, argv, &i, "--evaluations"))) {
                 char *end;
@@ -217,6 +255,8 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
             continue;
         }
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            if (silent_rank)
+                return 0;
             printf("usage: h2c %s [options] %s\n%s\n\noptions:\n%s%s%s%s", cmd->name, front ? "FILE.h2" : "FILE.h2ir",
                    cmd->summary, front ? COMMON_OPTS : "", pipeline ? PIPELINE_OPTS : "", cmd->usage, HELP_OPT);
             if (pipeline)
@@ -291,6 +331,8 @@ static int parse_common(const Command *cmd, int argc, char **argv, Opts *o, bool
         return usage_error(cmd->name, "--objective %s needs a cost model with energy; %s has none (its energy is always "
                                       "0, so every plan would rank by latency): use --cost-model h2c or --objective "
                                       "latency", o->objective, o->sel.cost_model);
+    if (o->checkpoint_every >= 0 && !o->checkpoint)
+        return usage_error(cmd->name, "--checkpoint-every needs --checkpoint FILE");
     if (o->reproduce) {
         /* every file named is a model */
         memmove(o->files + 1, o->files, sizeof(char *) * (size_t)o->nfiles);
@@ -385,6 +427,14 @@ static const Command commands[] = {
      "  --dataflow MODE     data-centric or compute-centric (default: the explore block's)\n"
      "  --splits SPACE      all (default) or artifact: only the artifact's MIX splits (also with --reproduce-h2llm)\n"
      "  --progress, --no-progress  a progress line on stderr (default: when stderr is a terminal)\n"
+     "  --stream            keep only the --top table, the Pareto front and each sweep point's best, so memory\n"
+     "                      does not grow with the space (up to 10^12 distinct designs; more with a budget);\n"
+     "                      --csv then lists those designs, with their rank and whether they are on the front\n"
+     "  --checkpoint FILE   resume from FILE if it is there (same input and options), and write the finished\n"
+     "                      part of the visit order and the tables to it as the run goes and at the end\n"
+     "  --checkpoint-every TIME  between checkpoints (default 60s; 0: after every chunk)\n"
+     "  --chunk N           designs of the visit order handed out at a time (default: shrinking with what is\n"
+     "                      left); results do not depend on it\n"
      "  --reproduce-h2llm   FILE... are the artifact's models: run its whole evaluation grid (3 models x 4\n"
      "                      workloads x batch 1, 4, 16 x 9 designs) under h2llm-artifact; --csv for the grid\n",
      cmd_explore},
@@ -471,6 +521,7 @@ static int cmd_dump_ast(int argc, char **argv) { return front(command_named("dum
 static Module *load_module(const Command *cmd, Opts *o, Session *s, Diag *d, Config **cfg, int *rc) {
     diag_init(d, stderr);
     d->werror = o->werror;
+    d->quiet = silent_rank;
     session_init(s, d);
     s->include_dirs = o->incs;
     s->ninclude = o->ninc;
@@ -952,6 +1003,8 @@ static int cmd_compat(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            if (silent_rank)
+                return 0;
             printf("usage: h2c compat [options] FILE\n%s\n\n"
                    "FILE is the artifact's test-vector file (JSON, h2llm-testvectors.json) or its baseline table\n"
                    "(text, h2llm-baselines.txt). Each entry is recomputed with the h2llm-artifact cost model and\n"
@@ -1007,6 +1060,8 @@ static int cmd_import_hf(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            if (silent_rank)
+                return 0;
             printf("usage: h2c import-hf [options] DIR | CONFIG.json\n%s\n\n"
                    "DIR is a Hugging Face model folder (its config.json is read), or give the config.json itself.\n"
                    "Architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, OPTForCausalLM,\n"
@@ -1137,7 +1192,7 @@ static void write_grid_csv(FILE *out, const void *g) { grid_write_csv(out, g); }
 static int reproduce_h2llm_cmd(const Command *cmd, const Opts *o) {
     /* the grid fixes the devices, workloads, batch sizes, dataflows and cost model itself */
     if (o->sel.batch || o->sel.cost_model || o->sel.workload || o->sel.hardware || o->objective || o->dataflow ||
-        o->write_hw || o->write_ir || o->budget_seconds || o->budget_evals)
+        o->write_hw || o->write_ir || o->budget_seconds || o->budget_evals || o->stream || o->checkpoint || o->chunk)
         return usage_error(cmd->name, "--reproduce-h2llm runs the artifact's own grid; it takes only model files, "
                                       "--csv, --splits, --threads and -q");
     Diag d;
@@ -1252,14 +1307,75 @@ static void write_best_hw(FILE *out, const void *ctx) {
                  "use cost-model %s;\n", cost_model_names[e->m->cost_model]);
 }
 
+/* The fault injection of the kill-and-resume tests (docs/distributed.md, "Testing"):
+ * H2C_TEST_KILL_AFTER_CHUNKS=N[:R] makes rank R (default 0, the process that merges; the only one
+ * without MPI) kill itself with SIGKILL once it has merged (rank 0) or sent (another rank) N chunks. */
+static long long kill_after(int *rank) {
+    const char *v = getenv("H2C_TEST_KILL_AFTER_CHUNKS");
+    *rank = 0;
+    if (!v || !*v)
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end == ':')
+        *rank = (int)strtol(end + 1, &end, 10);
+    return *end || n < 1 ? 0 : n;
+}
+
+static void kill_on_merge(void *ctx, long long chunks) {
+    if (chunks == *(const long long *)ctx)
+        raise(SIGKILL);
+}
+
+/* A `models` sweep axis: each model of it lowered like the selected one (same device, workload and
+ * modes), shapes filled. NULL with a diagnostic on failure. */
+static Module **sweep_models(const Config *c, const Module *m, int *n, Diag *d) {
+    const SweepAxis *ax = NULL;
+    for (int i = 0; c->xp && i < c->xp->nsweeps; i++)
+        if (c->xp->sweeps[i].field == SW_MODEL)
+            ax = &c->xp->sweeps[i];
+    *n = 0;
+    if (!ax)
+        return NULL;
+    Module **mods = calloc((size_t)ax->nvalues, sizeof *mods);
+    if (!mods) {
+        diag_error(d, NOLOC, "out of memory");
+        return NULL;
+    }
+    for (int k = 0; k < ax->nvalues; k++) {
+        Config ck = *c;
+        ck.model = c->models[(int)ax->values[k]];
+        mods[k] = ir_lower(&ck, d);
+        *n = k + 1;
+        if (!mods[k] || !pass_shapes(mods[k], d)) {
+            for (int i = 0; i < *n; i++)
+                if (mods[i])
+                    ir_module_free(mods[i]);
+            free(mods);
+            *n = 0;
+            return NULL;
+        }
+        mods[k]->dataflow = m->dataflow;
+        mods[k]->objective = m->objective;
+        mods[k]->splits = m->splits;
+    }
+    return mods;
+}
+
 static int cmd_explore(int argc, char **argv) {
     const Command *cmd = command_named("explore");
     Opts o;
     int rc = parse_common(cmd, argc, argv, &o, false);
     if (rc >= 0)
         return rc;
-    if (o.reproduce)
+    if (o.reproduce) {
+#ifdef H2C_MPI
+        (void)reproduce_h2llm_cmd;
+        return usage_error(cmd->name, "h2c-mpi explores a file's space; run --reproduce-h2llm with h2c");
+#else
         return reproduce_h2llm_cmd(cmd, &o);
+#endif
+    }
     Diag d;
     Session s;
     Config *c;
@@ -1268,16 +1384,16 @@ static int cmd_explore(int argc, char **argv) {
         session_free(&s);
         return rc;
     }
-    if (m && c->xp && c->xp->nsweeps > 0 && (o.write_hw || o.write_ir)) {
+    rc = 1;
+    bool ready = m != NULL;
+    if (ready && c->xp && c->xp->nsweeps > 0 && (o.write_hw || o.write_ir)) {
         /* a sweep has a best design per point, not one */
         diag_error(&d, c->xp->sweeps[0].loc, "%s writes the one best design of a space, but this explore block sweeps "
                    "'%s' (a best design per point): write the design of one point by exploring its workload without "
                    "the sweep", o.write_hw ? "--write-hw" : "--write-ir", sweep_fields[c->xp->sweeps[0].field].path);
-        ir_module_free(m);
-        session_free(&s);
-        return 1;
+        ready = false;
     }
-    if (m && m->dataflow != DF_DATA_CENTRIC && m->dataflow != DF_COMPUTE_CENTRIC) {
+    if (ready && m->dataflow != DF_DATA_CENTRIC && m->dataflow != DF_COMPUTE_CENTRIC) {
         if (o.dataflow) {
             ir_module_free(m);
             session_free(&s);
@@ -1287,21 +1403,39 @@ static int cmd_explore(int argc, char **argv) {
         diag_error(&d, c && c->xp ? c->xp->loc : NOLOC,
                    "explore searches data-centric or compute-centric dataflows; %s is a fixed mapping (try h2c "
                    "compile --dataflow %s)", dataflow_mode_names[m->dataflow], dataflow_mode_names[m->dataflow]);
-        ir_module_free(m);
-        session_free(&s);
-        return 1;
+        ready = false;
     }
+    ready = ready && pass_shapes(m, &d);
+    int nmodels = 0;
+    Module **models = ready ? sweep_models(c, m, &nmodels, &d) : NULL;
+    ready = ready && d.errors == 0;
+#ifdef H2C_MPI
+    bool root = mpi_rank() == 0;
+    int ranks = mpi_size();
+    int threads = o.threads > 0 ? o.threads : 1;    /* the ranks are the parallelism */
+#else
+    bool root = true;
+    int ranks = 1;
+    int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+    if (threads < 1)
+        threads = 1;
+    int kill_rank;
+    long long kill_n = kill_after(&kill_rank);
+    ExploreRun *run = NULL;
     ExploreResult r;
     memset(&r, 0, sizeof r);
-    if (m && pass_shapes(m, &d)) {
-        int threads = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        if (threads < 1)
-            threads = 1;
+    if (ready) {
         /* .ablation: the hook for a sweep's speedup and energy gain (search.h, ExploreAblationFn), to be
            connected to the sparsity passes' ablation (dense HB baseline vs the full plan); until then the
            sweep's ratios are 1 and say so */
         ExploreOpts eo = {.cm = cost_model_get(m->cost_model), .threads = threads, .budget_seconds = o.budget_seconds,
-                          .budget_evals = o.budget_evals, .progress = o.progress < 0 ? isatty(2) : o.progress,
+                          .budget_evals = o.budget_evals, .progress = root && (o.progress < 0 ? isatty(2) : o.progress),
+                          .stream = o.stream, .top = o.top, .chunk = o.chunk,
+                          .checkpoint = root ? o.checkpoint : NULL,
+                          .checkpoint_every = o.checkpoint_every >= 0 ? o.checkpoint_every : 60,
+                          .models = models, .nmodels = nmodels, .ranks = ranks,
+                          .on_merge = root && kill_n && kill_rank == 0 ? kill_on_merge : NULL, .on_merge_ctx = &kill_n,
                           .ablation = report_ablation, .ablation_ctx = NULL};
         if (c->xp && !o.budget_seconds && c->xp->budget_seconds) {
             eo.budget_seconds = c->xp->budget_seconds;
@@ -1311,33 +1445,48 @@ static int cmd_explore(int argc, char **argv) {
             eo.budget_evals = c->xp->budget_evals;
             eo.evals_from_block = true;
         }
-        if (explore_run(m, c->xp, &eo, &r, &d)) {
-            rc = 0;
-            if (!o.quiet)
-                explore_print(stdout, m, c->xp, &r, o.top, threads);
-            ExploreOut eout = {m, c->xp, &r, o.file, o.write_hw};
-            if (o.csv && !write_output(o.csv, write_explore_csv, &eout))
+        ready = explore_open(m, c->xp, &eo, &run, &d);
+    }
+    bool ok;
+#ifdef H2C_MPI
+    /* every rank must have read the same exploration before any of them starts */
+    ready = mpi_agree(ready, ready ? explore_fingerprint(run) : 0, &d);
+    ok = ready && explore_mpi(run, threads, kill_rank > 0 ? kill_n : 0, kill_rank, &r, &d);
+#else
+    ok = ready && explore_drive(run, threads, NULL, &d) && explore_finish(run, &r, &d);
+#endif
+    explore_close(run);
+    if (ok && !root)
+        rc = 0;
+    if (ok && root) {
+        rc = 0;
+        if (!o.quiet)
+            explore_print(stdout, m, c->xp, &r, o.top, threads);
+        ExploreOut eout = {m, c->xp, &r, o.file, o.write_hw};
+        if (o.csv && !write_output(o.csv, write_explore_csv, &eout))
+            rc = 1;
+        if (o.write_hw && !write_output(o.write_hw, write_best_hw, &eout))
+            rc = 1;
+        if (o.write_ir) {
+            /* the best device's full pipeline: the same search again (it is deterministic) */
+            explore_device(m, c->xp, r.designs[r.best].index, &m->dev.hw);
+            /* a new device: its fields no longer come from the lines of the original block */
+            m->dev.hw.name = "explored";
+            m->work.name = "explored_workload"; /* the names --write-hw gives them */
+            m->dev.hw.loc = NOLOC;
+            for (int i = 0; i < HWF_COUNT_; i++)
+                m->dev.hw.locs[i] = NOLOC;
+            ir_device_build(&m->arena, &m->dev);
+            static const char *const passes[] = {"dataflow", "sparsity", "coplace", "balance", "placement"};
+            PipelineOpts po = {NULL, NULL, false, false, true, stderr};
+            if (!pipeline_run(m, passes, 5, &po, &d) || !write_output(o.write_ir, write_ir, m))
                 rc = 1;
-            if (o.write_hw && !write_output(o.write_hw, write_best_hw, &eout))
-                rc = 1;
-            if (o.write_ir) {
-                /* the best device's full pipeline: the same search again (it is deterministic) */
-                explore_device(m, c->xp, r.designs[r.best].index, &m->dev.hw);
-                /* a new device: its fields no longer come from the lines of the original block */
-                m->dev.hw.name = "explored";
-                m->work.name = "explored_workload"; /* the names --write-hw gives them */
-                m->dev.hw.loc = NOLOC;
-                for (int i = 0; i < HWF_COUNT_; i++)
-                    m->dev.hw.locs[i] = NOLOC;
-                ir_device_build(&m->arena, &m->dev);
-                static const char *const passes[] = {"dataflow", "sparsity", "coplace", "balance", "placement"};
-                PipelineOpts po = {NULL, NULL, false, false, true, stderr};
-                if (!pipeline_run(m, passes, 5, &po, &d) || !write_output(o.write_ir, write_ir, m))
-                    rc = 1;
-            }
         }
     }
     explore_result_free(&r);
+    for (int i = 0; i < nmodels; i++)
+        ir_module_free(models[i]);
+    free(models);
     if (m)
         ir_module_free(m);
     session_free(&s);
@@ -1448,6 +1597,15 @@ static int cmd_profile(int argc, char **argv) {
 }
 
 static void print_help(void) {
+    if (silent_rank)
+        return;
+#ifdef H2C_MPI
+    printf("usage: mpirun -np N h2c-mpi explore [options] FILE.h2\n\n"
+           "h2c-mpi is h2c explore over MPI ranks: rank 0 hands out chunks of the design space and merges what\n"
+           "every rank finds; the table, the Pareto front and the CSV are those of a one-process run.\n"
+           "'h2c-mpi explore --help' lists the options (h2c explore's). Other commands: h2c.\n");
+    return;
+#endif
     printf("usage: h2c COMMAND [options] FILE\n\n"
            "h2c compiles LLM inference for hybrid-bonding accelerators.\n\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++)
@@ -1456,7 +1614,7 @@ static void print_help(void) {
            "Exit status: 0 success, 1 error in the input, 2 bad command line.\n");
 }
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         print_help();
         return 2;
@@ -1472,6 +1630,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
+#ifdef H2C_MPI
+        if (commands[i].run != cmd_explore)
+            return usage_error(NULL, "h2c-mpi runs 'explore' on MPI ranks; run '%s' with h2c", argv[1]);
+#endif
         int rc = commands[i].run(argc - 1, argv + 1);
         /* what went to stdout must have arrived (a full disk, a closed pipe); a command that wrote
            its output with write_output has already said so */
@@ -1482,4 +1644,17 @@ int main(int argc, char **argv) {
         return rc;
     }
     return usage_error(NULL, "unknown command '%s'", argv[1]);
+}
+
+int main(int argc, char **argv) {
+#ifdef H2C_MPI
+    /* h2c-mpi: this file again, with explore spread over MPI ranks (tools/explore_mpi.c) */
+    mpi_begin(&argc, &argv);
+    silent_rank = mpi_rank() != 0;
+    int rc = run_command(argc, argv);
+    mpi_end();
+    return rc;
+#else
+    return run_command(argc, argv);
+#endif
 }

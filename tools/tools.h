@@ -37,4 +37,22 @@ void profile_report(FILE *out, const char *dir, const Model *model, const Sparsi
 int profile_comments(Arena *a, const char *dir, const Model *model, const Sparsity *sp, const HeadProfile *heads,
                      const CalibInfo *info, const char **lines);
 
+/* ---------------------------------------------------------------- explore_mpi.c
+ * h2c-mpi (tools/h2c.c built with H2C_MPI, linked with Open MPI): `explore` over MPI ranks. Rank 0
+ * hands out chunks of the visit order on request, merges the state each chunk comes back with, writes
+ * the checkpoint and prints; every rank, rank 0 included, searches chunks on its threads. */
+
+void mpi_begin(int *argc, char ***argv);
+void mpi_end(void);
+int mpi_rank(void);
+int mpi_size(void);
+/* Every rank calls this once, with whether it is ready to explore (its input read and checked, the run
+ * opened) and the run's fingerprint: true on every rank if every rank is ready with the same
+ * fingerprint; else false everywhere, and rank 0 says which rank was not. */
+bool mpi_agree(bool ready, unsigned long long fingerprint, Diag *d);
+/* Explores over every rank; on rank 0 the result is in r. kill_after > 0: rank kill_rank (> 0) kills
+ * itself after sending that many chunks (the kill-and-resume tests). False (with a diagnostic on rank
+ * 0) on failure, on every rank. */
+bool explore_mpi(ExploreRun *run, int threads, long long kill_after, int kill_rank, ExploreResult *r, Diag *d);
+
 #endif
