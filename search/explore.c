@@ -10,8 +10,10 @@
  * with the space; a checkpoint holds the finished ranges of the order and the merged state. */
 #include "search.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1102,9 +1104,11 @@ bool explore_open(const Module *m, const Explore *xp, const ExploreOpts *o, Expl
         return false;
     }
     if (s->nwork > MAX_WORK) {
-        diag_error(d, xp->sweeps[s->workax[0]].loc, "the sweep has %d work points (models x workloads x batch sizes "
-                   "x contexts, each a workload searched over the hardware space); h2c sweeps at most %d", s->nwork,
-                   MAX_WORK);
+        char wn[32];
+        fmt_count(wn, sizeof wn, s->nwork);
+        fmt_count(mn, sizeof mn, MAX_WORK);
+        diag_error(d, xp->sweeps[s->workax[0]].loc, "the sweep has %s work points (models x workloads x batch sizes "
+                   "x contexts, each a workload searched over the hardware space); h2c sweeps at most %s", wn, mn);
         explore_close(run);
         return false;
     }
@@ -1823,7 +1827,7 @@ bool explore_checkpoint_decode(ExploreRun *run, const unsigned char *p, size_t l
     if (!r.bad && (positions != run->positions || cut < -1 || cut > positions || scan_pos < 0 ||
                    scan_pos > positions || scan_valid < 0 || scan_valid > scan_pos || scan_nondup < scan_valid ||
                    scan_nondup > scan_pos || (more != 0 && more != 1) || (run->cut >= 0 && cut != run->cut) ||
-                   (run->want && cut >= 0 && cut != scan_pos)))
+                   (run->o.stream && run->want && cut >= 0 && cut != scan_pos)))
         rd_fail(&r, "its allocation of the visit order is not one of this exploration");
     long long nranges = get_count(&r, (long long)((r.n - r.at) / 16), "the number of finished ranges");
     Ranges done = {0};
@@ -1896,6 +1900,35 @@ static bool checkpoint_write(ExploreRun *run, Diag *d) {
     return ok;
 }
 
+/* A run killed while it wrote its checkpoint leaves the temporary file outfile_replace renames
+ * (FILE.tmp.XXXXXX beside the file it replaces); whoever holds the lock removes them. */
+static void remove_stale_temporaries(const char *path) {
+    char target[PATH_MAX], dir[PATH_MAX];
+    if (!realpath(path, target)) {
+        if (strlen(path) >= sizeof target)
+            return;
+        strcpy(target, path);
+    }
+    const char *slash = strrchr(target, '/');
+    const char *base = slash ? slash + 1 : target;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) : 1, slash ? target : ".");
+    if (!dir[0])
+        strcpy(dir, "/");
+    DIR *dd = opendir(dir);
+    if (!dd)
+        return;
+    size_t bl = strlen(base);
+    for (struct dirent *e; (e = readdir(dd));) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, bl) != 0 || strncmp(nm + bl, ".tmp.", 5) != 0 || strlen(nm + bl + 5) != 6)
+            continue;
+        char full[PATH_MAX];
+        if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, nm) < sizeof full)
+            unlink(full);
+    }
+    closedir(dd);
+}
+
 /* Takes the checkpoint's lock (FILE.lock, held while the run is open), then reads the file if it is
  * there: a regular file of at most 1 GiB. */
 static bool read_checkpoint(ExploreRun *run, Diag *d) {
@@ -1913,8 +1946,17 @@ static bool read_checkpoint(ExploreRun *run, Diag *d) {
         h2c_raw_free(lock, n);
         return false;
     }
-    if (flock(run->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
+    /* a run just killed may take a moment to go (an MPI rank notices its launcher died) */
+    int e = 0;
+    for (int tries = 0; flock(run->lock_fd, LOCK_EX | LOCK_NB) != 0; tries++) {
+        e = errno;
+        if (e != EWOULDBLOCK || tries == 100)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        e = 0;
+    }
+    if (e) {
         if (e == EWOULDBLOCK)
             diag_error(d, NOLOC, "checkpoint '%s' is in use by another h2c explore (it holds '%s')", path, lock);
         else
@@ -1923,6 +1965,7 @@ static bool read_checkpoint(ExploreRun *run, Diag *d) {
         return false;
     }
     h2c_raw_free(lock, n);
+    remove_stale_temporaries(path);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT)

@@ -210,12 +210,14 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
     names_list(workloads, sizeof workloads, swept[SW_WORKLOAD] ? "workloads" : "workload", swept[SW_WORKLOAD],
                m->work.name);
     snprintf(batch, sizeof batch, swept[SW_BATCH] ? "swept" : "%d", m->work.batch);
-    snprintf(prompt, sizeof prompt, swept[SW_CONTEXT] ? "context" : swept[SW_WORKLOAD] ? "prompt" : "%d",
-             m->work.prompt);
-    snprintf(generate, sizeof generate, swept[SW_WORKLOAD] ? "generated" : "%d", m->work.generate);
-    fprintf(out, "explore: %s, %s (batch %s, %s+%s tokens), cost model %s, objective %s, %s%s\n", models, workloads,
-            batch, prompt, generate, cost_model_names[m->cost_model], objective_names[m->objective],
-            dataflow_mode_names[m->dataflow], m->splits == SPLITS_ARTIFACT ? " (only the artifact's MIX splits)" : "");
+    snprintf(prompt, sizeof prompt, swept[SW_CONTEXT] ? "context" : "%d", m->work.prompt);
+    snprintf(generate, sizeof generate, "%d", m->work.generate);
+    char tokens[48] = "";   /* (each swept workload has its own) */
+    if (!swept[SW_WORKLOAD])
+        snprintf(tokens, sizeof tokens, ", %s+%s tokens", prompt, generate);
+    fprintf(out, "explore: %s, %s (batch %s%s), cost model %s, objective %s, %s%s\n", models, workloads, batch, tokens,
+            cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow],
+            m->splits == SPLITS_ARTIFACT ? " (only the artifact's MIX splits)" : "");
     char total[32], distinct[32], searched[32];
     fmt_count(total, sizeof total, r->space);
     fmt_count(distinct, sizeof distinct, r->distinct);
@@ -262,7 +264,10 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
         design_label(label, sizeof label, m, xp, r->designs[idx[k]].index);
         lw = (int)strlen(label) > lw ? (int)strlen(label) : lw;
     }
-    fprintf(out, "\n%4s %6s  %-*s %12s %12s %12s %12s %9s\n", "rank", "design", lw, "device", "latency", "prefill",
+    /* the design column: 6 wide, or as wide as the space's last index */
+    int dw = snprintf(NULL, 0, "%lld", r->space - 1);
+    dw = dw > 6 ? dw : 6;
+    fprintf(out, "\n%4s %*s  %-*s %12s %12s %12s %12s %9s\n", "rank", dw, "design", lw, "device", "latency", "prefill",
             "decode", "energy (J)", "gap");
     for (int k = 0; k < n && k < top; k++) {
         const Design *ds = &r->designs[idx[k]];
@@ -276,7 +281,7 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
             else
                 snprintf(gap, sizeof gap, "%.3g%%", 100 * g);
         }
-        fprintf(out, "%4d %6lld  %-*s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, ds->index, lw, label, ds->total,
+        fprintf(out, "%4d %*lld  %-*s %12.6g %12.6g %12.6g %12.6g %9s\n", k + 1, dw, ds->index, lw, label, ds->total,
                 ds->prefill, ds->decode, ds->energy, gap);
     }
     fprintf(out, "(latency, prefill, decode in %s; gap: how far the design's dataflow may be from the best for "
@@ -298,7 +303,7 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
             const Design *ds = &r->designs[idx[k]];
             char label[256];
             design_label(label, sizeof label, m, xp, ds->index);
-            fprintf(out, "  %6lld  %-*s %12.6g s %12.6g J\n", ds->index, pw, label, ds->total, ds->energy);
+            fprintf(out, "  %*lld  %-*s %12.6g s %12.6g J\n", dw, ds->index, pw, label, ds->total, ds->energy);
         }
     }
     h2c_raw_free(idx, sizeof(int) * (size_t)(r->n + 1));

@@ -22,13 +22,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { TAG_REQ = 1, TAG_CHUNK, TAG_DONE, TAG_FAIL, TAG_BYE };
 
 static int rank_, size_ = 1;
 static bool serialized;         /* MPI lets any one thread call it at a time */
+static pid_t launcher;          /* the process that started this rank (mpirun, or its daemon) */
+
+/* A rank whose launcher died (mpirun killed) would search on, orphaned, holding the checkpoint: it
+ * stops as if killed too, so that the same command can resume at once. */
+static void check_launcher(void) {
+    if (getppid() != launcher) {
+        fprintf(stderr, "h2c-mpi: rank %d: the MPI launcher is gone; stopping (the checkpoint, if any, is whole)\n",
+                rank_);
+        _exit(1);
+    }
+}
 
 void mpi_begin(int *argc, char ***argv) {
+    launcher = getppid();
     int provided = MPI_THREAD_SINGLE;
     MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
     serialized = provided >= MPI_THREAD_SERIALIZED;
@@ -43,6 +56,7 @@ int mpi_size(void) { return size_; }
 static void nap(void) {
     struct timespec ts = {0, 100 * 1000};
     nanosleep(&ts, NULL);
+    check_launcher();
 }
 
 /* Waits for a request without spinning in MPI. */
@@ -132,6 +146,7 @@ static void root_merge(Root *rt, int src, const unsigned char *p, size_t len) {
 /* Serves every message waiting: chunks for those who ask, merges for those who return one. */
 static void root_poll(void *ctx) {
     Root *rt = ctx;
+    check_launcher();
     for (;;) {
         int flag = 0;
         MPI_Status st;
@@ -310,6 +325,7 @@ static bool remote_done(void *ctx, long long k0, long long k1, long long kend, c
 
 static void remote_poll(void *ctx) {
     Remote *w = ctx;
+    check_launcher();
     reap_sent(w, false);
     take_reply(w, false);
 }
