@@ -874,7 +874,7 @@ struct ExploreRun {
     long long scan_pos;         /* --evaluations: [0, scan_pos) counted ... */
     long long scan_valid;       /* ... with this many consistent designs ... */
     long long scan_nondup;      /* ... and this many distinct ones */
-    long long first_valid_pos;  /* a plain run: the first consistent design's position (-1: none) */
+    long long to_visit;         /* distinct designs to visit (without an evaluation budget) */
     bool more;                  /* the evaluation budget left a distinct design out */
     long long chunks;           /* chunks merged in this run */
     double t0;                  /* when this run started */
@@ -1030,7 +1030,6 @@ static bool plan_plain(ExploreRun *run, Diag *d) {
     long long cap = run->s.distinct < MAX_DESIGNS ? run->s.distinct : MAX_DESIGNS;
     long long n = 0, valid = 0, p = 0;
     char why[160] = "";
-    run->first_valid_pos = -1;
     for (; n < cap && p < run->positions; p++) {
         long long j = walk_at(&run->w, p);
         if (j < 0)
@@ -1042,12 +1041,10 @@ static bool plan_plain(ExploreRun *run, Diag *d) {
         n++;
         Hardware hw;
         explore_device(run->m, run->xp, full_index(&run->s, j), &hw);
-        if (device_valid(&hw, why, sizeof why)) {
-            if (valid++ == 0)
-                run->first_valid_pos = p;
-        }
+        valid += device_valid(&hw, why, sizeof why);
     }
     run->cut = p;
+    run->to_visit = n;
     if (valid == 0) {
         diag_error(d, run->xp ? run->xp->loc : NOLOC, "every design in the space is inconsistent (for example: %s)",
                    why);
@@ -1148,8 +1145,10 @@ bool explore_open(const Module *m, const Explore *xp, const ExploreOpts *o, Expl
         explore_close(run);
         return false;
     }
-    if (o->stream && !run->want)
+    if (o->stream && !run->want) {
         run->cut = run->positions;
+        run->to_visit = s->distinct;
+    }
     if (o->checkpoint && !read_checkpoint(run, d)) {
         explore_close(run);
         return false;
@@ -1237,10 +1236,10 @@ bool explore_next_chunk(ExploreRun *run, long long max, long long *k0, long long
 static bool checkpoint_write(ExploreRun *run, Diag *d);
 
 static void progress_line(ExploreRun *run, bool last) {
-    long long todo = run->cut >= 0 ? run->cut : run->positions;
+    /* distinct designs visited of those to visit; under an evaluation budget, searched of the budget */
     char a[32], b[32];
-    fmt_count(a, sizeof a, run->done.covered);
-    fmt_count(b, sizeof b, todo);
+    fmt_count(a, sizeof a, run->want ? run->total->evaluated : run->total->visited);
+    fmt_count(b, sizeof b, run->want ? run->want : run->to_visit);
     fprintf(stderr, "\rexplore: %s/%s designs [%.*f s]", a, b, last ? 2 : 1, h2c_seconds() - run->t0);
 }
 
