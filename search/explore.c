@@ -342,6 +342,12 @@ void explore_state_free(ExploreState *st) {
     h2c_raw_free(st, sizeof *st);
 }
 
+void explore_state_counts(const ExploreState *st, long long *visited, long long *searched, double *seconds) {
+    *visited = st->visited;
+    *searched = st->evaluated;
+    *seconds = st->search_seconds;
+}
+
 void explore_state_reset(ExploreState *st) {
     st->visited = st->evaluated = st->invalid = st->feasible = st->restricted = 0;
     st->search_seconds = 0;

@@ -284,6 +284,8 @@ bool explore_drive(ExploreRun *run, int threads, const ExploreHooks *h, Diag *d)
 bool explore_finish(ExploreRun *run, ExploreResult *r, Diag *d);
 
 ExploreState *explore_state_new(const ExploreRun *run);    /* NULL when out of memory */
+/* Designs a state visited (consistent or not) and searched, and the searches' summed time. */
+void explore_state_counts(const ExploreState *st, long long *visited, long long *searched, double *seconds);
 void explore_state_reset(ExploreState *st);
 void explore_state_free(ExploreState *st);
 /* A state as bytes (an MPI message); NULL when out of memory. Free with explore_bytes_free. */

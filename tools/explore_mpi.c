@@ -97,6 +97,9 @@ bool mpi_agree(bool ready, unsigned long long fingerprint, Diag *d) {
 
 /* ---------------------------------------------------------------- rank 0 */
 
+/* What a rank did, for the statistics line (--progress): rank 0 gathers them at the end. */
+enum { ST_SEARCHED, ST_SECONDS, ST_CHUNKS, ST_BYTES, ST_WAIT, ST_MERGE, ST_COUNT_ };
+
 typedef struct Root {
     ExploreRun *run;
     Diag *d;
@@ -106,6 +109,7 @@ typedef struct Root {
     ExploreState *scratch;      /* a DONE's state, read */
     unsigned char *buf;         /* a message received */
     size_t cap;
+    double stat[ST_COUNT_];     /* its own searches; ST_CHUNKS, ST_BYTES, ST_MERGE: the chunks merged from others */
 } Root;
 
 static bool root_next(void *ctx, long long *k0, long long *k1) {
@@ -115,6 +119,10 @@ static bool root_next(void *ctx, long long *k0, long long *k1) {
 
 static bool root_done(void *ctx, long long k0, long long k1, long long kend, const ExploreState *st) {
     Root *rt = ctx;
+    long long visited, searched;
+    double seconds;
+    explore_state_counts(st, &visited, &searched, &seconds);
+    rt->stat[ST_SEARCHED] += (double)searched;
     if (!rt->failed && !explore_chunk_done(rt->run, k0, k1, kend, st, rt->d))
         rt->failed = true;
     return !rt->failed;
@@ -138,9 +146,13 @@ static void root_merge(Root *rt, int src, const unsigned char *p, size_t len) {
         return;     /* (a run that failed merges nothing more) */
     char what[64];
     snprintf(what, sizeof what, "what rank %d sent", src);
+    double t = MPI_Wtime();
     if (!explore_state_decode(rt->run, p + sizeof k, len - sizeof k, rt->scratch, what, rt->d) ||
         !explore_chunk_done(rt->run, k[0], k[1], k[2], rt->scratch, rt->d))
         root_fail(rt);
+    rt->stat[ST_MERGE] += MPI_Wtime() - t;
+    rt->stat[ST_CHUNKS]++;
+    rt->stat[ST_BYTES] += (double)len;
 }
 
 /* Serves every message waiting: chunks for those who ask, merges for those who return one. */
@@ -215,6 +227,7 @@ typedef struct Remote {
     int nsent, sent_cap;
     long long done;             /* chunks returned */
     long long kill_after;       /* the tests' fault injection (0: none) */
+    double stat[ST_COUNT_];     /* what it searched and sent, and how long it waited */
 } Remote;
 
 static void post_req(Remote *w) {
@@ -229,7 +242,9 @@ static void take_reply(Remote *w, bool wait) {
         return;
     int flag = 0;
     if (wait) {
+        double t = MPI_Wtime();
         wait_for(&w->reply);
+        w->stat[ST_WAIT] += MPI_Wtime() - t;
         flag = 1;
     } else {
         MPI_Test(&w->reply, &flag, MPI_STATUS_IGNORE);
@@ -314,6 +329,12 @@ static bool remote_done(void *ctx, long long k0, long long k1, long long kend, c
     memcpy(msg, k, sizeof k);
     memcpy(msg + sizeof k, state, len);
     explore_bytes_free(state, len);
+    long long visited, searched;
+    double seconds;
+    explore_state_counts(st, &visited, &searched, &seconds);
+    w->stat[ST_SEARCHED] += (double)searched;
+    w->stat[ST_CHUNKS]++;
+    w->stat[ST_BYTES] += (double)(sizeof k + len);
     Sent *s = &w->sent[w->nsent++];
     s->buf = msg;
     MPI_Isend(msg, (int)(sizeof k + len), MPI_BYTE, 0, TAG_DONE, MPI_COMM_WORLD, &s->req);
@@ -332,22 +353,54 @@ static void remote_poll(void *ctx) {
 
 /* ---------------------------------------------------------------- both */
 
-bool explore_mpi(ExploreRun *run, int threads, long long kill_after, int kill_rank, ExploreResult *r, Diag *d) {
+/* Rank 0 prints what each rank did (stat: ST_COUNT_ values a rank). */
+static void print_stats(const double *stat, int threads) {
+    fprintf(stderr, "h2c-mpi: %d rank%s x %d thread%s\n", size_, size_ == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+    for (int r = 0; r < size_; r++) {
+        const double *s = &stat[r * ST_COUNT_];
+        double rate = s[ST_SECONDS] > 0 ? s[ST_SEARCHED] / s[ST_SECONDS] : 0;
+        fprintf(stderr, "  rank %d: %.0f designs searched in %.3f s, %.0f designs/s", r, s[ST_SEARCHED], s[ST_SECONDS],
+                rate);
+        if (r == 0)
+            fprintf(stderr, "; merged %.0f chunks from the others (%.0f bytes) in %.4f s\n", s[ST_CHUNKS], s[ST_BYTES],
+                    s[ST_MERGE]);
+        else
+            fprintf(stderr, "; sent %.0f chunks (%.0f bytes), waited %.4f s for chunks\n", s[ST_CHUNKS], s[ST_BYTES],
+                    s[ST_WAIT]);
+    }
+}
+
+/* Gathers every rank's statistics on rank 0 (without spinning). */
+static void gather_stats(const double *mine, double *all) {
+    MPI_Request req;
+    MPI_Igather(mine, ST_COUNT_, MPI_DOUBLE, all, ST_COUNT_, MPI_DOUBLE, 0, MPI_COMM_WORLD, &req);
+    wait_for(&req);
+}
+
+bool explore_mpi(ExploreRun *run, int threads, bool stats, long long kill_after, int kill_rank, ExploreResult *r,
+                 Diag *d) {
     if (!serialized)
         threads = 1;    /* (only the first thread may call MPI) */
     /* the workers of every rank, for the size of the chunks */
     int workers = threads * size_;
     if (rank_ == 0) {
-        Root rt = {run, d, workers, 0, false, explore_state_new(run), NULL, 0};
+        Root rt = {run, d, workers, 0, false, explore_state_new(run), NULL, 0, {0}};
         if (!rt.scratch) {
             diag_error(d, NOLOC, "out of memory");
             root_fail(&rt);
         }
         ExploreHooks h = {root_next, root_done, root_poll, root_pending, &rt};
+        double t = MPI_Wtime();
         bool ok = explore_drive(run, threads, &h, d) && !rt.failed;
+        rt.stat[ST_SECONDS] = MPI_Wtime() - t;
         explore_state_free(rt.scratch);
         free(rt.buf);
+        double *all = malloc(sizeof(double) * ST_COUNT_ * (size_t)size_);
+        gather_stats(rt.stat, all);
         ok = ok && explore_finish(run, r, d);
+        if (stats && all)
+            print_stats(all, threads);
+        free(all);
         /* the others wait to hear whether the run succeeded */
         int verdict = ok;
         MPI_Request req;
@@ -359,12 +412,15 @@ bool explore_mpi(ExploreRun *run, int threads, long long kill_after, int kill_ra
     memset(&w, 0, sizeof w);
     w.kill_after = kill_rank == rank_ ? kill_after : 0;
     ExploreHooks h = {remote_next, remote_done, remote_poll, NULL, &w};
+    double t = MPI_Wtime();
     if (!explore_drive(run, threads, &h, d))
         remote_fail(&w, "out of memory");
+    w.stat[ST_SECONDS] = MPI_Wtime() - t;
     take_reply(&w, true);   /* (a REQ still out: its answer, which is never searched) */
     reap_sent(&w, true);
     free(w.sent);
     MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_BYE, MPI_COMM_WORLD);
+    gather_stats(w.stat, NULL);
     int verdict = 0;
     MPI_Request req;
     MPI_Ibcast(&verdict, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);

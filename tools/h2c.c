@@ -1451,7 +1451,8 @@ static int cmd_explore(int argc, char **argv) {
 #ifdef H2C_MPI
     /* every rank must have read the same exploration before any of them starts */
     ready = mpi_agree(ready, ready ? explore_fingerprint(run) : 0, &d);
-    ok = ready && explore_mpi(run, threads, kill_rank > 0 ? kill_n : 0, kill_rank, &r, &d);
+    ok = ready && explore_mpi(run, threads, o.progress < 0 ? isatty(2) : o.progress, kill_rank > 0 ? kill_n : 0,
+                              kill_rank, &r, &d);
 #else
     ok = ready && explore_drive(run, threads, NULL, &d) && explore_finish(run, &r, &d);
 #endif

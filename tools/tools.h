@@ -50,9 +50,11 @@ int mpi_size(void);
  * opened) and the run's fingerprint: true on every rank if every rank is ready with the same
  * fingerprint; else false everywhere, and rank 0 says which rank was not. */
 bool mpi_agree(bool ready, unsigned long long fingerprint, Diag *d);
-/* Explores over every rank; on rank 0 the result is in r. kill_after > 0: rank kill_rank (> 0) kills
- * itself after sending that many chunks (the kill-and-resume tests). False (with a diagnostic on rank
- * 0) on failure, on every rank. */
-bool explore_mpi(ExploreRun *run, int threads, long long kill_after, int kill_rank, ExploreResult *r, Diag *d);
+/* Explores over every rank; on rank 0 the result is in r, and with stats what each rank did goes to
+ * stderr (designs searched, designs/s, chunks and bytes sent, time waiting and merging). kill_after >
+ * 0: rank kill_rank (> 0) kills itself after sending that many chunks (the kill-and-resume tests).
+ * False (with a diagnostic on rank 0) on failure, on every rank. */
+bool explore_mpi(ExploreRun *run, int threads, bool stats, long long kill_after, int kill_rank, ExploreResult *r,
+                 Diag *d);
 
 #endif

@@ -36,13 +36,13 @@ resumed() { # resumed NAME NP ARGS...: resume on NP ranks and compare with want
 # a rank killed after a random number of chunks: rank 0 (which merges) or rank 1; resumed on 1, 2 or 4
 args="$space --evaluations 1500 --stream --top 5"
 want $args
-for seed in 1 2 3 4; do
+for seed in 1 2 3; do
     n=$(pick "$seed" 25)
     victim=$((seed % 2))
     rm -f "$T/ck"
     H2C_TEST_KILL_AFTER_CHUNKS=$n:$victim mpi 2 explore $args --chunk 25 --checkpoint "$T/ck" --checkpoint-every 0 \
         >/dev/null 2>"$T/err" && { echo "FAIL: seed $seed: rank $victim was not killed after $n chunks"; fail=1; }
-    resumed "rank $victim killed after $n chunks" "$(echo "1 2 4 2" | cut -d' ' -f$seed)" $args
+    resumed "rank $victim killed after $n chunks" "$(echo "1 4 2" | cut -d' ' -f$seed)" $args
 done
 # the same for a plain run (every design kept, and sent)
 args="$space --evaluations 800"
@@ -53,16 +53,15 @@ H2C_TEST_KILL_AFTER_CHUNKS=$(pick 9 20):1 mpi 2 explore $args --chunk 20 --check
 resumed "plain, rank 1 killed" 2 $args
 
 # every rank killed at once, and mpirun killed: from outside, a moment into a longer run
-args="$space --evaluations 20000 --stream --top 5"
+args="$space --evaluations 12000 --stream --top 5"
 want $args
 for what in ranks mpirun; do
     rm -f "$T/ck"
     mpi 2 explore $args --checkpoint "$T/ck" --checkpoint-every 0 >/dev/null 2>&1 &
     pid=$!
-    # wait for the first checkpoint, then a little more
+    # wait for the first checkpoint
     i=0
-    while [ ! -s "$T/ck" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    sleep 0.2
+    while [ ! -s "$T/ck" ] && [ $i -lt 400 ]; do sleep 0.02; i=$((i + 1)); done
     if [ "$what" = ranks ]; then
         kill -9 $(pgrep -P "$pid") 2>/dev/null
     else

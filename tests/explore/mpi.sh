@@ -36,9 +36,9 @@ same() { # same NAME NPS ARGS...: h2c-mpi with each number of ranks against h2c
         fi
     done
 }
-same llama3-8b "1 2 4" examples/llama3-8b.h2
-same llama3-8b-artifact-stream "2 4" examples/llama3-8b.h2 --cost-model h2llm-artifact --stream --top 20
-same longctx-sweep "2 4" examples/llama3-8b-longctx.h2 --stream
+same llama3-8b "1 4" examples/llama3-8b.h2
+same llama3-8b-artifact-stream "2" examples/llama3-8b.h2 --cost-model h2llm-artifact --stream --top 20
+same longctx-sweep "4" examples/llama3-8b-longctx.h2 --stream
 same sample "1 2 4" tests/explore/bad/space-too-large.h2 --evaluations 3000 --stream --chunk 40 --top 5
 same sample-threads "2" tests/explore/bad/space-too-large.h2 --evaluations 3000 --stream --chunk 40 --threads 2
 same sample-plain "2" tests/explore/bad/space-too-large.h2 --evaluations 1000 --chunk 40
