@@ -2,7 +2,8 @@
 # Front-end throughput: writes a synthetic 10,000-op model (bench/gen_model) into the build
 # directory and times fe_load + fe_check on it (bench/bench_frontend, 20 runs); then the IR, the
 # attention planning passes (bench/bench_attn), the kernel library's bandwidth (bench/kernels), the
-# compile-to-folder command (schedule, kernels, JIT) and the exploration.
+# compile-to-folder command (schedule, kernels, JIT), the exploration, and the exploration at scale
+# (bench/explore_scale.sh: 1,024,000 designs on 1 and 2 MPI ranks; about 2 minutes).
 # usage: bench/run.sh BUILD_DIR      (after `cmake --build BUILD_DIR --target benchmarks`)
 # N=100000 REPS=5 bench/run.sh build  changes the model size and the number of runs.
 set -eu
@@ -74,3 +75,8 @@ echo "h2c compile, 50,000 ops (refused before the search):         $(secs sh -c 
 echo "h2c compile --dataflow=npu-only, 50,000 ops (no search):     $(secs "$h2c" compile -q --dataflow=npu-only "$big/model-50000.h2" -o /dev/null) s"
 "$gen" 4096 >"$big/model-4096.h2"
 echo "h2c compile, 4,096 ops (the search's limit, 128 pieces):     $(secs sh -c "\"$h2c\" compile -q \"$big/model-4096.h2\" -o /dev/null 2>/dev/null") s"
+
+echo
+echo "== the exploration at scale (issue 15: streamed, checkpointed, on MPI ranks; docs/distributed.md)"
+"$build/bench/bench_explore" tests/explore/bad/space-too-large.h2
+sh bench/explore_scale.sh "$build"
