@@ -12,6 +12,7 @@ trap 'rm -rf "$T"' EXIT
 fail=0
 space=tests/explore/bad/space-too-large.h2
 report() { sed 2d "$1"; }
+summary() { sed -n 2p "$1" | sed 's/ in [0-9.]* s on .*//'; }
 # a number in [1, n] from a seed
 pick() { awk -v s="$1" -v n="$2" 'BEGIN { srand(s); print 1 + int(rand() * n) }'; }
 
@@ -38,6 +39,10 @@ resume_case() { # resume_case NAME SEED KILLS CHUNK MAXN ARGS...: killed KILLS t
     report "$T/got.txt" >"$T/b"
     cmp -s "$T/a" "$T/b" || { echo "FAIL: $name (seed $seed): the resumed report differs"; diff "$T/a" "$T/b" | head; fail=1; }
     cmp -s "$T/want.csv" "$T/got.csv" || { echo "FAIL: $name (seed $seed): the resumed CSV differs"; fail=1; }
+    # the summary line (how much was searched, what stopped it) but for the time
+    summary "$T/want.txt" >"$T/a"
+    summary "$T/got.txt" >"$T/b"
+    cmp -s "$T/a" "$T/b" || { echo "FAIL: $name (seed $seed): the summary differs"; cat "$T/a" "$T/b"; fail=1; }
     ls "$T" | grep -q '^ck\.tmp\.' && { echo "FAIL: $name: a temporary checkpoint is left"; fail=1; }
 }
 for seed in 1 2 3; do

@@ -11,6 +11,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
 space=tests/explore/bad/space-too-large.h2
+summary() { sed -n 2p "$1" | sed 's/ in [0-9.]* s on .*//'; }
 pick() { awk -v s="$1" -v n="$2" 'BEGIN { srand(s); print 1 + int(rand() * n) }'; }
 mpi() { # mpi NP ARGS...
     np=$1
@@ -29,6 +30,9 @@ resumed() { # resumed NAME NP ARGS...: resume on NP ranks and compare with want
     grep -q 'resumed from a checkpoint' "$T/got.txt" || { echo "FAIL: $name: it did not resume"; fail=1; }
     sed 2d "$T/got.txt" >"$T/got.report"
     cmp -s "$T/want.csv" "$T/got.csv" || { echo "FAIL: $name: the resumed CSV differs"; fail=1; }
+    summary "$T/want.txt" >"$T/a"
+    summary "$T/got.txt" >"$T/b"
+    cmp -s "$T/a" "$T/b" || { echo "FAIL: $name: the summary differs"; cat "$T/a" "$T/b"; fail=1; }
     cmp -s "$T/want.report" "$T/got.report" ||
         { echo "FAIL: $name: the resumed report differs"; diff "$T/want.report" "$T/got.report" | head; fail=1; }
 }
