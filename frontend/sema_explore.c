@@ -67,8 +67,9 @@ static void sweep_axis(XpCtx *xc, SweepField w, const Stmt *st) {
             const Expr *item = e->kind == EX_LIST ? e->list.items[i] : e;
             const char *name = item->kind == EX_NAME ? item->name : item->kind == EX_STR ? item->str : NULL;
             if (!name) {
+                bool m = w == SW_MODEL;
                 diag_error(S->d, item->loc, "'%s' lists %s blocks by name, e.g. %s = [%s];", sd->path,
-                           w == SW_MODEL ? "model" : "workload", sd->path, w == SW_MODEL ? "llama3_8b, opt_6_7b" : "sg, lb");
+                           m ? "model" : "workload", sd->path, m ? "llama3_8b, opt_6_7b" : "sg, lb");
                 xc->ok = false;
                 return;
             }

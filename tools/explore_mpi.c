@@ -355,7 +355,8 @@ static void remote_poll(void *ctx) {
 
 /* Rank 0 prints what each rank did (stat: ST_COUNT_ values a rank). */
 static void print_stats(const double *stat, int threads) {
-    fprintf(stderr, "h2c-mpi: %d rank%s x %d thread%s\n", size_, size_ == 1 ? "" : "s", threads, threads == 1 ? "" : "s");
+    fprintf(stderr, "h2c-mpi: %d rank%s x %d thread%s\n", size_, size_ == 1 ? "" : "s", threads,
+            threads == 1 ? "" : "s");
     for (int r = 0; r < size_; r++) {
         const double *s = &stat[r * ST_COUNT_];
         double rate = s[ST_SECONDS] > 0 ? s[ST_SEARCHED] / s[ST_SECONDS] : 0;
