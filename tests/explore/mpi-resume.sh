@@ -66,12 +66,24 @@ for what in ranks mpirun; do
     # wait for the first checkpoint
     i=0
     while [ ! -s "$T/ck" ] && [ $i -lt 400 ]; do sleep 0.02; i=$((i + 1)); done
+    ranks=$(pgrep -P "$pid")
     if [ "$what" = ranks ]; then
-        kill -9 $(pgrep -P "$pid") 2>/dev/null
+        kill -9 $ranks 2>/dev/null
     else
         kill -9 "$pid"
     fi
     wait "$pid" 2>/dev/null && { echo "FAIL: killing the $what did not stop the run"; fail=1; }
+    # ranks orphaned by a killed mpirun end by themselves (a second or two: they lose mpirun's
+    # connection), and hold the checkpoint's lock until then: a restart before that is refused
+    i=0
+    while [ $i -lt 300 ]; do
+        alive=""
+        for r in $ranks; do kill -0 "$r" 2>/dev/null && alive="$alive $r"; done
+        [ -z "$alive" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ -z "$alive" ] || { echo "FAIL: the ranks of the killed $what still run after 30 s:$alive"; kill -9 $alive; fail=1; }
     [ -s "$T/ck" ] || { echo "FAIL: no checkpoint before the $what were killed"; fail=1; }
     resumed "the $what killed" 2 $args
 done
