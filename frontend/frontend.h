@@ -145,6 +145,9 @@ typedef struct Session {
     int nfiles, files_cap;
     const char **include_dirs;      /* extra import search paths (-I) */
     int ninclude;
+    const char *import_root;        /* NULL, or a canonical directory: an import must then resolve to a
+                                       regular file inside it (the fuzzers' scratch folder), so no input
+                                       can make h2c open a device, a FIFO or a file elsewhere */
 } Session;
 
 void session_init(Session *s, Diag *d);

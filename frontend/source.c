@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lexstate.h"
 #include "parser.h"
@@ -101,6 +102,17 @@ static AstFile *new_file(Session *s, SrcFile *src, const char *canon) {
 
 static AstFile *load_rec(Session *s, LoadCtx *ctx, const char *path, Loc from);
 
+/* Under an import root: path names a regular file inside it, once symbolic links and '..' are
+ * resolved. Nothing is opened to find out (opening a FIFO would block). */
+static bool inside_root(const Session *s, const char *path) {
+    char buf[PATH_MAX];
+    struct stat st;
+    if (!realpath(path, buf) || stat(buf, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    size_t n = strlen(s->import_root);
+    return strncmp(buf, s->import_root, n) == 0 && buf[n] == '/';
+}
+
 static void load_imports(Session *s, LoadCtx *ctx, AstFile *f) {
     const char *dir_end = strrchr(f->src->name, '/');
     for (Item *it = f->items; it; it = it->next) {
@@ -114,15 +126,23 @@ static void load_imports(Session *s, LoadCtx *ctx, AstFile *f) {
         const char *full = p;
         if (p[0] != '/' && dir_end)
             full = arena_printf(&s->arena, "%.*s/%s", (int)(dir_end - f->src->name), f->src->name, p);
-        FILE *probe = fopen(full, "rb");
-        for (int i = 0; !probe && i < s->ninclude && p[0] != '/'; i++) {
-            const char *cand = arena_printf(&s->arena, "%s/%s", s->include_dirs[i], p);
-            probe = fopen(cand, "rb");
+        if (s->import_root) {
+            if (!inside_root(s, full)) {
+                diag_error(s->diag, it->import.path_loc, "cannot import '%s': not a regular file inside '%s'", p,
+                           s->import_root);
+                continue;
+            }
+        } else {
+            FILE *probe = fopen(full, "rb");
+            for (int i = 0; !probe && i < s->ninclude && p[0] != '/'; i++) {
+                const char *cand = arena_printf(&s->arena, "%s/%s", s->include_dirs[i], p);
+                probe = fopen(cand, "rb");
+                if (probe)
+                    full = cand;
+            }
             if (probe)
-                full = cand;
+                fclose(probe);
         }
-        if (probe)
-            fclose(probe);
         AstFile *g = load_rec(s, ctx, full, it->import.path_loc);
         if (g)
             VEC_PUSH(&s->arena, f->imports, f->nimports, f->imports_cap, g);
