@@ -25,11 +25,15 @@ void h2c_set_allocator(H2cAllocFn fn, void *ud) {
 
 bool h2c_allocator_hooked(void) { return alloc_fn != default_alloc; }
 
+/* A block asked for with 0 bytes has 1 (so that it is not NULL): the hook is told its size as 1
+ * when it is resized or freed too, whatever size the caller gives. */
 void *h2c_raw_alloc(size_t n) { return alloc_fn(alloc_ud, NULL, 0, n ? n : 1); }
-void *h2c_raw_realloc(void *p, size_t osize, size_t nsize) { return alloc_fn(alloc_ud, p, osize, nsize ? nsize : 1); }
+void *h2c_raw_realloc(void *p, size_t osize, size_t nsize) {
+    return alloc_fn(alloc_ud, p, p && !osize ? 1 : osize, nsize ? nsize : 1);
+}
 void h2c_raw_free(void *p, size_t osize) {
     if (p)
-        alloc_fn(alloc_ud, p, osize, 0);
+        alloc_fn(alloc_ud, p, osize ? osize : 1, 0);
 }
 
 _Noreturn void h2c_unreachable_at(const char *file, int line, const char *msg) {
