@@ -1065,6 +1065,19 @@ static void verify_ops(V *v, const Phase *ph) {
         return;
     }
     memset(bad, 0, sizeof(bool) * (size_t)(ph->nops + 1));
+    /* ops without a shape are inferred in a copy of the phase (the shapes pass will give them these
+       shapes), so that their operands are checked too: an fc weight of the wrong K is the input's
+       error, not one the shapes pass makes */
+    Op *copy = vmalloc(v, sizeof(Op) * (size_t)(ph->nops + 1));
+    if (!copy) {
+        h2c_raw_free(bad, sizeof(bool) * (size_t)(ph->nops + 1));
+        h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
+        return;
+    }
+    if (ph->nops)
+        memcpy(copy, ph->ops, sizeof(Op) * (size_t)ph->nops);
+    Phase inferred = *ph;
+    inferred.ops = copy;
     for (int k = 0; k < ph->nops; k++) {
         const Op *op = &ph->ops[order[k]];
         Loc at = op_loc(ph, op);
@@ -1077,18 +1090,20 @@ static void verify_ops(V *v, const Phase *ph) {
             continue;
         }
         int errors0 = v->d->errors;
-        if (!has_shape && op->out_rank == 0)
-            continue;
         long long shape[4], out[3];
         int rank = 0;
-        if (!ir_infer_shape(m, ph, op, shape, &rank, out)) {
+        if (!has_shape && op->out_rank == 0) {
+            Op *c = &copy[order[k]];
+            if (!ir_infer_shape(m, &inferred, c, shape, &c->out_rank, c->out))
+                continue;   /* the shapes pass says why */
+        } else if (!ir_infer_shape(m, ph, op, shape, &rank, out)) {
             VERR(v, at, "%%%s has a shape, but the shapes of its inputs are not known", op->name);
             continue;
         }
         if (op->code == OP_FC && op->ninputs > 1) {
             for (int j = 1; j < op->ninputs; j++) {
                 int src = op->inputs[j];
-                long long w = src == IR_INPUT_X ? m->model.hidden : ph->ops[src].out[1];
+                long long w = src == IR_INPUT_X ? m->model.hidden : copy[src].out[1];
                 if (w != shape[DIM_K])
                     VERR(v, at, "%%%s: input %d is %lld wide, input 0 is %lld", op->name, j, w, shape[DIM_K]);
             }
@@ -1104,6 +1119,10 @@ static void verify_ops(V *v, const Phase *ph) {
         if (op->code == OP_EMBEDDING && W && (W->rank != 2 || W->dims[0] != rows || W->dims[1] != m->model.hidden))
             VERR(v, at, "%%%s: the embedding table '%%%s' must be [%s %lld, hidden %d]", op->name, W->name,
                  op->positions > 0 ? "positions" : "vocab", rows, m->model.hidden);
+        if (!has_shape && op->out_rank == 0) {
+            bad[order[k]] = v->d->errors != errors0;
+            continue;
+        }
         if (has_shape && memcmp(shape, op->shape, sizeof shape) != 0)
             VERR(v, at, "%%%s: shape [%lld, %lld, %lld, %lld] should be [%lld, %lld, %lld, %lld] in phase %s", op->name,
                  op->shape[0], op->shape[1], op->shape[2], op->shape[3], shape[0], shape[1], shape[2], shape[3],
@@ -1113,6 +1132,7 @@ static void verify_ops(V *v, const Phase *ph) {
                  phase_names[ph->kind]);
         bad[order[k]] = v->d->errors != errors0;
     }
+    h2c_raw_free(copy, sizeof(Op) * (size_t)(ph->nops + 1));
     h2c_raw_free(bad, sizeof(bool) * (size_t)(ph->nops + 1));
     h2c_raw_free(order, sizeof(int) * (size_t)(ph->nops + 1));
     for (int i = 0; i < ph->nops; i++)
