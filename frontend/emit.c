@@ -4,6 +4,23 @@
 
 #include <string.h>
 
+/* .h2 strings have four escapes (\n \t \" \\) and take every other byte but NUL as it is (no \x: that
+ * is IR text's, write_quoted). */
+void fe_write_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(out, "\\%c", *s);
+        else if (*s == '\n')
+            fputs("\\n", out);
+        else if (*s == '\t')
+            fputs("\\t", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
 /* A value of kind k as .h2 text: the printer's exact form with a space before the unit. */
 static void write_value(FILE *out, double v, UnitKind k) {
     char buf[64];
@@ -49,7 +66,7 @@ void fe_write_hardware(FILE *out, const Hardware *hw, const char *name) {
             write_value(out, e->value, energy_kinds[i]);
         }
         fputs(" from ", out);
-        write_quoted(out, e->source && *e->source ? e->source : "h2c default");
+        fe_write_string(out, e->source && *e->source ? e->source : "h2c default");
         fputs(";\n", out);
     }
     fputs("  }\n}\n", out);

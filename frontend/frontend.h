@@ -272,5 +272,7 @@ bool fe_import_hf(Arena *a, const char *path, bool is_dir, const char *name, FIL
 
 /* Writes hw as a .h2 `hardware NAME { ... }` block that reads back to the same values. */
 void fe_write_hardware(FILE *out, const Hardware *hw, const char *name);
+/* Writes s as a .h2 string literal that reads back as s. */
+void fe_write_string(FILE *out, const char *s);
 
 #endif

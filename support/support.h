@@ -68,7 +68,8 @@ char *arena_printf(Arena *a, const char *fmt, ...) __attribute__((format(printf,
         (items)[(count)++] = (value);                                                          \
     } while (0)
 
-/* Writes s in double quotes with " \\ newline tab and control bytes escaped (as .h2 and IR read them). */
+/* Writes s in double quotes with " \\ newline tab and control bytes escaped, as IR text reads them
+ * (.h2 has no \x escape: fe_write_string writes its strings). */
 void write_quoted(FILE *out, const char *s);
 /* Shortest decimal text that reads back to exactly `v` (%.15g, %.16g or %.17g). */
 void fmt_double(char *buf, size_t n, double v);

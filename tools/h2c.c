@@ -1294,7 +1294,9 @@ static void write_best_hw(FILE *out, const void *ctx) {
         snprintf(energy, sizeof energy, "energy not modelled by %s", cm->name);
     fprintf(out, "// Latency %.9g s%s, %s. Compile it with: h2c compile %s\n", best->total,
             e->m->cost_model == CM_ARTIFACT ? " per layer" : "", energy, e->hw_path);
-    fprintf(out, "import \"%s\";\n\n", rel);
+    fputs("import ", out);
+    fe_write_string(out, rel);
+    fputs(";\n\n", out);
     fe_write_hardware(out, &hw, "explored");
     /* everything else the plan depends on, so compiling this file gives the same plan */
     const Workload *w = &e->m->work;
