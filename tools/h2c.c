@@ -1066,7 +1066,8 @@ static int cmd_import_hf(int argc, char **argv) {
                    "DIR is a Hugging Face model folder (its config.json is read), or give the config.json itself.\n"
                    "Architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, OPTForCausalLM,\n"
                    "GemmaForCausalLM, Phi3ForCausalLM, GPTNeoXForCausalLM. The written file stands alone: h2c\n"
-                   "compile takes it with the default device and workload.\n\n"
+                   "compile takes it with the default device and workload when the model fits that device (32 GiB\n"
+                   "of weights and KV cache); a larger model needs a hardware block of its own.\n\n"
                    "options:\n%s  -h, --help          show this help\n",
                    cmd->summary, cmd->usage);
             return 0;
