@@ -2,7 +2,8 @@
  * threaded, in one run: GEMV (M = 1) 4096x4096 and 14336x4096 with fp16, int8 and int4 weights,
  * and an attention tile at 32k context (head_dim 128, g = 4, fp16 KV, 8 KV heads), as GB/s of
  * weight/KV bytes for (i) the JIT kernel, (ii) a STREAM triad, (iii) the C target's text built with
- * gcc -O3 -march=native (at run time, into the work directory), (iv) OpenBLAS cblas_sgemv on fp32
+ * gcc -O3 -march=native (at run time, into the work directory; without -march=native in a build
+ * configured with -DH2C_NATIVE=OFF, for valgrind), (iv) OpenBLAS cblas_sgemv on fp32
  * weights, 1 and 2 threads. Best of N timings; caches are flushed (a 128 MiB read) before each.
  * usage: kernels [--tiny] [--reps N] [--workdir DIR]   (--tiny: small shapes, a smoke test) */
 #include "kernels.h"
@@ -12,6 +13,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The gcc flags of the C target: CMake's H2C_NATIVE (ON: "-O3 -march=native") */
+#ifndef H2C_BENCH_CFLAGS
+#define H2C_BENCH_CFLAGS "-O3 -march=native"
+#endif
 
 static double now(void) { return h2c_seconds(); }
 
@@ -120,7 +126,7 @@ static bool build_gcc(const char *dir, const KernelDesc *descs, int n) {
     diag_init(&d, stderr);
     if (!be_write_kernels(&be_target_c, src, "bench", descs, n, NULL, &d))
         return false;
-    snprintf(cmd, sizeof cmd, "gcc -std=c11 -O3 -march=native -fPIC -shared -o %s %s -lm", lib, src);
+    snprintf(cmd, sizeof cmd, "gcc -std=c11 " H2C_BENCH_CFLAGS " -fPIC -shared -o %s %s -lm", lib, src);
     if (system(cmd) != 0) {
         fprintf(stderr, "kernels: failed: %s\n", cmd);
         return false;
@@ -229,7 +235,7 @@ int main(int argc, char **argv) {
     double tg = now();
     if (!build_gcc(dir, descs, nmeasured))
         return 1;
-    printf("C target: %d kernels written and built with gcc -O3 -march=native in %.3f s\n", nmeasured, now() - tg);
+    printf("C target: %d kernels written and built with gcc " H2C_BENCH_CFLAGS " in %.3f s\n", nmeasured, now() - tg);
 
     /* the triad: three arrays of doubles, 12x the L3 together */
     Meas *tri = add_meas(M_TRIAD, "STREAM triad a = b + 3c", "C, 1 thread", 0);
@@ -269,7 +275,7 @@ int main(int argc, char **argv) {
             char what[64];
             snprintf(what, sizeof what, "gemv %dx%d %s%s", N, K, be_dtype_name(wts[t]), t ? " g128" : "");
             for (int impl = 0; impl < 2; impl++) {
-                Meas *m = add_meas(M_KERNEL, what, impl ? "C, gcc -O3 -march=native" : "JIT", (double)(wb + sb));
+                Meas *m = add_meas(M_KERNEL, what, impl ? "C, gcc " H2C_BENCH_CFLAGS : "JIT", (double)(wb + sb));
                 m->fn = impl ? gcc_fn(k) : be_jit_lookup(jit, k, &d);
                 if (!m->fn)
                     return 1;
@@ -327,7 +333,7 @@ int main(int argc, char **argv) {
     snprintf(what, sizeof what, "attn %dk d%d g%d f16, %d KV heads", ctx / 1024, D, G, kvheads);
     float *attn_o[3];
     for (int impl = 0; impl < 3; impl++) {
-        static const char *const names[3] = {"JIT", "JIT, pages of 16", "C, gcc -O3 -march=native"};
+        static const char *const names[3] = {"JIT", "JIT, pages of 16", "C, gcc " H2C_BENCH_CFLAGS};
         Meas *m = add_meas(M_KERNEL, what, names[impl], 2.0 * sizeof(uint16_t) * (double)kvn * kvheads);
         m->fn = impl == 2 ? gcc_fn(&attn) : be_jit_lookup(jit, impl ? &attn_paged : &attn, &d);
         if (!m->fn)
