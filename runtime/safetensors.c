@@ -257,11 +257,27 @@ bool st_open(const char *path, StModel *m) {
         snprintf(p, sizeof p, "%s/model.safetensors", path);
         return open_file(m, p) && index_names(m);
     }
-    char *text = malloc(MAX_HEADER + 1);
-    size_t len = text ? fread(text, 1, MAX_HEADER + 1, fi) : 0;
+    /* read in a buffer that grows as the file does (an index is some KiB; MAX_HEADER + 1 bytes at
+       once cost 100 MiB of address space for each) */
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    bool nomem = false;
+    while (len == cap && cap <= MAX_HEADER) {
+        size_t ncap = cap ? (cap * 2 < MAX_HEADER + 1 ? cap * 2 : MAX_HEADER + 1) : 1 << 16;
+        char *nt = realloc(text, ncap);
+        if (!nt) {
+            nomem = true;
+            break;
+        }
+        text = nt;
+        cap = ncap;
+        len += fread(text + len, 1, cap - len, fi);
+    }
     fclose(fi);
-    if (!text)
+    if (nomem) {
+        free(text);
         return fail(m, "out of memory");
+    }
     if (len > MAX_HEADER) {
         free(text);
         return fail(m, "%s: larger than %d MiB", p, MAX_HEADER >> 20);
