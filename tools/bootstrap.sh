@@ -3,8 +3,8 @@
 # Run by `make`; safe to run again (it installs nothing when everything is present).
 set -eu
 
-# python3-numpy: tests/npy (numpy writes, h2c reads); python3-jsonschema: tests/schedule (the schema); Open MPI: h2c-mpi; time: bench/explore_scale.sh
-PKGS="gcc libc6-dev make cmake pkg-config flex bison libcjson-dev llvm-14-dev clang-14 libclang-rt-14-dev graphviz diffutils llvm-14-tools libopenblas-dev gnuplot-nox python3 python3-numpy python3-jsonschema libopenmpi-dev openmpi-bin time"
+# python3-numpy: tests/npy (numpy writes, h2c reads); python3-jsonschema: tests/schedule (the schema); Open MPI: h2c-mpi; time: bench/explore_scale.sh; valgrind: make valgrind
+PKGS="gcc libc6-dev make cmake pkg-config flex bison libcjson-dev llvm-14-dev clang-14 libclang-rt-14-dev graphviz diffutils llvm-14-tools libopenblas-dev gnuplot-nox python3 python3-numpy python3-jsonschema libopenmpi-dev openmpi-bin time valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -2,9 +2,9 @@
 # run.sh: runs libFuzzer harnesses for a while each (docs/fuzzing.md).
 #   tests/fuzz/run.sh BUILD SECONDS [NAME...]      (default: every harness, one after another)
 # BUILD is a build folder configured with -DH2C_FUZZ=ON. Each harness starts from its committed
-# corpus (tests/fuzz/corpus/NAME, read only) and a work corpus BUILD/fuzz-work/NAME/corpus that
-# keeps what it finds between runs; crash inputs go to BUILD/fuzz-work/NAME/ (crash-*, leak-*,
-# timeout-*), the log to BUILD/fuzz-work/NAME/log. Prints each run's final stats line, and exits 1
+# corpus (tests/fuzz/corpus/NAME, read only) and a work corpus WORK/NAME/corpus that keeps what it
+# finds between runs (WORK: $FUZZ_WORK, else BUILD/fuzz-work); crash inputs go to WORK/NAME/
+# (crash-*, leak-*, timeout-*), the log to WORK/NAME/log. Prints each run's final stats line, and exits 1
 # if a harness found a crash, a leak, a timeout or an oracle failure.
 set -u
 cd "$(dirname "$0")/../.."
@@ -16,10 +16,11 @@ status=0
 for n in $names; do
     bin=$build/tests/fuzz/fuzz_$n
     [ -x "$bin" ] || { echo "run.sh: no $bin (configure $build with -DH2C_FUZZ=ON)" >&2; exit 2; }
-    work=$build/fuzz-work/$n
+    work=${FUZZ_WORK:-$build/fuzz-work}/$n
+    case $work in /*) ;; *) work=$PWD/$work ;; esac
     mkdir -p "$work/corpus"
     # the harness's scratch folder goes in the work folder (TMPDIR)
-    TMPDIR=$PWD/$work "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    TMPDIR=$work "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -dict=tests/fuzz/dict/$n.dict -artifact_prefix="$work/" \
         "$work/corpus" "tests/fuzz/corpus/$n" > "$work/log" 2>&1
     rc=$?
