@@ -1103,7 +1103,7 @@ static void verify_ops(V *v, const Phase *ph) {
         if (op->code == OP_FC && op->ninputs > 1) {
             for (int j = 1; j < op->ninputs; j++) {
                 int src = op->inputs[j];
-                long long w = src == IR_INPUT_X ? m->model.hidden : copy[src].out[1];
+                long long w = src == IR_INPUT_X ? m->model.hidden : src == IR_INPUT_TOKENS ? 1 : copy[src].out[1];
                 if (w != shape[DIM_K])
                     VERR(v, at, "%%%s: input %d is %lld wide, input 0 is %lld", op->name, j, w, shape[DIM_K]);
             }
