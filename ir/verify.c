@@ -887,6 +887,8 @@ static bool tile_touches(const Module *m, const Op *op, const OpTile *ot, const 
     if (!ranges_meet(pos, tt->box[2]) || !ranges_meet(cols, tt->box[3]))
         return false;
     long long batch = T->dims[1];
+    if (batch <= 0)
+        return false;   /* an empty KV tensor (reported with the tensors) holds nothing to read */
     for (long long bi = ot->box[DIM_B].lo; bi < ot->box[DIM_B].hi; bi++) {
         long long h = bi / batch, b = bi % batch;
         if (h >= tt->box[0].lo && h < tt->box[0].hi && b >= tt->box[1].lo && b < tt->box[1].hi)
