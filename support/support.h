@@ -198,7 +198,7 @@ const Unit *unit_lookup(const char *name);
 const char *unit_kind_name(UnitKind k);      /* "a size", "a frequency", ... */
 const char *unit_kind_example(UnitKind k);   /* "MiB", "MHz", ... */
 /* Scale the decimal literal `text` by `u` exactly (10^k by rewriting the exponent, 2^k exactly).
- * Returns false on overflow to infinity. */
+ * Returns false on overflow to infinity (or, for a literal of more than 64 bytes, when memory runs out). */
 bool unit_apply(const char *text, const Unit *u, double *out);
 /* Print v (base units of kind k) with the unit that gives the shortest number that reads back
  * exactly (the larger unit on a tie; a number below 1 only in the base unit), among the house

@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +71,28 @@ bool unit_apply(const char *text, const Unit *u, double *out) {
         if (u)
             v = ldexp(v, u->pow2) * u->factor;
     } else {
-        /* rewrite "m[e x]" as "m e (x + pow10)" so strtod rounds once, exactly */
-        char buf[128];
+        /* rewrite "m[e x]" as "m e (x + pow10)" so strtod rounds once, exactly; the whole mantissa
+           (its digits past the 80th count too: 0.<90 zeros>1 is not 0) */
+        char small[128];
         const char *e = strpbrk(text, "eE");
         size_t mlen = e ? (size_t)(e - text) : strlen(text);
         long exp10 = e ? strtol(e + 1, NULL, 10) : 0;
-        if (mlen > 80)
-            mlen = 80;
-        snprintf(buf, sizeof buf, "%.*se%ld", (int)mlen, text, exp10 + u->pow10);
+        /* strtol saturates at LONG_MAX: with any mantissa such an exponent gives inf or 0, and
+           halving it leaves room to add pow10 */
+        if (exp10 > LONG_MAX / 2)
+            exp10 = LONG_MAX / 2;
+        else if (exp10 < LONG_MIN / 2)
+            exp10 = LONG_MIN / 2;
+        if (mlen > INT_MAX - 64)
+            return false;
+        size_t cap = mlen + 64;
+        char *buf = cap <= sizeof small ? small : h2c_raw_alloc(cap);
+        if (!buf)
+            return false;
+        snprintf(buf, cap, "%.*se%ld", (int)mlen, text, exp10 + u->pow10);
         v = strtod(buf, NULL);
+        if (buf != small)
+            h2c_raw_free(buf, cap);
         v = ldexp(v, u->pow2) * u->factor;
     }
     if (isinf(v) || isnan(v))

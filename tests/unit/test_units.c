@@ -61,6 +61,14 @@ static void test_apply_exact(void) {
     CHECK(isnan(apply("1e308", "GHz")));
     CHECK(isnan(apply("1e300", "TiB")));
     CHECK_EQ(apply("1e299", "GHz"), 1e308);
+    /* an exponent past a long saturates: inf (refused) or 0, never an overflow of the exponent
+       (found by fuzz_ir), and every digit of a long mantissa counts (it was cut at 80 bytes) */
+    CHECK(isnan(apply("6e11111111111111111111111111111", "MHz")));
+    CHECK_EQ(apply("6e-11111111111111111111111111111", "MHz"), 0.0);
+    CHECK_EQ(apply("0.00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001",
+                   "GB"), 1e-83);
+    CHECK_EQ(apply("1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+                   "kHz"), 1e93);
 }
 
 /* The result is strtod of the scaled decimal string, for many literals and every decimal unit. */
