@@ -333,7 +333,7 @@ int main(int argc, char **argv) {
     snprintf(what, sizeof what, "attn %dk d%d g%d f16, %d KV heads", ctx / 1024, D, G, kvheads);
     float *attn_o[3];
     for (int impl = 0; impl < 3; impl++) {
-        static const char *const names[3] = {"JIT", "JIT, pages of 16", "C, gcc " H2C_BENCH_CFLAGS};
+        static const char *const names[3] = {"JIT", "JIT, pages of 16", ("C, gcc " H2C_BENCH_CFLAGS)};
         Meas *m = add_meas(M_KERNEL, what, names[impl], 2.0 * sizeof(uint16_t) * (double)kvn * kvheads);
         m->fn = impl == 2 ? gcc_fn(&attn) : be_jit_lookup(jit, impl ? &attn_paged : &attn, &d);
         if (!m->fn)
