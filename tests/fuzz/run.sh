@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 [ $# -ge 2 ] || { echo "usage: $0 BUILD SECONDS [NAME...]" >&2; exit 2; }
 build=$1 secs=$2
 shift 2
-names=${*:-h2 ir npy safetensors hf compat}
+names=${*:-h2 ir npy safetensors hf compat schedule}
 status=0
 for n in $names; do
     bin=$build/tests/fuzz/fuzz_$n

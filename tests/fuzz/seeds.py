@@ -282,6 +282,29 @@ def compat_corpus():
     put(d, "baselines-some.txt", parts("\n".join(head + body[::9]) + "\n", ref))
 
 
+# ---------------------------------------------------------------- schedule
+
+def schedule_corpus():
+    """The schedule goldens of tests/schedule/good, and with H2C=path/to/h2c in the environment the
+    schedules it writes for examples/tiny.h2 and tests/schedule/plan-tiny.h2 (without H2C, the
+    compiled seeds already in the corpus are kept)."""
+    d = os.path.join(CORPUS, "schedule")
+    os.makedirs(d, exist_ok=True)
+    for f in sorted(os.listdir("tests/schedule/good")):
+        if f.endswith(".out"):
+            put(d, "good-" + f[:-4] + ".json", read(os.path.join("tests/schedule/good", f), "rb"))
+    h2c = os.environ.get("H2C")
+    if h2c:
+        import subprocess
+        import tempfile
+        for src in ("examples/tiny.h2", "tests/schedule/plan-tiny.h2"):
+            with tempfile.TemporaryDirectory() as out:
+                subprocess.run([h2c, "compile", "-q", src, "-o", out], check=True)
+                for f in sorted(os.listdir(out)):
+                    if f.endswith(".schedule.json"):
+                        put(d, "compiled-" + f, read(os.path.join(out, f), "rb"))
+
+
 # ---------------------------------------------------------------- dictionaries
 
 def literals(paths, pattern=r"^[A-Za-z_][A-Za-z0-9_.%/-]*$"):
@@ -332,6 +355,10 @@ def dictionaries():
     compat |= {"=== opt/shape.json\n", "=== opt/operator_graph.json\n", "=== llama3-8b/shape.json\n",
                "=== llama3-8b/operator_graph.json\n", "\n=== ", "null", "true", "false", "1e308", "-0", "[]", "{}"}
     write_dict("compat", compat)
+    sched = {'"%s": ' % w for w in literals(["runtime/sched_read.c"], r"^[a-z_][a-z0-9_]*$")}
+    sched |= {w for w in literals(["runtime/sched_read.c", "runtime/sched_write.c"], r"^[a-z][a-z0-9_.]*$")}
+    sched |= {"null", "true", "false", "{", "}", "[", "]", "1e308", "-1", "1125899906842624", "0.5", "NaN"}
+    write_dict("schedule", sched)
 
 
 if __name__ == "__main__":
@@ -342,6 +369,7 @@ if __name__ == "__main__":
     st_corpus()
     hf_corpus()
     compat_corpus()
+    schedule_corpus()
     for n in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, n))
         size = sum(os.path.getsize(os.path.join(CORPUS, n, f)) for f in files)
