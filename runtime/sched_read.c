@@ -2289,6 +2289,12 @@ static int nesting(const char *t, size_t len, int limit) {
     return max;
 }
 
+/* The n bytes at p begin with lit. */
+static bool starts_with(const char *p, size_t n, const char *lit) {
+    size_t k = strlen(lit);
+    return n >= k && memcmp(p, lit, k) == 0;
+}
+
 RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Diag *d) {
     if ((long long)len > RT_SCHED_MAX_BYTES) {
         diag_error(d, NOLOC, "%s: larger than %lld bytes", name, (long long)RT_SCHED_MAX_BYTES);
@@ -2353,14 +2359,15 @@ RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Di
             }
         }
         const char *at = pos < len ? text + pos : "";
+        size_t left = pos < len ? len - pos : 0;    /* the text need not end with a NUL */
         if (depth > 0 || str) {
             int eline = 1, ecol = 1;
             for (size_t i = 0; i < len; i++)
                 text[i] == '\n' ? (eline++, ecol = 1) : ecol++;
             diag_error(d, NOLOC, "%s: not valid JSON: the text ends at line %d, column %d, inside %d unclosed "
                        "bracket%s (truncated?)", name, eline, ecol, depth, plural(depth));
-        } else if (strncmp(at, "NaN", 3) == 0 || strncmp(at, "nan", 3) == 0 || strncmp(at, "Infinity", 8) == 0 ||
-                   strncmp(at, "-Infinity", 9) == 0 || strncmp(at, "inf", 3) == 0) {
+        } else if (starts_with(at, left, "NaN") || starts_with(at, left, "nan") || starts_with(at, left, "Infinity") ||
+                   starts_with(at, left, "-Infinity") || starts_with(at, left, "inf")) {
             diag_error(d, NOLOC, "%s: not valid JSON at line %d, column %d: NaN and Infinity are not JSON numbers",
                        name, line, col);
         } else {
