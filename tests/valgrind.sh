@@ -1,7 +1,7 @@
 #!/bin/sh
 # valgrind.sh: a subset of the suite under valgrind's memcheck (CI, .ci/run): h2c check, compile,
-# opt, explore, import-hf and compat on the examples, an input with errors, the unit tests, and
-# every fuzz harness replaying its corpus and regression inputs. Each must give its usual exit
+# opt, explore, import-hf and compat on the examples, a schedule written (its kernels JIT-compiled)
+# and read back, an input with errors, the unit tests, and every fuzz harness replaying its corpus and regression inputs. Each must give its usual exit
 # status with no memcheck error and no definite leak (--error-exitcode=99 tells the two apart).
 #   tests/valgrind.sh BUILD      BUILD configured with -DH2C_NATIVE=OFF (valgrind has no AVX-512)
 # Prints one line per run with its time; exits 1 if any run failed.
@@ -42,6 +42,8 @@ for f in examples/tiny.h2 examples/llama3-8b.h2 examples/qwen2-7b.h2; do
     run 0 "$h2c" compile -q "$f" -o "$tmp/out.h2ir"
 done
 run 0 "$h2c" compile examples/tiny.h2 --report=ops -o "$tmp/tiny.h2ir"
+run 0 "$h2c" compile -q examples/tiny.h2 --emit=schedule,c,llvm --jit -o "$tmp/sched/"
+run 0 "$h2c" validate "$tmp/sched/tiny.schedule.json"
 run 0 "$h2c" opt "$tmp/tiny.h2ir" --report=ops -o "$tmp/tiny2.h2ir"
 run 0 "$h2c" opt tests/ir/passes/shapes-whole.h2ir --passes=shapes,dataflow,placement -o "$tmp/whole.h2ir"
 run 1 "$h2c" opt tests/ir/bad/df-partitions-share.h2ir
@@ -64,7 +66,7 @@ for t in units diag frontend npy cost_h2c cost_artifact import_hf pieces; do
 done
 
 # the fuzz harnesses on their corpora and regression inputs
-for n in h2 ir npy safetensors hf compat; do
+for n in h2 ir npy safetensors hf compat schedule; do
     set -- tests/fuzz/corpus/$n
     [ -d tests/fuzz/regress/$n ] && set -- "$@" tests/fuzz/regress/$n
     run 0 "$b/tests/fuzz/replay_$n" "$@"
