@@ -2,7 +2,8 @@
 # valgrind.sh: a subset of the suite under valgrind's memcheck (CI, .ci/run): h2c check, compile,
 # opt, explore, import-hf and compat on the examples, a schedule written (its kernels JIT-compiled)
 # and read back, an input with errors, the unit tests, and every fuzz harness replaying its corpus
-# and regression inputs. Each must give its usual exit status with no memcheck error and no definite leak (--error-exitcode=99 tells the two apart).
+# and regression inputs. Each must give its usual exit status with no memcheck error and no definite
+# leak (--error-exitcode=99 tells the two apart).
 #   tests/valgrind.sh BUILD      BUILD configured with -DH2C_NATIVE=OFF (valgrind has no AVX-512)
 # Prints one line per run with its time; exits 1 if any run failed.
 set -u
