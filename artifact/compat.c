@@ -41,6 +41,8 @@ typedef struct JDoc {
     cJSON *root;
     JPos *pos;
     int npos, cap;
+    size_t *lines;      /* the offset of each line's first byte, in order: locations by binary search */
+    size_t nlines;
     struct JDoc *next;  /* every document of a Ctx, to delete the cJSON trees */
 } JDoc;
 
@@ -215,6 +217,29 @@ static const JPos *find_pos(const JDoc *doc, const cJSON *n) {
     return bsearch(&key, doc->pos, (size_t)doc->npos, sizeof(JPos), cmp_pos);
 }
 
+/* loc_at for a document, in O(log lines): a document of many entries locates each one. */
+static Loc doc_loc_at(const JDoc *doc, size_t off, int len) {
+    if (!doc->lines)
+        return loc_at(doc->src, off, len);
+    size_t lo = 0, hi = doc->nlines;     /* the last line starting at or before off */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (doc->lines[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const SrcFile *src = doc->src;
+    Loc l = {src, (int)lo + 1, (int)(off - doc->lines[lo]) + 1, len};
+    for (int i = 0; i < len; i++) {
+        if (off + (size_t)i >= src->len || src->text[off + (size_t)i] == '\n') {
+            l.len = i;
+            break;
+        }
+    }
+    return l;
+}
+
 /* Where a value is: a scalar's whole token, the first byte of an object or array. */
 static Loc jloc(const JDoc *doc, const cJSON *n) {
     const JPos *ps = find_pos(doc, n);
@@ -226,7 +251,7 @@ static Loc jloc(const JDoc *doc, const cJSON *n) {
         len = (int)(skip_string(p, e) - p);
     else if (!cJSON_IsObject(n) && !cJSON_IsArray(n))
         len = (int)(skip_scalar(p, e) - p);
-    return loc_at(doc->src, (size_t)ps->off, len);
+    return doc_loc_at(doc, (size_t)ps->off, len);
 }
 
 /* Where an object member's key is (its value if it has none). */
@@ -235,7 +260,7 @@ static Loc jkey_loc(const JDoc *doc, const cJSON *n) {
     if (!ps || ps->key_off < 0)
         return jloc(doc, n);
     const char *t = doc->src->text, *p = t + ps->key_off;
-    return loc_at(doc->src, (size_t)ps->key_off, (int)(skip_string(p, t + doc->src->len) - p));
+    return doc_loc_at(doc, (size_t)ps->key_off, (int)(skip_string(p, t + doc->src->len) - p));
 }
 
 /* A number's text as written. */
@@ -304,6 +329,16 @@ static JDoc *json_load(Ctx *c, const char *path, Loc from) {
         start += 3;
     index_value(c, doc, root, start, -1);
     qsort(doc->pos, (size_t)doc->npos, sizeof(JPos), cmp_pos);
+    size_t nl = 1;
+    for (size_t i = 0; i < src->len; i++)
+        nl += src->text[i] == '\n';
+    size_t *lines = arena_alloc(&c->arena, sizeof *lines * nl);
+    lines[0] = 0;
+    for (size_t i = 0, k = 1; i < src->len; i++)
+        if (src->text[i] == '\n')
+            lines[k++] = i + 1;
+    doc->lines = lines;
+    doc->nlines = nl;
     return doc;
 }
 

@@ -77,6 +77,10 @@ echo "h2c compile --dataflow=npu-only, 50,000 ops (no search):     $(secs "$h2c"
 echo "h2c compile, 4,096 ops (the search's limit, 128 pieces):     $(secs sh -c "\"$h2c\" compile -q \"$big/model-4096.h2\" -o /dev/null 2>/dev/null") s"
 
 echo
+echo "== every reader on 1 MB and 10 MB inputs (issue 14: linear time; bench/big_readers.py)"
+/usr/bin/python3 bench/big_readers.py "$build" 3
+
+echo
 echo "== the exploration at scale (issue 15: streamed, checkpointed, on MPI ranks; docs/distributed.md)"
 "$build/bench/bench_explore" tests/explore/bad/space-too-large.h2
 sh bench/explore_scale.sh "$build"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_CONFIG_BYTES = 4 << 20, MAX_KEYS = 512, MAX_DEPTH = 32 };
+enum { MAX_CONFIG_BYTES = 64 << 20, MAX_KEYS = 512, MAX_DEPTH = 32 };
 
 /* ---------------------------------------------------------------- where keys are */
 

@@ -75,6 +75,7 @@ Module *ir_lower(const Config *c, Diag *d) {
        layer op's one per layer), K/V caches of attention ops (one per producing op); a tied fc reads
        its embedding's table */
     int *tensor_of = ARENA_ARRAY(a, int, md->nops + 1);
+    bool *k_cache_of = ARENA_ARRAY(a, bool, md->nops + 1);   /* source op (x: nops) -> has a "kv.NAME" */
     for (int i = 0; i < md->nops; i++) {
         const ModelOp *op = &md->ops[i];
         int copies = op->scope == SCOPE_LAYER ? md->layers : 1;
@@ -108,8 +109,11 @@ Module *ir_lower(const Config *c, Diag *d) {
             int src = kv_source(op);
             const char *srcname = src < 0 ? "x" : md->ops[src].name;
             const char *name = arena_printf(a, "kv.%s", srcname);
-            if (op->kind == OPK_ATTN_VALUE && ir_find_tensor(m, name) >= 0)
+            int slot = src < 0 ? md->nops : src;
+            if (op->kind == OPK_ATTN_VALUE && k_cache_of[slot])
                 name = arena_printf(a, "kv.%s.v", srcname);
+            else if (op->kind == OPK_ATTN_SCORE)
+                k_cache_of[slot] = true;
             Tensor *t = ir_add_tensor(m);
             t->name = name;
             t->kind = TEN_KV;

@@ -351,6 +351,8 @@ static void bank_lines_free(const Module *m, BankLines *bl) {
 /* A tensor tile in a bank's list. */
 typedef struct TileRef {
     int t, i;
+    long long bytes;    /* what the tile takes in each of its banks, all layers (computed once) */
+    long long offset;   /* its place's offset (-1: none), here so the bank loop reads one array */
 } TileRef;
 
 static bool tileref_before(TileRef a, TileRef b) { return a.t < b.t || (a.t == b.t && a.i < b.i); }
@@ -383,6 +385,7 @@ static void verify_banks(V *v) {
             const Tensor *T = &m->tensors[t];
             for (int i = 0; i < T->ntiles; i++) {
                 const Place *p = &T->tiles[i].place;
+                long long tb = pass ? tile_bank_bytes(dev, T, &T->tiles[i]) * T->layers : 0;
                 for (int c = 0; c < C; c++) {
                     if (!(p->chans & CHAN_BIT(c)))
                         continue;
@@ -390,13 +393,13 @@ static void verify_banks(V *v) {
                         if (pass == 0)
                             cstart[c + 1]++;
                         else
-                            clist[cfill[c]++] = (TileRef){t, i};
+                            clist[cfill[c]++] = (TileRef){t, i, tb, p->offset};
                     } else if (p->kind == PLACE_BANK) {
                         size_t k = (size_t)c * (size_t)B + (size_t)p->bank;
                         if (pass == 0)
                             bstart[k + 1]++;
                         else
-                            blist[bfill[k]++] = (TileRef){t, i};
+                            blist[bfill[k]++] = (TileRef){t, i, tb, p->offset};
                     }
                 }
             }
@@ -437,16 +440,15 @@ static void verify_banks(V *v) {
             double used = 0;
             while (ci < ce || bi < be) {
                 TileRef r = bi >= be || (ci < ce && tileref_before(clist[ci], blist[bi])) ? clist[ci++] : blist[bi++];
-                const Tensor *T = &m->tensors[r.t];
-                const Place *p = &T->tiles[r.i].place;
-                long long bytes = tile_bank_bytes(dev, T, &T->tiles[r.i]) * T->layers;
+                long long bytes = r.bytes, off = r.offset;
                 used += (double)bytes;
-                if (p->offset < 0)
+                if (off < 0)
                     continue;
-                iv[niv++] = (Interval){p->offset, p->offset + bytes, r.t, -1, -1};
-                if ((double)(p->offset + bytes) > cap) {
+                iv[niv++] = (Interval){off, off + bytes, r.t, -1, -1};
+                if ((double)(off + bytes) > cap) {
+                    const Tensor *T = &m->tensors[r.t];
                     VERR(v, T->loc, "tensor '%%%s': tile %d ends at byte %lld of bank ch%d.b%d, past its capacity of %.0f",
-                         T->name, r.i, p->offset + bytes, c, b, cap);
+                         T->name, r.i, off + bytes, c, b, cap);
                     goto out;
                 }
             }

@@ -2297,7 +2297,7 @@ static bool starts_with(const char *p, size_t n, const char *lit) {
 
 RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Diag *d) {
     if ((long long)len > RT_SCHED_MAX_BYTES) {
-        diag_error(d, NOLOC, "%s: larger than %lld bytes", name, (long long)RT_SCHED_MAX_BYTES);
+        diag_error(d, NOLOC, "'%s' is larger than %lld MiB", name, (long long)RT_SCHED_MAX_BYTES >> 20);
         return NULL;
     }
     if (nesting(text, len, RT_SCHED_MAX_DEPTH) > RT_SCHED_MAX_DEPTH) {
