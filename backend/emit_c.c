@@ -332,38 +332,24 @@ static void emit_merge(FILE *out, const KernelDesc *k, const char *name) {
 
 /* ---------------------------------------------------------------- Quest */
 
-static void emit_page_score(FILE *out, const KernelDesc *k, const char *name) {
-    header(out, k, name,
-           "Quest page scores, sum over heads h and dims d of max(q[h][d] max[d], q[h][d] min[d]), and the "
-           "top k pages (ties to the lower page; NaN scores rank last)");
-    P("    enum { D = %d, G = %d, TOPK = %d };\n", k->score.head_dim, k->score.g, k->score.topk);
-    P("    const int64_t np = args[0];\n");
-    P("    int32_t *sel = bufs[0];\n    float *score = bufs[1];\n");
-    P("    const float *q = bufs[2], *meta = bufs[3];\n");
-    P("    float best[TOPK];     /* kept scores, best first */\n");
-    P("    int32_t besti[TOPK];  /* their pages */\n");
-    P("    int64_t kept = 0;\n");
-    P("    for (int64_t p = 0; p < np; p++) {\n");
-    P("        const float *mn = meta + p * 2 * D, *mxk = mn + D;\n");
-    P("        float s = 0.0f;\n");
-    P("        for (int64_t h = 0; h < G; h++)\n");
-    P("            for (int64_t d = 0; d < D; d++) {\n");
-    P("                float a = q[h * D + d] * mxk[d], b = q[h * D + d] * mn[d];\n");
-    P("                s += a > b ? a : b;\n");
-    P("            }\n");
-    P("        score[p] = s;\n");
-    P("        if (s != s)\n");
-    P("            s = -INFINITY;\n");
-    P("        if (kept == TOPK && !(s > best[TOPK - 1]))\n");
-    P("            continue;   /* an equal score came earlier, from a lower page */\n");
-    P("        int64_t j = kept < TOPK ? kept++ : TOPK - 1;\n");
-    P("        for (; j > 0 && s > best[j - 1]; j--) {\n");
-    P("            best[j] = best[j - 1];\n");
-    P("            besti[j] = besti[j - 1];\n");
-    P("        }\n");
-    P("        best[j] = s;\n");
-    P("        besti[j] = (int32_t)p;\n");
-    P("    }\n");
+/* The insertion of score s of page p into the best KEEP kept so far (best first; an equal score came
+ * earlier, from a lower page, and stays ahead), then the kept pages sorted ascending: the selection
+ * step the page score and top-k kernels share (and the LLVM target follows). */
+static void emit_keep_best(FILE *out, const char *indent) {
+    P("%sif (s != s)\n", indent);
+    P("%s    s = -INFINITY;    /* NaN ranks last */\n", indent);
+    P("%sif (kept == KEEP && !(s > best[KEEP - 1]))\n", indent);
+    P("%s    continue;\n", indent);
+    P("%sint64_t j = kept < KEEP ? kept++ : KEEP - 1;\n", indent);
+    P("%sfor (; j > 0 && s > best[j - 1]; j--) {\n", indent);
+    P("%s    best[j] = best[j - 1];\n", indent);
+    P("%s    besti[j] = besti[j - 1];\n", indent);
+    P("%s}\n", indent);
+    P("%sbest[j] = s;\n", indent);
+    P("%sbesti[j] = (int32_t)p;\n", indent);
+}
+
+static void emit_sort_kept(FILE *out) {
     P("    for (int64_t i = 1; i < kept; i++) {   /* the selection in page order */\n");
     P("        int32_t v = besti[i];\n");
     P("        int64_t j = i;\n");
@@ -371,25 +357,111 @@ static void emit_page_score(FILE *out, const KernelDesc *k, const char *name) {
     P("            besti[j] = besti[j - 1];\n");
     P("        besti[j] = v;\n");
     P("    }\n");
-    P("    for (int64_t i = 0; i < TOPK; i++)\n");
+}
+
+static void emit_page_score(FILE *out, const KernelDesc *k, const char *name) {
+    bool pick = k->score.topk > 0;
+    header(out, k, name,
+           pick ? "Quest page scores, sum over heads h and dims d of max(q[h][d] max[d], q[h][d] min[d]), and the "
+                  "top k pages (ties to the lower page; NaN scores rank last)"
+                : "Quest page scores, sum over heads h and dims d of max(q[h][d] max[d], q[h][d] min[d])");
+    P("    enum { D = %d, G = %d", k->score.head_dim, k->score.g);
+    if (pick)
+        P(", KEEP = %d", k->score.topk);
+    P(" };\n");
+    P("    const int64_t np = args[0];\n");
+    if (pick)
+        P("    int32_t *sel = bufs[0];\n");
+    P("    float *score = bufs[1];\n");
+    P("    const float *q = bufs[2];\n");
+    P("    const %s *meta = bufs[3];\n", kv_ctype(k->score.mtype));
+    if (pick) {
+        P("    float best[KEEP];     /* kept scores, best first */\n");
+        P("    int32_t besti[KEEP];  /* their pages */\n");
+        P("    int64_t kept = 0;\n");
+    }
+    P("    for (int64_t p = 0; p < np; p++) {\n");
+    P("        const %s *mn = meta + p * 2 * D, *mxk = mn + D;\n", kv_ctype(k->score.mtype));
+    P("        float s = 0.0f;\n");
+    P("        for (int64_t h = 0; h < G; h++)\n");
+    P("            for (int64_t d = 0; d < D; d++) {\n");
+    P("                float a = q[h * D + d] * %s(mxk[d]), b = q[h * D + d] * %s(mn[d]);\n",
+      kv_load(k->score.mtype), kv_load(k->score.mtype));
+    P("                s += a > b ? a : b;\n");
+    P("            }\n");
+    P("        score[p] = s;\n");
+    if (pick)
+        emit_keep_best(out, "        ");
+    P("    }\n");
+    if (pick) {
+        emit_sort_kept(out);
+        P("    for (int64_t i = 0; i < KEEP; i++)\n");
+        P("        sel[i] = i < kept ? besti[i] : -1;\n");
+    }
+    P("}\n");
+}
+
+static void emit_topk(FILE *out, const KernelDesc *k, const char *name) {
+    header(out, k, name,
+           "Quest's choice: the newest page (npages - 1) and the k - 1 best of the others by score (ties to "
+           "the lower page; NaN ranks last), in ascending page order, then -1");
+    P("    enum { K = %d };\n", k->topk.k);
+    P("    const int64_t np = args[0];\n");
+    P("    int32_t *sel = bufs[0];\n");
+    if (k->topk.k > 1) {
+        P("    const float *score = bufs[1];\n");
+        P("    enum { KEEP = K - 1 };\n");
+        P("    float best[KEEP];     /* kept scores, best first */\n");
+        P("    int32_t besti[K] = {0};   /* their pages, and the newest */\n");
+        P("    int64_t kept = 0;\n");
+        P("    for (int64_t p = 0; p < np - 1; p++) {\n");
+        P("        float s = score[p];\n");
+        emit_keep_best(out, "        ");
+        P("    }\n");
+        emit_sort_kept(out);
+    } else {
+        P("    int32_t besti[K] = {0};\n");
+        P("    int64_t kept = 0;\n");
+    }
+    P("    if (np > 0)\n");
+    P("        besti[kept++] = (int32_t)(np - 1);   /* the newest, after every other page */\n");
+    P("    for (int64_t i = 0; i < K; i++)\n");
     P("        sel[i] = i < kept ? besti[i] : -1;\n");
     P("}\n");
 }
 
 static void emit_page_meta(FILE *out, const KernelDesc *k, const char *name) {
-    header(out, k, name, "Quest metadata: the key of token t opens page t/P or widens its min and max");
-    P("    enum { D = %d, P = %d };\n", k->meta.head_dim, k->meta.page);
-    P("    const int64_t t = args[0];\n");
-    P("    float *mn = (float *)bufs[0] + t / P * 2 * D, *mx = mn + D;\n");
-    P("    const %s *key = bufs[1];\n", kv_ctype(k->meta.kv));
-    P("    for (int64_t d = 0; d < D; d++) {\n");
-    P("        float v = %s(key[d]);\n", kv_load(k->meta.kv));
-    P("        if (t %% P == 0) {\n");
-    P("            mn[d] = v;\n");
-    P("            mx[d] = v;\n");
-    P("        } else {\n");
-    P("            mn[d] = v < mn[d] ? v : mn[d];\n");
-    P("            mx[d] = v > mx[d] ? v : mx[d];\n");
+    header(out, k, name,
+           "Quest metadata: the key of token t opens page t/P (its first token) or widens its min and max; "
+           "page p is entry p/n of the buffer");
+    KernelDType mt = k->meta.mtype, kv = k->meta.kv;
+    P("    enum { D = %d, P = %d, NI = %d };\n", k->meta.head_dim, k->meta.page, be_meta_interleave(k));
+    P("    const int64_t t0 = args[0], count = args[1];\n");
+    P("    %s *meta = bufs[0];\n", kv_ctype(mt));
+    P("    const %s *keys = bufs[1];\n", kv_ctype(kv));
+    P("    for (int64_t i = 0; i < count; i++) {\n");
+    P("        const int64_t t = t0 + i;\n");
+    P("        %s *mn = meta + t / P / NI * 2 * D, *mx = mn + D;\n", kv_ctype(mt));
+    P("        const %s *key = keys + i * D;\n", kv_ctype(kv));
+    P("        for (int64_t d = 0; d < D; d++) {\n");
+    P("            float v = %s(key[d]);\n", kv_load(kv));
+    if (mt == KD_F32) {
+        P("            if (t %% P == 0) {\n");
+        P("                mn[d] = v;\n");
+        P("                mx[d] = v;\n");
+        P("            } else {\n");
+        P("                mn[d] = v < mn[d] ? v : mn[d];\n");
+        P("                mx[d] = v > mx[d] ? v : mx[d];\n");
+        P("            }\n");
+    } else {    /* the metadata in the keys' type: the min and max are keys, kept bit for bit */
+        P("            if (t %% P == 0) {\n");
+        P("                mn[d] = key[d];\n");
+        P("                mx[d] = key[d];\n");
+        P("            } else {\n");
+        P("                mn[d] = v < h2f(mn[d]) ? key[d] : mn[d];\n");
+        P("                mx[d] = v > h2f(mx[d]) ? key[d] : mx[d];\n");
+        P("            }\n");
+    }
     P("        }\n");
     P("    }\n}\n");
 }
@@ -589,6 +661,7 @@ static bool c_write(void *unit, FILE *out, Diag *d) {
         case KK_MUL: emit_eltwise(out, k, name); break;
         case KK_ROPE: emit_rope(out, k, name); break;
         case KK_EMBED: emit_embed(out, k, name); break;
+        case KK_TOPK: emit_topk(out, k, name); break;
         case KK_COUNT_: h2c_unreachable("bad kernel kind");
         }
     }

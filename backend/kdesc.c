@@ -22,12 +22,14 @@ static const KernelAbi abis[KK_COUNT_] = {
                   {"O: out f32 [R][D]", "LSE: out f32 [R]", "Os: in f32 [n][R][D]", "LSEs: in f32 [n][R]"},
                   {"R: rows (query heads)", "n: partial states"}},
     [KK_PAGE_SCORE] = {"pagescore", 4, 1,
-                       {"sel: out i32 [topk] selected pages in ascending order, then -1",
-                        "score: out f32 [npages]", "q: in f32 [g][D]", "meta: in f32 [npages][2][D] (min row, max row)"},
+                       {"sel: out i32 [topk] selected pages in ascending order, then -1 (topk 0: unused)",
+                        "score: out f32 [npages]", "q: in f32 [g][D]",
+                        "meta: in mtype [npages][2][D] (min row, max row)"},
                        {"npages: pages scored"}},
-    [KK_PAGE_META] = {"pagemeta", 2, 1,
-                      {"meta: in/out f32 [pages][2][D] (min row, max row)", "key: in kv [D]"},
-                      {"t: token position of the appended key (page t/P)"}},
+    [KK_PAGE_META] = {"pagemeta", 2, 2,
+                      {"meta: in/out mtype [ceil(pages/n)][2][D] (min row, max row; page p at p/n)",
+                       "keys: in kv [count][D]"},
+                      {"t: token position of the first key (page t/P)", "count: keys appended"}},
     [KK_SOFTMAX] = {"softmax", 2, 1, {"y: out f32 [R][n] (may be x)", "x: in f32 [R][n]"}, {"R: rows"}},
     [KK_RMSNORM] = {"rmsnorm", 3, 1, {"y: out f32 [R][n] (may be x)", "x: in f32 [R][n]", "w: in f32 [n]"}, {"R: rows"}},
     [KK_LAYERNORM] = {"layernorm", 4, 1,
@@ -45,7 +47,13 @@ static const KernelAbi abis[KK_COUNT_] = {
                  {"R: rows (tokens)"}},
     [KK_EMBED] = {"embed", 3, 1, {"y: out f32 [R][H]", "table: in f16 [V][H]", "ids: in i32 [R] token ids"},
                   {"R: rows (tokens)"}},
+    [KK_TOPK] = {"topk", 2, 1,
+                 {"sel: out i32 [k] selected pages in ascending order (the newest, npages-1, last), then -1",
+                  "score: in f32 [npages]"},
+                 {"npages: pages to choose from"}},
 };
+
+int be_meta_interleave(const KernelDesc *d) { return d->meta.interleave > 1 ? d->meta.interleave : 1; }
 
 const KernelAbi *be_kernel_abi(KernelKind k) {
     if ((unsigned)k >= KK_COUNT_)
@@ -121,12 +129,21 @@ void be_kernel_name(const KernelDesc *d, char buf[KERNEL_NAME_MAX]) {
         return;
     }
     case KK_MERGE: snprintf(buf, n, "merge_d%d", d->merge.head_dim); return;
-    case KK_PAGE_SCORE:
-        snprintf(buf, n, "pagescore_d%d_g%d_k%d", d->score.head_dim, d->score.g, d->score.topk);
+    case KK_PAGE_SCORE: {
+        int len = snprintf(buf, n, "pagescore_d%d_g%d_k%d", d->score.head_dim, d->score.g, d->score.topk);
+        if (d->score.mtype != KD_F32)
+            snprintf(buf + len, n - (size_t)len, "_m%s", be_dtype_name(d->score.mtype));
         return;
-    case KK_PAGE_META:
-        snprintf(buf, n, "pagemeta_%s_d%d_p%d", be_dtype_name(d->meta.kv), d->meta.head_dim, d->meta.page);
+    }
+    case KK_PAGE_META: {
+        int len = snprintf(buf, n, "pagemeta_%s_d%d_p%d", be_dtype_name(d->meta.kv), d->meta.head_dim, d->meta.page);
+        if (d->meta.mtype != KD_F32)
+            len += snprintf(buf + len, n - (size_t)len, "_m%s", be_dtype_name(d->meta.mtype));
+        if (d->meta.interleave > 1)
+            snprintf(buf + len, n - (size_t)len, "_i%d", d->meta.interleave);
         return;
+    }
+    case KK_TOPK: snprintf(buf, n, "topk_k%d", d->topk.k); return;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         ident_double(num, sizeof num, d->row.eps, true);
@@ -178,9 +195,12 @@ bool be_kernel_equal(const KernelDesc *a, const KernelDesc *b) {
                same_float(a->attn.scale, b->attn.scale);
     case KK_MERGE: return a->merge.head_dim == b->merge.head_dim;
     case KK_PAGE_SCORE:
-        return a->score.head_dim == b->score.head_dim && a->score.g == b->score.g && a->score.topk == b->score.topk;
+        return a->score.head_dim == b->score.head_dim && a->score.g == b->score.g && a->score.topk == b->score.topk &&
+               a->score.mtype == b->score.mtype;
     case KK_PAGE_META:
-        return a->meta.head_dim == b->meta.head_dim && a->meta.page == b->meta.page && a->meta.kv == b->meta.kv;
+        return a->meta.head_dim == b->meta.head_dim && a->meta.page == b->meta.page && a->meta.kv == b->meta.kv &&
+               a->meta.mtype == b->meta.mtype && be_meta_interleave(a) == be_meta_interleave(b);
+    case KK_TOPK: return a->topk.k == b->topk.k;
     case KK_RMSNORM: return a->row.n == b->row.n && same_float(a->row.eps, b->row.eps);
     case KK_LAYERNORM:
         return a->row.n == b->row.n && same_float(a->row.eps, b->row.eps) && a->row.bias == b->row.bias;
@@ -236,12 +256,17 @@ uint64_t be_kernel_hash(const KernelDesc *d) {
         break;
     }
     case KK_MERGE: HASH(h, d->merge.head_dim); break;
-    case KK_PAGE_SCORE: HASH(h, d->score.head_dim), HASH(h, d->score.g), HASH(h, d->score.topk); break;
-    case KK_PAGE_META: {
-        int kv = d->meta.kv;
-        HASH(h, d->meta.head_dim), HASH(h, d->meta.page), HASH(h, kv);
+    case KK_PAGE_SCORE: {
+        int mt = d->score.mtype;
+        HASH(h, d->score.head_dim), HASH(h, d->score.g), HASH(h, d->score.topk), HASH(h, mt);
         break;
     }
+    case KK_PAGE_META: {
+        int kv = d->meta.kv, mt = d->meta.mtype, il = be_meta_interleave(d);
+        HASH(h, d->meta.head_dim), HASH(h, d->meta.page), HASH(h, kv), HASH(h, mt), HASH(h, il);
+        break;
+    }
+    case KK_TOPK: HASH(h, d->topk.k); break;
     case KK_RMSNORM: HASH(h, d->row.n), HASH(h, d->row.eps); break;
     case KK_LAYERNORM:
         flags = d->row.bias;
@@ -315,13 +340,18 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
     case KK_PAGE_SCORE:
         ok &= need(in_range(k->score.head_dim, 1, 1024), k, d, "head_dim must be in 1..1024");
         ok &= need(in_range(k->score.g, 1, 64), k, d, "g must be in 1..64");
-        ok &= need(in_range(k->score.topk, 1, 4096), k, d, "topk must be in 1..4096");
+        ok &= need(in_range(k->score.topk, 0, 4096), k, d, "topk must be in 0..4096 (0: scores only)");
+        ok &= need(k->score.mtype == KD_F16 || k->score.mtype == KD_F32, k, d, "the metadata must be f16 or f32");
         break;
     case KK_PAGE_META:
         ok &= need(in_range(k->meta.head_dim, 1, 1024), k, d, "head_dim must be in 1..1024");
         ok &= need(in_range(k->meta.page, 1, DIM_MAX), k, d, "page must be a positive token count");
         ok &= need(k->meta.kv == KD_F16 || k->meta.kv == KD_F32, k, d, "the key must be f16 or f32");
+        ok &= need(k->meta.mtype == KD_F32 || k->meta.mtype == k->meta.kv, k, d,
+                   "the metadata must be f32 or the keys' type");
+        ok &= need(in_range(k->meta.interleave, 0, 4096), k, d, "interleave must be in 0..4096");
         break;
+    case KK_TOPK: ok &= need(in_range(k->topk.k, 1, 4096), k, d, "k must be in 1..4096"); break;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         ok &= need(isfinite(k->row.eps) && k->row.eps >= 0, k, d, "eps must be finite and >= 0");

@@ -34,6 +34,7 @@ typedef enum KernelKind {
     KK_MUL,         /* y = a * b */
     KK_ROPE,        /* rotary embedding, rotate-half, on the first `rot` dims of each head */
     KK_EMBED,       /* y[r] = table[ids[r]] (fp16 rows widened to fp32) */
+    KK_TOPK,        /* Quest: the top k pages of a score vector, the newest page always kept */
     KK_COUNT_
 } KernelKind;
 
@@ -74,13 +75,19 @@ typedef struct KernelDesc {
         struct {
             int head_dim;       /* D */
             int g;              /* query heads summed into each page's score */
-            int topk;           /* pages selected */
+            int topk;           /* pages selected; 0: scores only (sel unused) */
+            KernelDType mtype;  /* element type of the metadata: KD_F32 or KD_F16 */
         } score;
         struct {
             int head_dim;       /* D */
             int page;           /* tokens per page */
-            KernelDType kv;     /* element type of the appended key: KD_F16 or KD_F32 */
+            KernelDType kv;     /* element type of the appended keys: KD_F16 or KD_F32 */
+            KernelDType mtype;  /* element type of the metadata: KD_F32, or kv (min and max are keys' bits) */
+            int interleave;     /* n: the buffer holds every n-th page (page p at p / n); 0 or 1: every page */
         } meta;
+        struct {
+            int k;              /* pages selected (the newest and the k - 1 best of the others) */
+        } topk;
         struct {
             int n;              /* row length (every row-wise and element-wise kind) */
             float eps;          /* RMSNorm/LayerNorm epsilon; else 0 */
@@ -138,6 +145,8 @@ float be_attn_scale(const KernelDesc *d);
 /* Bytes of one weight row of a GEMM (N rows of this), and of one row of its fp16 scales. */
 int64_t be_gemm_row_bytes(const KernelDesc *d);
 int64_t be_gemm_scale_row_bytes(const KernelDesc *d);
+/* A page metadata kernel's interleave n (1 when the field is 0). */
+int be_meta_interleave(const KernelDesc *d);
 
 /* IEEE binary16 <-> binary32. Widening is exact; a NaN keeps its payload and becomes quiet, as
  * F16C's vcvtph2ps does. Narrowing rounds to nearest even (for callers filling caches, weights). */

@@ -926,81 +926,146 @@ static void insert_shift(Cg *c, LLVMValueRef j, LLVMValueRef a, LLVMTypeRef at_,
     LLVMPositionBuilderAtEnd(c->b, done);
 }
 
-static void build_page_score(Cg *c, const KernelDesc *k) {
-    int64_t D = k->score.head_dim, G = k->score.g, TOPK = k->score.topk;
-    LLVMValueRef sel_ = buf(c, 0, c->i32, "sel"), score = buf(c, 1, c->f32, "score");
-    LLVMValueRef q = buf(c, 2, c->f32, "q"), meta = buf(c, 3, c->f32, "meta");
-    LLVMValueRef np = arg(c, 0, "npages");
-    LLVMValueRef best = local_array(c, c->f32, TOPK, "best"), besti = local_array(c, c->i32, TOPK, "best.page");
-    LLVMValueRef kept = var(c, c->i64, "kept", ki64(c, 0));
-    LLVMValueRef j = var(c, c->i64, "j", NULL);
-    Loop lp, lh, ld_;
-    LLVMValueRef p = loop_begin(c, &lp, "p", ki64(c, 0), np, 1);
-    LLVMValueRef mn = at(c, c->f32, meta, imul(c, p, ki64(c, 2 * D), ""), "min");
-    LLVMValueRef mxk = at(c, c->f32, mn, ki64(c, D), "max");
-    LLVMValueRef s = var(c, c->f32, "s", LLVMConstReal(c->f32, 0.0));
-    LLVMValueRef h = loop_begin(c, &lh, "h", ki64(c, 0), ki64(c, G), 1);
-    LLVMValueRef d = loop_begin(c, &ld_, "d", ki64(c, 0), ki64(c, D), 1);
-    LLVMValueRef qd = ld_at(c, c->f32, q, iadd(c, imul(c, h, ki64(c, D), ""), d, ""), "q");
-    LLVMValueRef a = fmul(c, qd, ld_at(c, c->f32, mxk, d, ""), "a");
-    LLVMValueRef bb = fmul(c, qd, ld_at(c, c->f32, mn, d, ""), "b");
-    st(c, fadd(c, get(c, s, ""), sel(c, fcmp(c, LLVMRealOGT, a, bb), a, bb, ""), ""), s);
-    loop_end(c, &ld_);
-    loop_end(c, &lh);
-    LLVMValueRef sv = get(c, s, "score");
-    st_at(c, sv, score, p);
+/* Score sv of page p into the KEEP best kept so far (best first, NaN ranked last, an equal score
+ * behind the lower page that came first): the C target's emit_keep_best. */
+static void keep_best(Cg *c, LLVMValueRef best, LLVMValueRef besti, LLVMValueRef kept, LLVMValueRef j, int64_t KEEP,
+                      LLVMValueRef sv, LLVMValueRef p) {
     sv = sel(c, fcmp(c, LLVMRealUNO, sv, sv), LLVMConstReal(c->f32, -INFINITY), sv, "rank");
     LLVMValueRef kv = get(c, kept, "");
-    LLVMValueRef room = icmp(c, LLVMIntSLT, kv, ki64(c, TOPK));
-    LLVMValueRef worst = ld_at(c, c->f32, best, ki64(c, TOPK - 1), "worst");
+    LLVMValueRef room = icmp(c, LLVMIntSLT, kv, ki64(c, KEEP));
+    LLVMValueRef worst = ld_at(c, c->f32, best, ki64(c, KEEP - 1), "worst");
     If f;
     if_begin(c, &f, sel(c, room, LLVMConstInt(c->i1, 1, 0), fcmp(c, LLVMRealOGT, sv, worst), ""), "keep");
-    st(c, sel(c, room, kv, ki64(c, TOPK - 1), ""), j);
+    st(c, sel(c, room, kv, ki64(c, KEEP - 1), ""), j);
     st(c, sel(c, room, iadd(c, kv, ki64(c, 1), ""), kv, ""), kept);
     insert_shift(c, j, best, c->f32, sv, true, besti, "rank");
     LLVMValueRef jv = get(c, j, "");
     st_at(c, sv, best, jv);
     st_at(c, LLVMBuildTrunc(c->b, p, c->i32, ""), besti, jv);
     if_end(c, &f);
-    loop_end(c, &lp);
-    /* the selection in page order */
+}
+
+/* The kept pages in ascending order (an insertion sort, as the C target). */
+static void sort_kept(Cg *c, LLVMValueRef besti, LLVMValueRef n, LLVMValueRef j) {
     Loop ls;
-    LLVMValueRef n = get(c, kept, "kept");
     LLVMValueRef ii = loop_begin(c, &ls, "sort", ki64(c, 1), n, 1);
     LLVMValueRef v = ld_at(c, c->i32, besti, ii, "v");
     st(c, ii, j);
     insert_shift(c, j, besti, c->i32, v, false, NULL, "order");
     st_at(c, v, besti, get(c, j, ""));
     loop_end(c, &ls);
-    ii = loop_begin(c, &ls, "out", ki64(c, 0), ki64(c, TOPK), 1);
+}
+
+/* sel[i] = i < n ? besti[i] : -1 for i < K */
+static void write_sel(Cg *c, LLVMValueRef sel_, LLVMValueRef besti, LLVMValueRef n, int64_t K) {
+    Loop ls;
+    LLVMValueRef ii = loop_begin(c, &ls, "out", ki64(c, 0), ki64(c, K), 1);
     LLVMValueRef pick = sel(c, icmp(c, LLVMIntSLT, ii, n), ld_at(c, c->i32, besti, ii, ""),
                             LLVMConstInt(c->i32, (unsigned long long)-1, 1), "");
     st_at(c, pick, sel_, ii);
     loop_end(c, &ls);
 }
 
+static void build_page_score(Cg *c, const KernelDesc *k) {
+    int64_t D = k->score.head_dim, G = k->score.g, TOPK = k->score.topk;
+    KernelDType mt = k->score.mtype;
+    LLVMValueRef sel_ = buf(c, 0, c->i32, "sel"), score = buf(c, 1, c->f32, "score");
+    LLVMValueRef q = buf(c, 2, c->f32, "q"), meta = buf(c, 3, kv_type(c, mt), "meta");
+    LLVMValueRef np = arg(c, 0, "npages");
+    LLVMValueRef best = NULL, besti = NULL, kept = NULL, j = NULL;
+    if (TOPK > 0) {
+        best = local_array(c, c->f32, TOPK, "best");
+        besti = local_array(c, c->i32, TOPK, "best.page");
+        kept = var(c, c->i64, "kept", ki64(c, 0));
+        j = var(c, c->i64, "j", NULL);
+    }
+    Loop lp, lh, ld_;
+    LLVMValueRef p = loop_begin(c, &lp, "p", ki64(c, 0), np, 1);
+    LLVMValueRef mn = at(c, kv_type(c, mt), meta, imul(c, p, ki64(c, 2 * D), ""), "min");
+    LLVMValueRef mxk = at(c, kv_type(c, mt), mn, ki64(c, D), "max");
+    LLVMValueRef s = var(c, c->f32, "s", LLVMConstReal(c->f32, 0.0));
+    LLVMValueRef h = loop_begin(c, &lh, "h", ki64(c, 0), ki64(c, G), 1);
+    LLVMValueRef d = loop_begin(c, &ld_, "d", ki64(c, 0), ki64(c, D), 1);
+    LLVMValueRef qd = ld_at(c, c->f32, q, iadd(c, imul(c, h, ki64(c, D), ""), d, ""), "q");
+    LLVMValueRef a = fmul(c, qd, load_kv(c, mt, at(c, kv_type(c, mt), mxk, d, ""), 1, ""), "a");
+    LLVMValueRef bb = fmul(c, qd, load_kv(c, mt, at(c, kv_type(c, mt), mn, d, ""), 1, ""), "b");
+    st(c, fadd(c, get(c, s, ""), sel(c, fcmp(c, LLVMRealOGT, a, bb), a, bb, ""), ""), s);
+    loop_end(c, &ld_);
+    loop_end(c, &lh);
+    LLVMValueRef sv = get(c, s, "score");
+    st_at(c, sv, score, p);
+    if (TOPK > 0)
+        keep_best(c, best, besti, kept, j, TOPK, sv, p);
+    loop_end(c, &lp);
+    if (TOPK > 0) {
+        LLVMValueRef n = get(c, kept, "kept");
+        sort_kept(c, besti, n, j);
+        write_sel(c, sel_, besti, n, TOPK);
+    }
+}
+
+/* Quest's choice on a score vector: the newest page and the k - 1 best of the others, ascending. */
+static void build_topk(Cg *c, const KernelDesc *k) {
+    int64_t K = k->topk.k, KEEP = K - 1;
+    LLVMValueRef sel_ = buf(c, 0, c->i32, "sel"), score = buf(c, 1, c->f32, "score");
+    LLVMValueRef np = arg(c, 0, "npages");
+    LLVMValueRef besti = local_array(c, c->i32, K, "best.page");
+    LLVMValueRef kept = var(c, c->i64, "kept", ki64(c, 0)), j = var(c, c->i64, "j", NULL);
+    if (KEEP > 0) {
+        LLVMValueRef best = local_array(c, c->f32, KEEP, "best");
+        Loop lp;
+        LLVMValueRef p = loop_begin(c, &lp, "p", ki64(c, 0), LLVMBuildNSWSub(c->b, np, ki64(c, 1), "older"), 1);
+        keep_best(c, best, besti, kept, j, KEEP, ld_at(c, c->f32, score, p, "score"), p);
+        loop_end(c, &lp);
+        sort_kept(c, besti, get(c, kept, "kept"), j);
+    }
+    If f;
+    if_begin(c, &f, icmp(c, LLVMIntSGT, np, ki64(c, 0)), "newest");
+    LLVMValueRef kv = get(c, kept, "");
+    st_at(c, LLVMBuildTrunc(c->b, LLVMBuildNSWSub(c->b, np, ki64(c, 1), ""), c->i32, "newest"), besti, kv);
+    st(c, iadd(c, kv, ki64(c, 1), ""), kept);
+    if_end(c, &f);
+    write_sel(c, sel_, besti, get(c, kept, "n"), K);
+}
+
+/* Keys [t, t + count) folded into their pages' min and max (page p at entry p / n); metadata in the keys'
+ * type keeps the chosen key's bits. */
 static void build_page_meta(Cg *c, const KernelDesc *k) {
-    int64_t D = k->meta.head_dim, P = k->meta.page;
-    KernelDType kvt = k->meta.kv;
-    LLVMValueRef meta = buf(c, 0, c->f32, "meta"), key = buf(c, 1, kv_type(c, kvt), "key");
-    LLVMValueRef t = arg(c, 0, "t");
-    LLVMValueRef mn = at(c, c->f32, meta, imul(c, LLVMBuildSDiv(c->b, t, ki64(c, P), ""), ki64(c, 2 * D), ""), "min");
-    LLVMValueRef mx = at(c, c->f32, mn, ki64(c, D), "max");
+    int64_t D = k->meta.head_dim, P = k->meta.page, NI = be_meta_interleave(k);
+    KernelDType kvt = k->meta.kv, mt = k->meta.mtype;
+    LLVMTypeRef mty = kv_type(c, mt), kty = kv_type(c, kvt);
+    LLVMValueRef meta = buf(c, 0, mty, "meta"), keys = buf(c, 1, kty, "keys");
+    LLVMValueRef t0 = arg(c, 0, "t0"), count = arg(c, 1, "count");
+    Loop li, l;
+    LLVMValueRef i = loop_begin(c, &li, "i", ki64(c, 0), count, 1);
+    LLVMValueRef t = iadd(c, t0, i, "t");
+    LLVMValueRef page = LLVMBuildSDiv(c->b, LLVMBuildSDiv(c->b, t, ki64(c, P), ""), ki64(c, NI), "entry");
+    LLVMValueRef mn = at(c, mty, meta, imul(c, page, ki64(c, 2 * D), ""), "min");
+    LLVMValueRef mx = at(c, mty, mn, ki64(c, D), "max");
+    LLVMValueRef key = at(c, kty, keys, imul(c, i, ki64(c, D), ""), "key");
     LLVMValueRef first = icmp(c, LLVMIntEQ, LLVMBuildSRem(c->b, t, ki64(c, P), ""), ki64(c, 0));
-    Loop l;
     LLVMValueRef d = loop_begin(c, &l, "d", ki64(c, 0), ki64(c, D), 1);
-    LLVMValueRef v = load_kv(c, kvt, at(c, kv_type(c, kvt), key, d, ""), 1, "v");
-    LLVMValueRef pmn = at(c, c->f32, mn, d, ""), pmx = at(c, c->f32, mx, d, "");
+    LLVMValueRef pk = at(c, kty, key, d, "");
+    LLVMValueRef v = load_kv(c, kvt, pk, 1, "v");
+    LLVMValueRef raw = ld(c, kty, pk, "key.bits");
+    LLVMValueRef pmn = at(c, mty, mn, d, ""), pmx = at(c, mty, mx, d, "");
     If f;
     if_begin(c, &f, first, "first");
-    st(c, v, pmn);
-    st(c, v, pmx);
+    st(c, mt == KD_F32 ? v : raw, pmn);
+    st(c, mt == KD_F32 ? v : raw, pmx);
     if_else(c, &f);
-    LLVMValueRef a = ld(c, c->f32, pmn, ""), b = ld(c, c->f32, pmx, "");
-    st(c, sel(c, fcmp(c, LLVMRealOLT, v, a), v, a, ""), pmn);
-    st(c, sel(c, fcmp(c, LLVMRealOGT, v, b), v, b, ""), pmx);
+    if (mt == KD_F32) {
+        LLVMValueRef a = ld(c, c->f32, pmn, ""), b = ld(c, c->f32, pmx, "");
+        st(c, sel(c, fcmp(c, LLVMRealOLT, v, a), v, a, ""), pmn);
+        st(c, sel(c, fcmp(c, LLVMRealOGT, v, b), v, b, ""), pmx);
+    } else {
+        LLVMValueRef a = ld(c, mty, pmn, "min.bits"), b = ld(c, mty, pmx, "max.bits");
+        st(c, sel(c, fcmp(c, LLVMRealOLT, v, f16_to_f32(c, a, "")), raw, a, ""), pmn);
+        st(c, sel(c, fcmp(c, LLVMRealOGT, v, f16_to_f32(c, b, "")), raw, b, ""), pmx);
+    }
     if_end(c, &f);
     loop_end(c, &l);
+    loop_end(c, &li);
 }
 
 /* ---------------------------------------------------------------- row-wise (as the C target) */
@@ -1394,6 +1459,7 @@ static bool unit_add(LUnit *u, const KernelDesc *k, Diag *d) {
     case KK_MERGE: build_merge(&c, k); break;
     case KK_PAGE_SCORE: build_page_score(&c, k); break;
     case KK_PAGE_META: build_page_meta(&c, k); break;
+    case KK_TOPK: build_topk(&c, k); break;
     case KK_SOFTMAX: build_softmax(&c, k); break;
     case KK_RMSNORM:
     case KK_LAYERNORM: build_norm(&c, k); break;

@@ -1092,19 +1092,28 @@ static void read_kernels(R *r, const cJSON *arr) {
             break;
         }
         case KK_PAGE_SCORE: {
-            static const char *const keys[] = {"name", "kind", "head_dim", "g", "topk", NULL};
+            static const char *const keys[] = {"name", "kind", "head_dim", "g", "topk", "meta", NULL};
             check_keys(r, o, keys);
             d->score.head_dim = (int)get_int(r, o, "head_dim", 1, 1024);
             d->score.g = (int)get_int(r, o, "g", 1, 64);
-            d->score.topk = (int)get_int(r, o, "topk", 1, 4096);
+            d->score.topk = (int)get_int(r, o, "topk", 0, 4096);
+            d->score.mtype = get_dtype(r, o, "meta", true);
             break;
         }
         case KK_PAGE_META: {
-            static const char *const keys[] = {"name", "kind", "head_dim", "page", "kv", NULL};
+            static const char *const keys[] = {"name", "kind", "head_dim", "page", "kv", "meta", "interleave", NULL};
             check_keys(r, o, keys);
             d->meta.head_dim = (int)get_int(r, o, "head_dim", 1, 1024);
             d->meta.page = (int)get_int(r, o, "page", 1, DM);
             d->meta.kv = get_dtype(r, o, "kv", true);
+            d->meta.mtype = get_dtype(r, o, "meta", true);
+            d->meta.interleave = (int)get_int(r, o, "interleave", 1, 4096);
+            break;
+        }
+        case KK_TOPK: {
+            static const char *const keys[] = {"name", "kind", "k", NULL};
+            check_keys(r, o, keys);
+            d->topk.k = (int)get_int(r, o, "k", 1, 4096);
             break;
         }
         case KK_RMSNORM:
@@ -1471,13 +1480,23 @@ static void kernel_needs(R *r, const RtCmd *c, const KernelDesc *k, int64_t ctx,
     }
     case KK_PAGE_SCORE:
         need[0] = (int64_t)k->score.topk * 4;
+        optional[0] = k->score.topk == 0;
         need[1] = rows * 4;
         need[2] = (int64_t)k->score.g * k->score.head_dim * 4;
-        need[3] = rows * 2 * k->score.head_dim * 4;
+        need[3] = rows * 2 * k->score.head_dim * (k->score.mtype == KD_F16 ? 2 : 4);
         break;
-    case KK_PAGE_META:
-        need[0] = (rows / k->meta.page + 1) * 2 * k->meta.head_dim * 4;
-        need[1] = (int64_t)k->meta.head_dim * (k->meta.kv == KD_F16 ? 2 : 4);
+    case KK_PAGE_META: {
+        /* keys [t, t + count): the last one's page entry is the furthest the kernel writes */
+        int64_t count = a[1], last = rows + (count > 0 ? count - 1 : 0);
+        need[0] = count > 0 ? (last / k->meta.page / be_meta_interleave(k) + 1) * 2 * k->meta.head_dim *
+                                  (k->meta.mtype == KD_F16 ? 2 : 4)
+                            : 0;
+        need[1] = count * k->meta.head_dim * (k->meta.kv == KD_F16 ? 2 : 4);
+        break;
+    }
+    case KK_TOPK:
+        need[0] = (int64_t)k->topk.k * 4;
+        need[1] = rows * 4;
         break;
     case KK_RMSNORM:
     case KK_LAYERNORM:

@@ -260,12 +260,16 @@ static cJSON *kernel_json(const RtKernel *rk) {
         add_num(j, "head_dim", k->score.head_dim);
         add_num(j, "g", k->score.g);
         add_num(j, "topk", k->score.topk);
+        add_str(j, "meta", dtype_name(k->score.mtype));
         break;
     case KK_PAGE_META:
         add_num(j, "head_dim", k->meta.head_dim);
         add_num(j, "page", k->meta.page);
         add_str(j, "kv", dtype_name(k->meta.kv));
+        add_str(j, "meta", dtype_name(k->meta.mtype));
+        add_num(j, "interleave", be_meta_interleave(k));
         break;
+    case KK_TOPK: add_num(j, "k", k->topk.k); break;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         add_num(j, "n", k->row.n);

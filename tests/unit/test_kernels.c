@@ -426,19 +426,31 @@ static void check_page_score(const KernelDesc *k, int np, bool real) {
     Impls im = impls(k);
     cur_kind = k->kind;
     int D = k->score.head_dim, G = k->score.g, TOPK = k->score.topk;
+    bool mf16 = k->score.mtype == KD_F16;   /* the metadata in fp16 (the cache's type), widened exactly */
     size_t sizes[4] = {sizeof(int32_t) * (size_t)TOPK, sizeof(float) * (size_t)(np ? np : 1),
-                       sizeof(float) * (size_t)G * D, sizeof(float) * (size_t)(np ? np : 1) * 2 * D};
-    void *bufs[4] = {xalloc(sizes[0]), xalloc(sizes[1]), xalloc(sizes[2]), xalloc(sizes[3])};
-    float *q = bufs[2], *meta = bufs[3];
+                       sizeof(float) * (size_t)G * D, (mf16 ? 2 : 4) * (size_t)(np ? np : 1) * 2 * D};
+    void *bufs[4] = {TOPK ? xalloc(sizes[0]) : NULL, xalloc(sizes[1]), xalloc(sizes[2]), xalloc(sizes[3])};
+    float *q = bufs[2];
+    float *meta = xalloc(sizeof(float) * (size_t)(np ? np : 1) * 2 * D);  /* the metadata's values */
     for (int i = 0; i < G * D; i++)
         q[i] = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
     for (int p = 0; p < np; p++)
         for (int d = 0; d < D; d++) {
             float a = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
             float b = real ? (float)urand(-1, 1) : (float)irand(-2, 2);
+            if (mf16) {
+                a = be_f16_to_f32(be_f32_to_f16(a));
+                b = be_f16_to_f32(be_f32_to_f16(b));
+            }
             meta[(size_t)p * 2 * D + d] = fminf(a, b);
             meta[(size_t)p * 2 * D + D + d] = fmaxf(a, b);
         }
+    for (size_t i = 0; i < (size_t)np * 2 * D; i++) {
+        if (mf16)
+            ((uint16_t *)bufs[3])[i] = be_f32_to_f16(meta[i]);
+        else
+            ((float *)bufs[3])[i] = meta[i];
+    }
     int64_t args[1] = {np};
     void *outs[NIMPL][KERNEL_MAX_BUFS];
     run_all(&im, 4, bufs, sizes, args, outs);
@@ -487,58 +499,151 @@ static void check_page_score(const KernelDesc *k, int np, bool real) {
     check_bitwise(name, outs, 1, sizeof(float) * (size_t)np);
     free(ref);
     free(order);
+    free(meta);
     for (int i = 0; i < NIMPL; i++)
         free_bufs(4, outs[i]);
     free_bufs(4, bufs);
 }
 
-/* Appends tokens 0..ntok-1 one by one; min and max are exact, so the metadata must equal the
- * reference exactly. */
-static void check_page_meta(const KernelDesc *k, int ntok) {
+/* Quest's top-k with the newest page kept, against a brute-force oracle: the newest page np-1, then
+ * the k-1 best of pages 0..np-2 by score (ties to the lower page, NaN lowest), all in page order,
+ * then -1. Scores are small integers (many ties) with a few NaNs and infinities; exact. */
+static void check_topk(const KernelDesc *k, int np, int nnan) {
     char name[KERNEL_NAME_MAX];
     be_kernel_name(k, name);
     Impls im = impls(k);
     cur_kind = k->kind;
-    int D = k->meta.head_dim, P = k->meta.page, pages = (ntok + P - 1) / P;
-    bool f16 = k->meta.kv == KD_F16;
-    size_t msize = sizeof(float) * (size_t)pages * 2 * D;
-    float *meta[NIMPL];
+    int K = k->topk.k;
+    size_t sizes[2] = {sizeof(int32_t) * (size_t)K, sizeof(float) * (size_t)(np ? np : 1)};
+    void *bufs[2] = {xalloc(sizes[0]), xalloc(sizes[1])};
+    float *score = bufs[1];
+    for (int p = 0; p < np; p++)
+        score[p] = (float)irand(-3, 3);
+    for (int i = 0; i < nnan && np > 0; i++)
+        score[irand(0, np - 1)] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+    int64_t args[1] = {np};
+    void *outs[NIMPL][KERNEL_MAX_BUFS];
+    run_all(&im, 2, bufs, sizes, args, outs);
+    /* the oracle: page p beats page o if its score is larger (NaN counts as -inf), or equal and p < o */
+    int *want = xalloc(sizeof(int) * (size_t)K);
+    unsigned char *taken = xalloc((size_t)np + 1);
+    memset(taken, 0, (size_t)np + 1);
+    int nsel = 0;
+    if (np > 0) {
+        taken[np - 1] = 1;
+        nsel = 1;
+    }
+    for (; nsel < K && nsel < np; nsel++) {
+        int best = -1;
+        for (int p = 0; p < np - 1; p++) {
+            if (taken[p])
+                continue;
+            double sp = isnan(score[p]) ? -HUGE_VAL : score[p];
+            double sb = best < 0 ? 0 : (isnan(score[best]) ? -HUGE_VAL : score[best]);
+            if (best < 0 || sp > sb)
+                best = p;
+        }
+        if (best >= 0)
+            taken[best] = 1;
+    }
+    int w = 0;
+    for (int p = 0; p < np; p++)
+        if (taken[p])
+            want[w++] = p;
+    CHECK(w == (K < np ? K : np));
+    CHECK(np == 0 || want[w - 1] == np - 1);   /* the newest is kept, and last */
+    for (int i = 0; i < NIMPL; i++) {
+        if (!outs[i][0])
+            continue;
+        const int32_t *sel = outs[i][0];
+        for (int j = 0; j < K; j++)
+            near(name, i, "sel", j, j < w ? want[j] : -1, sel[j], 0);
+    }
+    check_bitwise(name, outs, 0, sizes[0]);
+    free(want);
+    free(taken);
+    for (int i = 0; i < NIMPL; i++)
+        free_bufs(2, outs[i]);
+    free_bufs(2, bufs);
+}
+
+/* Appends tokens 0..ntok-1 in calls of `chunk` keys (the first call: `first` keys, as a prompt), but
+ * with an interleave n only the tokens of pages p = r (mod n), one call per run of them; min and max
+ * are exact (and, in fp16 metadata, the keys' own bits), so the metadata must equal the reference
+ * exactly. */
+static void check_page_meta(const KernelDesc *k, int ntok, int first, int chunk, int r) {
+    char name[KERNEL_NAME_MAX];
+    be_kernel_name(k, name);
+    Impls im = impls(k);
+    cur_kind = k->kind;
+    int D = k->meta.head_dim, P = k->meta.page, NI = be_meta_interleave(k), pages = (ntok + P - 1) / P;
+    int entries = (pages + NI - 1) / NI + 1;
+    bool f16 = k->meta.kv == KD_F16, mf16 = k->meta.mtype == KD_F16;
+    size_t es = f16 ? 2 : 4, mes = mf16 ? 2 : 4, msize = mes * (size_t)entries * 2 * D;
+    void *meta[NIMPL];
     for (int i = 0; i < NIMPL; i++) {
         meta[i] = xalloc(msize);
-        for (size_t j = 0; j < msize / sizeof(float); j++)
-            meta[i][j] = NAN;   /* never read before a page's first token */
+        memset(meta[i], 0xff, msize);   /* NaN in both types: never read before a page's first token */
     }
-    double *ref = xalloc(sizeof(double) * (size_t)pages * 2 * D);
-    void *key = xalloc((f16 ? 2 : 4) * (size_t)D);
-    for (int t = 0; t < ntok; t++) {
+    double *ref = xalloc(sizeof(double) * (size_t)entries * 2 * D);
+    for (size_t j = 0; j < (size_t)entries * 2 * D; j++)
+        ref[j] = NAN;
+    unsigned char *keys = xalloc(es * (size_t)ntok * D);
+    for (int t = 0; t < ntok; t++)
         for (int d = 0; d < D; d++) {
             double v;
             if (f16) {
-                ((uint16_t *)key)[d] = be_f32_to_f16((float)urand(-4, 4));
-                v = half_value(((uint16_t *)key)[d]);
+                ((uint16_t *)keys)[(size_t)t * D + d] = be_f32_to_f16((float)urand(-4, 4));
+                v = half_value(((uint16_t *)keys)[(size_t)t * D + d]);
             } else {
-                ((float *)key)[d] = (float)urand(-4, 4);
-                v = ((float *)key)[d];
+                ((float *)keys)[(size_t)t * D + d] = (float)urand(-4, 4);
+                v = ((float *)keys)[(size_t)t * D + d];
             }
-            double *mn = ref + (size_t)(t / P) * 2 * D, *mx = mn + D;
+            if ((t / P) % NI != r)
+                continue;
+            double *mn = ref + (size_t)(t / P / NI) * 2 * D, *mx = mn + D;
             mn[d] = t % P == 0 ? v : fmin(mn[d], v);
             mx[d] = t % P == 0 ? v : fmax(mx[d], v);
         }
-        int64_t args[1] = {t};
+    for (int t = 0; t < ntok;) {
+        if ((t / P) % NI != r) {
+            t++;
+            continue;
+        }
+        int n = t == 0 ? first : chunk;
+        if (n > ntok - t)
+            n = ntok - t;
+        if (NI > 1 && n > (t / P + 1) * P - t)
+            n = (t / P + 1) * P - t;    /* not into the next page: another PE's */
+        if (n < 1)
+            n = 1;
+        int64_t args[2] = {t, n};
         for (int i = 0; i < NIMPL; i++) {
             KernelFn fn = i == 0 ? im.c : im.jit[i - 1];
-            void *bufs[2] = {meta[i], key};
+            void *bufs[2] = {meta[i], keys + es * (size_t)t * D};
             if (fn)
                 fn(bufs, args);
         }
+        t += n;
+    }
+    int64_t none[2] = {5, 0};  /* no key: nothing changes */
+    for (int i = 0; i < NIMPL; i++) {
+        KernelFn fn = i == 0 ? im.c : im.jit[i - 1];
+        void *bufs[2] = {meta[i], NULL};
+        if (fn)
+            fn(bufs, none);
     }
     for (int i = 0; i < NIMPL; i++)
-        for (int j = 0; j < pages * 2 * D; j++)
-            near(name, i, "meta", j, ref[j], meta[i][j], 0);
+        for (int j = 0; j < (entries - 1) * 2 * D; j++) {
+            if (isnan(ref[j]))
+                continue;   /* an entry of another residue's page */
+            double got = mf16 ? half_value(((uint16_t *)meta[i])[j]) : ((float *)meta[i])[j];
+            near(name, i, "meta", j, ref[j], got, 0);
+        }
     for (int i = 0; i < NIMPL; i++)
         free(meta[i]);
     free(ref);
-    free(key);
+    free(keys);
 }
 
 /* ---------------------------------------------------------------- row-wise and element-wise */
@@ -804,11 +909,19 @@ static void make_cases(void) {
 }
 
 static const KernelDesc merge_ks[] = {{.kind = KK_MERGE, .merge = {128}}, {.kind = KK_MERGE, .merge = {7}}};
-static const KernelDesc score_ks[] = {{.kind = KK_PAGE_SCORE, .score = {16, 1, 4}},
-                                      {.kind = KK_PAGE_SCORE, .score = {8, 4, 3}},
-                                      {.kind = KK_PAGE_SCORE, .score = {128, 4, 16}}};
-static const KernelDesc meta_ks[] = {{.kind = KK_PAGE_META, .meta = {128, 16, KD_F16}},
-                                     {.kind = KK_PAGE_META, .meta = {7, 3, KD_F32}}};
+static const KernelDesc score_ks[] = {{.kind = KK_PAGE_SCORE, .score = {16, 1, 4, KD_F32}},
+                                      {.kind = KK_PAGE_SCORE, .score = {8, 4, 3, KD_F32}},
+                                      {.kind = KK_PAGE_SCORE, .score = {128, 4, 16, KD_F32}},
+                                      {.kind = KK_PAGE_SCORE, .score = {64, 2, 5, KD_F16}},     /* fp16 metadata */
+                                      {.kind = KK_PAGE_SCORE, .score = {64, 2, 0, KD_F16}},     /* scores only */
+                                      {.kind = KK_PAGE_SCORE, .score = {9, 3, 0, KD_F32}}};
+static const KernelDesc meta_ks[] = {{.kind = KK_PAGE_META, .meta = {128, 16, KD_F16, KD_F32, 0}},
+                                     {.kind = KK_PAGE_META, .meta = {7, 3, KD_F32, KD_F32, 0}},
+                                     {.kind = KK_PAGE_META, .meta = {64, 16, KD_F16, KD_F16, 2}},  /* a PE's pages */
+                                     {.kind = KK_PAGE_META, .meta = {5, 4, KD_F32, KD_F32, 3}},
+                                     {.kind = KK_PAGE_META, .meta = {33, 8, KD_F16, KD_F16, 1}}};
+static const KernelDesc topk_ks[] = {{.kind = KK_TOPK, .topk = {1}}, {.kind = KK_TOPK, .topk = {2}},
+                                     {.kind = KK_TOPK, .topk = {8}}, {.kind = KK_TOPK, .topk = {64}}};
 static const KernelDesc rope_ks[] = {{.kind = KK_ROPE, .rope = {.head_dim = 128, .heads = 4, .rot = 128, .theta = 10000}},
                                      {.kind = KK_ROPE, .rope = {.head_dim = 64, .heads = 2, .rot = 16, .theta = 500000}},   /* partial: 0.25 */
                                      {.kind = KK_ROPE, .rope = {.head_dim = 6, .heads = 3, .rot = 4, .theta = 10000}},
@@ -838,6 +951,8 @@ static void collect(void) {
         all_descs[ndescs++] = score_ks[i];
     for (size_t i = 0; i < sizeof meta_ks / sizeof *meta_ks; i++)
         all_descs[ndescs++] = meta_ks[i];
+    for (size_t i = 0; i < sizeof topk_ks / sizeof *topk_ks; i++)
+        all_descs[ndescs++] = topk_ks[i];
     for (size_t i = 0; i < sizeof rope_ks / sizeof *rope_ks; i++)
         all_descs[ndescs++] = rope_ks[i];
     all_descs[ndescs++] = embed_k;
@@ -1065,7 +1180,7 @@ int main(void) {
         check_merge(&merge_ks[i], 1, 1, 0);
     }
     for (size_t i = 0; i < sizeof score_ks / sizeof *score_ks; i++) {
-        int topk = score_ks[i].score.topk;
+        int topk = score_ks[i].score.topk > 0 ? score_ks[i].score.topk : 4;
         check_page_score(&score_ks[i], 0, false);
         check_page_score(&score_ks[i], topk - 1, false);    /* all pages */
         check_page_score(&score_ks[i], topk, false);
@@ -1073,8 +1188,23 @@ int main(void) {
         check_page_score(&score_ks[i], 300, false);
         check_page_score(&score_ks[i], 50, true);
     }
-    for (size_t i = 0; i < sizeof meta_ks / sizeof *meta_ks; i++)
-        check_page_meta(&meta_ks[i], 3 * meta_ks[i].meta.page + 2);
+    for (size_t i = 0; i < sizeof meta_ks / sizeof *meta_ks; i++) {
+        int P = meta_ks[i].meta.page, NI = be_meta_interleave(&meta_ks[i]);
+        for (int r = 0; r < NI; r++) {
+            check_page_meta(&meta_ks[i], 3 * P * NI + 2, 1, 1, r);           /* decode: a key a step */
+            check_page_meta(&meta_ks[i], 3 * P * NI + 2, 2 * P + 1, 1, r);   /* a prompt, then decode */
+            check_page_meta(&meta_ks[i], 5 * P * NI + 3, 3, 7, r);           /* calls across pages */
+        }
+    }
+    for (size_t i = 0; i < sizeof topk_ks / sizeof *topk_ks; i++) {
+        int K = topk_ks[i].topk.k;
+        for (int np = 0; np <= K + 2; np++)
+            check_topk(&topk_ks[i], np, 0);
+        check_topk(&topk_ks[i], 5 * K + 3, 0);
+        check_topk(&topk_ks[i], 300, 0);
+        check_topk(&topk_ks[i], 200, 12);
+        check_topk(&topk_ks[i], K + 1, 3);
+    }
     for (size_t i = 0; i < sizeof rope_ks / sizeof *rope_ks; i++) {
         check_rope(&rope_ks[i], 5, 32767);
         check_rope(&rope_ks[i], 1, 0);
