@@ -40,10 +40,16 @@ typedef struct RtRef {
     int64_t bytes;      /* bytes the command may touch from addr (one repetition's) */
 } RtRef;
 
-/* An integer of the context: floor((min(ctx, clamp) * ctx_coef + plus) / div) (clamp 0: none); a
- * constant when ctx_coef is 0. */
+/* An integer of the context (docs/schedule.md §4.2): v = floor((min(ctx, clamp) * ctx_coef + plus) /
+ * div) (clamp 0: none), a constant when ctx_coef is 0; with mod > 0, v mod `mod` (in [0, mod)).
+ * With page_rows > 0 it is a selection's row count, known at run time only (the `sel` form of a paged
+ * attention's hi): v is then the rows of a PE's tile (`rows`), and the value is
+ * rt_sel_rows(the i32 list at sel, sel.bytes / 4, page_rows, v). */
 typedef struct RtExpr {
     int64_t ctx, plus, div, clamp;
+    int64_t mod;        /* > 0: the value modulo this (predicates, kernel arguments) */
+    int64_t page_rows;  /* > 0: the sel form: rows of a tile per page */
+    RtRef sel;          /* the sel form: the selected pages, i32, ascending, then -1 */
 } RtExpr;
 
 /* Seconds (or joules) at a context: ctx * c + plus; a number when ctx is 0. */
@@ -69,6 +75,9 @@ typedef struct RtCmd {
     RtCmdKind kind;
     int op;                 /* the phase's op it belongs to, or -1 */
     int64_t layers[2];      /* the layer iterations it runs in, [lo, hi); [0, 0): every one (layer body only) */
+    bool has_when;          /* it runs only in the steps where when's value (at the step's ctx) is when_eq */
+    RtExpr when;
+    int64_t when_eq;
     int *deps, ndeps;       /* ids of commands of the same body it waits for */
     RtEst est;              /* the cost model's estimate, seconds */
     /* moves (load, store, copy, transfer) */
@@ -276,8 +285,25 @@ RtSchedule *rt_schedule_read(const char *path, Diag *d);
 /* The same from memory; `name` is what messages call the file. */
 RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Diag *d);
 void rt_schedule_free(RtSchedule *s);
-/* floor((ctx * e.ctx + e.plus) / e.div) */
+/* An expression's value at a context: floor((min(ctx, clamp) * e.ctx + e.plus) / e.div) (mod e.mod).
+ * For the sel form, the largest value the selection can give: min(rows, entries * page_rows). */
 int64_t rt_expr_eval(RtExpr e, int64_t ctx);
+/* The value a command uses: rt_expr_eval, or for the sel form rt_sel_rows over `sel`, the selected
+ * list e.sel names (e.sel.bytes / 4 entries), resolved by the caller; -1 if the list is not a valid
+ * selection. */
+int64_t rt_expr_value(RtExpr e, int64_t ctx, const int32_t *sel);
+/* The keys a paged attention reads from one tile given a selection (docs/schedule.md §7): the tile
+ * holds `rows` local rows, `page_rows` per page (page p at local rows [p * page_rows, ...)). sel[0..n)
+ * lists pages, strictly ascending, then -1s; page p contributes min(page_rows, max(0, rows - p *
+ * page_rows)) rows; once a page is short (the newest), every later one must be empty, so the
+ * kernel's logical keys [0, hi) are exactly the selected rows. Returns hi, or -1 for a list that
+ * breaks these rules (a page out of order, a -1 before a page, a negative id, a short page that is
+ * not the last). */
+int64_t rt_sel_rows(const int32_t *sel, int64_t n, int64_t page_rows, int64_t rows);
+/* Whether command c runs in iteration `layer` of its body (0 outside the layer body) of a step at
+ * context ctx: its `layers` range and its `when` predicate. A dependency on a command that does not
+ * run is met. */
+bool rt_cmd_runs(const RtCmd *c, int64_t layer, int64_t ctx);
 
 /* ---------------------------------------------------------------- sched_write.c */
 

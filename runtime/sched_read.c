@@ -247,19 +247,60 @@ static void get_range(R *r, const cJSON *o, const char *k, int64_t min, int64_t 
     reset(r, m);
 }
 
-/* An integer expression of the context (docs/schedule.md §4.2). */
-static RtExpr as_expr(R *r, const cJSON *v) {
-    if (cJSON_IsNumber(v))
-        return (RtExpr){0, as_int(r, v, -MAX_ADDR, MAX_ADDR), 1, 0};
-    static const char *const keys[] = {"ctx", "?max_ctx", "plus", "?div", NULL};
-    check_keys(r, v, keys);
+/* An integer expression of the context (docs/schedule.md §4.2): its fields, the keys checked by the
+ * caller. `mod` where predicates and kernel arguments may have it. */
+enum { EXPR_MOD = 1, EXPR_SEL = 2 };
+static RtExpr expr_fields(R *r, const cJSON *v, int allow) {
     RtExpr e;
+    memset(&e, 0, sizeof e);
     e.ctx = get_int(r, v, "ctx", 1, 1 << 20);
     e.clamp = member(v, "max_ctx") ? get_int(r, v, "max_ctx", 1, MAX_DIM) : 0;
     e.plus = get_int(r, v, "plus", -MAX_ADDR, MAX_ADDR);
     e.div = member(v, "div") ? get_int(r, v, "div", 2, MAX_DIM) : 1;
+    if (member(v, "mod")) {
+        if (!(allow & EXPR_MOD)) {
+            push_key(r, "mod");
+            fail(r, "a count or a position grows with the context: 'mod' is for predicates ('when') and kernel "
+                    "arguments");
+        }
+        e.mod = get_int(r, v, "mod", 2, MAX_DIM);
+    }
     return e;
 }
+
+static RtRef as_ref(R *r, const cJSON *v);
+
+static RtExpr as_expr_in(R *r, const cJSON *v, int allow) {
+    if (cJSON_IsNumber(v)) {
+        RtExpr e;
+        memset(&e, 0, sizeof e);
+        e.plus = as_int(r, v, -MAX_ADDR, MAX_ADDR);
+        e.div = 1;
+        return e;
+    }
+    need_type(r, v, cJSON_IsObject(v), "an integer or an expression of the context");
+    if ((allow & EXPR_SEL) && member(v, "sel")) {   /* {"sel": REF, "page_rows": P, "rows": EXPR} */
+        static const char *const keys[] = {"sel", "page_rows", "rows", NULL};
+        check_keys(r, v, keys);
+        size_t m = mark(r);
+        push_key(r, "rows");
+        RtExpr e = as_expr_in(r, member(v, "rows"), 0);
+        reset(r, m);
+        e.page_rows = get_int(r, v, "page_rows", 1, MAX_DIM);
+        push_key(r, "sel");
+        e.sel = as_ref(r, member(v, "sel"));
+        if (e.sel.bytes % 4 != 0)
+            fail(r, "a selection is a list of i32 page ids: %lld bytes is not a whole number of them",
+                 (long long)e.sel.bytes);
+        reset(r, m);
+        return e;
+    }
+    static const char *const keys[] = {"ctx", "?max_ctx", "plus", "?div", "?mod", NULL};
+    check_keys(r, v, keys);
+    return expr_fields(r, v, allow);
+}
+
+static RtExpr as_expr(R *r, const cJSON *v) { return as_expr_in(r, v, 0); }
 
 static RtExpr get_expr(R *r, const cJSON *o, const char *k) {
     size_t m = mark(r);
@@ -273,7 +314,61 @@ int64_t rt_expr_eval(RtExpr e, int64_t ctx) {
     if (e.clamp > 0 && ctx > e.clamp)
         ctx = e.clamp;
     int64_t n = e.ctx * ctx + e.plus, q = n / e.div;
-    return (n % e.div != 0 && n < 0) ? q - 1 : q;
+    if (n % e.div != 0 && n < 0)
+        q--;
+    if (e.mod > 0) {
+        q %= e.mod;
+        if (q < 0)
+            q += e.mod;
+    }
+    if (e.page_rows > 0) {  /* the most a selection of sel.bytes / 4 pages can give */
+        int64_t most = e.sel.bytes / 4 * e.page_rows;
+        if (q > most)
+            q = most;
+        if (q < 0)
+            q = 0;
+    }
+    return q;
+}
+
+int64_t rt_sel_rows(const int32_t *sel, int64_t n, int64_t page_rows, int64_t rows) {
+    if (page_rows < 1 || n < 0 || (n > 0 && !sel))
+        return -1;
+    int64_t hi = 0, prev = -1;
+    bool ended = false, short_seen = false;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t p = sel[i];
+        if (p < 0) {
+            if (p != -1)
+                return -1;
+            ended = true;
+            continue;
+        }
+        if (ended || p <= prev)
+            return -1;
+        prev = p;
+        int64_t have = rows - p * page_rows;
+        have = have < 0 ? 0 : have > page_rows ? page_rows : have;
+        if (short_seen && have > 0)
+            return -1;  /* rows after a short page: the kernel's logical keys would skip some */
+        short_seen |= have < page_rows;
+        hi += have;
+    }
+    return hi;
+}
+
+int64_t rt_expr_value(RtExpr e, int64_t ctx, const int32_t *sel) {
+    if (e.page_rows == 0)
+        return rt_expr_eval(e, ctx);
+    int64_t page_rows = e.page_rows;
+    e.page_rows = 0;
+    return rt_sel_rows(sel, e.sel.bytes / 4, page_rows, rt_expr_eval(e, ctx));
+}
+
+bool rt_cmd_runs(const RtCmd *c, int64_t layer, int64_t ctx) {
+    if (c->layers[1] > c->layers[0] && (layer < c->layers[0] || layer >= c->layers[1]))
+        return false;
+    return !c->has_when || rt_expr_eval(c->when, ctx) == c->when_eq;
 }
 
 /* An estimate: seconds, a number or {ctx, plus}; never negative over the phase's contexts. */
@@ -1351,6 +1446,9 @@ static void read_move(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
         static const char *const keys[] = {"count", "strides", NULL};
         check_keys(r, rep, keys);
         c->repeat = get_int(r, rep, "count", 2, RT_SCHED_MAX_COUNT);
+        for (int a2 = 0; a2 < c->nargs; a2++)
+            if (c->args[a2].page_rows > 0)
+                fail(r, "a kernel over a selection ('sel') does not repeat");
         const cJSON *st = member(rep, "strides");
         push_key(r, "strides");
         c->nstrides = as_arr(r, st, 2, 2);
@@ -1422,7 +1520,8 @@ static void kernel_needs(R *r, const RtCmd *c, const KernelDesc *k, int64_t ctx,
                          bool optional[KERNEL_MAX_BUFS]) {
     int64_t a[KERNEL_MAX_ARGS] = {0};
     for (int i = 0; i < c->nargs; i++) {
-        a[i] = rt_expr_eval(c->args[i], ctx);
+        /* an argument modulo m takes any value in [0, m) over the steps: the largest counts */
+        a[i] = c->args[i].mod > 0 ? c->args[i].mod - 1 : rt_expr_eval(c->args[i], ctx);
         if (a[i] < 0) {
             push_key(r, "args");
             push_idx(r, i);
@@ -1459,7 +1558,14 @@ static void kernel_needs(R *r, const RtCmd *c, const KernelDesc *k, int64_t ctx,
         need[0] = rows * g * D * 4;
         need[1] = rows * g * 4;
         need[2] = rows * g * D * 4;
-        if (k->attn.page) {
+        if (k->attn.page && c->args[2].page_rows > 0) {
+            /* a selection reads the listed pages' rows below the tile's `rows`, in the pool */
+            RtExpr rows_e = c->args[2];
+            rows_e.page_rows = 0;
+            int64_t tile_rows = rt_expr_eval(rows_e, ctx);
+            need[3] = need[4] = (tile_rows > 0 ? tile_rows : 0) * D * es;
+            need[5] = c->args[2].sel.bytes;
+        } else if (k->attn.page) {
             need[3] = need[4] = k->attn.page * D * es;
             need[5] = (hi + k->attn.page - 1) / k->attn.page * 4;
         } else {
@@ -1564,10 +1670,35 @@ static void read_kernel_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     for (const cJSON *x = args->child; x; x = x->next, i++) {
         size_t m2 = mark(r);
         push_idx(r, i);
-        c->args[i] = as_expr(r, x);
+        c->args[i] = as_expr_in(r, x, EXPR_MOD | EXPR_SEL);
+        if (c->args[i].page_rows > 0) {     /* the sel form: a paged attention's hi over a selection */
+            const RtExpr *e = &c->args[i];
+            if (k->kind != KK_ATTN || !k->attn.page || i != 2)
+                fail(r, "a selection's rows ('sel') are the hi argument of a paged attention kernel only");
+            if (e->page_rows != k->attn.page) {
+                push_key(r, "page_rows");
+                fail(r, "is %lld, but the kernel's pages have %d rows", (long long)e->page_rows, k->attn.page);
+            }
+            const RtRef *pg = &c->bufs[5];
+            if (pg->null || pg->at != e->sel.at || pg->addr != e->sel.addr || pg->bytes != e->sel.bytes ||
+                pg->channel != e->sel.channel || pg->bank != e->sel.bank || pg->layer_stride != e->sel.layer_stride) {
+                push_key(r, "sel");
+                fail(r, "must be the kernel's page list (bufs[5]): the keys it reads are the pages it lists");
+            }
+            if (e->mod > 0) {
+                push_key(r, "rows");
+                fail(r, "a tile's rows grow with the context: no 'mod'");
+            }
+        }
         reset(r, m2);
     }
     reset(r, m);
+    if (c->nargs == 3 && c->args[2].page_rows > 0 && (c->args[1].ctx != 0 || c->args[1].plus != 0 ||
+                                                       c->args[1].mod != 0)) {
+        push_key(r, "args");
+        push_idx(r, 1);
+        fail(r, "a selection's keys start at logical key 0: lo must be 0");
+    }
     c->repeat = 1;
     const cJSON *rep = member(o, "repeat");
     if (rep) {
@@ -1575,6 +1706,9 @@ static void read_kernel_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
         static const char *const keys[] = {"count", "strides", NULL};
         check_keys(r, rep, keys);
         c->repeat = get_int(r, rep, "count", 2, RT_SCHED_MAX_COUNT);
+        for (int a2 = 0; a2 < c->nargs; a2++)
+            if (c->args[a2].page_rows > 0)
+                fail(r, "a kernel over a selection ('sel') does not repeat");
         const cJSON *st = member(rep, "strides");
         push_key(r, "strides");
         c->nstrides = as_arr(r, st, c->nbufs, c->nbufs);
@@ -1783,19 +1917,19 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
 static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
     need_type(r, o, cJSON_IsObject(o), "an object");
     c->kind = (RtCmdKind)get_enum(r, o, "cmd", rt_cmd_names, RT_CMD_COUNT_);
-    static const char *const kmove[] = {"id", "cmd", "op", "?layers", "deps", "est", "src", "dst", "rows", "row_bytes",
+    static const char *const kmove[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "src", "dst", "rows", "row_bytes",
                                         "src_stride", "dst_stride", "?cvt", "?repeat", NULL};
-    static const char *const kxfer[] = {"id", "cmd", "op", "?layers", "deps", "est", "src", "dst", "pes", "rows",
+    static const char *const kxfer[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "src", "dst", "pes", "rows",
                                         "row_bytes", "src_stride", "dst_stride", "?repeat", NULL};
-    static const char *const kkern[] = {"id", "cmd", "op", "?layers", "deps", "est", "kernel", "bufs", "args",
+    static const char *const kkern[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "kernel", "bufs", "args",
                                         "?repeat", NULL};
-    static const char *const kapp[] = {"id", "cmd", "op", "?layers", "deps", "est", "tensor", "tile", "src",
+    static const char *const kapp[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "src",
                                        "head_stride", "batch_stride", "token_stride", "first", "count", NULL};
-    static const char *const kapps[] = {"id", "cmd", "op", "?layers", "deps", "est", "stream", "part", "src",
+    static const char *const kapps[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "stream", "part", "src",
                                         "token_stride", "first", "count", "?ring", NULL};
-    static const char *const kload[] = {"id", "cmd", "op", "?layers", "deps", "est", "tensor", "tile", "pairs", "dst",
+    static const char *const kload[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "pairs", "dst",
                                         "pair_stride", "first", "count", NULL};
-    static const char *const kgat[] = {"id", "cmd", "op", "?layers", "deps", "est", "tensor", "tile", "ids",
+    static const char *const kgat[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "ids",
                                        "?id_offset", "dst", "rows", NULL};
     bool to_stream = c->kind == RT_KV_APPEND && member(o, "stream");
     const char *const *keys = c->kind == RT_TRANSFER ? kxfer : c->kind == RT_KERNEL ? kkern
@@ -1815,6 +1949,23 @@ static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
             fail(r, "a command that runs in no layer");
         r->lay0 = c->layers[0];
         r->lay1 = c->layers[1];
+    }
+    if (member(o, "when")) {  /* {ctx, [max_ctx,] plus, [div,] [mod,] eq}: runs in the steps where it holds */
+        size_t m0 = mark(r);
+        push_key(r, "when");
+        const cJSON *w = member(o, "when");
+        need_type(r, w, cJSON_IsObject(w), "an object");
+        static const char *const wkeys[] = {"ctx", "?max_ctx", "plus", "?div", "?mod", "eq", NULL};
+        check_keys(r, w, wkeys);
+        c->has_when = true;
+        c->when = expr_fields(r, w, EXPR_MOD);
+        c->when_eq = get_int(r, w, "eq", 0, MAX_ADDR);
+        if (c->when.mod > 0 && c->when_eq >= c->when.mod) {
+            push_key(r, "eq");
+            fail(r, "%lld is never a value modulo %lld: the command would never run", (long long)c->when_eq,
+                 (long long)c->when.mod);
+        }
+        reset(r, m0);
     }
     c->id = (int)get_int(r, o, "id", 0, RT_SCHED_MAX_COUNT);
     c->op = (int)get_int(r, o, "op", -1, nops - 1);

@@ -24,8 +24,18 @@ static cJSON *pair(int64_t a, int64_t b) {
 
 static const char *dtype_name(KernelDType t) { return be_dtype_name(t); }
 
+static cJSON *ref_json(const RtRef *r);
+
 static cJSON *expr_json(RtExpr e) {
-    if (e.ctx == 0)
+    if (e.page_rows > 0) {  /* the sel form */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "sel", ref_json(&e.sel));
+        add_num(o, "page_rows", (double)e.page_rows);
+        e.page_rows = 0;
+        cJSON_AddItemToObject(o, "rows", expr_json(e));
+        return o;
+    }
+    if (e.ctx == 0 && e.mod == 0)
         return num((double)rt_expr_eval(e, 0));
     cJSON *o = cJSON_CreateObject();
     add_num(o, "ctx", (double)e.ctx);
@@ -34,6 +44,8 @@ static cJSON *expr_json(RtExpr e) {
     add_num(o, "plus", (double)e.plus);
     if (e.div != 1)
         add_num(o, "div", (double)e.div);
+    if (e.mod > 0)
+        add_num(o, "mod", (double)e.mod);
     return o;
 }
 
@@ -82,6 +94,11 @@ static cJSON *cmd_json(const RtCmd *c) {
     add_num(o, "op", c->op);
     if (c->layers[1] > c->layers[0])
         cJSON_AddItemToObject(o, "layers", pair(c->layers[0], c->layers[1]));
+    if (c->has_when) {
+        cJSON *w = expr_json(c->when);
+        cJSON_AddItemToObject(w, "eq", num((double)c->when_eq));
+        cJSON_AddItemToObject(o, "when", w);
+    }
     cJSON *deps = cJSON_AddArrayToObject(o, "deps");
     for (int i = 0; i < c->ndeps; i++)
         cJSON_AddItemToArray(deps, num(c->deps[i]));

@@ -9,6 +9,7 @@
 #include "runtime.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -340,9 +341,74 @@ static void test_oom(const Module *m) {
     be_json_text_free(&t);
 }
 
+/* The runtime's evaluation of what only a step knows (docs/schedule.md §4.2, §7): expressions with
+ * `mod`, `when` predicates, and the rows a selection of pages gives a tile, by hand. */
+static void test_runtime_exprs(void) {
+    /* the PE of residue j of n = 3 tiles updates page floor((ctx - 1) / 16) when it is j mod 3 */
+    RtExpr w = {.ctx = 1, .plus = -1, .div = 16, .mod = 3};
+    CHECK_EQ(rt_expr_eval(w, 1), 0);     /* token 0: page 0 */
+    CHECK_EQ(rt_expr_eval(w, 16), 0);    /* token 15: page 0 */
+    CHECK_EQ(rt_expr_eval(w, 17), 1);    /* token 16: page 1 */
+    CHECK_EQ(rt_expr_eval(w, 49), 0);    /* token 48: page 3 = 0 mod 3 */
+    CHECK_EQ(rt_expr_eval(w, 0), 2);     /* floor(-1 / 16) = -1 = 2 mod 3: a floor modulo, never negative */
+    RtExpr neg = {.ctx = 1, .plus = -10, .div = 1, .mod = 4};
+    CHECK_EQ(rt_expr_eval(neg, 3), 1);   /* -7 mod 4 */
+    RtCmd c;
+    memset(&c, 0, sizeof c);
+    c.has_when = true;
+    c.when = w;
+    c.when_eq = 1;
+    CHECK(!rt_cmd_runs(&c, 0, 16));
+    CHECK(rt_cmd_runs(&c, 0, 17));
+    CHECK(rt_cmd_runs(&c, 0, 32));
+    CHECK(!rt_cmd_runs(&c, 0, 33));
+    c.layers[0] = 1;
+    c.layers[1] = 2;
+    CHECK(!rt_cmd_runs(&c, 0, 17));      /* both: its layers and its predicate */
+    CHECK(rt_cmd_runs(&c, 1, 17));
+    c.has_when = false;
+    CHECK(rt_cmd_runs(&c, 1, 16));
+
+    /* a tile of pages of 8 local rows (P = 16 over n = 2 tiles) holding 37 rows: pages 0..3 full, page 4
+       has 5 rows */
+    int32_t full[] = {0, 2, 4, -1, -1};
+    CHECK_EQ(rt_sel_rows(full, 5, 8, 37), 8 + 8 + 5);
+    int32_t all[] = {0, 1, 2, 3, 4};
+    CHECK_EQ(rt_sel_rows(all, 5, 8, 37), 37);
+    int32_t empty_last[] = {1, 5};       /* page 5 holds none of this tile's rows yet */
+    CHECK_EQ(rt_sel_rows(empty_last, 2, 8, 40), 8);
+    CHECK_EQ(rt_sel_rows(full, 0, 8, 37), 0);
+    int32_t none[] = {-1, -1};
+    CHECK_EQ(rt_sel_rows(none, 2, 8, 37), 0);
+    int32_t unsorted[] = {2, 0};
+    CHECK_EQ(rt_sel_rows(unsorted, 2, 8, 37), -1);
+    int32_t twice[] = {2, 2};
+    CHECK_EQ(rt_sel_rows(twice, 2, 8, 37), -1);
+    int32_t hole[] = {0, -1, 3};
+    CHECK_EQ(rt_sel_rows(hole, 3, 8, 37), -1);
+    int32_t bad[] = {0, -2};
+    CHECK_EQ(rt_sel_rows(bad, 2, 8, 37), -1);
+    int32_t short_mid[] = {4, 5};        /* rows 32..36 then page 5: 38 rows would need page 4 full */
+    CHECK_EQ(rt_sel_rows(short_mid, 2, 8, 37), 5);
+    CHECK_EQ(rt_sel_rows(short_mid, 2, 8, 41), 8 + 1);
+    int32_t gap_short[] = {3, 4, 5};
+    CHECK_EQ(rt_sel_rows(gap_short, 3, 8, 44), 8 + 8 + 4);
+    CHECK_EQ(rt_sel_rows(NULL, 3, 8, 44), -1);
+    /* the sel form through rt_expr_value: rows = floor((ctx + 1 - 0) / 2), page_rows 8, 3 entries */
+    RtExpr e = {.ctx = 1, .plus = 1, .div = 2, .page_rows = 8};
+    e.sel.bytes = 12;
+    int32_t pick[] = {0, 3, 4};
+    CHECK_EQ(rt_expr_value(e, 73, pick), 8 + 8 + 5);     /* 37 rows */
+    CHECK_EQ(rt_expr_eval(e, 73), 24);                   /* the bound: 3 pages of 8 */
+    CHECK_EQ(rt_expr_eval(e, 9), 5);                     /* the bound: 5 rows */
+    RtExpr plain = {.ctx = 1, .plus = 1, .div = 2};
+    CHECK_EQ(rt_expr_value(plain, 73, NULL), 37);
+}
+
 int main(void) {
     Diag d;
     diag_init(&d, stderr);
+    test_runtime_exprs();
     Session s;
     Module *m = load(&s, &d, "examples/tiny.h2");
     if (!CHECK(m != NULL))
