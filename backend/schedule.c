@@ -59,6 +59,13 @@ typedef struct Stream {
 /* An op's role in the fused attention: attn_score -> [softmax ->] attn_value is one kernel. */
 typedef enum Role { ROLE_OP, ROLE_FUSED, ROLE_ATTN } Role;
 
+/* An integer expression of the context: floor((a * ctx + b) / d); a constant when a is 0. */
+typedef struct Expr {
+    long long a, b, d;
+    long long clamp;    /* > 0: the context counts up to this much (min(ctx, clamp)) */
+    long long mod;      /* > 0: the value modulo this (a `when` predicate) */
+} Expr;
+
 typedef struct Gen {
     Arena *a;
     const Module *m;
@@ -100,6 +107,9 @@ typedef struct Gen {
     cJSON *cj, *cdeps;
     int cid, cexec, op;
     int lay0, lay1;             /* the layer iterations the next commands run in ([0, 0): every one) */
+    bool when_on;               /* the next command runs only in the steps where `when` equals when_eq */
+    Expr when;
+    long long when_eq;
     IdList deps;
     int moved_pairs;            /* attention pairs of a near-memory plan run on the NPU (this op) */
     SchedStats stats;
@@ -184,19 +194,15 @@ static cJSON *pair(long long a, long long b) {
     return r;
 }
 
-/* An integer expression of the context: floor((a * ctx + b) / d); a constant when a is 0. */
-typedef struct Expr {
-    long long a, b, d;
-    long long clamp;    /* > 0: the context counts up to this much (min(ctx, clamp)) */
-} Expr;
 
-static Expr konst(long long v) { return (Expr){0, v, 1, 0}; }
+static Expr konst(long long v) { return (Expr){0, v, 1, 0, 0}; }
 
 static long long expr_eval(Expr e, long long ctx) {
     if (e.clamp > 0 && ctx > e.clamp)
         ctx = e.clamp;
     long long n = e.a * ctx + e.b, q = n / e.d;
-    return (n % e.d != 0 && n < 0) ? q - 1 : q;
+    q = (n % e.d != 0 && n < 0) ? q - 1 : q;
+    return e.mod > 0 ? ((q % e.mod) + e.mod) % e.mod : q;
 }
 
 static cJSON *expr_json(Expr e) {
@@ -209,11 +215,13 @@ static cJSON *expr_json(Expr e) {
     add_num(o, "plus", (double)e.b);
     if (e.d != 1)
         add_num(o, "div", (double)e.d);
+    if (e.mod > 0)
+        add_num(o, "mod", (double)e.mod);
     return o;
 }
 
 /* Tokens t < ctx with t mod n == j: the rows bank j of an interleaved KV tile holds. */
-static Expr residue_count(int n, int j) { return (Expr){1, n - 1 - j, n, 0}; }
+static Expr residue_count(int n, int j) { return (Expr){1, n - 1 - j, n, 0, 0}; }
 
 /* ---------------------------------------------------------------- the device's numbering */
 
@@ -329,6 +337,12 @@ static void cmd_begin(Gen *g, int exec, const char *kind) {
     add_num(g->cj, "op", g->op);
     if (g->lay1 > g->lay0)
         cJSON_AddItemToObject(g->cj, "layers", pair(g->lay0, g->lay1));
+    if (g->when_on) {
+        cJSON *w = expr_json(g->when);
+        add_num(w, "eq", (double)g->when_eq);
+        cJSON_AddItemToObject(g->cj, "when", w);
+        g->when_on = false;     /* one command's */
+    }
     g->cdeps = cJSON_CreateArray();
     cJSON_AddItemToObject(g->cj, "deps", g->cdeps);
     add_num(g->cj, "est", 0);   /* filled in by cmd_end */
@@ -1002,7 +1016,7 @@ static ExecKind pair_exec(const Op *o, long long p) {
 static void emit_kv_append(Gen *g, int tensor, NBuf *src) {
     const Tensor *T = &g->m->tensors[tensor];
     long long D = T->dims[3], W = T->dims[0] * D * 4, s = g->tokens;
-    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1, 0} : konst(0), count = konst(s);
+    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1, 0, 0} : konst(0), count = konst(s);
     for (int k = 0; k < T->ntiles; k++) {
         const MapTile *t = map_tile(&g->map, tensor, k);
         long long pairs = (long long)(t->h1 - t->h0) * (t->b1 - t->b0);
@@ -1256,7 +1270,7 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
                     cJSON_AddItemToObject(g->cj, "dst", ref_npu(g, dst, slot[p] * kvb, (e - a) * kvb));
                     add_num(g->cj, "pair_stride", (double)kvb);
                     cJSON_AddItemToObject(g->cj, "first", expr_json(konst(0)));
-                    cJSON_AddItemToObject(g->cj, "count", expr_json((Expr){1, 0, 1, 0}));
+                    cJSON_AddItemToObject(g->cj, "count", expr_json((Expr){1, 0, 1, 0, 0}));
                     double ee[2];
                     for (int w = 0; w < 2; w++)
                         ee[w] = t_channel(g, (double)((e - a) * g->ctx[w] * t->row_bytes) * held / t->nbanks);
@@ -1286,7 +1300,7 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
                           ref_npu(g, q, b * qrow + h * gd, gd), ref_npu(g, Kb, slot[p] * kvb, kvb),
                           ref_npu(g, Vb, slot[p] * kvb, kvb), NULL, ref_npu(g, g->pos, b * 4, 4)};
         kernel_bufs(g, bufs, 7);
-        Expr args[3] = {konst(1), konst(0), (Expr){1, 0, 1, 0}};
+        Expr args[3] = {konst(1), konst(0), (Expr){1, 0, 1, 0, 0}};
         kernel_args(g, args, 3);
         long long st[7] = {qrow, G * 4, qrow, kvb, kvb, 0, 4};
         add_repeat(g, p1 - p, st, 7);
@@ -1326,7 +1340,7 @@ static void emit_stream_append(Gen *g, int si, const PatRange *pr, bool v, NBuf 
     const MapStream *st = &g->map.streams[si];
     const ModelShape *ms = &g->m->model;
     long long D = ms->head_dim, W = (long long)ms->kv_heads * D * 4, s = g->tokens;
-    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1, 0} : konst(0), count = konst(s);
+    Expr first = g->pk == PH_DECODE ? (Expr){1, -1, 1, 0, 0} : konst(0), count = konst(s);
     g->lay0 = pr->p0;
     g->lay1 = pr->p1;
     for (int c = 0; c < g->C; c++) {
@@ -1357,16 +1371,164 @@ static void emit_stream_append(Gen *g, int si, const PatRange *pr, bool v, NBuf 
     g->lay0 = g->lay1 = 0;
 }
 
+/* Quest page selection runs for a dynamic pattern range when the stream's n tiles divide its page of P
+ * tokens: tile j then holds P / n rows of every page, at local rows [p P/n, (p+1) P/n), so the paged
+ * attention kernel reads a tile's share of the selected pages (docs/schedule.md §7). */
+static bool quest_selects(const MapStream *st, const Pattern *p) {
+    return p->kind == PAT_DYNAMIC && p->page % st->n == 0;
+}
+
+/* A PE's tile j of n: the region's page metadata rows (after cap key and cap value rows). */
+static cJSON *ref_meta(const MapStream *st, const MapRegion *rg, const PatRange *pr) {
+    long long base = rg->addr + (long long)(pr->p0 - st->l0) * rg->stride + 2 * st->cap * st->row_bytes;
+    long long lstride = st->l1 - st->l0 > 1 ? rg->stride : 0;
+    return ref_bank(rg->channel, rg->bank, base, lstride, st->pages * 2 * st->row_bytes);
+}
+
+/* Prefill of a dynamic stream range that selects pages: the prompt's keys narrowed on the NPU, their
+ * pages' min and max (pagemeta over the whole prompt), stored into each tile's metadata rows (page p
+ * in tile p mod n, entry p / n). */
+static void quest_prefill_meta(Gen *g, int si, const PatRange *pr, NBuf *kk, KernelDType kvt, long long es) {
+    const MapStream *st = &g->map.streams[si];
+    const ModelShape *ms = &g->m->model;
+    long long D = ms->head_dim, W = (long long)ms->kv_heads * D * 4, S = g->tokens, P = pr->pat->page, n = st->n;
+    long long rb = st->row_bytes, np = (S + P - 1) / P;
+    g->lay0 = pr->p0;
+    g->lay1 = pr->p1;
+    NBuf *Kh = npu_temp(g, S * D * es), *M = npu_temp(g, np * 2 * rb);
+    emit_copy(g, kk, (long long)st->batch * S * W + (long long)st->head * D * 4, Kh, 0, S, D * 4, W, D * es, es == 2);
+    KernelDesc km = {.kind = KK_PAGE_META};
+    km.meta.head_dim = (int)D;
+    km.meta.page = (int)P;
+    km.meta.kv = kvt;
+    km.meta.mtype = kvt;
+    km.meta.interleave = 1;
+    kernel_begin(g, EXEC_NPU_KEY, &km);
+    rd(g, &Kh->tb);
+    wr(g, &M->tb);
+    cJSON *bufs[2] = {ref_npu(g, M, 0, np * 2 * rb), ref_npu(g, Kh, 0, S * D * es)};
+    kernel_bufs(g, bufs, 2);
+    Expr args[2] = {konst(0), konst(S)};
+    kernel_args(g, args, 2);
+    double t = t_vec(g, (double)(S * D * 2));
+    cmd_end(g, t, t);
+    for (long long j = 0; j < n && j < np; j++) {
+        const MapRegion *rg = &st->regions[j];
+        long long rows = (np - j + n - 1) / n;  /* the prompt's pages p = j mod n */
+        cmd_begin(g, exec_link(g, link_channel(g, rg->channel)), "store");
+        rd(g, &M->tb);
+        wr(g, &g->stream_tb[si]);
+        cJSON_AddItemToObject(g->cj, "src", ref_npu(g, M, j * 2 * rb, (rows - 1) * n * 2 * rb + 2 * rb));
+        cJSON *dst = ref_meta(st, rg, pr);
+        cJSON_ReplaceItemInObjectCaseSensitive(dst, "bytes", num((double)(rows * 2 * rb)));
+        cJSON_AddItemToObject(g->cj, "dst", dst);
+        add_rows(g, rows, 2 * rb, n * 2 * rb, 2 * rb);
+        double e = t_channel(g, (double)(rows * 2 * rb));
+        cmd_end(g, e, e);
+    }
+    g->lay0 = g->lay1 = 0;
+}
+
+/* Decode page selection of one dynamic stream range (docs/schedule.md §7 steps 1-4): the PE holding the
+ * page of token ctx-1 folds its key into the page's min and max (a `when` predicate picks it); every PE
+ * scores its pages; the scores cross to the NPU in page order; `topk` picks floor(B/P) pages (the newest
+ * always); the list goes back to the stream's PEs. Returns the list's PE buffer. */
+static PBuf *quest_select(Gen *g, int si, const PatRange *pr, PBuf *Qp, PBuf *Kp, KernelDType kvt, long long es) {
+    const MapStream *st = &g->map.streams[si];
+    const ModelShape *ms = &g->m->model;
+    long long D = ms->head_dim, G = ms->heads / ms->kv_heads, P = pr->pat->page, n = st->n;
+    long long K = pr->pat->budget / P, h = st->head, b = st->batch, gd = G * D * 4, qrow = ms->heads * D * 4;
+    long long rb = st->row_bytes;
+    PBuf *Sc = pe_buf(g, st->pages * 4), *Lp = pe_buf(g, K * 4);
+    NBuf *Sn = npu_temp(g, st->pages * n * 4), *Ln = npu_temp(g, K * 4);
+    /* 1. metadata: the new key into its page, on the PE of tile floor((ctx - 1) / P) mod n */
+    KernelDesc km = {.kind = KK_PAGE_META};
+    km.meta.head_dim = (int)D;
+    km.meta.page = (int)P;
+    km.meta.kv = kvt;
+    km.meta.mtype = kvt;
+    km.meta.interleave = (int)n;
+    for (long long j = 0; j < n; j++) {
+        const MapRegion *rg = &st->regions[j];
+        int pe = unit_pe(g, rg->channel, rg->bank), pi = pe_index(g, rg->channel, rg->bank);
+        if (n > 1) {
+            g->when_on = true;
+            g->when = (Expr){1, -1, P, 0, n};
+            g->when_eq = j;
+        }
+        kernel_begin(g, pe, &km);
+        rd(g, &Kp->tb[pi]);
+        wr(g, &g->stream_tb[si]);
+        cJSON *bufs[2] = {ref_meta(st, rg, pr), ref_pe(Kp, (b * ms->kv_heads + h) * D * es, D * es)};
+        kernel_bufs(g, bufs, 2);
+        Expr args[2] = {(Expr){1, -1, 1, 0, 0}, konst(1)};
+        kernel_args(g, args, 2);
+        double t = (double)(4 * rb) / g->B_hb;
+        cmd_end(g, t, t);
+    }
+    /* 2. scores: tile j holds pages p = j mod n, floor((ceil(ctx / P) + n - 1 - j) / n) of them */
+    KernelDesc ks = {.kind = KK_PAGE_SCORE};
+    ks.score.head_dim = (int)D;
+    ks.score.g = (int)G;
+    ks.score.topk = 0;
+    ks.score.mtype = kvt;
+    for (long long j = 0; j < n; j++) {
+        const MapRegion *rg = &st->regions[j];
+        int c = rg->channel, bank = rg->bank, pe = unit_pe(g, c, bank), pi = pe_index(g, c, bank);
+        Expr np = {1, P - 1 + P * (n - 1 - j), P * n, 0, 0};
+        kernel_begin(g, pe, &ks);
+        rd(g, &Qp->tb[pi]);
+        rd(g, &g->stream_tb[si]);
+        wr(g, &Sc->tb[pi]);
+        cJSON *bufs[4] = {NULL, ref_pe(Sc, 0, st->pages * 4), ref_pe(Qp, b * qrow + h * gd, gd), ref_meta(st, rg, pr)};
+        kernel_bufs(g, bufs, 4);
+        kernel_args(g, &np, 1);
+        double et[2];
+        for (int w = 0; w < 2; w++) {
+            double pg = (double)expr_eval(np, g->ctx[w]);
+            double tc = pg * (double)(G * D * 2) / g->P_pe, tb = pg * (double)(2 * rb) / g->B_hb;
+            et[w] = tc > tb ? tc : tb;
+        }
+        cmd_end(g, et[0], et[1]);
+        /* 3. into page order on the NPU: page p = i n + j at p * 4 (every page the tile can hold: rows is
+           a number, the entries past the context's pages are not read) */
+        emit_to_npu(g, c, bank, Sc, 0, Sn, j * 4, st->pages, 4, 4, n * 4);
+    }
+    KernelDesc kt = {.kind = KK_TOPK};
+    kt.topk.k = (int)K;
+    kernel_begin(g, EXEC_NPU_KEY, &kt);
+    rd(g, &Sn->tb);
+    wr(g, &Ln->tb);
+    cJSON *bufs[2] = {ref_npu(g, Ln, 0, K * 4), ref_npu(g, Sn, 0, st->pages * n * 4)};
+    kernel_bufs(g, bufs, 2);
+    Expr pages = {1, P - 1, P, 0, 0};
+    kernel_args(g, &pages, 1);
+    double et[2];
+    for (int w = 0; w < 2; w++)
+        et[w] = t_vec(g, 2.0 * (double)expr_eval(pages, g->ctx[w]) + (double)K);
+    cmd_end(g, et[0], et[1]);
+    /* 4. the list to every PE of the stream's channels */
+    ChanSet chans = 0;
+    for (long long j = 0; j < n; j++)
+        chans |= CHAN_BIT(st->regions[j].channel);
+    for (int c = 0; c < g->N; c++)
+        if (chans & CHAN_BIT(c))
+            emit_to_pes(g, c, Ln, 0, K * 4, Lp);
+    return Lp;
+}
+
 /* Decode attention of an attention plan: every stream, for each range of its layers with one pattern,
- * on the PE under each of its tiles' banks over the tokens that tile holds, the partial states merged
- * on the NPU into the stream's place in the result. */
-static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *y, const KernelDesc *ka, long long es) {
+ * on the PE under each of its tiles' banks over the tokens that tile holds (a dynamic range: over its
+ * share of the pages Quest selects), the partial states merged on the NPU into the stream's place in the
+ * result. */
+static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk, NBuf *y, const KernelDesc *ka,
+                                  long long es) {
     const Attention *at = &g->m->attns[ai];
     const ModelShape *ms = &g->m->model;
-    long long D = ms->head_dim, G = ms->heads / ms->kv_heads, batch = g->batch;
+    long long D = ms->head_dim, G = ms->heads / ms->kv_heads, batch = g->batch, kvh = ms->kv_heads;
     long long qrow = ms->heads * D * 4, gd = G * D * 4;
     int s0 = g->map.attn_first[ai], s1 = g->map.attn_first[ai + 1];
-    bool warned = false;
+    KernelDType kvt = ka->attn.kv;
     for (int si = s0; si < s1; si++)
         if (g->map.streams[si].by.kind != EXEC_NONE) {
             diag_error(g->d, at->tiles[g->map.streams[si].line].loc.file ? at->tiles[g->map.streams[si].line].loc : at->loc,
@@ -1374,26 +1536,58 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *y,
                        "not scheduled (docs/schedule.md §6)", v->name);
             return false;
         }
-    for (int pi = 0; pi < at->npats && !warned; pi++)
-        if (at->pats[pi].pat.kind == PAT_DYNAMIC) {
-            diag_warning(g->d, at->pats[pi].loc.file ? at->pats[pi].loc : at->loc,
-                         "%%%s: Quest page selection (dynamic page %d budget %d) is not scheduled yet: these heads "
-                         "attend to every token of their tiles (docs/schedule.md §7)", v->name, at->pats[pi].pat.page,
-                         at->pats[pi].pat.budget);
-            warned = true;
+    PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
+    /* which dynamic ranges select pages, and which attend densely (n does not divide the page) */
+    bool any_quest = false;
+    int dense_dyn = 0;
+    const MapStream *first_dense = NULL;
+    const Pattern *first_pat = NULL;
+    for (int si = s0; si < s1; si++) {
+        int npr = pattern_ranges(at, &g->map.streams[si], prs);
+        for (int k = 0; k < npr; k++) {
+            if (prs[k].pat->kind != PAT_DYNAMIC)
+                continue;
+            if (quest_selects(&g->map.streams[si], prs[k].pat)) {
+                any_quest = true;
+            } else if (dense_dyn++ == 0) {
+                first_dense = &g->map.streams[si];
+                first_pat = prs[k].pat;
+            }
         }
-    /* the queries and their positions to every PE of the plan's channels */
+    }
+    if (dense_dyn) {
+        const AttnTiles *tl = &at->tiles[first_dense->line];
+        diag_warning(g->d, tl->loc.file ? tl->loc : at->loc,
+                     "%%%s: %d dynamic stream range%s attend%s to every token: Quest page selection needs a stream's "
+                     "tiles to divide its page (here %d tiles, pages of %d tokens: layers %d:%d head %d batch %d); "
+                     "docs/schedule.md §7", v->name, dense_dyn, dense_dyn == 1 ? "" : "s", dense_dyn == 1 ? "s" : "",
+                     first_dense->n, first_pat->page, first_dense->l0, first_dense->l1, first_dense->head,
+                     first_dense->batch);
+        g->stats.quest_dense += dense_dyn;
+    }
+    /* the queries and their positions (and, for page selection, the new keys in the cache's type) to every
+       PE of the plan's channels */
     ChanSet chans = 0;
     for (int si = s0; si < s1; si++)
         for (int j = 0; j < g->map.streams[si].n; j++)
             chans |= CHAN_BIT(g->map.streams[si].regions[j].channel);
-    PBuf *Qp = pe_buf(g, batch * qrow), *Pp = pe_buf(g, batch * 4);
+    PBuf *Qp = pe_buf(g, batch * qrow), *Pp = pe_buf(g, batch * 4), *Kp = NULL;
+    NBuf *Kn = NULL;
+    if (any_quest) {
+        Kp = pe_buf(g, batch * kvh * D * es);
+        Kn = kk;
+        if (es == 2) {
+            Kn = npu_temp(g, batch * kvh * D * es);
+            emit_copy(g, kk, 0, Kn, 0, batch, kvh * D * 4, kvh * D * 4, kvh * D * es, true);
+        }
+    }
     for (int c = 0; c < g->N; c++)
         if (chans & CHAN_BIT(c)) {
             emit_to_pes(g, c, q, 0, batch * qrow, Qp);
             emit_to_pes(g, c, g->pos, 0, batch * 4, Pp);
+            if (Kp)
+                emit_to_pes(g, c, Kn, 0, batch * kvh * D * es, Kp);
         }
-    PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
     NBuf *Lt = npu_temp(g, G * 4);
     for (int si = s0; si < s1; si++) {
         const MapStream *st = &g->map.streams[si];
@@ -1406,6 +1600,12 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *y,
             g->lay0 = pr->p0;
             g->lay1 = pr->p1;
             long long slots = attn_slots(pr->pat, g->m->work.max_seq);
+            bool quest = quest_selects(st, pr->pat);
+            PBuf *Lp = quest ? quest_select(g, si, pr, Qp, Kp, kvt, es) : NULL;
+            long long K = quest ? pr->pat->budget / pr->pat->page : 0, prow = quest ? pr->pat->page / n : 0;
+            KernelDesc kq = *ka;    /* over the selected pages: a tile's share of a page is P / n rows */
+            kq.attn.page = (int)prow;
+            kq.attn.causal = false;
             for (int j = 0; j < n; j++) {
                 const MapRegion *rg = &st->regions[j];
                 int c = rg->channel, bank = rg->bank, pe = unit_pe(g, c, bank), pi = pe_index(g, c, bank);
@@ -1415,21 +1615,41 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *y,
                 long long base = rg->addr + (long long)(pr->p0 - st->l0) * rg->stride;
                 long long lstride = st->l1 - st->l0 > 1 ? rg->stride : 0;
                 long long kvbytes = st->cap * st->row_bytes;
-                kernel_begin(g, pe, ka);
+                kernel_begin(g, pe, quest ? &kq : ka);
                 rd(g, &Qp->tb[pi]);
-                rd(g, &Pp->tb[pi]);
+                if (quest)
+                    rd(g, &Lp->tb[pi]);
+                else
+                    rd(g, &Pp->tb[pi]);
                 rd(g, &g->stream_tb[si]);
                 wr(g, &Ob->tb[pi]);
                 wr(g, &Lb->tb[pi]);
                 cJSON *bufs[7] = {ref_pe(Ob, j * gd, gd), ref_pe(Lb, j * G * 4, G * 4), ref_pe(Qp, b * qrow + h * gd, gd),
                                   ref_bank(c, bank, base, lstride, kvbytes),
-                                  ref_bank(c, bank, base + kvbytes, lstride, kvbytes), NULL, ref_pe(Pp, b * 4, 4)};
+                                  ref_bank(c, bank, base + kvbytes, lstride, kvbytes),
+                                  quest ? ref_pe(Lp, 0, K * 4) : NULL, quest ? NULL : ref_pe(Pp, b * 4, 4)};
                 kernel_bufs(g, bufs, 7);
-                Expr args[3] = {konst(1), konst(0), cnt};
-                kernel_args(g, args, 3);
+                if (quest) {    /* hi: the selected pages' rows in this tile, {sel, page_rows, rows} */
+                    cJSON *a = cJSON_CreateArray();
+                    cJSON_AddItemToArray(a, num(1));
+                    cJSON_AddItemToArray(a, num(0));
+                    cJSON *hi = cJSON_CreateObject();
+                    cJSON_AddItemToObject(hi, "sel", ref_pe(Lp, 0, K * 4));
+                    add_num(hi, "page_rows", (double)prow);
+                    cJSON_AddItemToObject(hi, "rows", expr_json(cnt));
+                    cJSON_AddItemToArray(a, hi);
+                    cJSON_AddItemToObject(g->cj, "args", a);
+                } else {
+                    Expr args[3] = {konst(1), konst(0), cnt};
+                    kernel_args(g, args, 3);
+                }
                 double et[2];
                 for (int w = 0; w < 2; w++) {
                     double tok = (double)expr_eval(cnt, g->ctx[w]);
+                    if (quest) {    /* floor(B / P) pages of P / n rows, fewer while the context is short */
+                        double most = (double)(K * prow);
+                        tok = tok < most ? tok : most;
+                    }
                     double tc = tok * (double)(G * D * 2) / g->P_pe, tb = tok * (double)(2 * D * es) / g->B_hb;
                     et[w] = tc > tb ? tc : tb;
                 }
@@ -1499,6 +1719,8 @@ static bool emit_attention(Gen *g, int vi) {
             for (int k = 0; k < npr; k++) {
                 emit_stream_append(g, si, &prs[k], false, kk);
                 emit_stream_append(g, si, &prs[k], true, vv);
+                if (g->pk == PH_PREFILL && quest_selects(&g->map.streams[si], prs[k].pat))
+                    quest_prefill_meta(g, si, &prs[k], kk, kvt, es);
             }
         }
     }
@@ -1514,7 +1736,7 @@ static bool emit_attention(Gen *g, int vi) {
         return true;
     }
     if (ai >= 0)
-        return attention_plan_decode(g, v, ai, q, y, &ka, es);
+        return attention_plan_decode(g, v, ai, q, kk, y, &ka, es);
     /* which pairs run near memory, grouped by the banks that hold them */
     long long P = kvh * batch;
     int *where = ARENA_ARRAY(g->a, int, P);     /* -1: the NPU; else a group */
