@@ -117,7 +117,6 @@ typedef struct SchedStats {
     int kernels;                /* distinct kernels */
     int streams;                /* streams, all phases and scopes */
     int npu_attn_pairs;         /* decode (KV head, batch) pairs the plan put near memory that run on the NPU */
-    int quest_dense;            /* dynamic stream ranges that attend densely (their tiles do not divide a page) */
 } SchedStats;
 
 /* A module's schedule: its JSON document and the distinct kernels it calls. */

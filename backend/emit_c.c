@@ -430,6 +430,26 @@ static void emit_topk(FILE *out, const KernelDesc *k, const char *name) {
     P("}\n");
 }
 
+static void emit_page_rows(FILE *out, const KernelDesc *k, const char *name) {
+    header(out, k, name,
+           "a tile's share of the selected pages: tile j of n holds token t = j (mod n) at local row t / n, "
+           "so page p's tokens are its rows ceil((pP - j) / n) .. ceil(((p+1)P - j) / n) - 1");
+    P("    enum { P = %d, NT = %d, K = %d, MAXR = K * ((P + NT - 1) / NT) };\n", k->rows.page, k->rows.tiles,
+      k->rows.k);
+    P("    const int64_t j = args[0];\n");
+    P("    int32_t *rows = bufs[0];\n");
+    P("    const int32_t *sel = bufs[1];\n");
+    P("    int64_t m = 0;\n");
+    P("    for (int64_t i = 0; i < K && sel[i] >= 0; i++) {\n");
+    P("        const int64_t p = sel[i];\n");
+    P("        for (int64_t r = (p * P - j + NT - 1) / NT; r < ((p + 1) * P - j + NT - 1) / NT && m < MAXR; r++)\n");
+    P("            rows[m++] = (int32_t)r;\n");
+    P("    }\n");
+    P("    for (; m < MAXR; m++)\n");
+    P("        rows[m] = -1;\n");
+    P("}\n");
+}
+
 static void emit_page_meta(FILE *out, const KernelDesc *k, const char *name) {
     header(out, k, name,
            "Quest metadata: the key of token t opens page t/P (its first token) or widens its min and max; "
@@ -662,6 +682,7 @@ static bool c_write(void *unit, FILE *out, Diag *d) {
         case KK_ROPE: emit_rope(out, k, name); break;
         case KK_EMBED: emit_embed(out, k, name); break;
         case KK_TOPK: emit_topk(out, k, name); break;
+        case KK_PAGE_ROWS: emit_page_rows(out, k, name); break;
         case KK_COUNT_: h2c_unreachable("bad kernel kind");
         }
     }

@@ -51,6 +51,10 @@ static const KernelAbi abis[KK_COUNT_] = {
                  {"sel: out i32 [k] selected pages in ascending order (the newest, npages-1, last), then -1",
                   "score: in f32 [npages]"},
                  {"npages: pages to choose from"}},
+    [KK_PAGE_ROWS] = {"pagerows", 2, 1,
+                      {"rows: out i32 [k ceil(P/n)] tile j's local rows of the selected pages, ascending, then -1",
+                       "sel: in i32 [k] pages, ascending, then -1"},
+                      {"j: the tile (rows of tokens t = j mod n)"}},
 };
 
 int be_meta_interleave(const KernelDesc *d) { return d->meta.interleave > 1 ? d->meta.interleave : 1; }
@@ -144,6 +148,7 @@ void be_kernel_name(const KernelDesc *d, char buf[KERNEL_NAME_MAX]) {
         return;
     }
     case KK_TOPK: snprintf(buf, n, "topk_k%d", d->topk.k); return;
+    case KK_PAGE_ROWS: snprintf(buf, n, "pagerows_p%d_n%d_k%d", d->rows.page, d->rows.tiles, d->rows.k); return;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         ident_double(num, sizeof num, d->row.eps, true);
@@ -201,6 +206,7 @@ bool be_kernel_equal(const KernelDesc *a, const KernelDesc *b) {
         return a->meta.head_dim == b->meta.head_dim && a->meta.page == b->meta.page && a->meta.kv == b->meta.kv &&
                a->meta.mtype == b->meta.mtype && be_meta_interleave(a) == be_meta_interleave(b);
     case KK_TOPK: return a->topk.k == b->topk.k;
+    case KK_PAGE_ROWS: return a->rows.page == b->rows.page && a->rows.tiles == b->rows.tiles && a->rows.k == b->rows.k;
     case KK_RMSNORM: return a->row.n == b->row.n && same_float(a->row.eps, b->row.eps);
     case KK_LAYERNORM:
         return a->row.n == b->row.n && same_float(a->row.eps, b->row.eps) && a->row.bias == b->row.bias;
@@ -267,6 +273,7 @@ uint64_t be_kernel_hash(const KernelDesc *d) {
         break;
     }
     case KK_TOPK: HASH(h, d->topk.k); break;
+    case KK_PAGE_ROWS: HASH(h, d->rows.page), HASH(h, d->rows.tiles), HASH(h, d->rows.k); break;
     case KK_RMSNORM: HASH(h, d->row.n), HASH(h, d->row.eps); break;
     case KK_LAYERNORM:
         flags = d->row.bias;
@@ -352,6 +359,11 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
         ok &= need(in_range(k->meta.interleave, 0, 4096), k, d, "interleave must be in 0..4096");
         break;
     case KK_TOPK: ok &= need(in_range(k->topk.k, 1, 4096), k, d, "k must be in 1..4096"); break;
+    case KK_PAGE_ROWS:
+        ok &= need(in_range(k->rows.page, 1, 1 << 16), k, d, "page must be in 1..65536");
+        ok &= need(in_range(k->rows.tiles, 1, 4096), k, d, "tiles must be in 1..4096");
+        ok &= need(in_range(k->rows.k, 1, 4096), k, d, "k must be in 1..4096");
+        break;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         ok &= need(isfinite(k->row.eps) && k->row.eps >= 0, k, d, "eps must be finite and >= 0");

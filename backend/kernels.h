@@ -35,6 +35,7 @@ typedef enum KernelKind {
     KK_ROPE,        /* rotary embedding, rotate-half, on the first `rot` dims of each head */
     KK_EMBED,       /* y[r] = table[ids[r]] (fp16 rows widened to fp32) */
     KK_TOPK,        /* Quest: the top k pages of a score vector, the newest page always kept */
+    KK_PAGE_ROWS,   /* Quest: a tile's local rows of the selected pages (tokens interleaved over n tiles) */
     KK_COUNT_
 } KernelKind;
 
@@ -88,6 +89,11 @@ typedef struct KernelDesc {
         struct {
             int k;              /* pages selected (the newest and the k - 1 best of the others) */
         } topk;
+        struct {
+            int page;           /* P: tokens per page */
+            int tiles;          /* n: token t lives in tile t mod n, local row t / n */
+            int k;              /* entries of the selection */
+        } rows;
         struct {
             int n;              /* row length (every row-wise and element-wise kind) */
             float eps;          /* RMSNorm/LayerNorm epsilon; else 0 */

@@ -1028,6 +1028,48 @@ static void build_topk(Cg *c, const KernelDesc *k) {
     write_sel(c, sel_, besti, get(c, kept, "n"), K);
 }
 
+/* Tile j's local rows of the selected pages, ascending, then -1 (the C target's emit_page_rows). */
+static void build_page_rows(Cg *c, const KernelDesc *k) {
+    int64_t P = k->rows.page, NT = k->rows.tiles, K = k->rows.k, MAXR = K * ((P + NT - 1) / NT);
+    LLVMValueRef rows = buf(c, 0, c->i32, "rows"), sel_ = buf(c, 1, c->i32, "sel");
+    LLVMValueRef j = arg(c, 0, "j");
+    LLVMValueRef m = var(c, c->i64, "m", ki64(c, 0));
+    LLVMValueRef i = var(c, c->i64, "i", ki64(c, 0));
+    LLVMBasicBlockRef test = block(c, "sel.test"), more = block(c, "sel.more"), body = block(c, "sel.body"),
+                      done = block(c, "sel.end");
+    LLVMBuildBr(c->b, test);
+    LLVMPositionBuilderAtEnd(c->b, test);
+    LLVMValueRef iv = get(c, i, "i");
+    LLVMBuildCondBr(c->b, icmp(c, LLVMIntSLT, iv, ki64(c, K)), more, done);
+    LLVMPositionBuilderAtEnd(c->b, more);
+    LLVMValueRef pg = LLVMBuildSExt(c->b, ld_at(c, c->i32, sel_, iv, ""), c->i64, "p");
+    LLVMBuildCondBr(c->b, icmp(c, LLVMIntSGE, pg, ki64(c, 0)), body, done);
+    LLVMPositionBuilderAtEnd(c->b, body);
+    /* rows [ceil((pP - j) / n), ceil(((p+1)P - j) / n)): numerators >= 0 as j < n <= ... P p + n - 1 - j >= 0 */
+    LLVMValueRef lo = LLVMBuildSDiv(c->b, iadd(c, LLVMBuildNSWSub(c->b, imul(c, pg, ki64(c, P), ""), j, ""),
+                                              ki64(c, NT - 1), ""), ki64(c, NT), "lo");
+    LLVMValueRef hi = LLVMBuildSDiv(c->b, iadd(c, LLVMBuildNSWSub(c->b, imul(c, iadd(c, pg, ki64(c, 1), ""),
+                                                                         ki64(c, P), ""), j, ""),
+                                              ki64(c, NT - 1), ""), ki64(c, NT), "hi");
+    Loop lr;
+    LLVMValueRef r = loop_begin(c, &lr, "r", lo, hi, 1);
+    LLVMValueRef mv = get(c, m, "");
+    If f;
+    if_begin(c, &f, icmp(c, LLVMIntSLT, mv, ki64(c, MAXR)), "room");
+    st_at(c, LLVMBuildTrunc(c->b, r, c->i32, ""), rows, mv);
+    st(c, iadd(c, mv, ki64(c, 1), ""), m);
+    if_end(c, &f);
+    loop_end(c, &lr);
+    st(c, iadd(c, get(c, i, ""), ki64(c, 1), ""), i);
+    LLVMBuildBr(c->b, test);
+    LLVMMoveBasicBlockAfter(done, LLVMGetLastBasicBlock(c->fn));
+    LLVMPositionBuilderAtEnd(c->b, done);
+    Loop lf;
+    LLVMValueRef t = loop_begin(c, &lf, "fill", get(c, m, "m"), ki64(c, MAXR), 1);
+    st_at(c, LLVMConstInt(c->i32, (unsigned long long)-1, 1), rows, t);
+    loop_end(c, &lf);
+}
+
 /* Keys [t, t + count) folded into their pages' min and max (page p at entry p / n); metadata in the keys'
  * type keeps the chosen key's bits. */
 static void build_page_meta(Cg *c, const KernelDesc *k) {
@@ -1460,6 +1502,7 @@ static bool unit_add(LUnit *u, const KernelDesc *k, Diag *d) {
     case KK_PAGE_SCORE: build_page_score(&c, k); break;
     case KK_PAGE_META: build_page_meta(&c, k); break;
     case KK_TOPK: build_topk(&c, k); break;
+    case KK_PAGE_ROWS: build_page_rows(&c, k); break;
     case KK_SOFTMAX: build_softmax(&c, k); break;
     case KK_RMSNORM:
     case KK_LAYERNORM: build_norm(&c, k); break;

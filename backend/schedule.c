@@ -1371,11 +1371,14 @@ static void emit_stream_append(Gen *g, int si, const PatRange *pr, bool v, NBuf 
     g->lay0 = g->lay1 = 0;
 }
 
-/* Quest page selection runs for a dynamic pattern range when the stream's n tiles divide its page of P
- * tokens: tile j then holds P / n rows of every page, at local rows [p P/n, (p+1) P/n), so the paged
- * attention kernel reads a tile's share of the selected pages (docs/schedule.md §7). */
-static bool quest_selects(const MapStream *st, const Pattern *p) {
-    return p->kind == PAT_DYNAMIC && p->page % st->n == 0;
+/* Quest page selection (docs/schedule.md §7). Tile j of a stream's n holds token t = j (mod n) at
+ * local row t / n. When n divides the page of P tokens, the tile holds P / n rows of every page, at
+ * local rows [p P/n, (p+1) P/n): the paged attention kernel reads the selected pages with pages of P / n
+ * rows. Otherwise a page's rows in a tile vary in number and start, and each PE expands the selection
+ * into its local rows (pagerows), which the kernel reads as pages of one row. */
+static bool quest_selects(const Pattern *p) { return p->kind == PAT_DYNAMIC; }
+static long long quest_page_rows(const MapStream *st, const Pattern *p) {
+    return p->page % st->n == 0 ? p->page / st->n : 1;
 }
 
 /* A PE's tile j of n: the region's page metadata rows (after cap key and cap value rows). */
@@ -1537,34 +1540,9 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
             return false;
         }
     PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
-    /* which dynamic ranges select pages, and which attend densely (n does not divide the page) */
-    bool any_quest = false;
-    int dense_dyn = 0;
-    const MapStream *first_dense = NULL;
-    const Pattern *first_pat = NULL;
-    for (int si = s0; si < s1; si++) {
-        int npr = pattern_ranges(at, &g->map.streams[si], prs);
-        for (int k = 0; k < npr; k++) {
-            if (prs[k].pat->kind != PAT_DYNAMIC)
-                continue;
-            if (quest_selects(&g->map.streams[si], prs[k].pat)) {
-                any_quest = true;
-            } else if (dense_dyn++ == 0) {
-                first_dense = &g->map.streams[si];
-                first_pat = prs[k].pat;
-            }
-        }
-    }
-    if (dense_dyn) {
-        const AttnTiles *tl = &at->tiles[first_dense->line];
-        diag_warning(g->d, tl->loc.file ? tl->loc : at->loc,
-                     "%%%s: %d dynamic stream range%s attend%s to every token: Quest page selection needs a stream's "
-                     "tiles to divide its page (here %d tiles, pages of %d tokens: layers %d:%d head %d batch %d); "
-                     "docs/schedule.md §7", v->name, dense_dyn, dense_dyn == 1 ? "" : "s", dense_dyn == 1 ? "s" : "",
-                     first_dense->n, first_pat->page, first_dense->l0, first_dense->l1, first_dense->head,
-                     first_dense->batch);
-        g->stats.quest_dense += dense_dyn;
-    }
+    bool any_quest = false;     /* a dynamic range: the PEs need the new keys for the page metadata */
+    for (int pi = 0; pi < at->npats; pi++)
+        any_quest |= quest_selects(&at->pats[pi].pat);
     /* the queries and their positions (and, for page selection, the new keys in the cache's type) to every
        PE of the plan's channels */
     ChanSet chans = 0;
@@ -1600,10 +1578,13 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
             g->lay0 = pr->p0;
             g->lay1 = pr->p1;
             long long slots = attn_slots(pr->pat, g->m->work.max_seq);
-            bool quest = quest_selects(st, pr->pat);
+            bool quest = quest_selects(pr->pat);
             PBuf *Lp = quest ? quest_select(g, si, pr, Qp, Kp, kvt, es) : NULL;
-            long long K = quest ? pr->pat->budget / pr->pat->page : 0, prow = quest ? pr->pat->page / n : 0;
-            KernelDesc kq = *ka;    /* over the selected pages: a tile's share of a page is P / n rows */
+            long long K = quest ? pr->pat->budget / pr->pat->page : 0, prow = quest ? quest_page_rows(st, pr->pat) : 0;
+            long long nsel = K;     /* entries of the list the kernel reads: pages, or a tile's rows */
+            if (quest && prow == 1 && pr->pat->page > 1)
+                nsel = K * ((pr->pat->page + n - 1) / n);
+            KernelDesc kq = *ka;    /* over the selected pages: a tile's share of a page is P / n rows (or 1) */
             kq.attn.page = (int)prow;
             kq.attn.causal = false;
             for (int j = 0; j < n; j++) {
@@ -1615,10 +1596,27 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
                 long long base = rg->addr + (long long)(pr->p0 - st->l0) * rg->stride;
                 long long lstride = st->l1 - st->l0 > 1 ? rg->stride : 0;
                 long long kvbytes = st->cap * st->row_bytes;
+                PBuf *Lj = Lp;
+                if (quest && nsel != K) {   /* the selection as this tile's local rows */
+                    KernelDesc kr = {.kind = KK_PAGE_ROWS};
+                    kr.rows.page = pr->pat->page;
+                    kr.rows.tiles = n;
+                    kr.rows.k = (int)K;
+                    Lj = pe_buf(g, nsel * 4);
+                    kernel_begin(g, pe, &kr);
+                    rd(g, &Lp->tb[pi]);
+                    wr(g, &Lj->tb[pi]);
+                    cJSON *rb2[2] = {ref_pe(Lj, 0, nsel * 4), ref_pe(Lp, 0, K * 4)};
+                    kernel_bufs(g, rb2, 2);
+                    Expr ja = konst(j);
+                    kernel_args(g, &ja, 1);
+                    double tr = t_vec(g, (double)nsel);
+                    cmd_end(g, tr, tr);
+                }
                 kernel_begin(g, pe, quest ? &kq : ka);
                 rd(g, &Qp->tb[pi]);
                 if (quest)
-                    rd(g, &Lp->tb[pi]);
+                    rd(g, &Lj->tb[pi]);
                 else
                     rd(g, &Pp->tb[pi]);
                 rd(g, &g->stream_tb[si]);
@@ -1627,14 +1625,14 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
                 cJSON *bufs[7] = {ref_pe(Ob, j * gd, gd), ref_pe(Lb, j * G * 4, G * 4), ref_pe(Qp, b * qrow + h * gd, gd),
                                   ref_bank(c, bank, base, lstride, kvbytes),
                                   ref_bank(c, bank, base + kvbytes, lstride, kvbytes),
-                                  quest ? ref_pe(Lp, 0, K * 4) : NULL, quest ? NULL : ref_pe(Pp, b * 4, 4)};
+                                  quest ? ref_pe(Lj, 0, nsel * 4) : NULL, quest ? NULL : ref_pe(Pp, b * 4, 4)};
                 kernel_bufs(g, bufs, 7);
                 if (quest) {    /* hi: the selected pages' rows in this tile, {sel, page_rows, rows} */
                     cJSON *a = cJSON_CreateArray();
                     cJSON_AddItemToArray(a, num(1));
                     cJSON_AddItemToArray(a, num(0));
                     cJSON *hi = cJSON_CreateObject();
-                    cJSON_AddItemToObject(hi, "sel", ref_pe(Lp, 0, K * 4));
+                    cJSON_AddItemToObject(hi, "sel", ref_pe(Lj, 0, nsel * 4));
                     add_num(hi, "page_rows", (double)prow);
                     cJSON_AddItemToObject(hi, "rows", expr_json(cnt));
                     cJSON_AddItemToArray(a, hi);
@@ -1646,8 +1644,8 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
                 double et[2];
                 for (int w = 0; w < 2; w++) {
                     double tok = (double)expr_eval(cnt, g->ctx[w]);
-                    if (quest) {    /* floor(B / P) pages of P / n rows, fewer while the context is short */
-                        double most = (double)(K * prow);
+                    if (quest) {    /* floor(B / P) pages of about P / n rows, fewer while the context is short */
+                        double most = (double)(K * pr->pat->page) / (double)n;
                         tok = tok < most ? tok : most;
                     }
                     double tc = tok * (double)(G * D * 2) / g->P_pe, tb = tok * (double)(2 * D * es) / g->B_hb;
@@ -1719,7 +1717,7 @@ static bool emit_attention(Gen *g, int vi) {
             for (int k = 0; k < npr; k++) {
                 emit_stream_append(g, si, &prs[k], false, kk);
                 emit_stream_append(g, si, &prs[k], true, vv);
-                if (g->pk == PH_PREFILL && quest_selects(&g->map.streams[si], prs[k].pat))
+                if (g->pk == PH_PREFILL && quest_selects(prs[k].pat))
                     quest_prefill_meta(g, si, &prs[k], kk, kvt, es);
             }
         }
@@ -2180,6 +2178,11 @@ static cJSON *kernel_json(const KernelDesc *k) {
         add_num(j, "interleave", be_meta_interleave(k));
         break;
     case KK_TOPK: add_num(j, "k", k->topk.k); break;
+    case KK_PAGE_ROWS:
+        add_num(j, "page", k->rows.page);
+        add_num(j, "tiles", k->rows.tiles);
+        add_num(j, "k", k->rows.k);
+        break;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         add_num(j, "n", k->row.n);

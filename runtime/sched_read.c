@@ -1211,6 +1211,14 @@ static void read_kernels(R *r, const cJSON *arr) {
             d->topk.k = (int)get_int(r, o, "k", 1, 4096);
             break;
         }
+        case KK_PAGE_ROWS: {
+            static const char *const keys[] = {"name", "kind", "page", "tiles", "k", NULL};
+            check_keys(r, o, keys);
+            d->rows.page = (int)get_int(r, o, "page", 1, 1 << 16);
+            d->rows.tiles = (int)get_int(r, o, "tiles", 1, 4096);
+            d->rows.k = (int)get_int(r, o, "k", 1, 4096);
+            break;
+        }
         case KK_RMSNORM:
         case KK_LAYERNORM: {
             static const char *const keys[] = {"name", "kind", "n", "eps", "bias", NULL};
@@ -1604,6 +1612,15 @@ static void kernel_needs(R *r, const RtCmd *c, const KernelDesc *k, int64_t ctx,
         need[0] = (int64_t)k->topk.k * 4;
         need[1] = rows * 4;
         break;
+    case KK_PAGE_ROWS:
+        if (rows >= k->rows.tiles) {
+            push_key(r, "args");
+            push_idx(r, 0);
+            fail(r, "tile %lld of %d does not exist", (long long)rows, k->rows.tiles);
+        }
+        need[0] = (int64_t)k->rows.k * ((k->rows.page + k->rows.tiles - 1) / k->rows.tiles) * 4;
+        need[1] = (int64_t)k->rows.k * 4;
+        break;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         need[0] = need[1] = rows * k->row.n * 4;
@@ -1917,18 +1934,18 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
 static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
     need_type(r, o, cJSON_IsObject(o), "an object");
     c->kind = (RtCmdKind)get_enum(r, o, "cmd", rt_cmd_names, RT_CMD_COUNT_);
-    static const char *const kmove[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "src", "dst", "rows", "row_bytes",
-                                        "src_stride", "dst_stride", "?cvt", "?repeat", NULL};
-    static const char *const kxfer[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "src", "dst", "pes", "rows",
-                                        "row_bytes", "src_stride", "dst_stride", "?repeat", NULL};
-    static const char *const kkern[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "kernel", "bufs", "args",
-                                        "?repeat", NULL};
+    static const char *const kmove[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "src", "dst", "rows",
+                                        "row_bytes", "src_stride", "dst_stride", "?cvt", "?repeat", NULL};
+    static const char *const kxfer[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "src", "dst", "pes",
+                                        "rows", "row_bytes", "src_stride", "dst_stride", "?repeat", NULL};
+    static const char *const kkern[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "kernel", "bufs",
+                                        "args", "?repeat", NULL};
     static const char *const kapp[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "src",
                                        "head_stride", "batch_stride", "token_stride", "first", "count", NULL};
     static const char *const kapps[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "stream", "part", "src",
                                         "token_stride", "first", "count", "?ring", NULL};
-    static const char *const kload[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "pairs", "dst",
-                                        "pair_stride", "first", "count", NULL};
+    static const char *const kload[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile",
+                                        "pairs", "dst", "pair_stride", "first", "count", NULL};
     static const char *const kgat[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "ids",
                                        "?id_offset", "dst", "rows", NULL};
     bool to_stream = c->kind == RT_KV_APPEND && member(o, "stream");

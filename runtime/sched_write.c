@@ -287,6 +287,11 @@ static cJSON *kernel_json(const RtKernel *rk) {
         add_num(j, "interleave", be_meta_interleave(k));
         break;
     case KK_TOPK: add_num(j, "k", k->topk.k); break;
+    case KK_PAGE_ROWS:
+        add_num(j, "page", k->rows.page);
+        add_num(j, "tiles", k->rows.tiles);
+        add_num(j, "k", k->rows.k);
+        break;
     case KK_RMSNORM:
     case KK_LAYERNORM:
         add_num(j, "n", k->row.n);

@@ -567,6 +567,47 @@ static void check_topk(const KernelDesc *k, int np, int nnan) {
     free_bufs(2, bufs);
 }
 
+/* A tile's local rows of a selection, against the definition: every token t of every listed page
+ * with t mod n = j, in order, its row t / n; then -1. The list stops at its first -1. */
+static void check_page_rows(const KernelDesc *k, int nsel, int j) {
+    char name[KERNEL_NAME_MAX];
+    be_kernel_name(k, name);
+    Impls im = impls(k);
+    cur_kind = k->kind;
+    int P = k->rows.page, NT = k->rows.tiles, K = k->rows.k, MAXR = K * ((P + NT - 1) / NT);
+    size_t sizes[2] = {sizeof(int32_t) * (size_t)MAXR, sizeof(int32_t) * (size_t)K};
+    void *bufs[2] = {xalloc(sizes[0]), xalloc(sizes[1])};
+    int32_t *sel = bufs[1];
+    int p = irand(0, 3);
+    for (int i = 0; i < K; i++) {
+        sel[i] = i < nsel ? p : -1;
+        p += irand(1, 4);
+    }
+    int64_t args[1] = {j};
+    void *outs[NIMPL][KERNEL_MAX_BUFS];
+    run_all(&im, 2, bufs, sizes, args, outs);
+    int32_t *want = xalloc(sizes[0]);
+    int w = 0;
+    for (int i = 0; i < K && sel[i] >= 0; i++)
+        for (int t = sel[i] * P; t < (sel[i] + 1) * P; t++)
+            if (t % NT == j)
+                want[w++] = t / NT;
+    CHECK(w <= MAXR);
+    for (; w < MAXR; w++)
+        want[w] = -1;
+    for (int i = 0; i < NIMPL; i++) {
+        if (!outs[i][0])
+            continue;
+        for (int r = 0; r < MAXR; r++)
+            near(name, i, "rows", r, want[r], ((int32_t *)outs[i][0])[r], 0);
+    }
+    check_bitwise(name, outs, 0, sizes[0]);
+    free(want);
+    for (int i = 0; i < NIMPL; i++)
+        free_bufs(2, outs[i]);
+    free_bufs(2, bufs);
+}
+
 /* Appends tokens 0..ntok-1 in calls of `chunk` keys (the first call: `first` keys, as a prompt), but
  * with an interleave n only the tokens of pages p = r (mod n), one call per run of them; min and max
  * are exact (and, in fp16 metadata, the keys' own bits), so the metadata must equal the reference
@@ -920,6 +961,11 @@ static const KernelDesc meta_ks[] = {{.kind = KK_PAGE_META, .meta = {128, 16, KD
                                      {.kind = KK_PAGE_META, .meta = {64, 16, KD_F16, KD_F16, 2}},  /* a PE's pages */
                                      {.kind = KK_PAGE_META, .meta = {5, 4, KD_F32, KD_F32, 3}},
                                      {.kind = KK_PAGE_META, .meta = {33, 8, KD_F16, KD_F16, 1}}};
+static const KernelDesc rows_ks[] = {{.kind = KK_PAGE_ROWS, .rows = {16, 3, 4}},
+                                     {.kind = KK_PAGE_ROWS, .rows = {16, 12, 8}},
+                                     {.kind = KK_PAGE_ROWS, .rows = {8, 2, 4}},
+                                     {.kind = KK_PAGE_ROWS, .rows = {4, 8, 5}},
+                                     {.kind = KK_PAGE_ROWS, .rows = {1, 1, 3}}};
 static const KernelDesc topk_ks[] = {{.kind = KK_TOPK, .topk = {1}}, {.kind = KK_TOPK, .topk = {2}},
                                      {.kind = KK_TOPK, .topk = {8}}, {.kind = KK_TOPK, .topk = {64}}};
 static const KernelDesc rope_ks[] = {{.kind = KK_ROPE, .rope = {.head_dim = 128, .heads = 4, .rot = 128, .theta = 10000}},
@@ -953,6 +999,8 @@ static void collect(void) {
         all_descs[ndescs++] = meta_ks[i];
     for (size_t i = 0; i < sizeof topk_ks / sizeof *topk_ks; i++)
         all_descs[ndescs++] = topk_ks[i];
+    for (size_t i = 0; i < sizeof rows_ks / sizeof *rows_ks; i++)
+        all_descs[ndescs++] = rows_ks[i];
     for (size_t i = 0; i < sizeof rope_ks / sizeof *rope_ks; i++)
         all_descs[ndescs++] = rope_ks[i];
     all_descs[ndescs++] = embed_k;
@@ -1196,6 +1244,10 @@ int main(void) {
             check_page_meta(&meta_ks[i], 5 * P * NI + 3, 3, 7, r);           /* calls across pages */
         }
     }
+    for (size_t i = 0; i < sizeof rows_ks / sizeof *rows_ks; i++)
+        for (int j = 0; j < rows_ks[i].rows.tiles; j++)
+            for (int nsel = 0; nsel <= rows_ks[i].rows.k; nsel++)
+                check_page_rows(&rows_ks[i], nsel, j);
     for (size_t i = 0; i < sizeof topk_ks / sizeof *topk_ks; i++) {
         int K = topk_ks[i].topk.k;
         for (int np = 0; np <= K + 2; np++)

@@ -203,10 +203,11 @@ static void test_plan(const Module *m) {
         CHECK_EQ(r->nattns, 1);
         CHECK_EQ(r->nstreams, 4);
         /* decode's PE attention, per layer range: layer 0 over 1032-row banks (ceil(ctx / 2) rows on bank
-           0), layer 1's static head over min(ctx, 128) slots, its dynamic head over ceil(ctx / 3) tokens
-           on bank 0 (every token: Quest's selection is not scheduled yet) */
+           0), layer 1's static head over min(ctx, 128) slots, its dynamic head over Quest's selection: 3
+           tiles do not divide pages of 16, so each PE reads floor(256 / 16) = 16 pages as its local rows,
+           at most ceil(16 / 3) = 6 a page (96 entries), below the ceil(ctx / 3) rows bank 0 holds */
         const RtBody *b = &r->phase[1].body[RT_SCHED_LAYER];
-        int dense = 0, ring = 0, dyn = 0, merges = 0;
+        int dense = 0, ring = 0, dyn = 0, merges = 0, metas = 0, scores = 0, topks = 0, rowss = 0;
         for (int i = 0; i < b->nstreams; i++)
             for (int c = 0; c < b->streams[i].ncmds; c++) {
                 const RtCmd *cmd = &b->streams[i].cmds[c];
@@ -215,6 +216,30 @@ static void test_plan(const Module *m) {
                 const KernelDesc *k = &r->kernels[cmd->kernel].desc;
                 if (k->kind == KK_MERGE)
                     merges++;
+                if (k->kind == KK_PAGE_META) {   /* the PE of page floor((ctx - 1) / 16) mod 3 (ctx 1921: page 120) */
+                    metas++;
+                    CHECK(cmd->has_when);
+                    CHECK_EQ(cmd->when.div, 16);
+                    CHECK_EQ(cmd->when.mod, 3);
+                    CHECK_EQ(cmd->when_eq, r->dev.units[b->streams[i].id].bank_lo);
+                    CHECK_EQ(k->meta.interleave, 3);
+                    CHECK(rt_cmd_runs(cmd, 1, 1921 + 16 * cmd->when_eq));
+                    CHECK(!rt_cmd_runs(cmd, 1, 1937 + 16 * cmd->when_eq));
+                }
+                if (k->kind == KK_PAGE_SCORE) {  /* tile j scores pages j, j + 3, ...: (ceil(ctx/16) + 2 - j) / 3 */
+                    int j = r->dev.units[b->streams[i].id].bank_lo;
+                    scores++;
+                    CHECK_EQ(rt_expr_eval(cmd->args[0], 2049), (129 + 2 - j) / 3);
+                }
+                if (k->kind == KK_TOPK) {
+                    topks++;
+                    CHECK_EQ(k->topk.k, 16);
+                    CHECK_EQ(rt_expr_eval(cmd->args[0], 2049), 129);
+                }
+                if (k->kind == KK_PAGE_ROWS) {
+                    rowss++;
+                    CHECK_EQ(rt_expr_eval(cmd->args[0], 0), r->dev.units[b->streams[i].id].bank_lo);
+                }
                 if (k->kind != KK_ATTN || b->streams[i].link || r->dev.units[b->streams[i].id].kind != RT_UNIT_PE)
                     continue;
                 int bank = r->dev.units[b->streams[i].id].bank_lo;
@@ -227,15 +252,25 @@ static void test_plan(const Module *m) {
                     CHECK_EQ(n64, 64);
                     ring++;
                 } else {
+                    RtExpr rows = cmd->args[2];
+                    rows.page_rows = 0;
+                    CHECK(k->attn.page == 1 && !k->attn.causal);
+                    CHECK_EQ(cmd->args[2].page_rows, 1);
+                    CHECK_EQ(cmd->args[2].sel.bytes, 96 * 4);
                     if (bank == 0)
-                        CHECK_EQ(rt_expr_eval(cmd->args[2], 2050), 684);
-                    CHECK_EQ(n2049, 683);
+                        CHECK_EQ(rt_expr_eval(rows, 2050), 684);
+                    CHECK_EQ(rt_expr_eval(rows, 2049), 683);
+                    CHECK_EQ(n2049, 96);
                     dyn++;
                 }
             }
         CHECK_EQ(dense, 4);
         CHECK_EQ(ring, 1);
         CHECK_EQ(dyn, 3);
+        CHECK_EQ(metas, 3);
+        CHECK_EQ(scores, 3);
+        CHECK_EQ(topks, 1);
+        CHECK_EQ(rowss, 3);
         CHECK(merges >= 4);     /* a stream's partials merged on the NPU */
         rt_schedule_free(r);
     }
