@@ -212,8 +212,8 @@ int main(int argc, char **argv) {
     descs[nd++] = (KernelDesc){.kind = KK_GEMM, .gemm = {.m = 1, .k = 4096, .n = 1024, .wtype = KD_F16}};  /* k, v */
     descs[nd++] = (KernelDesc){.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, true, 0}};   /* prefill */
     descs[nd++] = (KernelDesc){.kind = KK_MERGE, .merge = {D}};
-    descs[nd++] = (KernelDesc){.kind = KK_PAGE_SCORE, .score = {D, G, 64}};
-    descs[nd++] = (KernelDesc){.kind = KK_PAGE_META, .meta = {D, 16, KD_F16}};
+    descs[nd++] = (KernelDesc){.kind = KK_PAGE_SCORE, .score = {D, G, 64, KD_F32}};
+    descs[nd++] = (KernelDesc){.kind = KK_PAGE_META, .meta = {D, 16, KD_F16, KD_F32, 1}};
     descs[nd++] = (KernelDesc){.kind = KK_RMSNORM, .row = {4096, 1e-5f, false}};
     descs[nd++] = (KernelDesc){.kind = KK_ROPE, .rope = {.head_dim = D, .heads = 32, .rot = D, .theta = 500000}};
     descs[nd++] = (KernelDesc){.kind = KK_ROPE, .rope = {.head_dim = D, .heads = 8, .rot = D, .theta = 500000}};
