@@ -1520,6 +1520,71 @@ static PBuf *quest_select(Gen *g, int si, const PatRange *pr, PBuf *Qp, PBuf *Kp
     return Lp;
 }
 
+/* Decode attention of a stream computed on the NPU (`by npu`, a naive placement): per pattern range, its
+ * slots' keys and values loaded over the channels of its banks (kv_load of a stream: slot s from tile
+ * s mod n, row s / n; every token of a dense head, the ring's min(ctx, S + W) slots of a static one, in
+ * slot order: attention does not depend on the keys' order), then the causal kernel on the NPU with the
+ * query at ctx - 1 straight into the result. */
+static void stream_on_npu(Gen *g, int si, const Attention *at, NBuf *q, NBuf *y, NBuf *Lt, const KernelDesc *ka,
+                          long long es, PatRange *prs) {
+    const MapStream *st = &g->map.streams[si];
+    const ModelShape *ms = &g->m->model;
+    long long D = ms->head_dim, G = ms->heads / ms->kv_heads, qrow = ms->heads * D * 4, gd = G * D * 4;
+    long long h = st->head, b = st->batch, rb = st->row_bytes;
+    int npr = pattern_ranges(at, st, prs);
+    for (int k = 0; k < npr; k++) {
+        const PatRange *pr = &prs[k];
+        long long slots = attn_slots(pr->pat, g->m->work.max_seq);
+        if (slots > st->cap * st->n)
+            slots = st->cap * st->n;
+        Expr cnt = {1, 0, 1, pr->pat->kind == PAT_STATIC ? slots : 0, 0};
+        g->lay0 = pr->p0;
+        g->lay1 = pr->p1;
+        NBuf *Kb = npu_temp(g, slots * rb), *Vb = npu_temp(g, slots * rb);
+        for (int part = 0; part < 2; part++)
+            for (int c = 0; c < g->C; c++) {
+                int held = 0;
+                for (int j = 0; j < st->n; j++)
+                    held += st->regions[j].channel == c;
+                if (held == 0)
+                    continue;
+                NBuf *dst = part ? Vb : Kb;
+                cmd_begin(g, exec_link(g, link_channel(g, c)), "kv_load");
+                rd(g, &g->stream_tb[si]);
+                wr(g, &dst->tb);
+                add_num(g->cj, "stream", si);
+                add_str(g->cj, "part", part ? "v" : "k");
+                cJSON_AddItemToObject(g->cj, "dst", ref_npu(g, dst, 0, slots * rb));
+                cJSON_AddItemToObject(g->cj, "first", expr_json(konst(0)));
+                cJSON_AddItemToObject(g->cj, "count", expr_json(cnt));
+                double e[2];
+                for (int w = 0; w < 2; w++)
+                    e[w] = t_channel(g, (double)(expr_eval(cnt, g->ctx[w]) * rb) * held / st->n);
+                cmd_end(g, e[0], e[1]);
+            }
+        kernel_begin(g, EXEC_NPU_KEY, ka);
+        rd(g, &q->tb);
+        rd(g, &Kb->tb);
+        rd(g, &Vb->tb);
+        rd(g, &g->pos->tb);
+        wr(g, &y->tb);
+        wr(g, &Lt->tb);
+        cJSON *bufs[7] = {ref_npu(g, y, b * qrow + h * gd, gd), ref_npu(g, Lt, 0, G * 4), ref_npu(g, q, b * qrow + h * gd, gd),
+                          ref_npu(g, Kb, 0, slots * rb), ref_npu(g, Vb, 0, slots * rb), NULL, ref_npu(g, g->pos, b * 4, 4)};
+        kernel_bufs(g, bufs, 7);
+        Expr args[3] = {konst(1), konst(0), cnt};
+        kernel_args(g, args, 3);
+        double e[2];
+        for (int w = 0; w < 2; w++) {
+            double tok = (double)expr_eval(cnt, g->ctx[w]);
+            e[w] = tok * (double)(G * D * 2) / g->F_npu + t_vec(g, tok * (double)G * 5);
+        }
+        cmd_end(g, e[0], e[1]);
+        (void)es;
+    }
+    g->lay0 = g->lay1 = 0;
+}
+
 /* Decode attention of an attention plan: every stream, for each range of its layers with one pattern,
  * on the PE under each of its tiles' banks over the tokens that tile holds (a dynamic range: over its
  * share of the pages Quest selects), the partial states merged on the NPU into the stream's place in the
@@ -1532,14 +1597,28 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
     long long qrow = ms->heads * D * 4, gd = G * D * 4;
     int s0 = g->map.attn_first[ai], s1 = g->map.attn_first[ai + 1];
     KernelDType kvt = ka->attn.kv;
-    for (int si = s0; si < s1; si++)
-        if (g->map.streams[si].by.kind != EXEC_NONE) {
-            diag_error(g->d, at->tiles[g->map.streams[si].line].loc.file ? at->tiles[g->map.streams[si].line].loc : at->loc,
-                       "%%%s: tiles computed away from their banks (`by npu`, `by chC.bK`, the naive placements) are "
-                       "not scheduled (docs/schedule.md §6)", v->name);
+    PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
+    for (int si = s0; si < s1; si++) {
+        const MapStream *st = &g->map.streams[si];
+        if (st->by.kind == EXEC_NONE)
+            continue;
+        const AttnTiles *tl = &at->tiles[st->line];
+        if (st->by.kind != EXEC_NPU) {
+            diag_error(g->d, tl->loc.file ? tl->loc : at->loc,
+                       "%%%s: tiles computed by a PE away from their banks (`by chC.bK`) are not scheduled: the PE "
+                       "would load them over the channel into its scratch, which format v1 has no command for "
+                       "(docs/schedule.md §6, §7)", v->name);
             return false;
         }
-    PatRange *prs = ARENA_ARRAY(g->a, PatRange, g->m->model.layers + 1);
+        int npr = pattern_ranges(at, st, prs);
+        for (int k = 0; k < npr; k++)
+            if (prs[k].pat->kind == PAT_DYNAMIC) {
+                diag_error(g->d, tl->loc.file ? tl->loc : at->loc,
+                           "%%%s: a dynamic (Quest) stream computed on the NPU (`by npu`) is not scheduled: its page "
+                           "metadata lives in its banks and is kept by their PEs (docs/schedule.md §6, §7)", v->name);
+                return false;
+            }
+    }
     bool any_quest = false;     /* a dynamic range: the PEs need the new keys for the page metadata */
     for (int pi = 0; pi < at->npats; pi++)
         any_quest |= quest_selects(&at->pats[pi].pat);
@@ -1547,7 +1626,7 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
        PE of the plan's channels */
     ChanSet chans = 0;
     for (int si = s0; si < s1; si++)
-        for (int j = 0; j < g->map.streams[si].n; j++)
+        for (int j = 0; j < g->map.streams[si].n && g->map.streams[si].by.kind == EXEC_NONE; j++)
             chans |= CHAN_BIT(g->map.streams[si].regions[j].channel);
     PBuf *Qp = pe_buf(g, batch * qrow), *Pp = pe_buf(g, batch * 4), *Kp = NULL;
     NBuf *Kn = NULL;
@@ -1569,6 +1648,10 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
     NBuf *Lt = npu_temp(g, G * 4);
     for (int si = s0; si < s1; si++) {
         const MapStream *st = &g->map.streams[si];
+        if (st->by.kind == EXEC_NPU) {
+            stream_on_npu(g, si, at, q, y, Lt, ka, es, prs);
+            continue;
+        }
         int n = st->n, npr = pattern_ranges(at, st, prs);
         long long h = st->head, b = st->batch;
         PBuf *Ob = pe_buf(g, n * gd), *Lb = pe_buf(g, n * G * 4);

@@ -1931,6 +1931,42 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     check_ref_at(r, "src", &c->src, c->src.bytes);
 }
 
+/* kv_load from an attention stream (a tile computed away from its bank, `by npu`): slots [first, first +
+ * count) of its keys or values, slot s from tile s mod n row s / n, densely into the NPU's scratch. */
+static void read_stream_load(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
+    const RtSchedule *s = r->s;
+    c->tensor = c->tile = -1;
+    c->stream = (int)get_int(r, o, "stream", 0, s->nstreams - 1);
+    const RtKvStream *st = &s->streams[c->stream];
+    static const char *const parts[] = {"k", "v"};
+    c->part_v = get_enum(r, o, "part", parts, 2) == 1;
+    if (!ex->link || ex->lk->kind != RT_LINK_CHANNEL)
+        fail(r, "kv_load runs on a channel's link");
+    bool held = false;
+    for (int i = 0; i < st->nregions; i++)
+        held |= st->regions[i].channel == ex->lk->channel;
+    if (!held)
+        fail(r, "stream %d has no tile on channel %d, whose link this is", c->stream, ex->lk->channel);
+    if (r->lay0 < st->layers[0] || r->lay1 > st->layers[1])
+        fail(r, "it runs in layers [%lld, %lld), the stream holds [%lld, %lld)", (long long)r->lay0,
+             (long long)r->lay1, (long long)st->layers[0], (long long)st->layers[1]);
+    c->dst = get_ref(r, o, "dst");
+    ref_space(r, "dst", &c->dst, RT_AT_NPU, -1);
+    c->first = get_expr(r, o, "first");
+    c->count = get_expr(r, o, "count");
+    int64_t f1 = expr_max(r, c->first), n1 = expr_max(r, c->count);
+    if (expr_min(r, c->first) < 0 || expr_min(r, c->count) < 0)
+        fail(r, "first and count are not negative at any context");
+    if (f1 + n1 > st->cap * st->nregions)
+        fail(r, "slots [%lld, %lld) at a context of %lld: the stream's %d tile%s hold%s %lld", (long long)f1,
+             (long long)(f1 + n1), (long long)r->ctx_hi, st->nregions, plural(st->nregions),
+             st->nregions == 1 ? "s" : "", (long long)(st->cap * st->nregions));
+    if (n1 * st->row_bytes > c->dst.bytes)
+        fail(r, "%lld rows of %lld bytes do not fit dst's %lld", (long long)n1, (long long)st->row_bytes,
+             (long long)c->dst.bytes);
+    check_ref_at(r, "dst", &c->dst, c->dst.bytes);
+}
+
 static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
     need_type(r, o, cJSON_IsObject(o), "an object");
     c->kind = (RtCmdKind)get_enum(r, o, "cmd", rt_cmd_names, RT_CMD_COUNT_);
@@ -1946,11 +1982,14 @@ static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
                                         "token_stride", "first", "count", "?ring", NULL};
     static const char *const kload[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile",
                                         "pairs", "dst", "pair_stride", "first", "count", NULL};
+    static const char *const kloads[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "stream", "part",
+                                         "dst", "first", "count", NULL};
     static const char *const kgat[] = {"id", "cmd", "op", "?layers", "?when", "deps", "est", "tensor", "tile", "ids",
                                        "?id_offset", "dst", "rows", NULL};
-    bool to_stream = c->kind == RT_KV_APPEND && member(o, "stream");
+    bool to_stream = (c->kind == RT_KV_APPEND || c->kind == RT_KV_LOAD) && member(o, "stream");
     const char *const *keys = c->kind == RT_TRANSFER ? kxfer : c->kind == RT_KERNEL ? kkern
-                              : to_stream ? kapps : c->kind == RT_KV_APPEND ? kapp : c->kind == RT_KV_LOAD ? kload
+                              : to_stream ? (c->kind == RT_KV_LOAD ? kloads : kapps)
+                              : c->kind == RT_KV_APPEND ? kapp : c->kind == RT_KV_LOAD ? kload
                               : c->kind == RT_GATHER ? kgat : kmove;
     check_keys(r, o, keys);
     /* the layers it runs in: its own range, else every layer of the layer body (one elsewhere) */
@@ -2003,12 +2042,14 @@ static void read_cmd(R *r, const cJSON *o, RtCmd *c, const Exec *ex, int nops) {
     switch (c->kind) {
     case RT_KERNEL: read_kernel_cmd(r, o, c, ex); break;
     case RT_KV_APPEND:
-        if (to_stream) {
+    case RT_KV_LOAD:
+        if (to_stream && c->kind == RT_KV_APPEND)
             read_stream_append(r, o, c, ex);
-            break;
-        }
-        /* fall through */
-    case RT_KV_LOAD: read_kv(r, o, c, ex); break;
+        else if (to_stream)
+            read_stream_load(r, o, c, ex);
+        else
+            read_kv(r, o, c, ex);
+        break;
     case RT_GATHER: read_gather(r, o, c, ex); break;
     default: read_move(r, o, c, ex); break;
     }

@@ -140,6 +140,14 @@ static cJSON *cmd_json(const RtCmd *c) {
         cJSON_AddItemToObject(o, "count", expr_json(c->count));
         break;
     case RT_KV_LOAD:
+        if (c->stream >= 0) {
+            add_num(o, "stream", c->stream);
+            add_str(o, "part", c->part_v ? "v" : "k");
+            cJSON_AddItemToObject(o, "dst", ref_json(&c->dst));
+            cJSON_AddItemToObject(o, "first", expr_json(c->first));
+            cJSON_AddItemToObject(o, "count", expr_json(c->count));
+            break;
+        }
         add_num(o, "tensor", c->tensor);
         add_num(o, "tile", c->tile);
         cJSON_AddItemToObject(o, "pairs", pair(c->pairs[0], c->pairs[1]));
