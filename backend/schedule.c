@@ -1667,6 +1667,7 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
             long long nsel = K;     /* entries of the list the kernel reads: pages, or a tile's rows */
             if (quest && prow == 1 && pr->pat->page > 1)
                 nsel = K * ((pr->pat->page + n - 1) / n);
+            PBuf *Lrows = quest && nsel != K ? pe_buf(g, nsel * 4) : NULL;     /* a tile's rows of the pages */
             KernelDesc kq = *ka;    /* over the selected pages: a tile's share of a page is P / n rows (or 1) */
             kq.attn.page = (int)prow;
             kq.attn.causal = false;
@@ -1680,12 +1681,12 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
                 long long lstride = st->l1 - st->l0 > 1 ? rg->stride : 0;
                 long long kvbytes = st->cap * st->row_bytes;
                 PBuf *Lj = Lp;
-                if (quest && nsel != K) {   /* the selection as this tile's local rows */
+                if (Lrows) {    /* the selection as this tile's local rows */
                     KernelDesc kr = {.kind = KK_PAGE_ROWS};
                     kr.rows.page = pr->pat->page;
                     kr.rows.tiles = n;
                     kr.rows.k = (int)K;
-                    Lj = pe_buf(g, nsel * 4);
+                    Lj = Lrows;
                     kernel_begin(g, pe, &kr);
                     rd(g, &Lp->tb[pi]);
                     wr(g, &Lj->tb[pi]);
