@@ -71,7 +71,7 @@ typedef struct MapStream {
     Exec by;                /* EXEC_NONE: each tile on the PE under its bank; EXEC_NPU, EXEC_PE: there */
     KernelDType dtype;      /* the KV cache's element type */
     long long row_bytes;    /* head_dim elements */
-    long long cap, pages;   /* rows of K (and of V), of min (and of max) keys per tile: the line's largest */
+    long long cap, pages;   /* rows of K (and of V), and page metadata entries (a min and a max row) per tile */
     long long bytes;        /* a region's bytes */
     MapRegion *regions;     /* tile j's: bank, layer l0's copy at addr, layer l's at addr + (l - l0) * stride */
 } MapStream;

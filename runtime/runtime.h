@@ -187,7 +187,7 @@ typedef struct RtKvStream {
     int64_t layers[2];
     int head, batch;
     KernelDType dtype;
-    int64_t row_bytes, cap, pages;  /* a region: cap keys, cap values, pages min keys, pages max keys */
+    int64_t row_bytes, cap, pages;  /* a region: cap keys, cap values, pages (min keys, max keys) entries */
     RtRegion *regions;      /* tile j's; lo = j */
     int nregions;
 } RtKvStream;
