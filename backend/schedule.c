@@ -1619,9 +1619,16 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
                 return false;
             }
     }
-    bool any_quest = false;     /* a dynamic range: the PEs need the new keys for the page metadata */
+    /* a dynamic range: the PEs need the new keys for the page metadata, in the layers [q0, q1) that
+       cover the dynamic patterns */
+    bool any_quest = false;
+    long long q0 = g->m->model.layers, q1 = 0;
     for (int pi = 0; pi < at->npats; pi++)
-        any_quest |= quest_selects(&at->pats[pi].pat);
+        if (quest_selects(&at->pats[pi].pat)) {
+            any_quest = true;
+            q0 = at->pats[pi].layers.lo < q0 ? at->pats[pi].layers.lo : q0;
+            q1 = at->pats[pi].layers.hi > q1 ? at->pats[pi].layers.hi : q1;
+        }
     /* the queries and their positions (and, for page selection, the new keys in the cache's type) to every
        PE of the plan's channels */
     ChanSet chans = 0;
@@ -1635,15 +1642,26 @@ static bool attention_plan_decode(Gen *g, const Op *v, int ai, NBuf *q, NBuf *kk
         Kn = kk;
         if (es == 2) {
             Kn = npu_temp(g, batch * kvh * D * es);
+            if (q1 - q0 < g->m->model.layers) {
+                g->lay0 = (int)q0;
+                g->lay1 = (int)q1;
+            }
             emit_copy(g, kk, 0, Kn, 0, batch, kvh * D * 4, kvh * D * 4, kvh * D * es, true);
+            g->lay0 = g->lay1 = 0;
         }
     }
     for (int c = 0; c < g->N; c++)
         if (chans & CHAN_BIT(c)) {
             emit_to_pes(g, c, q, 0, batch * qrow, Qp);
             emit_to_pes(g, c, g->pos, 0, batch * 4, Pp);
-            if (Kp)
+            if (Kp) {
+                if (q1 - q0 < g->m->model.layers) {
+                    g->lay0 = (int)q0;
+                    g->lay1 = (int)q1;
+                }
                 emit_to_pes(g, c, Kn, 0, batch * kvh * D * es, Kp);
+                g->lay0 = g->lay1 = 0;
+            }
         }
     NBuf *Lt = npu_temp(g, G * 4);
     for (int si = s0; si < s1; si++) {
