@@ -59,7 +59,8 @@ typedef struct Stream {
 /* An op's role in the fused attention: attn_score -> [softmax ->] attn_value is one kernel. */
 typedef enum Role { ROLE_OP, ROLE_FUSED, ROLE_ATTN } Role;
 
-/* An integer expression of the context: floor((a * ctx + b) / d); a constant when a is 0. */
+/* An integer expression of the context: floor((a * min(ctx, clamp) + b) / d) (mod `mod`); a constant when
+ * a is 0 (docs/schedule.md §4.2). */
 typedef struct Expr {
     long long a, b, d;
     long long clamp;    /* > 0: the context counts up to this much (min(ctx, clamp)) */
@@ -193,7 +194,6 @@ static cJSON *pair(long long a, long long b) {
     cJSON_AddItemToArray(r, num((double)b));
     return r;
 }
-
 
 static Expr konst(long long v) { return (Expr){0, v, 1, 0, 0}; }
 
