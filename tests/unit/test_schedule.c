@@ -2,8 +2,8 @@
  * numbers worked out by hand: the memory map (whole rows and interleaved tokens per bank), the
  * context expression of a bank's tokens, a command's estimate; an attention plan's streams and rows
  * (tests/schedule/plan-tiny.h2: dense, static and dynamic heads); then the reader keeps every byte, and
- * both the backend and the reader survive running out of memory at any allocation (sampled), with
- * nothing left allocated. Run from the repository root (ctest does). */
+ * both the backend and the reader survive running out of memory at any allocation (sampled; tiny's and
+ * plan-tiny's), with nothing left allocated. Run from the repository root (ctest does). */
 #include "backend.h"
 #include "frontend.h"
 #include "runtime.h"
@@ -454,8 +454,10 @@ int main(void) {
     ir_module_free(m);
     session_free(&s);
     m = load(&s, &d, "tests/schedule/plan-tiny.h2");
-    if (CHECK(m != NULL))
+    if (CHECK(m != NULL)) {
         test_plan(m);
+        test_oom(m);    /* the plan's streams, rings and page selection, out of memory anywhere */
+    }
     ir_module_free(m);
     session_free(&s);
     return test_done();
