@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "oom_hook.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/h2c-test-npy-XXXXXX";
@@ -722,30 +723,6 @@ static void test_writer(void) {
 }
 
 /* ---------------------------------------------------------------- out of memory */
-
-typedef struct Hook {
-    long calls, fail_at, live;
-    bool failed;
-} Hook;
-
-static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    Hook *h = ud;
-    (void)osize;
-    if (nsize == 0) {
-        if (ptr)
-            h->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++h->calls == h->fail_at) {
-        h->failed = true;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p && !ptr)
-        h->live++;
-    return p;
-}
 
 /* Fails the 1st, 2nd, ... allocation of a read from a file, a pipe and memory, with no handler
  * and with the caller's handler set: each reports "out of memory" (or unwinds to the handler)

@@ -10,33 +10,8 @@
 
 #include <stdlib.h>
 
+#include "oom_hook.h"
 #include "test.h"
-
-typedef struct Hook {
-    long calls;         /* allocations and growths so far */
-    long fail_at;       /* the call that fails (1-based); 0: none */
-    bool failed;        /* fail_at was reached */
-    long live;          /* blocks allocated and not yet freed */
-} Hook;
-
-static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    Hook *h = ud;
-    (void)osize;
-    if (nsize == 0) {
-        if (ptr)
-            h->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++h->calls == h->fail_at) {
-        h->failed = true;
-        return NULL;    /* a failed realloc leaves ptr as it was */
-    }
-    void *p = realloc(ptr, nsize);
-    if (p && !ptr)
-        h->live++;
-    return p;
-}
 
 static int oom_in_load, oom_in_check;  /* where the failed runs failed */
 

@@ -13,33 +13,8 @@
 
 #include <stdlib.h>
 
+#include "oom_hook.h"
 #include "test.h"
-
-typedef struct Hook {
-    long calls;     /* allocations and growths so far */
-    long fail_at;   /* the call that fails (1-based); 0: none */
-    bool failed;    /* fail_at was reached */
-    long live;      /* blocks allocated and not yet freed */
-} Hook;
-
-static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    Hook *h = ud;
-    (void)osize;
-    if (nsize == 0) {
-        if (ptr)
-            h->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++h->calls == h->fail_at) {
-        h->failed = true;
-        return NULL; /* a failed realloc leaves ptr as it was */
-    }
-    void *p = realloc(ptr, nsize);
-    if (p && !ptr)
-        h->live++;
-    return p;
-}
 
 /* One compile of `path`; its IR text (malloc'd) in *ir, NULL if it failed. Diagnostics go to diag. */
 static bool compile(const char *path, FILE *diag, char **ir) {
@@ -65,17 +40,6 @@ static bool compile(const char *path, FILE *diag, char **ir) {
     }
     session_free(&s);
     return ok;
-}
-
-/* Counts the "error:" lines of a diagnostic text, and those that say "out of memory". */
-static void count_errors(const char *text, int *errors, int *oom) {
-    *errors = *oom = 0;
-    for (const char *p = text; (p = strstr(p, "error: ")) != NULL; p += 7) {
-        (*errors)++;
-        const char *eol = strchr(p, '\n');
-        const char *o = strstr(p, "out of memory");
-        *oom += o && (!eol || o < eol);
-    }
 }
 
 static void sweep(const char *path, long stride) {

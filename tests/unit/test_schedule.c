@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oom_hook.h"
 #include "test.h"
 
 static Module *load(Session *s, Diag *d, const char *path) {
@@ -279,30 +280,6 @@ static void test_plan(const Module *m) {
 }
 
 /* ---------------------------------------------------------------- running out of memory */
-
-typedef struct Hook {
-    long calls, fail_at, live;
-    bool failed;
-} Hook;
-
-static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    Hook *h = ud;
-    (void)osize;
-    if (nsize == 0) {
-        if (ptr)
-            h->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++h->calls == h->fail_at) {
-        h->failed = true;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p && !ptr)
-        h->live++;
-    return p;
-}
 
 static const char *const oom_what[3] = {"build", "read", "write"};
 
