@@ -2295,6 +2295,7 @@ static cJSON *build(Gen *g, const char *name) {
     for (int i = 0; i < g->nkern; i++)
         cJSON_AddItemToArray(kernels, kernel_json(&g->kern[i]));
     g->stats.kernels = g->nkern;
+    cJSON_AddItemToObject(root, "graph", be_graph_json(m, g->a));
     return root;
 }
 

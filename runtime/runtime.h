@@ -263,6 +263,8 @@ typedef struct RtSchedule {
     RtKernel *kernels;
     int nkernels;
     RtPhase phase[2];       /* prefill, decode */
+    struct RtModel *graph;  /* the model's op graph (`graph`): the decode phase's ops, for the reference pass */
+    int *graph_tensor;      /* per graph op: its weight tensor (an index into tensors), or -1 */
 } RtSchedule;
 extern const char *const rt_phase_names[2];
 
