@@ -1711,8 +1711,10 @@ static void cost_ops(Gen *g, PhaseKind pk, OpEst *est) {
             continue;
         DfProblem *p = ARENA_NEW(g->a, DfProblem);
         DfPlan *plan = ARENA_NEW(g->a, DfPlan);
-        if (!df_problem_scope(g->m, cm, (OpScope)sc, p, &quiet) || p->nops == 0 || !df_plan_from_module(g->m, p, plan, &quiet))
+        if (!df_problem_scope(g->m, cm, (OpScope)sc, p, &quiet) || p->nops == 0)
             continue;
+        if (!df_plan_from_module(g->m, p, plan, &quiet))
+            longjmp(*g->a->oom, 1);     /* it fails only out of memory here: build_phase checked the graph is acyclic */
         p->layers = 1;
         for (int w = 0; w < 2; w++) {
             p->ctx_first = p->ctx_last = (int)g->ctx[w];
@@ -1899,6 +1901,8 @@ static cJSON *build_phase(Gen *g, PhaseKind pk) {
     } else {
         cJSON_AddItemToObject(outputs, "x", io_entry(g, g->x));
     }
+    /* the layer's output, which holds layer l's result after iteration l (the runtime's --check) */
+    cJSON_AddItemToObject(outputs, "hidden", io_entry(g, g->x));
     cJSON_AddItemToObject(phj, "inputs", inputs);
     cJSON_AddItemToObject(phj, "outputs", outputs);
     cJSON_AddItemToObject(phj, "constants", g->constants);

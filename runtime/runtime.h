@@ -135,6 +135,7 @@ typedef struct RtPhase {
     int64_t npu_scratch, pe_scratch;        /* bytes */
     bool has_tokens, has_x_in, has_positions, has_logits, has_x_out;
     RtRef in_tokens, in_x, in_positions, out_logits, out_x;
+    RtRef out_hidden;                       /* the layer's output x: layer l's after iteration l of the layer body */
     RtConst *consts;
     int nconsts;
     RtSchedOp *ops;

@@ -2072,10 +2072,21 @@ static void read_phase(R *r, const cJSON *o, int p) {
     ph->in_x = in[1];
     ph->has_positions = has_in[2];
     ph->in_positions = in[2];
-    static const char *const out_names[] = {"?logits", "?x"};
-    RtRef out[2];
-    bool has_out[2];
-    read_io(r, o, "outputs", out_names, out, has_out, 2);
+    static const char *const out_names[] = {"?logits", "?x", "?hidden"};
+    RtRef out[3];
+    bool has_out[3];
+    read_io(r, o, "outputs", out_names, out, has_out, 3);
+    if (!has_out[2]) {
+        push_key(r, "outputs");
+        fail(r, "missing key 'hidden'");
+    }
+    if (out[2].bytes != (int64_t)ph->rows * s->hidden * 4) {
+        push_key(r, "outputs");
+        push_key(r, "hidden");
+        fail(r, "%lld bytes; the layer's output has %lld (rows x hidden fp32)", (long long)out[2].bytes,
+             (long long)ph->rows * s->hidden * 4);
+    }
+    ph->out_hidden = out[2];
     if (has_out[0] == has_out[1]) {
         push_key(r, "outputs");
         fail(r, "a phase gives the logits or the last layer's output (x), one of them");

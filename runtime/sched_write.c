@@ -200,6 +200,7 @@ static cJSON *phase_json(const RtPhase *ph) {
         cJSON_AddItemToObject(out, "logits", ref_json(&ph->out_logits));
     if (ph->has_x_out)
         cJSON_AddItemToObject(out, "x", ref_json(&ph->out_x));
+    cJSON_AddItemToObject(out, "hidden", ref_json(&ph->out_hidden));
     cJSON *cs = cJSON_AddArrayToObject(o, "constants");
     for (int i = 0; i < ph->nconsts; i++) {
         cJSON *c = cJSON_CreateObject();
