@@ -764,17 +764,17 @@ static bool emit_fc(Gen *g, int i) {
     long long M = o->shape[1], K = o->shape[3], N = o->shape[2];
     long long rows;
     NBuf *x = input_of(g, o, 0, &rows);
-    if (o->ninputs > 1) {   /* a gated product: the inputs multiplied element by element first */
+    if (o->ninputs > 1) {   /* a gated product: silu(in0) * in1 * ... element by element first (docs/ir.md) */
         NBuf *t = npu_temp(g, M * K * 4);
+        KernelDesc ks = {.kind = KK_SILU};
+        ks.row.n = (int)K;
+        emit_rowwise(g, &ks, t, x, 0, NULL, NULL, NULL, M, K, 4);
         KernelDesc kd = {.kind = KK_MUL};
         kd.row.n = (int)K;
-        NBuf *prev = x;
         for (int k = 1; k < o->ninputs; k++) {
             NBuf *b = input_of(g, o, k, &rows);
-            emit_rowwise(g, &kd, t, prev, 0, b, NULL, NULL, M, K, 1);
-            prev = t;
-            if (k + 1 < o->ninputs)
-                newgen(g, &t->tb);
+            newgen(g, &t->tb);
+            emit_rowwise(g, &kd, t, t, 0, b, NULL, NULL, M, K, 1);
         }
         x = t;
     }

@@ -11,6 +11,29 @@
 
 /* ---------------------------------------------------------------- synthetic weights */
 
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* rt_round_f16, fast where binary16 is normal: round the double's significand to 10 bits, to
+ * nearest even, by integer arithmetic (the same result; elsewhere rt_round_f16 itself). */
+static double round_f16(double v) {
+    double a = fabs(v);
+    if (!(a >= 0x1p-14 && a < 65504.0))
+        return rt_round_f16(v);
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    b += 0x1ffffffffffull + ((b >> 42) & 1);
+    b &= ~0x3ffffffffffull;
+    double r;
+    memcpy(&r, &b, 8);
+    return fabs(r) > 65504.0 ? rt_round_f16(v) : r;
+}
+
+/* rt_synth_weight, element for element (tests/unit checks it), with its per-tensor hash hoisted. */
 static bool synth_get(void *ctx, int op, int layer, RtWeightPart part, size_t row, size_t rows, size_t cols,
                       double *dst) {
     RtSynthWeights *w = ctx;
@@ -19,11 +42,20 @@ static bool synth_get(void *ctx, int op, int layer, RtWeightPart part, size_t ro
     int t = s->graph_tensor[op];
     if (t < 0)
         return false;
-    uint64_t h = rt_name_hash(s->tensors[t].name);
+    uint64_t tensor = rt_name_hash(s->tensors[t].name);
     double scale = o->kind == RT_FC && o->in_width > 0 ? 1 / sqrt((double)o->in_width) : 1;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < cols; c++)
-            dst[r * cols + c] = rt_synth_weight(w->seed, h, layer, part, (row + r) * cols + c, scale);
+    uint64_t h = splitmix64(w->seed ^ splitmix64(tensor ^ splitmix64(((uint64_t)layer << 8) | (uint64_t)part)));
+    double mul = part == RT_PART_SCALE ? 0.25 : part == RT_PART_SHIFT || part == RT_PART_BIAS ? 0.05 : scale;
+    double add = part == RT_PART_SCALE ? 1 : 0;
+    for (size_t r = 0; r < rows; r++) {
+        uint64_t base = (uint64_t)(row + r) * (uint64_t)cols;
+        double *d = dst + r * cols;
+        for (size_t c = 0; c < cols; c++) {
+            uint64_t x = splitmix64(h ^ (base + c));
+            double u = (double)(x >> 11) * (1.0 / 9007199254740992.0) * 2 - 1;
+            d[c] = round_f16(add + mul * u);
+        }
+    }
     return true;
 }
 
@@ -108,7 +140,7 @@ static bool stored_get(void *ctx, int op, int layer, RtWeightPart part, size_t r
     if (!w->src.get(w->src.ctx, op, layer, part, row, rows, cols, dst))
         return false;
     for (size_t i = 0; i < rows * cols; i++)
-        dst[i] = t == KD_F16 ? rt_round_f16(dst[i]) : (double)(float)dst[i];
+        dst[i] = t == KD_F16 ? round_f16(dst[i]) : (double)(float)dst[i];
     return true;
 }
 
@@ -187,14 +219,21 @@ static bool fill_fc(const RtSchedule *s, RtMem *mem, RtStoredWeights *sw, int op
         for (int r = 0; r < tl->nregions; r++) {
             const RtRegion *g = &tl->regions[r];
             unsigned char *base = rt_mem_bank(mem, g->channel, g->bank) + g->addr + copy * g->stride;
+            if (!quant) {
+                /* 32 output rows at a time: the block's rows read in order, 32 rows written */
+                for (int64_t n0 = g->lo; n0 < g->hi; n0 += 32) {
+                    int64_t n1 = n0 + 32 < g->hi ? n0 + 32 : g->hi;
+                    for (int64_t k = 0; k < kn; k++) {
+                        const double *wk = sw->buf + (size_t)k * (size_t)N;
+                        for (int64_t n = n0; n < n1; n++)
+                            put_elem(base + (n - g->lo) * tl->row_bytes, k0 + k, tl->dtype, wk[n]);
+                    }
+                }
+                continue;
+            }
             for (int64_t n = g->lo; n < g->hi; n++) {
                 unsigned char *row = base + (n - g->lo) * tl->row_bytes;
                 const double *col = sw->buf + n;
-                if (!quant) {
-                    for (int64_t k = 0; k < kn; k++)
-                        put_elem(row, k0 + k, tl->dtype, col[(size_t)k * (size_t)N]);
-                    continue;
-                }
                 unsigned char *sc = base + (g->hi - g->lo) * tl->row_bytes + (n - g->lo) * tl->scale_bytes;
                 for (int64_t k = 0; k < kn; k += G) {
                     int64_t len = kn - k < G ? kn - k : G;
