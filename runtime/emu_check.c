@@ -19,6 +19,8 @@ struct RtCheck {
     double *err;            /* per layer, the worst step */
     double err_logits;
     int steps;
+    int *sink, *window;     /* the plan's static heads, per layer * kv_heads + KV head (the reference's) */
+    size_t npat;
 };
 
 RtCheck *rt_check_new(const RtSchedule *s, int layers, RtWeights *stored) {
@@ -46,6 +48,32 @@ RtCheck *rt_check_new(const RtSchedule *s, int layers, RtWeights *stored) {
             rt_check_free(c);
             return NULL;
         }
+    /* the plan's static heads attend to their sink and window in decode (dynamic heads run densely:
+     * page selection is not scheduled yet, docs/schedule.md §7) */
+    if (s->nattns > 0) {
+        c->npat = (size_t)s->layers * (size_t)s->kv_heads;
+        c->sink = h2c_raw_alloc(sizeof(int) * c->npat);
+        c->window = h2c_raw_alloc(sizeof(int) * c->npat);
+        if (!c->sink || !c->window) {
+            rt_check_free(c);
+            return NULL;
+        }
+        memset(c->sink, 0, sizeof(int) * c->npat);
+        memset(c->window, 0, sizeof(int) * c->npat);
+        for (int a = 0; a < s->nattns; a++)
+            for (int k = 0; k < s->attns[a].npats; k++) {
+                const RtPattern *pt = &s->attns[a].pats[k];
+                if (pt->kind != RT_PAT_STATIC)
+                    continue;
+                for (int64_t l = pt->layers[0]; l < pt->layers[1]; l++)
+                    for (int h = 0; h < pt->nheads; h++) {
+                        c->sink[l * s->kv_heads + pt->heads[h]] = pt->sink;
+                        c->window[l * s->kv_heads + pt->heads[h]] = pt->window;
+                    }
+            }
+        c->m.static_sink = c->sink;
+        c->m.static_window = c->window;
+    }
     c->f = rt_forward_new(&c->m, s->batch, s->max_seq, stored);
     if (!c->f) {
         rt_check_free(c);
@@ -59,6 +87,10 @@ void rt_check_free(RtCheck *c) {
         return;
     const RtSchedule *s = c->s;
     rt_forward_free(c->f);
+    if (c->sink)
+        h2c_raw_free(c->sink, sizeof(int) * c->npat);
+    if (c->window)
+        h2c_raw_free(c->window, sizeof(int) * c->npat);
     if (c->hid) {
         for (int l = 0; l < c->layers; l++)
             if (c->hid[l])

@@ -365,8 +365,10 @@ static bool run_body(Emu *e, int p, int sc, const Flat *flat, int64_t l, int64_t
     static const char *const scopes[3] = {"prologue", "layer", "epilogue"};
     for (int i = 0; i < ph->nops; i++)
         if (ph->ops[i].has_est && strcmp(ph->ops[i].scope, scopes[sc]) == 0) {
-            e->st.ops[p][i].est_model[0] += ph->ops[i].npu.ctx * (double)ctx + ph->ops[i].npu.plus;
-            e->st.ops[p][i].est_model[1] += ph->ops[i].nmp.ctx * (double)ctx + ph->ops[i].nmp.plus;
+            /* a fused op's estimate goes with the op whose commands compute it, as its commands do */
+            int to = ph->ops[i].into >= 0 ? ph->ops[i].into : i;
+            e->st.ops[p][to].est_model[0] += ph->ops[i].npu.ctx * (double)ctx + ph->ops[i].npu.plus;
+            e->st.ops[p][to].est_model[1] += ph->ops[i].nmp.ctx * (double)ctx + ph->ops[i].nmp.plus;
         }
     close_spans(e, p);
     return true;

@@ -304,7 +304,7 @@ static void cache_put(RtForward *f, double *cache, const double *x, int tokens) 
  * over keys 0..position (the last `window` of them when window > 0), probabilities times values.
  * q and out are [batch x tokens, heads x d]. */
 static void attend(RtForward *f, const double *kc, const double *vc, const double *q, int tokens, int window,
-                   double *out) {
+                   int layer, double *out) {
     const RtModel *m = f->m;
     int d = m->head_dim, g = m->heads / m->kv_heads, ctx = f->pos + tokens;
     double scale = 1 / sqrt((double)d);
@@ -317,11 +317,20 @@ static void attend(RtForward *f, const double *kc, const double *vc, const doubl
             int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
             for (int h = 0; h < m->heads; h++) {
                 int kvh = h / g;
+                /* a decode step of a static head (StreamingLLM): the sink and the last `window` keys */
+                int sink = -1, win = 0, hk = layer * m->kv_heads + kvh;
+                if (tokens == 1 && m->static_sink && m->static_sink[hk] + m->static_window[hk] > 0) {
+                    sink = m->static_sink[hk];
+                    win = m->static_window[hk];
+                }
                 const double *qh = q + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d;
                 const double *K = kc + ((size_t)b * (size_t)m->kv_heads + (size_t)kvh) * (size_t)f->max_seq * (size_t)d;
                 const double *V = vc + ((size_t)b * (size_t)m->kv_heads + (size_t)kvh) * (size_t)f->max_seq * (size_t)d;
                 double mx = -INFINITY;
+#define SKIP(j) (sink >= 0 && (j) >= sink && (j) < last + 1 - win)
                 for (int j = first; j <= last; j++) {
+                    if (SKIP(j))
+                        continue;
                     double s = 0;
                     for (int i = 0; i < d; i++)
                         s += qh[i] * K[(size_t)j * (size_t)d + (size_t)i];
@@ -330,16 +339,21 @@ static void attend(RtForward *f, const double *kc, const double *vc, const doubl
                 }
                 double sum = 0;
                 for (int j = first; j <= last; j++) {
+                    if (SKIP(j))
+                        continue;
                     p[j] = exp(p[j] - mx);
                     sum += p[j];
                 }
                 double *o = out + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d;
                 memset(o, 0, sizeof(double) * (size_t)d);
                 for (int j = first; j <= last; j++) {
+                    if (SKIP(j))
+                        continue;
                     double w = p[j] / sum;
                     for (int i = 0; i < d; i++)
                         o[i] += w * V[(size_t)j * (size_t)d + (size_t)i];
                 }
+#undef SKIP
             }
         }
     free(p);
@@ -490,7 +504,7 @@ static bool run_scope(RtForward *f, RtScope scope, int layer, Vals *vs, const do
                 const double *q = vs->v[m->ops[s].inputs[0]];
                 if (m->ops[s].inputs[0] == RT_INPUT_X)
                     q = x_in;
-                attend(f, kc, vc, q, tokens, o->window, out);
+                attend(f, kc, vc, q, tokens, o->window, layer, out);
                 break;
             }
             }

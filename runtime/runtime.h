@@ -437,6 +437,9 @@ typedef struct RtModel {
     bool has_prologue, has_epilogue;
     int prologue_out;   /* the prologue's last op (the first layer's input) */
     int epilogue_out;   /* the epilogue's last op (the logits) */
+    /* decode attention of static (sink + window) heads, per layer * kv_heads + KV head: sink and
+     * window, both 0 for a dense head; NULL: every head dense. Prefill is dense whatever the head. */
+    const int *static_sink, *static_window;
 } RtModel;
 
 /* Which weights of an op: fc and embedding weights ([K x N] row-major; an embedding's [vocab x
