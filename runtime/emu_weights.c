@@ -139,6 +139,8 @@ static bool stored_get(void *ctx, int op, int layer, RtWeightPart part, size_t r
     }
     if (!w->src.get(w->src.ctx, op, layer, part, row, rows, cols, dst))
         return false;
+    if (w->src.get == synth_get && (t == KD_F16 || t == KD_F32))
+        return true;    /* synthetic weights are binary16 values already, exact in f16 and f32 */
     for (size_t i = 0; i < rows * cols; i++)
         dst[i] = t == KD_F16 ? round_f16(dst[i]) : (double)(float)dst[i];
     return true;
@@ -155,6 +157,16 @@ void rt_stored_weights_free(RtStoredWeights *w) {
 
 /* ---------------------------------------------------------------- into the banks */
 
+/* The binary16 bits of v, which is a binary16 value (normal ones by integer arithmetic). */
+static uint16_t f16_bits(double v) {
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    int e = (int)((b >> 52) & 0x7ff) - 1023 + 15;
+    if (e <= 0 || e >= 31)
+        return be_f32_to_f16((float)v);
+    return (uint16_t)(((b >> 48) & 0x8000u) | ((unsigned)e << 10) | ((b >> 42) & 0x3ffu));
+}
+
 static void put_elem(unsigned char *row, int64_t k, KernelDType t, double v) {
     switch (t) {
     case KD_F32: {
@@ -163,7 +175,7 @@ static void put_elem(unsigned char *row, int64_t k, KernelDType t, double v) {
         break;
     }
     case KD_F16: {
-        uint16_t h = be_f32_to_f16((float)v);
+        uint16_t h = f16_bits(v);     /* v is already a binary16 value (the stored view's) */
         memcpy(row + 2 * k, &h, 2);
         break;
     }

@@ -44,6 +44,7 @@ typedef struct Emu {
     char err[512];
     double t_kernels;
     double kv_written;          /* KV bytes appended so far (the trace's counter) */
+    double t_moves;             /* host seconds in loads, stores, copies and transfers */
 } Emu;
 
 static double now_s(void) { return h2c_seconds(); }
@@ -226,6 +227,7 @@ static bool dispatch(Emu *e, int p, int sc, const RtStream *st, const RtCmd *c, 
     if (e->numerics) {
         /* the lazy window: every layer's weights live in copy 0 */
 #define LREL(bit) (e->lazy && (mask & (1u << (bit))) ? 0 : lrel)
+        double tm = c->kind != RT_KERNEL ? now_s() : 0;
         switch (c->kind) {
         case RT_LOAD:
         case RT_STORE:
@@ -262,6 +264,8 @@ static bool dispatch(Emu *e, int p, int sc, const RtStream *st, const RtCmd *c, 
         }
         default: break;
         }
+        if (c->kind != RT_KERNEL)
+            e->t_moves += now_s() - tm;
 #undef LREL
     }
     switch (c->kind) {
@@ -650,6 +654,27 @@ static bool run_step(Emu *e, int p, int step, Flat *const *flat) {
     return ok;
 }
 
+/* STREAM's triad a = b + 3c over three arrays of doubles (192 MiB), one thread: the host's memory
+ * bandwidth in the same run, GB/s (24 bytes an element), the best of five. */
+static double triad(void) {
+    size_t n = (size_t)8 << 20;
+    double *a = h2c_raw_alloc(sizeof(double) * n * 3);
+    if (!a)
+        return 0;
+    double *b = a + n, *c = b + n, best = 0;
+    for (size_t i = 0; i < n; i++)
+        a[i] = 0, b[i] = 1, c[i] = 2;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] + 3 * c[i];
+        double dt = now_s() - t0, gbs = 24.0 * (double)n / dt / 1e9;
+        best = gbs > best && a[r] == 7 ? gbs : best;
+    }
+    h2c_raw_free(a, sizeof(double) * n * 3);
+    return best;
+}
+
 static bool write_npy(Emu *e, const char *path, const float *data, int64_t d0, int64_t d1, int64_t d2) {
     int64_t dims[3] = {d0, d1, d2};
     return npy_write_file(e->d, path, NPY_F32, 3, dims, data);
@@ -690,7 +715,7 @@ bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d) {
         ok = (flat[i] = flatten(&e, &s->phase[i / 3].body[i % 3])) != NULL;
     if (!ok && !e.err[0])
         snprintf(e.err, sizeof e.err, "out of memory");
-    double t_dec0 = 0, k_dec0 = 0, last_progress = t_start;
+    double t_dec0 = 0, k_dec0 = 0, m_dec0 = 0, last_progress = t_start;
     for (int p = 0; ok && p < 2; p++) {
         const RtPhase *ph = &s->phase[p];
         if (e.numerics)
@@ -711,6 +736,7 @@ bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d) {
         if (p == 1) {
             t_dec0 = now_s();
             k_dec0 = e.t_kernels;
+            m_dec0 = e.t_moves;
         }
         int nsteps = p == 0 ? 1 : e.steps;
         for (int step = 0; ok && step < nsteps; step++) {
@@ -735,9 +761,12 @@ bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d) {
     e.st.host_seconds_decode = now_s() - t_dec0;
     e.st.kernel_seconds = e.t_kernels;
     e.st.kernel_seconds_decode = e.t_kernels - k_dec0;
+    e.st.move_seconds_decode = e.t_moves - m_dec0;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         e.st.peak_rss_kb = ru.ru_maxrss;
+    if (ok && o->bench)
+        e.st.triad_gbs = triad();
     if (!ok)
         diag_error(d, NOLOC, "%s", e.err[0] ? e.err : "out of memory");
     if (ok && o->numerics && o->dump_logits && s->phase[0].has_logits)

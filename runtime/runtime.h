@@ -634,6 +634,7 @@ typedef struct RtRunOptions {
     const char *dump_logits, *dump_hidden;  /* .npy files, or NULL */
     double tolerance;           /* --check's bound; 0: the default (docs/runtime.md §5.4) */
     int threads;                /* kernels JIT-compiled on this many threads (0: 1) */
+    bool bench;                 /* after the run, a STREAM triad and the host-side figures (docs/runtime.md §6) */
 } RtRunOptions;
 
 
@@ -660,7 +661,8 @@ typedef struct RtRunStats {
     int ncmds;
     double host_seconds, kernel_seconds, fill_seconds, check_seconds;   /* host time of the run, in kernels, writing weights, in the reference */
     double weight_bytes_decode;                 /* bytes of weights streamed by decode's commands (loads and PE reads) */
-    double kernel_seconds_decode, host_seconds_decode;
+    double kernel_seconds_decode, host_seconds_decode, move_seconds_decode;
+    double triad_gbs;                           /* --bench: a STREAM triad (C, one thread) measured after the run */
     double check_err_layer_max;                 /* --check: the worst per-layer error */
     bool lazy;
     int64_t peak_rss_kb;
