@@ -488,7 +488,7 @@ static bool setup(Emu *e) {
     for (int l = 0; l < e->layers; l++)
         if (!(e->hidden[l] = h2c_raw_alloc(sizeof(float) * hrows)))
             return false;
-    if (!rt_mem_init(&e->mem, s, err, sizeof err)) {
+    if (!rt_mem_init(&e->mem, s, e->o->huge_pages, err, sizeof err)) {
         snprintf(e->err, sizeof e->err, "%s", err);
         return false;
     }

@@ -555,7 +555,8 @@ typedef struct RtMem {
     int nbanks_per_channel;
 } RtMem;
 /* False, with an error in err, when the memory cannot be had. */
-bool rt_mem_init(RtMem *m, const RtSchedule *s, char *err, size_t errlen);
+/* `huge`: ask for transparent huge pages on the banks. */
+bool rt_mem_init(RtMem *m, const RtSchedule *s, bool huge, char *err, size_t errlen);
 void rt_mem_free(RtMem *m);
 /* Gives bank memory back to the system (its pages read as zeros again). */
 void rt_mem_bank_release(RtMem *m, int channel, int bank, int64_t addr, int64_t bytes);
@@ -634,6 +635,7 @@ typedef struct RtRunOptions {
     const char *dump_logits, *dump_hidden;  /* .npy files, or NULL */
     double tolerance;           /* --check's bound; 0: the default (docs/runtime.md §5.4) */
     int threads;                /* kernels JIT-compiled on this many threads (0: 1) */
+    bool huge_pages;            /* the banks on 2 MiB pages (faster weight streams, more memory) */
     bool bench;                 /* after the run, a STREAM triad and the host-side figures (docs/runtime.md §6) */
 } RtRunOptions;
 

@@ -26,6 +26,7 @@ const char RUN_USAGE[] =
     "  --lazy-weights, --no-lazy-weights  write the layers' weights one layer at a time into one window\n"
     "                      (default: when they pass 1 GiB)\n"
     "  --bench             the host-side figures of the decode steps and a STREAM triad (docs/runtime.md)\n"
+    "  --huge-pages        the banks on transparent huge pages: faster weight streams, more resident memory\n"
     "  --progress          a progress line on stderr for runs longer than a second (default: a terminal)\n";
 
 void run_defaults(RunArgs *ra) {
@@ -101,6 +102,8 @@ int run_option(RunArgs *ra, int argc, char **argv, int *i) {
         ra->check = true;
     } else if (strcmp(a, "--bench") == 0) {
         ra->bench = true;
+    } else if (strcmp(a, "--huge-pages") == 0) {
+        ra->huge_pages = true;
     } else if (strcmp(a, "--lazy-weights") == 0) {
         ra->lazy_bytes = 1;
     } else if (strcmp(a, "--no-lazy-weights") == 0) {
@@ -238,6 +241,7 @@ int run_schedule(const RtSchedule *s, const RunArgs *ra, bool quiet, Diag *d) {
     o.tolerance = ra->tolerance;
     o.lazy_bytes = ra->lazy_bytes;
     o.bench = ra->bench;
+    o.huge_pages = ra->huge_pages;
     if (!ra->numerics && (ra->check || ra->dump_logits || ra->dump_hidden || ra->weights)) {
         diag_error(d, NOLOC, "--numerics off computes no values: it takes no --check, --dump-*, --weights");
         return 1;

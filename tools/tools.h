@@ -43,7 +43,7 @@ int profile_comments(Arena *a, const char *dir, const Model *model, const Sparsi
 typedef struct RunArgs {
     int steps, layers;          /* -1 / 0: the workload's, all */
     unsigned long long seed;
-    bool numerics, check, progress_set, progress, bench;
+    bool numerics, check, progress_set, progress, bench, huge_pages;
     const char *weights;        /* --weights DIR */
     const char *prompt_tokens;  /* --prompt-tokens "1,2,3;4,5,6" */
     const char *prompt_file;    /* --prompt-file F: the same text in a file */
