@@ -58,11 +58,28 @@ void rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats
     }
     double total = st->prefill_time + st->decode_time;
     fprintf(out, "utilisation (busy / %s, prefill and decode):\n", si(total, "s", a, sizeof a));
-    int nres = rt_time_resources(t);
-    for (int r = 0; r < nres; r++) {
-        double busy = rt_time_busy(t, r);
-        if (busy > 0)
-            fprintf(out, "  %-14s %6.2f%%\n", rt_time_resource_name(t, r, a, sizeof a), total > 0 ? 100 * busy / total : 0);
+    /* by kind: the NPU, the PEs, the channel links, the bonds, the transfer links (mean and the busiest) */
+    static const char *const kinds[5] = {"npu", "pe", "channel link", "hybrid bond", "transfer link"};
+    for (int k = 0; k < 5; k++) {
+        double sum = 0, mx = -1;
+        int n = 0, arg = -1;
+        for (int r = 0; r < rt_time_resources(t); r++) {
+            int kind = r < s->dev.nunits ? (s->dev.units[r].kind == RT_UNIT_NPU ? 0 : s->dev.units[r].kind == RT_UNIT_PE ? 1 : -1)
+                                         : 2 + (int)s->dev.links[r - s->dev.nunits].kind;
+            if (kind != k)
+                continue;
+            double u = total > 0 ? rt_time_busy(t, r) / total : 0;
+            sum += u, n++;
+            if (u > mx)
+                mx = u, arg = r;
+        }
+        if (n == 0)
+            continue;
+        if (n == 1)
+            fprintf(out, "  %-14s %6.2f%%\n", kinds[k], 100 * sum);
+        else
+            fprintf(out, "  %-14s %6.2f%% mean of %d, busiest %s %.2f%%\n", kinds[k], 100 * sum / n, n,
+                    rt_time_resource_name(t, arg, a, sizeof a), 100 * mx);
     }
     /* the top commands */
     int *idx = h2c_raw_alloc(sizeof(int) * (size_t)(st->ncmds + 1));
