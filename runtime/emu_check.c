@@ -35,6 +35,8 @@ RtCheck *rt_check_new(const RtSchedule *s, int layers, RtWeights *stored) {
     c->batch = s->batch;
     c->rows_max = (size_t)s->batch * (size_t)s->prompt;
     c->hid = h2c_raw_alloc(sizeof(double *) * (size_t)layers);
+    if (c->hid)
+        memset(c->hid, 0, sizeof(double *) * (size_t)layers);
     c->err = h2c_raw_alloc(sizeof(double) * (size_t)layers);
     c->logits = h2c_raw_alloc(sizeof(double) * (size_t)s->batch * (size_t)(s->vocab > 0 ? s->vocab : 1));
     if (!c->hid || !c->err || !c->logits) {

@@ -37,8 +37,11 @@ static const RtCmd *find_cmd(const RtSchedule *s, int p, int sc, int id, const R
 
 static double gap(double emu, double est) { return est > 0 ? 100 * (emu - est) / est : 0; }
 
-void rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats *st) {
+bool rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats *st) {
     char a[64], b[64], c[64], e4[64];
+    int *idx = h2c_raw_alloc(sizeof(int) * (size_t)(st->ncmds + 1));
+    if (!idx)
+        return false;       /* before anything is printed */
     fprintf(out, "run: %s on %s: %d of %d layers, batch %d, prompt %d, %d decode steps\n", s->model_name, s->dev.name,
             st->layers, s->layers, st->batch, s->prompt, st->steps);
     double tokens = (double)st->steps * st->batch;
@@ -82,8 +85,7 @@ void rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats
                     rt_time_resource_name(t, arg, a, sizeof a), 100 * mx);
     }
     /* the top commands */
-    int *idx = h2c_raw_alloc(sizeof(int) * (size_t)(st->ncmds + 1));
-    if (idx) {
+    {
         for (int i = 0; i < st->ncmds; i++)
             idx[i] = i;
         top_of = st->cmds;
@@ -138,4 +140,5 @@ void rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats
     fprintf(out, "host: %.3f s (kernels %.3f s, %.1f%%; weights written %.3f s; reference %.3f s), peak RSS %.1f MiB%s\n",
             st->host_seconds, st->kernel_seconds, st->host_seconds > 0 ? 100 * st->kernel_seconds / st->host_seconds : 0,
             st->fill_seconds, st->check_seconds, (double)st->peak_rss_kb / 1024, st->lazy ? " (lazy per-layer weights)" : "");
+    return true;
 }

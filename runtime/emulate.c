@@ -406,9 +406,10 @@ static bool setup(Emu *e) {
     int total = 0;
     e->cmdbase = h2c_raw_alloc(sizeof(int) * 6);
     e->wmask = h2c_raw_alloc(sizeof(unsigned char *) * 6);
+    if (e->wmask)
+        memset(e->wmask, 0, sizeof(unsigned char *) * 6);
     if (!e->cmdbase || !e->wmask)
         return false;
-    memset(e->wmask, 0, sizeof(unsigned char *) * 6);
     for (int p = 0; p < 2; p++)
         for (int sc = 0; sc < 3; sc++) {
             const RtBody *b = &s->phase[p].body[sc];
@@ -478,10 +479,11 @@ static bool setup(Emu *e) {
     e->logits = h2c_raw_alloc(sizeof(float) * nsteps * (size_t)e->batch * (size_t)(s->vocab > 0 ? s->vocab : 1));
     e->last_hidden = h2c_raw_alloc(sizeof(float) * nsteps * (size_t)e->batch * (size_t)s->hidden);
     e->hidden = h2c_raw_alloc(sizeof(float *) * (size_t)e->layers);
+    if (e->hidden)
+        memset(e->hidden, 0, sizeof(float *) * (size_t)e->layers);
     if (!e->logits || !e->last_hidden || !e->hidden)
         return false;
     memset(e->logits, 0, sizeof(float) * nsteps * (size_t)e->batch * (size_t)(s->vocab > 0 ? s->vocab : 1));
-    memset(e->hidden, 0, sizeof(float *) * (size_t)e->layers);
     if (!e->numerics)
         return true;
     size_t hrows = (size_t)e->batch * (size_t)s->prompt * (size_t)s->hidden;
@@ -775,8 +777,10 @@ bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d) {
         ok = write_npy(&e, o->dump_hidden, e.last_hidden, e.steps + 1, e.batch, s->hidden);
     if (ok && e.trace)
         ok = rt_trace_write(e.trace, e.time, o->trace, d);
-    if (ok && !o->quiet)
-        rt_report(out, s, e.time, &e.st);
+    if (ok && !o->quiet && !rt_report(out, s, e.time, &e.st)) {
+        diag_error(d, NOLOC, "out of memory");
+        ok = false;
+    }
     if (ok && e.check) {
         double worst = 0;
         ok = rt_check_report(e.check, o->quiet ? NULL : out, o->tolerance > 0 ? o->tolerance : RT_CHECK_TOL, d, &worst);

@@ -671,7 +671,8 @@ typedef struct RtRunStats {
 } RtRunStats;
 
 /* emu_report.c: the summary. */
-void rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats *st);
+/* False (nothing printed) when out of memory. */
+bool rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats *st);
 
 /* emu_trace.c: Chrome trace-event JSON (one track per unit and link; one complete event per command). */
 typedef struct RtTrace RtTrace;
