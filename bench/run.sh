@@ -74,3 +74,7 @@ echo "h2c compile, 50,000 ops (refused before the search):         $(secs sh -c 
 echo "h2c compile --dataflow=npu-only, 50,000 ops (no search):     $(secs "$h2c" compile -q --dataflow=npu-only "$big/model-50000.h2" -o /dev/null) s"
 "$gen" 4096 >"$big/model-4096.h2"
 echo "h2c compile, 4,096 ops (the search's limit, 128 pieces):     $(secs sh -c "\"$h2c\" compile -q \"$big/model-4096.h2\" -o /dev/null 2>/dev/null") s"
+
+echo
+echo "== the emulator: h2c run --bench (bench/emu.sh)"
+sh bench/emu.sh "$build/h2c"
