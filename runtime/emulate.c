@@ -486,10 +486,13 @@ static bool setup(Emu *e) {
     memset(e->logits, 0, sizeof(float) * nsteps * (size_t)e->batch * (size_t)(s->vocab > 0 ? s->vocab : 1));
     if (!e->numerics)
         return true;
+    /* the layers' outputs of a step: one buffer each for --check, else one for all (the last is kept) */
     size_t hrows = (size_t)e->batch * (size_t)s->prompt * (size_t)s->hidden;
-    for (int l = 0; l < e->layers; l++)
+    for (int l = 0; l < (e->o->check ? e->layers : 1); l++)
         if (!(e->hidden[l] = h2c_raw_alloc(sizeof(float) * hrows)))
             return false;
+    for (int l = 1; !e->o->check && l < e->layers; l++)
+        e->hidden[l] = e->hidden[0];
     if (!rt_mem_init(&e->mem, s, e->o->huge_pages, err, sizeof err)) {
         snprintf(e->err, sizeof e->err, "%s", err);
         return false;
@@ -570,7 +573,7 @@ static void teardown(Emu *e) {
     if (e->last_hidden)
         h2c_raw_free(e->last_hidden, sizeof(float) * nsteps * (size_t)e->batch * (size_t)s->hidden);
     if (e->hidden) {
-        for (int l = 0; l < e->layers; l++)
+        for (int l = 0; l < (e->o->check ? e->layers : 1); l++)
             if (e->hidden[l])
                 h2c_raw_free(e->hidden[l], sizeof(float) * (size_t)e->batch * (size_t)s->prompt * (size_t)s->hidden);
         h2c_raw_free(e->hidden, sizeof(float *) * (size_t)e->layers);
