@@ -634,7 +634,6 @@ typedef struct RtRunOptions {
     const char *trace;          /* --trace FILE.json, or NULL */
     const char *dump_logits, *dump_hidden;  /* .npy files, or NULL */
     double tolerance;           /* --check's bound; 0: the default (docs/runtime.md §5.4) */
-    int threads;                /* kernels JIT-compiled on this many threads (0: 1) */
     bool huge_pages;            /* the banks on 2 MiB pages (faster weight streams, more memory) */
     bool bench;                 /* after the run, a STREAM triad and the host-side figures (docs/runtime.md §6) */
 } RtRunOptions;
