@@ -130,11 +130,12 @@ bool rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats
     if (st->triad_gbs > 0 && st->steps > 0) {
         double hs = st->host_seconds_decode;
         fprintf(out, "bench: decode %.4g emulated tokens per host second; host %.3f s: kernels %.1f%%, moves %.1f%%, "
-                     "bookkeeping %.1f%%; weights streamed %.3g GB/s = %.1f%% of a STREAM triad's %.3g GB/s; peak RSS "
-                     "%.1f MiB\n",
+                     "weights written %.1f%%, bookkeeping %.1f%%; weights streamed %.3g GB/s = %.1f%% of a STREAM "
+                     "triad's %.3g GB/s; peak RSS %.1f MiB\n",
                 (double)st->steps * st->batch / hs, hs, 100 * st->kernel_seconds_decode / hs,
-                100 * st->move_seconds_decode / hs,
-                100 * (hs - st->kernel_seconds_decode - st->move_seconds_decode) / hs, st->weight_bytes_decode / hs / 1e9,
+                100 * st->move_seconds_decode / hs, 100 * st->fill_seconds_decode / hs,
+                100 * (hs - st->kernel_seconds_decode - st->move_seconds_decode - st->fill_seconds_decode) / hs,
+                st->weight_bytes_decode / hs / 1e9,
                 100 * st->weight_bytes_decode / hs / 1e9 / st->triad_gbs, st->triad_gbs, (double)st->peak_rss_kb / 1024);
     }
     fprintf(out, "host: %.3f s (kernels %.3f s, %.1f%%; weights written %.3f s; reference %.3f s), peak RSS %.1f MiB%s\n",

@@ -624,6 +624,8 @@ static bool run_step(Emu *e, int p, int step, Flat *const *flat) {
                 break;
             }
             e->st.fill_seconds += now_s() - t0;
+            if (p == 1)
+                e->st.fill_seconds_decode += now_s() - t0;
         }
         ok = run_body(e, p, RT_SCHED_LAYER, flat[p * 3 + 1], l, ctx);
         if (ok && e->numerics)

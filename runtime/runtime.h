@@ -662,7 +662,7 @@ typedef struct RtRunStats {
     int ncmds;
     double host_seconds, kernel_seconds, fill_seconds, check_seconds;   /* host time of the run, in kernels, writing weights, in the reference */
     double weight_bytes_decode;                 /* bytes of weights streamed by decode's commands (loads and PE reads) */
-    double kernel_seconds_decode, host_seconds_decode, move_seconds_decode;
+    double kernel_seconds_decode, host_seconds_decode, move_seconds_decode, fill_seconds_decode;
     double triad_gbs;                           /* --bench: a STREAM triad (C, one thread) measured after the run */
     double check_err_layer_max;                 /* --check: the worst per-layer error */
     bool lazy;
