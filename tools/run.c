@@ -27,7 +27,8 @@ const char RUN_USAGE[] =
     "                      (default: when they pass 1 GiB)\n"
     "  --bench             the host-side figures of the decode steps and a STREAM triad (docs/runtime.md)\n"
     "  --huge-pages        the banks on transparent huge pages: faster weight streams, more resident memory\n"
-    "  --progress          a progress line on stderr for runs longer than a second (default: a terminal)\n";
+    "  --progress, --no-progress  a progress line on stderr for runs longer than a second (default: when\n"
+    "                      stderr is a terminal)\n";
 
 void run_defaults(RunArgs *ra) {
     memset(ra, 0, sizeof *ra);
