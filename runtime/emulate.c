@@ -776,12 +776,6 @@ bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d) {
         e.st.triad_gbs = triad();
     if (!ok)
         diag_error(d, NOLOC, "%s", e.err[0] ? e.err : "out of memory");
-    if (ok && o->numerics && o->dump_logits && s->phase[0].has_logits)
-        ok = write_npy(&e, o->dump_logits, e.logits, e.steps + 1, e.batch, s->vocab);
-    if (ok && o->numerics && o->dump_hidden)
-        ok = write_npy(&e, o->dump_hidden, e.last_hidden, e.steps + 1, e.batch, s->hidden);
-    if (ok && e.trace)
-        ok = rt_trace_write(e.trace, e.time, o->trace, d);
     if (ok && !o->quiet && !rt_report(out, s, e.time, &e.st)) {
         diag_error(d, NOLOC, "out of memory");
         ok = false;
@@ -790,6 +784,13 @@ bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d) {
         double worst = 0;
         ok = rt_check_report(e.check, o->quiet ? NULL : out, o->tolerance > 0 ? o->tolerance : RT_CHECK_TOL, d, &worst);
     }
+    /* the files last: a failed run (or check) writes none */
+    if (ok && o->numerics && o->dump_logits && s->phase[0].has_logits)
+        ok = write_npy(&e, o->dump_logits, e.logits, e.steps + 1, e.batch, s->vocab);
+    if (ok && o->numerics && o->dump_hidden)
+        ok = write_npy(&e, o->dump_hidden, e.last_hidden, e.steps + 1, e.batch, s->hidden);
+    if (ok && e.trace)
+        ok = rt_trace_write(e.trace, e.time, o->trace, d);
     for (int i = 0; i < 6; i++)
         if (flat[i])
             h2c_raw_free(flat[i], sizeof(Flat) * (size_t)(s->phase[i / 3].body[i % 3].ncmds + 1));

@@ -1489,13 +1489,16 @@ static int cmd_run(int argc, char **argv) {
         if (r == 0)
             rest[nrest++] = argv[i];
     }
+    /* a schedule is a .json input; anything else is a .h2 for the front end's options */
     const char *file = NULL;
     bool quiet = false;
-    for (int i = 1; i < nrest; i++)
-        if (rest[i][0] != '-')
+    for (int i = 1; i < nrest; i++) {
+        size_t n = strlen(rest[i]);
+        if (rest[i][0] != '-' && n > 5 && strcmp(rest[i] + n - 5, ".json") == 0)
             file = rest[i];
         else if (strcmp(rest[i], "-q") == 0)
             quiet = true;
+    }
     size_t fl = file ? strlen(file) : 0;
     Diag d;
     diag_init(&d, stderr);
