@@ -1,7 +1,8 @@
 #!/bin/sh
 # h2c run on examples/tiny.h2: --check passes; --numerics off gives the very same times and energy
 # (timing never reads the data); the schedule file and the .h2 give the same logits, byte for byte;
-# the summary's counts; the trace is valid trace-event JSON with a track per unit and link.
+# the summary's counts; the lazy weight window gives the same logits; the trace is valid trace-event
+# JSON with a track per unit and link.
 # usage: tiny.sh H2C SRC OUTDIR
 set -eu
 H2C=$1 SRC=$2 OUT=$3
@@ -26,6 +27,10 @@ awk '/^  decode /{ split($2, a, " "); v = $2; u = $3; if (u == "us") v *= 1e-6; 
 "$H2C" run "$tiny" -q --dump-logits "$OUT/b.npy" --dump-hidden "$OUT/hb.npy"
 cmp "$OUT/a.npy" "$OUT/b.npy"
 cmp "$OUT/ha.npy" "$OUT/hb.npy"
+# the lazy weight window (every layer's weights written into one copy before its iteration) computes
+# the same values
+"$H2C" run "$tiny" -q --lazy-weights --dump-logits "$OUT/lazy.npy"
+cmp "$OUT/a.npy" "$OUT/lazy.npy"
 # the trace
 "$H2C" run "$tiny" -q --steps 2 --trace "$OUT/trace.json"
 if [ -x "$PY" ]; then
