@@ -134,6 +134,13 @@ const SchedStats *be_schedule_stats(const Schedule *s);
  * of memory. Free it with be_json_text_free. */
 bool be_schedule_render(const Schedule *s, JsonText *out);
 
+/* ---------------------------------------------------------------- graph.c */
+
+struct cJSON;
+/* The schedule's `graph` section (docs/schedule.md §2.5): the decode phase's op graph as the
+ * runtime's reference forward pass reads it. cJSON's allocation hooks are the caller's. */
+struct cJSON *be_graph_json(const Module *m, Arena *a);
+
 /* ---------------------------------------------------------------- sched_json.c */
 
 /* Prints a JSON tree in the schedule's layout: objects and arrays one member per line with two

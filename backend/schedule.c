@@ -778,17 +778,17 @@ static bool emit_fc(Gen *g, int i) {
     long long M = o->shape[1], K = o->shape[3], N = o->shape[2];
     long long rows;
     NBuf *x = input_of(g, o, 0, &rows);
-    if (o->ninputs > 1) {   /* a gated product: the inputs multiplied element by element first */
+    if (o->ninputs > 1) {   /* a gated product: silu(in0) * in1 * ... element by element first (docs/ir.md) */
         NBuf *t = npu_temp(g, M * K * 4);
+        KernelDesc ks = {.kind = KK_SILU};
+        ks.row.n = (int)K;
+        emit_rowwise(g, &ks, t, x, 0, NULL, NULL, NULL, M, K, 4);
         KernelDesc kd = {.kind = KK_MUL};
         kd.row.n = (int)K;
-        NBuf *prev = x;
         for (int k = 1; k < o->ninputs; k++) {
             NBuf *b = input_of(g, o, k, &rows);
-            emit_rowwise(g, &kd, t, prev, 0, b, NULL, NULL, M, K, 1);
-            prev = t;
-            if (k + 1 < o->ninputs)
-                newgen(g, &t->tb);
+            newgen(g, &t->tb);
+            emit_rowwise(g, &kd, t, t, 0, b, NULL, NULL, M, K, 1);
         }
         x = t;
     }
@@ -2033,8 +2033,10 @@ static void cost_ops(Gen *g, PhaseKind pk, OpEst *est) {
             continue;
         DfProblem *p = ARENA_NEW(g->a, DfProblem);
         DfPlan *plan = ARENA_NEW(g->a, DfPlan);
-        if (!df_problem_scope(g->m, cm, (OpScope)sc, p, &quiet) || p->nops == 0 || !df_plan_from_module(g->m, p, plan, &quiet))
+        if (!df_problem_scope(g->m, cm, (OpScope)sc, p, &quiet) || p->nops == 0)
             continue;
+        if (!df_plan_from_module(g->m, p, plan, &quiet))
+            longjmp(*g->a->oom, 1);     /* it fails only out of memory here: build_phase checked the graph is acyclic */
         p->layers = 1;
         for (int w = 0; w < 2; w++) {
             p->ctx_first = p->ctx_last = (int)g->ctx[w];
@@ -2221,6 +2223,8 @@ static cJSON *build_phase(Gen *g, PhaseKind pk) {
     } else {
         cJSON_AddItemToObject(outputs, "x", io_entry(g, g->x));
     }
+    /* the layer's output, which holds layer l's result after iteration l (the runtime's --check) */
+    cJSON_AddItemToObject(outputs, "hidden", io_entry(g, g->x));
     cJSON_AddItemToObject(phj, "inputs", inputs);
     cJSON_AddItemToObject(phj, "outputs", outputs);
     cJSON_AddItemToObject(phj, "constants", g->constants);
@@ -2626,6 +2630,7 @@ static cJSON *build(Gen *g, const char *name) {
     for (int i = 0; i < g->nkern; i++)
         cJSON_AddItemToArray(kernels, kernel_json(&g->kern[i]));
     g->stats.kernels = g->nkern;
+    cJSON_AddItemToObject(root, "graph", be_graph_json(m, g->a));
     return root;
 }
 

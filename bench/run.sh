@@ -84,3 +84,7 @@ echo
 echo "== the exploration at scale (issue 15: streamed, checkpointed, on MPI ranks; docs/distributed.md)"
 "$build/bench/bench_explore" tests/explore/bad/space-too-large.h2
 sh bench/explore_scale.sh "$build"
+
+echo
+echo "== the emulator: h2c run --bench (bench/emu.sh)"
+sh bench/emu.sh "$build/h2c"

@@ -300,28 +300,82 @@ static void cache_put(RtForward *f, double *cache, const double *x, int tokens) 
             }
 }
 
+/* The pages a Quest head reads in a decode step (docs/kernels.md, page score and top-k): the
+ * newest page and the kk - 1 best others by sum over the g query heads of sum_i max(q_i kmax_i,
+ * q_i kmin_i) (ties to the lower page), kmin/kmax the element-wise extrema of a page's keys 0..last.
+ * keep[p] is set for the pages kept; the rest cleared. Needs pages = last / P + 1 doubles in score. */
+static void quest_keep(const double *K, const double *q, int g, int d, int last, int P, int kk, double *score,
+                       unsigned char *keep) {
+    int pages = last / P + 1;
+    for (int p = 0; p < pages; p++) {
+        double sc = 0;
+        int t0 = p * P, t1 = (p + 1) * P - 1 < last ? (p + 1) * P - 1 : last;
+        for (int h = 0; h < g; h++)
+            for (int i = 0; i < d; i++) {
+                double lo = INFINITY, hi = -INFINITY;
+                for (int t = t0; t <= t1; t++) {
+                    double k = K[(size_t)t * (size_t)d + (size_t)i];
+                    lo = k < lo ? k : lo;
+                    hi = k > hi ? k : hi;
+                }
+                double qi = q[(size_t)h * (size_t)d + (size_t)i];
+                sc += qi * hi > qi * lo ? qi * hi : qi * lo;
+            }
+        score[p] = sc;
+        keep[p] = pages <= kk || p == pages - 1;
+    }
+    for (int n = 1; n < kk && pages > kk; n++) {
+        int best = -1;
+        for (int p = 0; p < pages - 1; p++)
+            if (!keep[p] && (best < 0 || score[p] > score[best]))
+                best = p;
+        if (best >= 0)
+            keep[best] = 1;
+    }
+}
+
 /* Causal attention of the step's queries over the caches: scores scaled by 1/sqrt(d), softmax
  * over keys 0..position (the last `window` of them when window > 0), probabilities times values.
  * q and out are [batch x tokens, heads x d]. */
 static void attend(RtForward *f, const double *kc, const double *vc, const double *q, int tokens, int window,
-                   double *out) {
+                   int layer, double *out) {
     const RtModel *m = f->m;
     int d = m->head_dim, g = m->heads / m->kv_heads, ctx = f->pos + tokens;
     double scale = 1 / sqrt((double)d);
     double *p = malloc(sizeof(double) * (size_t)ctx);
-    if (!p)
+    double *pscore = malloc(sizeof(double) * (size_t)ctx);
+    unsigned char *keep = malloc((size_t)ctx);
+    if (!p || !pscore || !keep) {
+        free(p);
+        free(pscore);
+        free(keep);
         return;
+    }
     for (int b = 0; b < f->batch; b++)
         for (int t = 0; t < tokens; t++) {
             int last = f->pos + t;      /* sees keys first..last */
             int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
             for (int h = 0; h < m->heads; h++) {
                 int kvh = h / g;
+                /* a decode step of a static head (StreamingLLM): the sink and the last `window` keys */
+                int sink = -1, win = 0, hk = layer * m->kv_heads + kvh;
+                if (tokens == 1 && m->static_sink && m->static_sink[hk] + m->static_window[hk] > 0) {
+                    sink = m->static_sink[hk];
+                    win = m->static_window[hk];
+                }
                 const double *qh = q + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d;
                 const double *K = kc + ((size_t)b * (size_t)m->kv_heads + (size_t)kvh) * (size_t)f->max_seq * (size_t)d;
                 const double *V = vc + ((size_t)b * (size_t)m->kv_heads + (size_t)kvh) * (size_t)f->max_seq * (size_t)d;
+                /* a decode step of a dynamic head (Quest): the pages its group's queries select */
+                int qpage = tokens == 1 && m->quest_page ? m->quest_page[hk] : 0;
+                if (qpage > 0 && h % g == 0)
+                    quest_keep(K, q + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d, g, d, last,
+                               qpage, m->quest_pages[hk], pscore, keep);
                 double mx = -INFINITY;
+#define SKIP(j) ((sink >= 0 && (j) >= sink && (j) < last + 1 - win) || (qpage > 0 && !keep[(j) / qpage]))
                 for (int j = first; j <= last; j++) {
+                    if (SKIP(j))
+                        continue;
                     double s = 0;
                     for (int i = 0; i < d; i++)
                         s += qh[i] * K[(size_t)j * (size_t)d + (size_t)i];
@@ -330,19 +384,26 @@ static void attend(RtForward *f, const double *kc, const double *vc, const doubl
                 }
                 double sum = 0;
                 for (int j = first; j <= last; j++) {
+                    if (SKIP(j))
+                        continue;
                     p[j] = exp(p[j] - mx);
                     sum += p[j];
                 }
                 double *o = out + ((size_t)(b * tokens + t) * (size_t)m->heads + (size_t)h) * (size_t)d;
                 memset(o, 0, sizeof(double) * (size_t)d);
                 for (int j = first; j <= last; j++) {
+                    if (SKIP(j))
+                        continue;
                     double w = p[j] / sum;
                     for (int i = 0; i < d; i++)
                         o[i] += w * V[(size_t)j * (size_t)d + (size_t)i];
                 }
+#undef SKIP
             }
         }
     free(p);
+    free(pscore);
+    free(keep);
 }
 
 /* ---------------------------------------------------------------- a step */
@@ -490,7 +551,7 @@ static bool run_scope(RtForward *f, RtScope scope, int layer, Vals *vs, const do
                 const double *q = vs->v[m->ops[s].inputs[0]];
                 if (m->ops[s].inputs[0] == RT_INPUT_X)
                     q = x_in;
-                attend(f, kc, vc, q, tokens, o->window, out);
+                attend(f, kc, vc, q, tokens, o->window, layer, out);
                 break;
             }
             }

@@ -144,6 +144,7 @@ typedef struct RtPhase {
     int64_t npu_scratch, pe_scratch;        /* bytes */
     bool has_tokens, has_x_in, has_positions, has_logits, has_x_out;
     RtRef in_tokens, in_x, in_positions, out_logits, out_x;
+    RtRef out_hidden;                       /* the layer's output x: layer l's after iteration l of the layer body */
     RtConst *consts;
     int nconsts;
     RtSchedOp *ops;
@@ -272,6 +273,8 @@ typedef struct RtSchedule {
     RtKernel *kernels;
     int nkernels;
     RtPhase phase[2];       /* prefill, decode */
+    struct RtModel *graph;  /* the model's op graph (`graph`): the decode phase's ops, for the reference pass */
+    int *graph_tensor;      /* per graph op: its weight tensor (an index into tensors), or -1 */
 } RtSchedule;
 extern const char *const rt_phase_names[2];
 
@@ -460,6 +463,13 @@ typedef struct RtModel {
     bool has_prologue, has_epilogue;
     int prologue_out;   /* the prologue's last op (the first layer's input) */
     int epilogue_out;   /* the epilogue's last op (the logits) */
+    /* decode attention of static (sink + window) heads, per layer * kv_heads + KV head: sink and
+     * window, both 0 for a dense head; NULL: every head dense. Prefill is dense whatever the head. */
+    const int *static_sink, *static_window;
+    /* decode attention of dynamic (Quest) heads, the same index: page size and pages kept (the
+     * newest page and the best others by the page score of the group's queries over the pages' key
+     * minima and maxima, docs/kernels.md's page score and top-k), 0 for another head; NULL: none */
+    const int *quest_page, *quest_pages;
 } RtModel;
 
 /* Which weights of an op: fc and embedding weights ([K x N] row-major; an embedding's [vocab x
@@ -555,5 +565,170 @@ typedef struct RtHfWeights {
 bool rt_hf_bind(RtHfWeights *w, const RtModel *m, const StModel *st);
 /* The weights callback over a bound checkpoint. */
 RtWeights rt_hf_weights(RtHfWeights *w);
+
+/* ---------------------------------------------------------------- the emulator (h2c run; docs/runtime.md §5)
+ * emu_mem.c: the device's memories; emu_weights.c: weights into the banks and the same values for the
+ * reference; emulate.c: the dispatch loop; emu_time.c: time and energy; emu_report.c: the summary;
+ * emu_trace.c: Chrome trace events; emu_check.c: the comparison with the reference forward pass. */
+
+/* emu_mem.c: the NPU's scratch, each PE's scratch, and every bank, lazily (mmap'd, MAP_NORESERVE:
+ * only pages touched cost memory). */
+typedef struct RtMem {
+    unsigned char *npu;         /* npu_bytes */
+    int64_t npu_bytes;
+    unsigned char *pe;          /* npes x pe_bytes */
+    int64_t pe_bytes;
+    int npes, pe_unit0;         /* PE unit u's scratch is pe + (u - pe_unit0) * pe_bytes */
+    unsigned char *banks;       /* channels x banks x bank_bytes, or NULL */
+    size_t banks_len;
+    int64_t bank_bytes;
+    int nbanks_per_channel;
+} RtMem;
+/* False, with an error in err, when the memory cannot be had. */
+/* `huge`: ask for transparent huge pages on the banks. */
+bool rt_mem_init(RtMem *m, const RtSchedule *s, bool huge, char *err, size_t errlen);
+void rt_mem_free(RtMem *m);
+/* Gives bank memory back to the system (its pages read as zeros again). */
+void rt_mem_bank_release(RtMem *m, int channel, int bank, int64_t addr, int64_t bytes);
+static inline unsigned char *rt_mem_bank(const RtMem *m, int channel, int bank) {
+    return m->banks + ((size_t)channel * (size_t)m->nbanks_per_channel + (size_t)bank) * (size_t)m->bank_bytes;
+}
+
+/* emu_weights.c. The synthetic weights of a schedule's graph: rt_synth_weight of the op's weight
+ * tensor's name, the layer and the element's index in the reference's layout, so that they do not
+ * depend on where the schedule stores them. */
+typedef struct RtSynthWeights {
+    const RtSchedule *s;
+    uint64_t seed;
+} RtSynthWeights;
+RtWeights rt_synth_weights(RtSynthWeights *w);
+
+/* The values the banks hold: a source's weights rounded to their storage type (fp16 weights and
+ * tables, f32 norm vectors and biases; int8 and int4 quantised per group of a row along K with an
+ * fp16 scale, and dequantised). The reference forward pass reads these, so it computes with the very
+ * numbers the kernels do. */
+typedef struct RtStoredWeights {
+    const RtSchedule *s;
+    RtWeights src;
+    double *buf;                /* a block of source rows */
+    size_t cap;
+    bool failed;                /* out of memory */
+} RtStoredWeights;
+RtWeights rt_stored_weights(RtStoredWeights *w);
+void rt_stored_weights_free(RtStoredWeights *w);
+/* Writes every weight region of the layer copies [l0, l1) (l0 = 0 includes the prologue's and
+ * epilogue's tensors when `top`) into the banks, in their layouts (docs/schedule.md §3), from the
+ * stored values. `layer_of` maps the copy written to the layer whose weights it holds (the lazy
+ * window: copy 0 holds layer l); NULL: the same. False with err on failure. */
+bool rt_fill_weights(const RtSchedule *s, RtMem *mem, RtWeights *stored, int copy, int layer, bool top,
+                     char *err, size_t errlen);
+/* Bytes of the weight regions of one layer copy, and of the prologue's and epilogue's. */
+int64_t rt_weight_bytes(const RtSchedule *s, bool layer);
+
+/* emu_time.c: the event-driven model of time and energy (docs/runtime.md §5.3). */
+enum { RT_SIDE_NPU, RT_SIDE_NMP };
+typedef struct RtTimeCmd {
+    double start, end;          /* seconds since the run began */
+    double energy[RT_ENERGY_COUNT];     /* joules by component */
+    double bytes, macs;
+    int res[10], nres;          /* the resources it held */
+    int side;                   /* RT_SIDE_* */
+} RtTimeCmd;
+typedef struct RtTime RtTime;
+RtTime *rt_time_new(const RtSchedule *s);
+void rt_time_free(RtTime *t);
+/* A body (or one iteration of the layer body) begins: it starts when the previous one ended. */
+void rt_time_body(RtTime *t, const RtBody *b);
+/* Times one command of the current body at context ctx. `rows_here`: for kv_append, kv_load and
+ * gather, the token rows this link really moves (summed over pairs); else ignored. */
+const RtTimeCmd *rt_time_cmd(RtTime *t, const RtStream *st, const RtCmd *c, int64_t ctx, int64_t rows_here);
+double rt_time_now(const RtTime *t);                    /* the end of the last body */
+double rt_time_busy(const RtTime *t, int resource);     /* seconds a resource was busy */
+int rt_time_resources(const RtTime *t);                 /* units, then links */
+const char *rt_time_resource_name(const RtTime *t, int resource, char *buf, size_t n);
+double rt_time_energy(const RtTime *t, int component);  /* joules so far */
+
+/* emulate.c: h2c run. */
+typedef struct RtRunOptions {
+    int steps;                  /* decode steps; -1: the workload's generate */
+    int layers;                 /* layers run; 0: all */
+    uint64_t seed;              /* synthetic weights and tokens */
+    bool numerics;              /* false: time and energy only (no memory, no kernels) */
+    bool check;                 /* compare with the reference forward pass */
+    bool quiet;                 /* no summary */
+    bool progress;              /* a progress line on stderr for long runs */
+    const RtWeights *weights;   /* a checkpoint's weights (before storage rounding), or NULL: synthetic */
+    const int *tokens;          /* [batch][ntokens]: the prompt, then the tokens fed to decode steps; NULL: synthetic */
+    int ntokens;
+    int64_t lazy_bytes;         /* weights above this many bytes are written a layer at a time; 0: 1 GiB; <0: never */
+    const char *trace;          /* --trace FILE.json, or NULL */
+    const char *dump_logits, *dump_hidden;  /* .npy files, or NULL */
+    double tolerance;           /* --check's bound; 0: the default (docs/runtime.md §5.4) */
+    bool huge_pages;            /* the banks on 2 MiB pages (faster weight streams, more memory) */
+    bool bench;                 /* after the run, a STREAM triad and the host-side figures (docs/runtime.md §6) */
+} RtRunOptions;
+
+
+/* What a run measured, for the summary (emu_report.c). */
+typedef struct RtOpStat {
+    double est_model[2];        /* the cost model's estimate (ops[].npu, .nmp), summed over the iterations run */
+    double est_cmds[2];         /* the commands' `est`, summed, per side */
+    double busy[2];             /* the commands' emulated durations, summed, per side */
+    double span[2];             /* the time at least one of its commands ran, per side */
+} RtOpStat;
+
+typedef struct RtCmdStat {
+    int phase, scope, id;       /* the command */
+    double time, energy;        /* emulated, summed over its runs */
+    int runs;
+} RtCmdStat;
+
+typedef struct RtRunStats {
+    int layers, steps, batch;
+    double prefill_time, decode_time;           /* seconds, emulated */
+    double energy[2][RT_ENERGY_COUNT];          /* per phase, joules by component */
+    RtOpStat *ops[2];                           /* per phase: its ops */
+    RtCmdStat *cmds;                            /* every command of every body */
+    int ncmds;
+    double host_seconds, kernel_seconds, fill_seconds, check_seconds;   /* host time of the run, in kernels, writing weights, in the reference */
+    double weight_bytes_decode;                 /* bytes of weights streamed by decode's commands (loads and PE reads) */
+    double kernel_seconds_decode, host_seconds_decode, move_seconds_decode, fill_seconds_decode;
+    double triad_gbs;                           /* --bench: a STREAM triad (C, one thread) measured after the run */
+    double check_err_layer_max;                 /* --check: the worst per-layer error */
+    bool lazy;
+    int64_t peak_rss_kb;
+} RtRunStats;
+
+/* emu_report.c: the summary. */
+/* False (nothing printed) when out of memory. */
+bool rt_report(FILE *out, const RtSchedule *s, const RtTime *t, const RtRunStats *st);
+
+/* emu_trace.c: Chrome trace-event JSON (one track per unit and link; one complete event per command). */
+typedef struct RtTrace RtTrace;
+RtTrace *rt_trace_new(const RtSchedule *s);
+void rt_trace_free(RtTrace *t);
+/* A command's slice; false when out of memory. */
+bool rt_trace_cmd(RtTrace *t, int phase, const RtStream *st, const RtCmd *c, const RtTimeCmd *tc, const char *op);
+/* A counter (bank bytes in use) at time ts. */
+bool rt_trace_counter(RtTrace *t, const char *name, double ts, double value);
+bool rt_trace_write(const RtTrace *t, const RtTime *time, const char *path, Diag *d);
+
+/* emu_check.c: --check. The reference forward pass on the stored weights and the same tokens,
+ * compared per layer (the layer's output) and on the logits: max |emulated - reference| / max
+ * |reference| over a step's rows. */
+typedef struct RtCheck RtCheck;
+#define RT_CHECK_TOL 4e-3       /* fp16 weights and KV, fp32 activations (docs/runtime.md §5.4) */
+RtCheck *rt_check_new(const RtSchedule *s, int layers, RtWeights *stored);
+void rt_check_free(RtCheck *c);
+/* One step: tokens [batch x ntok]; hidden[l] the emulator's layer outputs [rows x hidden];
+ * logits [batch x vocab] (NULL: none). False with err when the reference fails. */
+bool rt_check_step(RtCheck *c, const int *tokens, int ntok, float *const *hidden, const float *logits, char *err,
+                   size_t errlen);
+/* Prints the errors per layer and on the logits; false when one is above tol (the worst named). */
+bool rt_check_report(const RtCheck *c, FILE *out, double tol, Diag *d, double *worst);
+
+/* Runs a schedule: prefill, then the decode steps; prints the summary on `out` (unless quiet).
+ * False with errors on d (a failed --check included). */
+bool rt_run(const RtSchedule *s, const RtRunOptions *o, FILE *out, Diag *d);
 
 #endif

@@ -2300,10 +2300,21 @@ static void read_phase(R *r, const cJSON *o, int p) {
     ph->in_x = in[1];
     ph->has_positions = has_in[2];
     ph->in_positions = in[2];
-    static const char *const out_names[] = {"?logits", "?x"};
-    RtRef out[2];
-    bool has_out[2];
-    read_io(r, o, "outputs", out_names, out, has_out, 2);
+    static const char *const out_names[] = {"?logits", "?x", "?hidden"};
+    RtRef out[3];
+    bool has_out[3];
+    read_io(r, o, "outputs", out_names, out, has_out, 3);
+    if (!has_out[2]) {
+        push_key(r, "outputs");
+        fail(r, "missing key 'hidden'");
+    }
+    if (out[2].bytes != (int64_t)ph->rows * s->hidden * 4) {
+        push_key(r, "outputs");
+        push_key(r, "hidden");
+        fail(r, "%lld bytes; the layer's output has %lld (rows x hidden fp32)", (long long)out[2].bytes,
+             (long long)ph->rows * s->hidden * 4);
+    }
+    ph->out_hidden = out[2];
     if (has_out[0] == has_out[1]) {
         push_key(r, "outputs");
         fail(r, "a phase gives the logits or the last layer's output (x), one of them");
@@ -2382,6 +2393,8 @@ static void read_phase(R *r, const cJSON *o, int p) {
 
 /* ---------------------------------------------------------------- the document */
 
+static void read_graph(R *r, const cJSON *o);
+
 static void read_doc(R *r, const cJSON *root) {
     RtSchedule *s = r->s;
     snprintf(r->path, sizeof r->path, "$");
@@ -2403,7 +2416,8 @@ static void read_doc(R *r, const cJSON *root) {
         fail(r, "version %d is not supported (this reader reads version %d)", s->version, RT_SCHED_VERSION);
     }
     static const char *const keys[] = {"format", "version", "generator", "name", "source", "module", "model",
-                                       "workload", "device", "tensors", "attention", "kernels", "phases", NULL};
+                                       "workload", "device", "tensors", "attention", "kernels", "phases", "graph",
+                                       NULL};
     check_keys(r, root, keys);
     s->generator = get_str(r, root, "generator");
     s->name = get_str(r, root, "name");
@@ -2454,6 +2468,9 @@ static void read_doc(R *r, const cJSON *root) {
     check_keys(r, o, kph);
     for (int p = 0; p < 2; p++)
         read_phase(r, member(o, rt_phase_names[p]), p);
+    reset(r, 1);
+    s->graph_tensor = ARENA_ARRAY(r->a, int, s->phase[1].nops + 1);
+    read_graph(r, member(root, "graph"));
     /* each plan names the attention ops it is the work of */
     const RtPhase *dc = &s->phase[1];
     for (int a = 0; a < s->nattns; a++) {
@@ -2466,6 +2483,127 @@ static void read_doc(R *r, const cJSON *root) {
             }
         }
     }
+}
+
+
+/* ---------------------------------------------------------------- the model graph */
+
+static const char *const graph_kinds[] = {"fc", "attn_score", "softmax", "attn_value", "norm", "activation",
+                                          "add", "mul", "embedding", "rope"};
+static const RtOpKind graph_kind_of[] = {RT_FC, RT_ATTN_SCORE, RT_SOFTMAX, RT_ATTN_VALUE, RT_NORM,
+                                         RT_ACT, RT_ADD, RT_MUL, RT_EMBED, RT_ROPE};
+static const char *const graph_acts[] = {"silu", "gelu", "gelu_tanh", "relu", "none"};
+static const char *const graph_scopes[] = {"layer", "prologue", "epilogue"};
+static const char *const rope_scalings[] = {"none", "linear", "llama3"};
+
+/* The `graph` section (docs/schedule.md §2.5): what the reference forward pass needs, op for op
+ * the decode phase's ops. */
+static void read_graph(R *r, const cJSON *o) {
+    RtSchedule *s = r->s;
+    size_t entry = mark(r);
+    const RtPhase *dc = &s->phase[1];
+    push_key(r, "graph");
+    static const char *const keys[] = {"norm_eps", "rope", "layer_out", "prologue_out", "epilogue_out", "ops", NULL};
+    check_keys(r, o, keys);
+    RtModel *m = ARENA_NEW(r->a, RtModel);
+    s->graph = m;
+    m->layers = s->layers, m->hidden = s->hidden, m->heads = s->heads, m->kv_heads = s->kv_heads;
+    m->head_dim = s->head_dim, m->vocab = s->vocab;
+    m->norm_eps = get_num(r, o, "norm_eps", 0, 1);
+    size_t m0 = mark(r);
+    const cJSON *rp = member(o, "rope");
+    push_key(r, "rope");
+    static const char *const krope[] = {"theta", "fraction", "scaling", "factor", "low_freq_factor",
+                                        "high_freq_factor", "original_max", NULL};
+    check_keys(r, rp, krope);
+    m->rope_theta = get_num(r, rp, "theta", 0, 1e300);
+    m->rope_fraction = get_num(r, rp, "fraction", 0, 1);
+    m->rope_scaling = (RtRopeScaling)get_enum(r, rp, "scaling", rope_scalings, 3);
+    m->rope_factor = get_num(r, rp, "factor", 0, 1e300);
+    m->rope_low_freq_factor = get_num(r, rp, "low_freq_factor", 0, 1e300);
+    m->rope_high_freq_factor = get_num(r, rp, "high_freq_factor", 0, 1e300);
+    m->rope_original_max = (int)get_int(r, rp, "original_max", 0, 1 << 30);
+    reset(r, m0);
+    const cJSON *ops = member(o, "ops");
+    push_key(r, "ops");
+    m->nops = as_arr(r, ops, dc->nops, dc->nops);
+    m->ops = ARENA_ARRAY(r->a, RtOp, m->nops + 1);
+    int i = 0;
+    for (const cJSON *x = ops->child; x; x = x->next, i++) {
+        size_t m1 = mark(r);
+        push_idx(r, i);
+        static const char *const kop[] = {"name", "kind", "scope", "inputs", "in_width", "width", "act",
+                                          "layer_norm", "bias", "tied", "eps", "scale", "positions", "offset",
+                                          "window", "unit_offset", "tensor", NULL};
+        check_keys(r, x, kop);
+        RtOp *op = &m->ops[i];
+        op->name = get_str(r, x, "name");
+        int kind = get_enum(r, x, "kind", graph_kinds, 10);
+        op->kind = graph_kind_of[kind];
+        op->scope = (RtScope)get_enum(r, x, "scope", graph_scopes, 3);
+        if (strcmp(op->name, dc->ops[i].name) != 0 || strcmp(graph_kinds[kind], dc->ops[i].kind) != 0 ||
+            strcmp(graph_scopes[op->scope], dc->ops[i].scope) != 0)
+            fail(r, "op '%s' (%s, %s) is not the decode phase's op %d ('%s', %s, %s)", op->name, graph_kinds[kind],
+                 graph_scopes[op->scope], i, dc->ops[i].name, dc->ops[i].kind, dc->ops[i].scope);
+        size_t m2 = mark(r);
+        push_key(r, "inputs");
+        const cJSON *in = member(x, "inputs");
+        op->ninputs = as_arr(r, in, 0, 16);
+        int k = 0;
+        for (const cJSON *v = in->child; v; v = v->next, k++) {
+            size_t m3 = mark(r);
+            push_idx(r, k);
+            op->inputs[k] = (int)as_int(r, v, -2, m->nops - 1);
+            if (op->inputs[k] == i)
+                fail(r, "op %d reads itself", i);
+            reset(r, m3);
+        }
+        reset(r, m2);
+        op->in_width = (int)get_int(r, x, "in_width", 0, 1 << 24);
+        op->width = (int)get_int(r, x, "width", 0, 1 << 24);
+        int act = get_enum(r, x, "act", graph_acts, 5);
+        if ((act == 4) != (op->kind != RT_ACT)) {
+            push_key(r, "act");
+            fail(r, "%s", act == 4 ? "an activation needs its function" : "only an activation has a function");
+        }
+        op->act = act == 4 ? RT_ACT_SILU : (RtAct)act;
+        op->layer_norm = get_bool(r, x, "layer_norm");
+        op->bias = get_bool(r, x, "bias");
+        op->tied = (int)get_int(r, x, "tied", -1, m->nops - 1);
+        op->eps = get_num(r, x, "eps", 0, 1);
+        op->scale = get_num(r, x, "scale", 0, 1e300);
+        op->positions = (int)get_int(r, x, "positions", 0, 1 << 30);
+        op->offset = (int)get_int(r, x, "offset", -(1 << 30), 1 << 30);
+        op->window = (int)get_int(r, x, "window", 0, 1 << 30);
+        op->unit_offset = get_bool(r, x, "unit_offset");
+        int t = (int)get_int(r, x, "tensor", -1, s->ntensors - 1);
+        s->graph_tensor[i] = t;
+        if (op->kind == RT_FC && op->in_width == 0)
+            fail(r, "an fc needs its in_width");
+        if ((op->kind == RT_FC || op->kind == RT_NORM || op->kind == RT_EMBED) && t < 0 && op->tied < 0)
+            fail(r, "the %s op needs its weight tensor", graph_kinds[kind]);
+        if (op->scope == RT_SCOPE_PROLOGUE)
+            m->has_prologue = true, m->prologue_out = i;
+        if (op->scope == RT_SCOPE_EPILOGUE)
+            m->has_epilogue = true, m->epilogue_out = i;
+        reset(r, m1);
+    }
+    reset(r, m0);
+    for (i = 0; i < m->nops; i++)
+        if (m->ops[i].tied >= 0 && m->ops[m->ops[i].tied].kind != RT_EMBED) {
+            snprintf(r->path, sizeof r->path, "$.graph.ops[%d].tied", i);
+            fail(r, "op %d is not an embedding", m->ops[i].tied);
+        }
+    int lo = (int)get_int(r, o, "layer_out", 0, m->nops - 1);
+    int po = (int)get_int(r, o, "prologue_out", -1, m->nops - 1);
+    int eo = (int)get_int(r, o, "epilogue_out", -1, m->nops - 1);
+    if (m->ops[lo].scope != RT_SCOPE_LAYER || po != (m->has_prologue ? m->prologue_out : -1) ||
+        eo != (m->has_epilogue ? m->epilogue_out : -1)) {
+        push_key(r, "layer_out");
+        fail(r, "layer_out %d, prologue_out %d, epilogue_out %d are not the scopes' last ops", lo, po, eo);
+    }
+    m->layer_out = lo;
+    reset(r, entry);
 }
 
 /* ---------------------------------------------------------------- entry points */

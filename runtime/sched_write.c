@@ -225,6 +225,7 @@ static cJSON *phase_json(const RtPhase *ph) {
         cJSON_AddItemToObject(out, "logits", ref_json(&ph->out_logits));
     if (ph->has_x_out)
         cJSON_AddItemToObject(out, "x", ref_json(&ph->out_x));
+    cJSON_AddItemToObject(out, "hidden", ref_json(&ph->out_hidden));
     cJSON *cs = cJSON_AddArrayToObject(o, "constants");
     for (int i = 0; i < ph->nconsts; i++) {
         cJSON *c = cJSON_CreateObject();
@@ -538,6 +539,54 @@ static cJSON *attention_json(const RtSchedule *s) {
     return arr;
 }
 
+static cJSON *graph_json(const RtSchedule *s) {
+    static const char *const kinds[] = {"fc", "attn_score", "softmax", "attn_value", "norm", "activation",
+                                        "add", "mul", "embedding", "rope"};
+    static const char *const acts[] = {"silu", "gelu", "gelu_tanh", "relu"};
+    static const char *const scopes[] = {"layer", "prologue", "epilogue"};
+    static const char *const scalings[] = {"none", "linear", "llama3"};
+    const RtModel *m = s->graph;
+    cJSON *g = cJSON_CreateObject();
+    add_num(g, "norm_eps", m->norm_eps);
+    cJSON *r = cJSON_AddObjectToObject(g, "rope");
+    add_num(r, "theta", m->rope_theta);
+    add_num(r, "fraction", m->rope_fraction);
+    add_str(r, "scaling", scalings[m->rope_scaling]);
+    add_num(r, "factor", m->rope_factor);
+    add_num(r, "low_freq_factor", m->rope_low_freq_factor);
+    add_num(r, "high_freq_factor", m->rope_high_freq_factor);
+    add_num(r, "original_max", m->rope_original_max);
+    add_num(g, "layer_out", m->layer_out);
+    add_num(g, "prologue_out", m->has_prologue ? m->prologue_out : -1);
+    add_num(g, "epilogue_out", m->has_epilogue ? m->epilogue_out : -1);
+    cJSON *ops = cJSON_AddArrayToObject(g, "ops");
+    for (int i = 0; i < m->nops; i++) {
+        const RtOp *o = &m->ops[i];
+        cJSON *j = cJSON_CreateObject();
+        add_str(j, "name", o->name);
+        add_str(j, "kind", kinds[o->kind]);
+        add_str(j, "scope", scopes[o->scope]);
+        cJSON *in = cJSON_AddArrayToObject(j, "inputs");
+        for (int k = 0; k < o->ninputs; k++)
+            cJSON_AddItemToArray(in, num(o->inputs[k]));
+        add_num(j, "in_width", o->in_width);
+        add_num(j, "width", o->width);
+        add_str(j, "act", o->kind == RT_ACT ? acts[o->act] : "none");
+        add_bool(j, "layer_norm", o->layer_norm);
+        add_bool(j, "bias", o->bias);
+        add_num(j, "tied", o->tied);
+        add_num(j, "eps", o->eps);
+        add_num(j, "scale", o->scale);
+        add_num(j, "positions", o->positions);
+        add_num(j, "offset", o->offset);
+        add_num(j, "window", o->window);
+        add_bool(j, "unit_offset", o->unit_offset);
+        add_num(j, "tensor", s->graph_tensor[i]);
+        cJSON_AddItemToArray(ops, j);
+    }
+    return g;
+}
+
 static cJSON *doc_json(const RtSchedule *s) {
     cJSON *root = cJSON_CreateObject();
     add_str(root, "format", "h2c-schedule");
@@ -573,6 +622,7 @@ static cJSON *doc_json(const RtSchedule *s) {
     o = cJSON_AddObjectToObject(root, "phases");
     for (int p = 0; p < 2; p++)
         cJSON_AddItemToObject(o, rt_phase_names[p], phase_json(&s->phase[p]));
+    cJSON_AddItemToObject(root, "graph", graph_json(s));
     return root;
 }
 

@@ -54,5 +54,13 @@ else
     echo "(../shared/reference is not beside this checkout: skipped)"
 fi
 
+printf '\nRun the compiled schedule on the emulated device (h2c run): every command on real data with the\n'
+printf 'JIT kernels, time and energy per unit and link, each layer checked against an fp64 reference:\n'
+run "$H2C" compile examples/tiny.h2 -o "$OUT/tiny/" -q
+run "$H2C" run "$OUT/tiny/tiny.schedule.json" --check
+
+printf '\nOne layer of Llama-3-8B (its 4096 x 128256 embedding and LM head too), one sequence, 2 decode steps:\n'
+run "$H2C" run examples/llama3-8b.h2 --layers 1 --workload he --batch 1 --steps 2
+
 printf '\nA mistake is reported like a compiler does, with the line and a caret:\n'
 run_fails 1 "$H2C" check tests/frontend/bad/wrong-unit-kind.h2

@@ -394,6 +394,7 @@ static int cmd_compat(int argc, char **argv);
 static int cmd_import_hf(int argc, char **argv);
 static int cmd_profile(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
+static int cmd_run(int argc, char **argv);
 
 static const Command commands[] = {
     {"check", "Parse and check a .h2 file: syntax, names, units, ranges, the op graph, capacity.", "", cmd_check},
@@ -459,6 +460,8 @@ static const Command commands[] = {
      "                      as a schedule h2c wrote\n"
      "  -q                  quiet: no summary line\n",
      cmd_validate},
+    {"run", "Run a .h2 file or a schedule on the emulated device: real values, time, energy (docs/runtime.md).",
+     RUN_USAGE, cmd_run},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -1616,6 +1619,101 @@ static void print_help(void) {
         printf("  %-10s %s\n", commands[i].name, commands[i].summary);
     printf("\n'h2c COMMAND --help' describes a command's options. 'h2c --version' prints the version.\n"
            "Exit status: 0 success, 1 error in the input, 2 bad command line.\n");
+}
+
+/* h2c run FILE.h2 | FILE.schedule.json: the .h2 is compiled in memory into the very schedule
+ * `h2c compile -o DIR/` writes, rendered and read back, so both inputs run the same code. */
+static int cmd_run(int argc, char **argv) {
+    const Command *cmd = command_named("run");
+    RunArgs ra;
+    run_defaults(&ra);
+    char **rest = calloc((size_t)argc + 1, sizeof(char *));
+    if (!rest)
+        return 1;
+    int nrest = 0;
+    rest[nrest++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: h2c run [options] FILE.h2 | FILE.schedule.json\n%s\n\n"
+                   "Runs prefill and the decode steps on the emulated device: every command of the schedule on real\n"
+                   "data (the kernels JIT-compiled), time and energy from an event-driven model of the device's units\n"
+                   "and links, and a summary. Exit status: 0, 1 on an error or a failed --check, 2 on a bad command\n"
+                   "line.\n\noptions:\n%s%s%s",
+                   cmd->summary, cmd->usage, COMMON_OPTS, HELP_OPT);
+            free(rest);
+            return 0;
+        }
+        int r = run_option(&ra, argc, argv, &i);
+        if (r == 2) {
+            free(rest);
+            return 2;
+        }
+        if (r == 0)
+            rest[nrest++] = argv[i];
+    }
+    /* a schedule is a .json input; anything else is a .h2 for the front end's options */
+    const char *file = NULL;
+    bool quiet = false;
+    for (int i = 1; i < nrest; i++) {
+        size_t n = strlen(rest[i]);
+        if (rest[i][0] != '-' && n > 5 && strcmp(rest[i] + n - 5, ".json") == 0)
+            file = rest[i];
+        else if (strcmp(rest[i], "-q") == 0)
+            quiet = true;
+    }
+    size_t fl = file ? strlen(file) : 0;
+    Diag d;
+    diag_init(&d, stderr);
+    int rc = 1;
+    if (file && fl > 5 && strcmp(file + fl - 5, ".json") == 0) {
+        /* a schedule: only -q goes with it */
+        for (int i = 1; i < nrest; i++)
+            if (rest[i] != file && strcmp(rest[i], "-q") != 0) {
+                rc = usage_error(cmd->name, "%s with a schedule: only the run options and -q apply", rest[i]);
+                free(rest);
+                return rc;
+            }
+        RtSchedule *s = rt_schedule_read(file, &d);
+        rc = s ? run_schedule(s, &ra, quiet, &d) : 1;
+        rt_schedule_free(s);
+        free(rest);
+        return rc;
+    }
+    Opts o;
+    rc = parse_common(cmd, nrest, rest, &o, false);
+    free(rest);
+    if (rc >= 0)
+        return rc;
+    Session s;
+    Config *c;
+    Module *m = load_module(cmd, &o, &s, &d, &c, &rc);
+    if (m) {
+        rc = run_pipeline(cmd->name, m, &o, &d, true);
+        char name[256];
+        unit_name(o.file, name, sizeof name);
+        Schedule *sc = rc == 0 ? be_schedule_build(m, name, &d) : NULL;
+        JsonText t = {0};
+        if (rc == 0 && !sc)
+            rc = 1;
+        if (sc && !be_schedule_render(sc, &t)) {
+            diag_error(&d, NOLOC, "out of memory");
+            rc = 1;
+        }
+        be_schedule_free(sc);
+        ir_module_free(m);
+        if (rc == 0) {
+            RtSchedule *rs = rt_schedule_parse(o.file, t.text, t.len, &d);
+            be_json_text_free(&t);
+            rc = rs ? run_schedule(rs, &ra, o.quiet, &d) : 1;
+            rt_schedule_free(rs);
+        } else if (t.text) {
+            be_json_text_free(&t);
+        }
+    }
+    if (d.errors && rc == 0)
+        rc = 1;
+    session_free(&s);
+    return rc;
 }
 
 static int run_command(int argc, char **argv) {

@@ -57,4 +57,29 @@ bool mpi_agree(bool ready, unsigned long long fingerprint, Diag *d);
 bool explore_mpi(ExploreRun *run, int threads, bool stats, long long kill_after, int kill_rank, ExploreResult *r,
                  Diag *d);
 
+/* ---------------------------------------------------------------- run.c
+ * h2c run: the emulator's command-line options, the checkpoint and the token ids, around rt_run. */
+
+typedef struct RunArgs {
+    int steps, layers;          /* -1 / 0: the workload's, all */
+    unsigned long long seed;
+    bool numerics, check, progress_set, progress, bench, huge_pages;
+    const char *weights;        /* --weights DIR */
+    const char *prompt_tokens;  /* --prompt-tokens "1,2,3;4,5,6" */
+    const char *prompt_file;    /* --prompt-file F: the same text in a file */
+    const char *trace, *dump_logits, *dump_hidden;
+    double tolerance;
+    long long lazy_bytes;       /* --lazy-weights: 1; --no-lazy-weights: -1; 0: the default threshold */
+} RunArgs;
+
+/* Consumes the run option at argv[*i] (advancing *i past its value). 1: consumed, 0: not a run
+ * option, 2: a usage error (printed). */
+int run_option(RunArgs *ra, int argc, char **argv, int *i);
+void run_defaults(RunArgs *ra);
+/* The options' help text. */
+extern const char RUN_USAGE[];
+struct RtSchedule;
+/* Runs the schedule with the options; the exit code (0, or 1 with diagnostics). */
+int run_schedule(const struct RtSchedule *s, const RunArgs *ra, bool quiet, Diag *d);
+
 #endif
