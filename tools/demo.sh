@@ -59,8 +59,16 @@ printf 'JIT kernels, time and energy per unit and link, each layer checked again
 run "$H2C" compile examples/tiny.h2 -o "$OUT/tiny/" -q
 run "$H2C" run "$OUT/tiny/tiny.schedule.json" --check
 
-printf '\nOne layer of Llama-3-8B (its 4096 x 128256 embedding and LM head too), one sequence, 2 decode steps:\n'
-run "$H2C" run examples/llama3-8b.h2 --layers 1 --workload he --batch 1 --steps 2
+# H2C_DEMO_QUICK=1 (the sanitizer build's cli/demo test): not the 1.3 GB of Llama-3-8B weights
+if [ -z "${H2C_DEMO_QUICK:-}" ]; then
+    printf '\nOne layer of Llama-3-8B (its 4096 x 128256 embedding and LM head too), one sequence, 2 decode steps:\n'
+    run "$H2C" run examples/llama3-8b.h2 --layers 1 --workload he --batch 1 --steps 2
+
+    printf '\nA Hugging Face model: its config.json imported as a .h2 (on the default device and workload),\n'
+    printf 'then one layer run on the emulated device (synthetic weights; --weights DIR reads safetensors):\n'
+    run "$H2C" import-hf examples/hf/opt-6.7b -o "$OUT/opt-6.7b-hf.h2"
+    run "$H2C" run "$OUT/opt-6.7b-hf.h2" --layers 1 --batch 1 --steps 2
+fi
 
 printf '\nA mistake is reported like a compiler does, with the line and a caret:\n'
 run_fails 1 "$H2C" check tests/frontend/bad/wrong-unit-kind.h2
