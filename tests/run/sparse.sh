@@ -1,8 +1,10 @@
 #!/bin/sh
 # h2c run with attention plans. (1) tests/schedule/plan-tiny.h2: layer 0 dense, layer 1 with a static
 # head (16 sink + 112 window tokens, a ring that the 2048-token prompt has already wrapped) and a
-# dynamic one (Quest pages are not scheduled yet: it attends densely, docs/schedule.md §7), against
-# the fp64 reference with the static head's decode attention over its sink and window. (2) the same
+# dynamic one (Quest pages selected in the schedule, docs/schedule.md §7), against the fp64 reference
+# with the static head's decode attention over its sink and window and the dynamic head's over the
+# pages Quest keeps; tests/schedule/plan-quest.h2 (dense, static and page-selecting dynamic heads)
+# too, whose check fails against a reference that attends densely. (2) the same
 # model with a plan whose heads are all dense (sparsity mode = dense) at tiny.h2's workload: --check
 # passes; prefill (dense on the NPU either way) gives tiny.h2's logits bit for bit; decode computes
 # each stream whole on one bank where tiny.h2's schedule splits a KV head over four banks and merges
@@ -14,6 +16,8 @@ PY=/usr/bin/python3
 rm -rf "$OUT" && mkdir -p "$OUT"
 "$H2C" run "$SRC/tests/schedule/plan-tiny.h2" --steps 4 --check > "$OUT/plan.txt" 2>&1 || { cat "$OUT/plan.txt"; exit 1; }
 sed -n '/^check:/,$p' "$OUT/plan.txt"
+"$H2C" run "$SRC/tests/schedule/plan-quest.h2" --check > "$OUT/quest.txt" 2>&1 || { cat "$OUT/quest.txt"; exit 1; }
+sed -n '/^check:/,$p' "$OUT/quest.txt"
 sed 's/^  mode = hybrid;/  mode = dense;/' "$SRC/tests/schedule/plan-tiny.h2" | sed '/^workload tiny_long/,/^}/d' > "$OUT/dense-plan.h2"
 sed -n '/^workload/,/^}/p' "$SRC/examples/tiny.h2" >> "$OUT/dense-plan.h2"
 "$H2C" compile "$OUT/dense-plan.h2" --emit=schedule -o "$OUT/dense-plan.json" -q
