@@ -13,31 +13,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "oom_hook.h"
 #include "test.h"
-
-typedef struct Hook {
-    long calls, fail_at, live;
-    bool failed;
-} Hook;
-
-static void *hook_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    Hook *h = ud;
-    (void)osize;
-    if (nsize == 0) {
-        if (ptr)
-            h->live--;
-        free(ptr);
-        return NULL;
-    }
-    if (++h->calls == h->fail_at) {
-        h->failed = true;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p && !ptr)
-        h->live++;
-    return p;
-}
 
 static RtSchedule *tiny_schedule(void) {
     Diag d;
