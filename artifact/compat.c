@@ -133,17 +133,10 @@ static Loc mkloc(const SrcFile *src, int line, int col, int len) {
     return l;
 }
 
-/* The location of bytes [off, off+len) of src (len clipped at the line's end). */
-static Loc loc_at(const SrcFile *src, size_t off, int len) {
-    Loc l = {src, 1, 1, len};
-    size_t line_start = 0;
-    for (size_t i = 0; i < off && i < src->len; i++) {
-        if (src->text[i] == '\n') {
-            l.line++;
-            line_start = i + 1;
-        }
-    }
-    l.col = (int)(off - line_start) + 1;
+/* The location of bytes [off, off+len) of src, on line `line` that starts at line_start (len clipped
+ * at the line's end). */
+static Loc loc_on_line(const SrcFile *src, int line, size_t line_start, size_t off, int len) {
+    Loc l = {src, line, (int)(off - line_start) + 1, len};
     for (int i = 0; i < len; i++) {
         if (off + (size_t)i >= src->len || src->text[off + (size_t)i] == '\n') {
             l.len = i;
@@ -151,6 +144,19 @@ static Loc loc_at(const SrcFile *src, size_t off, int len) {
         }
     }
     return l;
+}
+
+/* The location of bytes [off, off+len) of src, its line found by counting from the start. */
+static Loc loc_at(const SrcFile *src, size_t off, int len) {
+    int line = 1;
+    size_t line_start = 0;
+    for (size_t i = 0; i < off && i < src->len; i++) {
+        if (src->text[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    }
+    return loc_on_line(src, line, line_start, off, len);
 }
 
 /* ---------------------------------------------------------------- JSON positions */
@@ -229,15 +235,7 @@ static Loc doc_loc_at(const JDoc *doc, size_t off, int len) {
         else
             hi = mid;
     }
-    const SrcFile *src = doc->src;
-    Loc l = {src, (int)lo + 1, (int)(off - doc->lines[lo]) + 1, len};
-    for (int i = 0; i < len; i++) {
-        if (off + (size_t)i >= src->len || src->text[off + (size_t)i] == '\n') {
-            l.len = i;
-            break;
-        }
-    }
-    return l;
+    return loc_on_line(doc->src, (int)lo + 1, doc->lines[lo], off, len);
 }
 
 /* Where a value is: a scalar's whole token, the first byte of an object or array. */
