@@ -85,6 +85,16 @@ static bool backend(const Module *m, bool llvm, FILE *diag, char **out) {
     return ok && d.errors == 0;
 }
 
+typedef struct BackendRun {
+    const Module *m;
+    bool llvm;
+} BackendRun;
+
+static bool run_backend(void *ctx, FILE *diag, char **out) {
+    const BackendRun *b = ctx;
+    return backend(b->m, b->llvm, diag, out);
+}
+
 static void sweep(const char *path, long stride, long points) {
     Diag d;
     diag_init(&d, stderr);
@@ -92,69 +102,11 @@ static void sweep(const char *path, long stride, long points) {
     session_init(&ses, &d);
     Module *m = compile(path, &ses);
     CHECK(m != NULL);
-    if (!m) {
-        session_free(&ses);
-        return;
+    if (m) {
+        BackendRun b = {m, getenv("OOM_LLVM") != NULL};    /* LLVM's optimiser takes ~0.1 s a run: on request */
+        oom_sweep(path, run_backend, &b, stride, points);
+        ir_module_free(m);
     }
-    bool llvm = getenv("OOM_LLVM") != NULL;     /* LLVM's optimiser takes ~0.1 s a run: on request */
-    char *want = NULL;
-    CHECK(backend(m, llvm, stderr, &want));
-    /* how many allocations a whole run makes */
-    long total = 0;
-    if (want) {
-        Hook h = {0};
-        char *got = NULL;
-        h2c_set_allocator(hook_alloc, &h);
-        CHECK(backend(m, llvm, stderr, &got));
-        h2c_set_allocator(NULL, NULL);
-        total = h.calls;
-        CHECK(got && strcmp(got, want) == 0);
-        free(got);
-    }
-    if (points > 0 && total / points > stride)
-        stride = total / points;
-    long runs = 0, failed_err = 0, failed_ok = 0;
-    for (long n = 1; want; n += stride, runs++) {
-        Hook h = {0};
-        h.fail_at = n;
-        char *msgs = NULL, *got = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&msgs, &len);
-        h2c_set_allocator(hook_alloc, &h);
-        bool ok = backend(m, llvm, f, &got);
-        h2c_set_allocator(NULL, NULL);
-        fclose(f);
-        int errors, oom;
-        count_errors(msgs, &errors, &oom);
-        test_checks += 3;
-        if (h.live != 0) {
-            test_fail(__FILE__, __LINE__, "every block is freed");
-            fprintf(stderr, "    %s, allocation %ld failed: %ld blocks still allocated\n", path, n, h.live);
-        }
-        if (!h.failed) {
-            if (!ok || strcmp(got, want) != 0) {
-                test_fail(__FILE__, __LINE__, "a run with no failed allocation gives the texts of a plain run");
-                fprintf(stderr, "    %s: output:\n%s", path, msgs);
-            }
-            free(msgs);
-            free(got);
-            break;
-        }
-        if (ok ? errors != 0 : (errors == 0 || oom != errors)) {
-            test_fail(__FILE__, __LINE__, "a failed allocation ends in \"out of memory\" and no other error");
-            fprintf(stderr, "    %s, allocation %ld failed: ok %d, %d errors (%d out of memory), output:\n%s", path, n,
-                    ok, errors, oom, msgs);
-        }
-        failed_ok += ok;
-        failed_err += !ok;
-        free(msgs);
-        free(got);
-    }
-    fprintf(stderr, "%s: %ld runs with a failed allocation (every %ld of %ld): %ld reported out of memory, %ld "
-            "recovered\n", path, runs, stride, total, failed_err, failed_ok);
-    CHECK(failed_err > 0);
-    free(want);
-    ir_module_free(m);
     session_free(&ses);
 }
 

@@ -42,54 +42,9 @@ static bool compile(const char *path, FILE *diag, char **ir) {
     return ok;
 }
 
-static void sweep(const char *path, long stride) {
-    char *want = NULL;
-    CHECK(compile(path, stderr, &want));
-    if (!want)
-        return;
-    long runs = 0, failed_ok = 0, failed_err = 0;
-    for (long n = 1;; n += stride, runs++) {
-        Hook h = {0};
-        h.fail_at = n;
-        char *out = NULL, *ir = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&out, &len);
-        h2c_set_allocator(hook_alloc, &h);
-        bool ok = compile(path, f, &ir);
-        h2c_set_allocator(NULL, NULL);
-        fclose(f);
-        int errors, oom;
-        count_errors(out, &errors, &oom);
-        test_checks += 3;
-        if (h.live != 0) {
-            test_fail(__FILE__, __LINE__, "every block is freed");
-            fprintf(stderr, "    %s, allocation %ld failed: %ld blocks still allocated\n", path, n, h.live);
-        }
-        if (!h.failed) {
-            /* the end: a run with no failure compiles as without the hook */
-            if (!ok || strcmp(ir, want) != 0) {
-                test_fail(__FILE__, __LINE__, "a run with no failed allocation gives the IR of a plain run");
-                fprintf(stderr, "    %s: output:\n%s", path, out);
-            }
-            free(out);
-            free(ir);
-            break;
-        }
-        if (ok ? errors != 0 : (errors == 0 || oom != errors)) {
-            test_fail(__FILE__, __LINE__, "a failed allocation ends in \"out of memory\" and no other error");
-            fprintf(stderr, "    %s, allocation %ld failed: ok %d, %d errors (%d out of memory), output:\n%s", path, n,
-                    ok, errors, oom, out);
-        }
-        failed_ok += ok;
-        failed_err += !ok;
-        free(out);
-        free(ir);
-    }
-    fprintf(stderr, "%s: %ld runs with a failed allocation: %ld reported out of memory, %ld recovered\n", path,
-            runs, failed_err, failed_ok);
-    CHECK(failed_err > 0);
-    free(want);
-}
+static bool run_compile(void *path, FILE *diag, char **out) { return compile(path, diag, out); }
+
+static void sweep(const char *path, long stride) { oom_sweep(path, run_compile, (void *)path, stride, 0); }
 
 int main(int argc, char **argv) {
     static const char *const examples[] = {"examples/tiny.h2", "examples/llama3-8b.h2", "examples/opt-6.7b.h2",
