@@ -67,32 +67,13 @@ typedef struct Ctx {
 
 /* ---------------------------------------------------------------- cJSON's allocator
  * cJSON has one global allocator. While compat runs it is pointed at h2c's hook (so allocation
- * failures can be tested like the rest of h2c), and set back to the default before returning.
- * The size sits in a 16-byte header because h2c_raw_free takes it. */
-
-static bool json_oom;   /* an allocation inside cJSON failed */
-
-static void *json_malloc(size_t n) {
-    size_t *h = n <= SIZE_MAX - 16 ? h2c_raw_alloc(n + 16) : NULL;
-    if (!h) {
-        json_oom = true;
-        return NULL;
-    }
-    h[0] = n + 16;
-    return (char *)h + 16;
-}
-
-static void json_free(void *p) {
-    if (!p)
-        return;
-    size_t *h = (size_t *)(void *)((char *)p - 16);
-    h2c_raw_free(h, h[0]);
-}
+ * failures can be tested like the rest of h2c: support's h2c_sized_alloc and h2c_sized_free), and
+ * set back to the default before returning. */
 
 static void json_hooks(bool on) {
-    cJSON_Hooks hooks = {json_malloc, json_free};
+    cJSON_Hooks hooks = {h2c_sized_alloc, h2c_sized_free};
     cJSON_InitHooks(on ? &hooks : NULL);
-    json_oom = false;
+    h2c_sized_failed = false;
 }
 
 /* A Ctx lives on the heap, not in the frame that calls setjmp: everything it holds changes
@@ -316,7 +297,7 @@ static JDoc *json_load(Ctx *c, const char *path, Loc from) {
     const char *end = NULL;
     cJSON *root = doc->root = cJSON_ParseWithLengthOpts(src->text, src->len + 1, &end, true);
     if (!root) {
-        if (json_oom)
+        if (h2c_sized_failed)
             ctx_oom(c);
         size_t off = end && end >= src->text && end <= src->text + src->len ? (size_t)(end - src->text) : 0;
         json_syntax_error(c, src, off);

@@ -2608,27 +2608,8 @@ static void read_graph(R *r, const cJSON *o) {
 
 /* ---------------------------------------------------------------- entry points */
 
-static bool json_oom;
-
-static void *json_malloc(size_t n) {
-    size_t *h = n <= SIZE_MAX - 16 ? h2c_raw_alloc(n + 16) : NULL;
-    if (!h) {
-        json_oom = true;
-        return NULL;
-    }
-    h[0] = n + 16;
-    return (char *)h + 16;
-}
-
-static void json_free(void *p) {
-    if (!p)
-        return;
-    size_t *h = (size_t *)(void *)((char *)p - 16);
-    h2c_raw_free(h, h[0]);
-}
-
 static void json_hooks(bool on) {
-    cJSON_Hooks hooks = {json_malloc, json_free};
+    cJSON_Hooks hooks = {h2c_sized_alloc, h2c_sized_free};
     cJSON_InitHooks(on ? &hooks : NULL);
 }
 
@@ -2671,7 +2652,7 @@ RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Di
         return NULL;
     }
     json_hooks(true);
-    json_oom = false;
+    h2c_sized_failed = false;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     json_hooks(false);
@@ -2692,7 +2673,7 @@ RtSchedule *rt_schedule_parse(const char *name, const char *text, size_t len, Di
         }
     }
     if (!root) {
-        if (json_oom) {
+        if (h2c_sized_failed) {
             diag_error(d, NOLOC, "%s: out of memory", name);
             return NULL;
         }

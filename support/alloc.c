@@ -36,6 +36,25 @@ void h2c_raw_free(void *p, size_t osize) {
         alloc_fn(alloc_ud, p, osize ? osize : 1, 0);
 }
 
+bool h2c_sized_failed;
+
+void *h2c_sized_alloc(size_t n) {
+    size_t *h = n <= SIZE_MAX - 16 ? h2c_raw_alloc(n + 16) : NULL;
+    if (!h) {
+        h2c_sized_failed = true;
+        return NULL;
+    }
+    h[0] = n + 16;
+    return (char *)h + 16;
+}
+
+void h2c_sized_free(void *p) {
+    if (!p)
+        return;
+    size_t *h = (size_t *)(void *)((char *)p - 16);
+    h2c_raw_free(h, h[0]);
+}
+
 _Noreturn void h2c_unreachable_at(const char *file, int line, const char *msg) {
     fprintf(stderr, "h2c: internal error at %s:%d: %s\n", file, line, msg);
     abort();

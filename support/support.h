@@ -25,6 +25,13 @@ bool h2c_allocator_hooked(void);
 void *h2c_raw_alloc(size_t n);           /* NULL on failure */
 void *h2c_raw_realloc(void *p, size_t osize, size_t nsize);
 void h2c_raw_free(void *p, size_t osize);
+/* malloc- and free-shaped allocation through the hook, for a library that takes such a pair (cJSON's
+ * hooks): the block's size rides in a 16-byte header, since h2c_raw_free needs it. A failure sets
+ * h2c_sized_failed, which its user clears before the calls it checks (one flag for the process, as
+ * a library's allocator hook is). */
+void *h2c_sized_alloc(size_t n);
+void h2c_sized_free(void *p);
+extern bool h2c_sized_failed;
 
 /* An internal invariant failed: a bug in h2c, never a user error. */
 _Noreturn void h2c_unreachable_at(const char *file, int line, const char *msg);
