@@ -115,8 +115,7 @@ static const char COMMON_OPTS[] =
 
 static const char HELP_OPT[] = "  -h, --help          show this help\n";
 
-/* Matches --name=value or --name value; returns the value or NULL. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name) {
+const char *opt_value(int argc, char **argv, int *i, const char *name) {
     size_t n = strlen(name);
     if (strncmp(argv[*i], name, n) != 0)
         return NULL;

@@ -47,17 +47,6 @@ static bool whole(const char *v, long long lo, long long hi, long long *out) {
     return true;
 }
 
-static const char *value(int argc, char **argv, int *i, const char *name) {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] == 0 && *i + 1 < argc)
-        return argv[++*i];
-    return NULL;
-}
-
 static int bad(const char *what, const char *v) {
     fprintf(stderr, "h2c run: %s, not '%s'\nTry 'h2c run --help'.\n", what, v);
     return 2;
@@ -66,35 +55,35 @@ static int bad(const char *what, const char *v) {
 int run_option(RunArgs *ra, int argc, char **argv, int *i) {
     const char *a = argv[*i], *v;
     long long x;
-    if ((v = value(argc, argv, i, "--steps"))) {
+    if ((v = opt_value(argc, argv, i, "--steps"))) {
         if (!whole(v, 0, 1 << 24, &x))
             return bad("--steps needs a whole number from 0", v);
         ra->steps = (int)x;
-    } else if ((v = value(argc, argv, i, "--layers"))) {
+    } else if ((v = opt_value(argc, argv, i, "--layers"))) {
         if (!whole(v, 1, 1 << 20, &x))
             return bad("--layers needs a positive whole number", v);
         ra->layers = (int)x;
-    } else if ((v = value(argc, argv, i, "--seed"))) {
+    } else if ((v = opt_value(argc, argv, i, "--seed"))) {
         if (!whole(v, 0, 0x7fffffffffffffffLL, &x))
             return bad("--seed needs a whole number", v);
         ra->seed = (unsigned long long)x;
-    } else if ((v = value(argc, argv, i, "--numerics"))) {
+    } else if ((v = opt_value(argc, argv, i, "--numerics"))) {
         if (strcmp(v, "on") && strcmp(v, "off"))
             return bad("--numerics is on or off", v);
         ra->numerics = strcmp(v, "on") == 0;
-    } else if ((v = value(argc, argv, i, "--weights"))) {
+    } else if ((v = opt_value(argc, argv, i, "--weights"))) {
         ra->weights = v;
-    } else if ((v = value(argc, argv, i, "--prompt-tokens"))) {
+    } else if ((v = opt_value(argc, argv, i, "--prompt-tokens"))) {
         ra->prompt_tokens = v;
-    } else if ((v = value(argc, argv, i, "--prompt-file"))) {
+    } else if ((v = opt_value(argc, argv, i, "--prompt-file"))) {
         ra->prompt_file = v;
-    } else if ((v = value(argc, argv, i, "--trace"))) {
+    } else if ((v = opt_value(argc, argv, i, "--trace"))) {
         ra->trace = v;
-    } else if ((v = value(argc, argv, i, "--dump-logits"))) {
+    } else if ((v = opt_value(argc, argv, i, "--dump-logits"))) {
         ra->dump_logits = v;
-    } else if ((v = value(argc, argv, i, "--dump-hidden"))) {
+    } else if ((v = opt_value(argc, argv, i, "--dump-hidden"))) {
         ra->dump_hidden = v;
-    } else if ((v = value(argc, argv, i, "--tolerance"))) {
+    } else if ((v = opt_value(argc, argv, i, "--tolerance"))) {
         char *end;
         ra->tolerance = strtod(v, &end);
         if (end == v || *end || !(ra->tolerance > 0))

@@ -7,6 +7,12 @@
 #include "frontend.h"
 #include "sparse.h"
 
+/* ---------------------------------------------------------------- h2c.c */
+
+/* Matches argv[*i] as --name=value or --name value (advancing *i past the value); returns the value
+ * or NULL. */
+const char *opt_value(int argc, char **argv, int *i, const char *name);
+
 /* ---------------------------------------------------------------- profile.c
  * h2c profile: per (layer, KV head), the share of softmax mass the static pattern (sink + window)
  * keeps on calibration queries and keys, measured with the reference runtime (rt_static_mass); and,
