@@ -179,6 +179,13 @@ void attn_plan_dense(Arena *ar, const Module *m, Attention *a) {
     ir_attn_add_pattern(ar, a, pl);
 }
 
+bool attn_plan_all_dense(const Attention *a) {
+    for (int i = 0; i < a->npats; i++)
+        if (a->pats[i].pat.kind != PAT_DENSE)
+            return false;
+    return a->npats > 0;
+}
+
 /* ---------------------------------------------------------------- fixed tilings */
 
 static void add_line(Arena *ar, Attention *a, Range layers, int h, int b, BankRef *banks, int n, Exec by) {
@@ -276,6 +283,65 @@ static void tile_coplace(Arena *ar, const Module *m, Attention *a, const BankRef
                 }
             }
         }
+}
+
+/* The tile of KV tensor t holding pair (h, b), or NULL. */
+static const TensorTile *kv_tile(const Tensor *t, int h, int b) {
+    for (int k = 0; k < t->ntiles; k++) {
+        const TensorTile *tt = &t->tiles[k];
+        if (h >= tt->box[0].lo && h < tt->box[0].hi && b >= tt->box[1].lo && b < tt->box[1].hi)
+            return tt;
+    }
+    return NULL;
+}
+
+/* Where op o's decode tiles compute pair p (= h * batch + b). */
+static ExecKind pair_exec(const Op *o, long long p) {
+    for (int k = 0; k < o->ntiles; k++)
+        if (p >= o->tiles[k].box[DIM_B].lo && p < o->tiles[k].box[DIM_B].hi)
+            return o->tiles[k].exec.kind;
+    return EXEC_NONE;
+}
+
+/* pass_coplace's tiling of an attention whose heads are all dense: the dense schedule's, read off the
+ * dataflow pass's mapping before the plan replaces it (docs/sparsity.md §3). Stream (h, b) lives in
+ * the banks of its K tile, channel-major as the schedule stripes the tile's tokens, and is computed
+ * by their PEs where the dense schedule computes the pair near memory (its score and value ops near
+ * memory, its K and V tiles in the same banks, all of them with PEs); else by the NPU, as the dense
+ * schedule does. False if the caches have no tiles to read. */
+static bool tile_dataflow(Arena *ar, const Module *m, Attention *a) {
+    const Tensor *K = &m->tensors[a->k_tensor], *V = &m->tensors[a->v_tensor];
+    const Op *s = &m->phases[PH_DECODE].ops[a->score_op], *v = &m->phases[PH_DECODE].ops[a->value_op];
+    int H = m->model.kv_heads, Bt = m->work.batch, C = dev_channels(&m->dev), B = dev_banks(&m->dev);
+    for (int h = 0; h < H; h++)
+        for (int b = 0; b < Bt; b++)
+            if (!kv_tile(K, h, b) || !kv_tile(V, h, b))
+                return false;
+    for (int h = 0; h < H; h++)
+        for (int b = 0; b < Bt; b++) {
+            const Place *pk = &kv_tile(K, h, b)->place, *pv = &kv_tile(V, h, b)->place;
+            int n = 0;
+            BankRef *bk;
+            if (pk->kind == PLACE_BANK) {
+                bk = ARENA_ARRAY(ar, BankRef, 1);
+                bk[n++] = (BankRef){__builtin_ctzll(pk->chans), pk->bank};
+            } else {
+                bk = ARENA_ARRAY(ar, BankRef, chanset_count(pk->chans) * B + 1);
+                for (int c = 0; c < C; c++)
+                    if (pk->chans & CHAN_BIT(c))
+                        for (int k = 0; k < B; k++)
+                            bk[n++] = (BankRef){c, k};
+            }
+            if (n == 0)
+                return false;
+            long long p = (long long)h * Bt + b;
+            ExecKind es = pair_exec(s, p), ev = pair_exec(v, p);
+            bool near = (es == EXEC_NMP || es == EXEC_PE) && (ev == EXEC_NMP || ev == EXEC_PE) &&
+                        pk->kind == pv->kind && pk->chans == pv->chans &&
+                        (pk->kind != PLACE_BANK || pk->bank == pv->bank) && (pk->chans & ~dev_nmp_set(&m->dev)) == 0;
+            add_line(ar, a, (Range){0, m->model.layers}, h, b, bk, n, (Exec){near ? EXEC_NONE : EXEC_NPU, 0, -1});
+        }
+    return true;
 }
 
 /* ---------------------------------------------------------------- balanced tiling */
@@ -468,6 +534,7 @@ bool attn_plan_tile(Arena *ar, const Module *m, int index, Attention *a, AttnTil
         return true;
     case TILING_NAIVE: tile_naive(ar, m, a, bk, nbk); return true;
     case TILING_COPLACE: tile_coplace(ar, m, a, bk, nbk, !pes); return true;
+    case TILING_DATAFLOW: return tile_dataflow(ar, m, a);
     case TILING_BALANCE:
         if (!pes || !start) {
             tile_coplace(ar, m, a, bk, nbk, !pes);

@@ -51,6 +51,7 @@ typedef enum AttnTiling {
     TILING_NAIVE,           /* each stream striped over every usable bank, read by the NPU (no co-placement) */
     TILING_COPLACE,         /* pass_coplace: static heads whole, dynamic over a page's banks, dense over all */
     TILING_BALANCE,         /* pass_balance: tile counts and PEs chosen per layer class by the balancer */
+    TILING_DATAFLOW,        /* pass_coplace, all heads dense: the dense schedule's, from the dataflow's tiles */
 } AttnTiling;
 
 /* Whether decode op v is the value op of an attention (an attn_value reading an attn_score, directly
@@ -61,9 +62,12 @@ bool attn_plan_find(const Module *m, int v, Attention *a);
 ChanSet attn_plan_channels(const Module *m, const Attention *a);
 /* Replaces a's patterns by one dense line over every layer and head (the dense baselines). */
 void attn_plan_dense(Arena *ar, const Module *m, Attention *a);
+/* Whether every pattern of a is dense (and it has some). */
+bool attn_plan_all_dense(const Attention *a);
 /* Replaces a's tiles by the tiling `how` of its patterns, allocating in ar. TILING_BALANCE starts
  * from `start`'s tiles (a co-placed tiling of the same patterns) and keeps them for a layer class
- * where it finds nothing faster. False if the tiling cannot be made (no PE, or no room). */
+ * where it finds nothing faster. TILING_DATAFLOW reads the K and V tensors' tiles, so it runs before
+ * the plan drops them. False if the tiling cannot be made (no PE, no room, no tiles to read). */
 bool attn_plan_tile(Arena *ar, const Module *m, int index, Attention *a, AttnTiling how, const Attention *start);
 /* Whether a, as attention `index` of m, fits the banks beside the tensors and the other attentions
  * as pass_placement would allocate it: 1 yes, 0 no, -1 memory ran out; if not, the reason in why. */

@@ -162,7 +162,28 @@ static int64_t kv_append_stream(Emu *e, const RtStream *st, const RtCmd *c, int6
     return bytes;
 }
 
+/* kv_load from an attention stream (`by npu`): slot s from tile s mod n, row s / n, into dst densely. */
+static int64_t kv_load_stream(Emu *e, const RtStream *st, const RtCmd *c, int64_t l, int64_t ctx) {
+    const RtKvStream *ks = &e->s->streams[c->stream];
+    int ch = link_channel(e->s, st), n = ks->nregions;
+    int64_t first = rt_expr_eval(c->first, ctx), count = rt_expr_eval(c->count, ctx), bytes = 0;
+    for (int64_t t = first; t < first + count; t++) {
+        const RtRegion *g = &ks->regions[t % n];
+        if (g->channel != ch)
+            continue;
+        bytes += ks->row_bytes;
+        if (!e->numerics)
+            continue;
+        const unsigned char *src = rt_mem_bank(&e->mem, g->channel, g->bank) + g->addr +
+                                   (l - ks->layers[0]) * g->stride + ((c->part_v ? ks->cap : 0) + t / n) * ks->row_bytes;
+        memcpy(ref_ptr(e, &c->dst, 0, 0) + (t - first) * ks->row_bytes, src, (size_t)ks->row_bytes);
+    }
+    return bytes;
+}
+
 static int64_t kv_load(Emu *e, const RtStream *st, const RtCmd *c, int64_t l, int64_t ctx) {
+    if (c->tensor < 0)
+        return kv_load_stream(e, st, c, l, ctx);
     const RtTile *tl = &e->s->tensors[c->tensor].tiles[c->tile];
     int ch = link_channel(e->s, st), n = tl->nregions;
     int64_t first = rt_expr_eval(c->first, ctx), count = rt_expr_eval(c->count, ctx), bytes = 0;

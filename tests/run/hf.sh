@@ -7,7 +7,8 @@
 # which numpy reads and compares. The banks hold fp16 weights and an fp16 KV cache while numpy
 # computes with the checkpoint's f32 values, hence the tolerance (docs/runtime.md §5.4); --check
 # compares with the fp64 reference on the very values stored, to its own tighter bound. Each model
-# runs twice: as imported, and with an attention plan whose heads are all dense.
+# runs twice: as imported, and with an attention plan whose heads are all dense, whose logits must
+# be the first run's bit for bit.
 # usage: hf.sh H2C SRC OUTDIR (77: skipped without numpy)
 set -u
 H2C=$1 SRC=$2 OUT=$3
@@ -39,5 +40,7 @@ for fam in llama qwen2 opt neox; do
     "$PY" -c "import numpy as np; np.load('$d/logits-plan.npy').astype('<f8').tofile('$d/logits.bin')" || { rc=1; continue; }
     printf 'with an all-dense plan: '
     "$PY" "$SRC/tests/hf/oracle/hf_oracle.py" check "$d" 3e-3 || rc=1
+    # the plan keeps the dense schedule's tiling, so its logits are the dense run's bit for bit
+    cmp "$d/logits.npy" "$d/logits-plan.npy" || { echo "$fam: the all-dense plan's logits differ from the dense run's"; rc=1; }
 done
 exit $rc
