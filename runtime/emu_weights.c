@@ -7,7 +7,9 @@
 #include "runtime.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- synthetic weights */
 
@@ -20,7 +22,7 @@ static uint64_t splitmix64(uint64_t x) {
 
 /* rt_round_f16, fast where binary16 is normal: round the double's significand to 10 bits, to
  * nearest even, by integer arithmetic (the same result; elsewhere rt_round_f16 itself). */
-static double round_f16(double v) {
+static inline double round_f16(double v) {
     double a = fabs(v);
     if (!(a >= 0x1p-14 && a < 65504.0))
         return rt_round_f16(v);
@@ -33,10 +35,13 @@ static double round_f16(double v) {
     return fabs(r) > 65504.0 ? rt_round_f16(v) : r;
 }
 
-/* rt_synth_weight, element for element (tests/unit checks it), with its per-tensor hash hoisted. */
-static bool synth_get(void *ctx, int op, int layer, RtWeightPart part, size_t row, size_t rows, size_t cols,
-                      double *dst) {
-    RtSynthWeights *w = ctx;
+/* The per-tensor part of rt_synth_weight: its hash, and the value's affine map from [-1, 1). */
+typedef struct SynthParams {
+    uint64_t h;
+    double mul, add;
+} SynthParams;
+
+static bool synth_params(const RtSynthWeights *w, int op, int layer, RtWeightPart part, SynthParams *p) {
     const RtSchedule *s = w->s;
     const RtOp *o = &s->graph->ops[op];
     int t = s->graph_tensor[op];
@@ -44,17 +49,30 @@ static bool synth_get(void *ctx, int op, int layer, RtWeightPart part, size_t ro
         return false;
     uint64_t tensor = rt_name_hash(s->tensors[t].name);
     double scale = o->kind == RT_FC && o->in_width > 0 ? 1 / sqrt((double)o->in_width) : 1;
-    uint64_t h = splitmix64(w->seed ^ splitmix64(tensor ^ splitmix64(((uint64_t)layer << 8) | (uint64_t)part)));
-    double mul = part == RT_PART_SCALE ? 0.25 : part == RT_PART_SHIFT || part == RT_PART_BIAS ? 0.05 : scale;
-    double add = part == RT_PART_SCALE ? 1 : 0;
+    p->h = splitmix64(w->seed ^ splitmix64(tensor ^ splitmix64(((uint64_t)layer << 8) | (uint64_t)part)));
+    p->mul = part == RT_PART_SCALE ? 0.25 : part == RT_PART_SHIFT || part == RT_PART_BIAS ? 0.05 : scale;
+    p->add = part == RT_PART_SCALE ? 1 : 0;
+    return true;
+}
+
+/* Element `index` (row-major) of the tensor: rt_synth_weight's value. */
+static inline double synth_value(const SynthParams *p, uint64_t index) {
+    uint64_t x = splitmix64(p->h ^ index);
+    double u = (double)(x >> 11) * (1.0 / 9007199254740992.0) * 2 - 1;
+    return round_f16(p->add + p->mul * u);
+}
+
+/* rt_synth_weight, element for element (tests/unit checks it), with its per-tensor hash hoisted. */
+static bool synth_get(void *ctx, int op, int layer, RtWeightPart part, size_t row, size_t rows, size_t cols,
+                      double *dst) {
+    SynthParams p;
+    if (!synth_params(ctx, op, layer, part, &p))
+        return false;
     for (size_t r = 0; r < rows; r++) {
         uint64_t base = (uint64_t)(row + r) * (uint64_t)cols;
         double *d = dst + r * cols;
-        for (size_t c = 0; c < cols; c++) {
-            uint64_t x = splitmix64(h ^ (base + c));
-            double u = (double)(x >> 11) * (1.0 / 9007199254740992.0) * 2 - 1;
-            d[c] = round_f16(add + mul * u);
-        }
+        for (size_t c = 0; c < cols; c++)
+            d[c] = synth_value(&p, base + c);
     }
     return true;
 }
@@ -202,6 +220,102 @@ int64_t rt_weight_bytes(const RtSchedule *s, bool layer) {
     return n;
 }
 
+/* The binary16 bits of synth_value(p, index), straight from the double's bits where the value is a
+ * normal binary16 (round_f16's and f16_bits's arithmetic in one); elsewhere through them. */
+static inline uint16_t synth_f16(const SynthParams *p, uint64_t index) {
+    uint64_t x = splitmix64(p->h ^ index);
+    double v = p->add + p->mul * ((double)(x >> 11) * (1.0 / 9007199254740992.0) * 2 - 1);
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    uint64_t a = b & 0x7fffffffffffffffull;
+    if (a >= 0x3f10000000000000ull && a < 0x40effc0000000000ull) {     /* [2^-14, 65504) */
+        uint64_t r = a + 0x1ffffffffffull + ((a >> 42) & 1);          /* to nearest even, 10 bits */
+        unsigned e = (unsigned)(r >> 52) - 1008u;
+        if (e < 31)
+            return (uint16_t)(((b >> 48) & 0x8000u) | (e << 10) | ((r >> 42) & 0x3ffu));
+    }
+    return f16_bits(round_f16(v));
+}
+
+/* count synthetic weights, elements idx, idx + step, ... of their tensor, into row in type t (fp16 or
+ * f32): the values stored_get gives, which leaves synthetic fp16/f32 weights as they are. */
+static void synth_row(const SynthParams *p, uint64_t idx, uint64_t step, int64_t count, KernelDType t,
+                      unsigned char *row) {
+    if (t == KD_F16) {
+        for (int64_t k = 0; k < count; k++, idx += step) {
+            uint16_t h = synth_f16(p, idx);
+            memcpy(row + 2 * k, &h, 2);
+        }
+    } else {
+        for (int64_t k = 0; k < count; k++, idx += step)
+            put_elem(row, k, t, synth_value(p, idx));
+    }
+}
+
+/* Synthetic rows written by a few threads: rows [lo, hi) of one tile's regions of a tile (an fc tile:
+ * its output rows, which hold the columns of [K x N], element k of row n element k N + n; a table: its
+ * rows, element e of row v element v H + e), each written in order, so no block of doubles passes
+ * through the cache (the general path's transpose). Every element is a function of its index alone,
+ * so the bytes do not depend on the threads. */
+typedef struct SynthJob {
+    const SynthParams *p;
+    const RtTile *tl;
+    unsigned char *const *base;     /* [r1 - r0]: each region's first byte */
+    int r0, r1;                     /* the tile's regions written */
+    bool fc;
+    int64_t N;
+    int64_t total;                  /* rows over all regions */
+    int part, parts;
+} SynthJob;
+
+static void *synth_rows(void *arg) {
+    const SynthJob *j = arg;
+    int64_t lo = j->total * j->part / j->parts, hi = j->total * (j->part + 1) / j->parts, at = 0;
+    for (int r = j->r0; r < j->r1 && at < hi; r++) {
+        const RtRegion *g = &j->tl->regions[r];
+        int64_t n = g->hi - g->lo, a = lo > at ? lo - at : 0, b = hi - at < n ? hi - at : n;
+        for (int64_t i = a; i < b; i++) {
+            int64_t v = g->lo + i;
+            unsigned char *row = j->base[r - j->r0] + i * j->tl->row_bytes;
+            if (j->fc)
+                synth_row(j->p, (uint64_t)v, (uint64_t)j->N, j->tl->k, j->tl->dtype, row);
+            else
+                synth_row(j->p, (uint64_t)v * (uint64_t)j->tl->k, 1, j->tl->k, j->tl->dtype, row);
+        }
+        at += n;
+    }
+    return NULL;
+}
+
+/* Writes regions [r0, r1) of tile tl (region r at base[r - r0]) with synthetic rows, on up to 8
+ * threads (the host's cores); where a thread cannot start, this one does its share. */
+static void synth_tile(const SynthParams *p, const RtTile *tl, int r0, int r1, unsigned char *const *base, bool fc,
+                       int64_t N) {
+    enum { MAX_THREADS = 8 };
+    int64_t total = 0;
+    for (int r = r0; r < r1; r++)
+        total += tl->regions[r].hi - tl->regions[r].lo;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int parts = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+    if (total * tl->k < (1 << 20))
+        parts = 1;  /* (small tiles: not worth a thread) */
+    SynthJob job[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    for (int i = 0; i < parts; i++) {
+        job[i] = (SynthJob){p, tl, base, r0, r1, fc, N, total, i, parts};
+        if (i > 0)
+            started[i] = pthread_create(&th[i], NULL, synth_rows, &job[i]) == 0;
+    }
+    synth_rows(&job[0]);
+    for (int i = 1; i < parts; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            synth_rows(&job[i]);
+    }
+}
+
 /* Fills the regions of one tile of an fc weight (rows = output columns). */
 static bool fill_fc(const RtSchedule *s, RtMem *mem, RtStoredWeights *sw, int op, const RtTile *tl, int64_t copy,
                     int layer, char *err, size_t errlen) {
@@ -217,12 +331,27 @@ static bool fill_fc(const RtSchedule *s, RtMem *mem, RtStoredWeights *sw, int op
     /* fp16/f32: the stored values (exact in their type); int8/int4: the source, quantised here as
      * stored_get quantises it */
     RtWeights src = quant ? sw->src : rt_stored_weights(sw);
-    if (!grow(sw, kb * (size_t)N)) {
+    SynthParams sp;
+    bool direct = !quant && sw->src.get == synth_get && synth_params(sw->src.ctx, op, layer, RT_PART_WEIGHT, &sp);
+    if (direct) {
+        unsigned char **base = h2c_raw_alloc(sizeof(unsigned char *) * (size_t)(tl->nregions + 1));
+        if (!base) {
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        for (int r = 0; r < tl->nregions; r++) {
+            const RtRegion *g = &tl->regions[r];
+            base[r] = rt_mem_bank(mem, g->channel, g->bank) + g->addr + copy * g->stride;
+        }
+        synth_tile(&sp, tl, 0, tl->nregions, base, true, N);
+        h2c_raw_free(base, sizeof(unsigned char *) * (size_t)(tl->nregions + 1));
+    }
+    if (!direct && !grow(sw, kb * (size_t)N)) {
         snprintf(err, errlen, "out of memory");
         return false;
     }
     int q[1024];
-    for (int64_t k0 = 0; k0 < K; k0 += (int64_t)kb) {
+    for (int64_t k0 = 0; !direct && k0 < K; k0 += (int64_t)kb) {
         int64_t kn = K - k0 < (int64_t)kb ? K - k0 : (int64_t)kb;
         if (!src.get(src.ctx, op, layer, RT_PART_WEIGHT, (size_t)k0, (size_t)kn, (size_t)N, sw->buf)) {
             snprintf(err, errlen, "no weights for op '%s' (layer %d)", o->name, layer);
@@ -323,6 +452,12 @@ bool rt_fill_weights(const RtSchedule *s, RtMem *mem, RtWeights *stored, int cop
                 }
                 /* a table's rows (embedding: fp16) */
                 int64_t H = tl->k;
+                SynthParams sp;
+                if (sw->src.get == synth_get && (tl->dtype == KD_F16 || tl->dtype == KD_F32) &&
+                    synth_params(sw->src.ctx, op, lay, RT_PART_WEIGHT, &sp)) {
+                    synth_tile(&sp, tl, r, r + 1, &base, false, H);
+                    continue;
+                }
                 for (int64_t v = g->lo; v < g->hi; v++) {
                     if (!grow(sw, (size_t)H) || !stored->get(sw, op, lay, RT_PART_WEIGHT, (size_t)v, 1, (size_t)H, sw->buf)) {
                         snprintf(err, errlen, "no weights for row %lld of op '%s'", (long long)v, o->name);

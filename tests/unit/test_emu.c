@@ -1,5 +1,6 @@
 /* test_emu.c: the emulator (runtime/emu_*.c, emulate.c) on examples/tiny.h2's schedule: the
- * synthetic weights are rt_synth_weight's, element for element; the values the banks hold are the
+ * synthetic weights are rt_synth_weight's, element for element; the banks filled from them hold the
+ * bytes the general path (blocks of doubles, transposed) writes; the values the banks hold are the
  * reference's (the stored view: fp16 exact); and the allocation-failure sweep of a short run
  * (prefill and one decode step, with --check and the summary): the hook fails the Nth allocation,
  * every run ends with "out of memory" and nothing left allocated, and the first N never reached
@@ -72,6 +73,53 @@ static void test_weights(const RtSchedule *s) {
     CHECK(checked > 500);
 }
 
+/* A source that only forwards to another: rt_fill_weights then takes its general path (blocks of
+ * doubles, transposed into the banks) where the synthetic source has its own (rows generated in the
+ * banks' order), whose bytes must be the same. */
+static bool forward_get(void *ctx, int op, int layer, RtWeightPart part, size_t row, size_t rows, size_t cols,
+                        double *dst) {
+    const RtWeights *w = ctx;
+    return w->get(w->ctx, op, layer, part, row, rows, cols, dst);
+}
+
+static void test_fill(const RtSchedule *s) {
+    RtSynthWeights sy = {s, 7};
+    RtWeights direct = rt_synth_weights(&sy), general = {&direct, forward_get};
+    RtMem mem[2];
+    char err[200];
+    if (!CHECK(rt_mem_init(&mem[0], s, false, err, sizeof err)))
+        return;
+    if (!CHECK(rt_mem_init(&mem[1], s, false, err, sizeof err))) {
+        rt_mem_free(&mem[0]);
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        RtStoredWeights sw = {s, k ? general : direct, NULL, 0, false};
+        RtWeights stored = rt_stored_weights(&sw);
+        CHECK(rt_fill_weights(s, &mem[k], &stored, 0, 0, true, err, sizeof err));
+        for (int l = 0; l < s->layers; l++)
+            CHECK(rt_fill_weights(s, &mem[k], &stored, l, l, false, err, sizeof err));
+        rt_stored_weights_free(&sw);
+    }
+    int64_t regions = 0, differ = 0;
+    for (int t = 0; t < s->ntensors; t++)
+        for (int k = 0; k < s->tensors[t].ntiles && !s->tensors[t].kv; k++)
+            for (int r = 0; r < s->tensors[t].tiles[k].nregions; r++) {
+                const RtRegion *g = &s->tensors[t].tiles[k].regions[r];
+                int64_t copies = s->tensors[t].layers > 1 ? s->tensors[t].layers : 1;
+                for (int64_t c = 0; c < copies; c++) {
+                    size_t at = (size_t)(g->addr + c * g->stride);
+                    regions++;
+                    differ += memcmp(rt_mem_bank(&mem[0], g->channel, g->bank) + at,
+                                     rt_mem_bank(&mem[1], g->channel, g->bank) + at, (size_t)g->bytes) != 0;
+                }
+            }
+    CHECK(regions > 50);
+    CHECK_EQ(differ, 0);
+    rt_mem_free(&mem[0]);
+    rt_mem_free(&mem[1]);
+}
+
 static char trace_path[4096], logits_path[4096];
 
 static bool run_once(const RtSchedule *s, long fail_at, Hook *h, char **out) {
@@ -142,6 +190,7 @@ int main(void) {
     if (!CHECK(s != NULL))
         return test_done();
     test_weights(s);
+    test_fill(s);
     test_oom(s);
     rt_schedule_free(s);
     remove(trace_path);
