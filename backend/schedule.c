@@ -1786,9 +1786,11 @@ static bool emit_attention(Gen *g, int vi) {
     long long D = ms->head_dim, kvh = ms->kv_heads, G = ms->heads / kvh, batch = g->batch, rows;
     for (int w = 0; w < 2; w++) {
         const Op *o = w ? v : s;
-        if (o->window > 0) {
-            diag_error(g->d, o->loc, "%%%s: sliding-window attention (window %d) is not scheduled: the kernel "
-                       "library's causal attention has no window (docs/schedule.md §6)", o->name, o->window);
+        /* a window of max_seq tokens or more never hides a key: plain causal attention */
+        if (o->window > 0 && o->window < g->m->work.max_seq) {
+            diag_error(g->d, o->loc, "%%%s: sliding-window attention (window %d, shorter than max_seq %lld) is not "
+                       "scheduled: the kernel library's causal attention has no window (docs/schedule.md §6)",
+                       o->name, o->window, (long long)g->m->work.max_seq);
             return false;
         }
         for (int k = 0; k < o->ntiles; k++) {
