@@ -2227,6 +2227,16 @@ static cJSON *build_phase(Gen *g, PhaseKind pk) {
     }
     /* the layer's output, which holds layer l's result after iteration l (the runtime's --check) */
     cJSON_AddItemToObject(outputs, "hidden", io_entry(g, g->x));
+    /* and the result of its attention, when it has one: layer l's attention output after iteration l
+       (--check's error per head) */
+    int nattn = 0, attn = -1;
+    for (int i = 0; i < ph->nops; i++)
+        if (g->role[i] == ROLE_ATTN && ph->ops[i].scope == SCOPE_LAYER && g->act[i]) {
+            nattn++;
+            attn = i;
+        }
+    if (nattn == 1 && g->act[attn]->bytes == (long long)R * m->model.heads * m->model.head_dim * 4)
+        cJSON_AddItemToObject(outputs, "attention", io_entry(g, g->act[attn]));
     cJSON_AddItemToObject(phj, "inputs", inputs);
     cJSON_AddItemToObject(phj, "outputs", outputs);
     cJSON_AddItemToObject(phj, "constants", g->constants);

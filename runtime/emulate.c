@@ -32,6 +32,7 @@ typedef struct Emu {
     int32_t *in_tok, *in_pos;   /* the current step's inputs (host copies: gathers count with them) */
     int64_t tok_addr;           /* the phase's tokens input (a gather's ids there are token ids, else positions) */
     float **hidden;             /* [layers] -> [rows x hidden], the emulator's layer outputs of the step */
+    float **attn;               /* --check: [layers] -> [rows x heads x head_dim], their attention results */
     float *logits;              /* [steps + 1][batch][vocab] */
     float *last_hidden;         /* [steps + 1][batch][hidden] */
     unsigned char **wmask;      /* per phase * 3 + scope: per command id, the bank references in a weight region */
@@ -426,6 +427,12 @@ static Flat *flatten(Emu *e, const RtBody *b) {
     return f;
 }
 
+/* Floats of one layer's attention result at the largest step (the prompt's rows). */
+static size_t attn_floats(const Emu *e) {
+    const RtSchedule *s = e->s;
+    return (size_t)e->batch * (size_t)s->prompt * (size_t)s->heads * (size_t)s->head_dim;
+}
+
 static bool setup(Emu *e) {
     const RtSchedule *s = e->s;
     char err[400];
@@ -519,6 +526,14 @@ static bool setup(Emu *e) {
             return false;
     for (int l = 1; !e->o->check && l < e->layers; l++)
         e->hidden[l] = e->hidden[0];
+    if (e->o->check && s->phase[0].has_attn && s->phase[1].has_attn) {
+        if (!(e->attn = h2c_raw_alloc(sizeof(float *) * (size_t)e->layers)))
+            return false;
+        memset(e->attn, 0, sizeof(float *) * (size_t)e->layers);
+        for (int l = 0; l < e->layers; l++)
+            if (!(e->attn[l] = h2c_raw_alloc(sizeof(float) * attn_floats(e))))
+                return false;
+    }
     if (!rt_mem_init(&e->mem, s, e->o->huge_pages, err, sizeof err)) {
         snprintf(e->err, sizeof e->err, "%s", err);
         return false;
@@ -604,6 +619,12 @@ static void teardown(Emu *e) {
                 h2c_raw_free(e->hidden[l], sizeof(float) * (size_t)e->batch * (size_t)s->prompt * (size_t)s->hidden);
         h2c_raw_free(e->hidden, sizeof(float *) * (size_t)e->layers);
     }
+    if (e->attn) {
+        for (int l = 0; l < e->layers; l++)
+            if (e->attn[l])
+                h2c_raw_free(e->attn[l], sizeof(float) * attn_floats(e));
+        h2c_raw_free(e->attn, sizeof(float *) * (size_t)e->layers);
+    }
     if (e->iv)
         h2c_raw_free(e->iv, sizeof(struct Iv) * (size_t)e->ivcap);
 }
@@ -656,6 +677,8 @@ static bool run_step(Emu *e, int p, int step, Flat *const *flat) {
         ok = run_body(e, p, RT_SCHED_LAYER, flat[p * 3 + 1], l, ctx);
         if (ok && e->numerics)
             memcpy(e->hidden[l], e->mem.npu + ph->out_hidden.addr, sizeof(float) * (size_t)R * (size_t)s->hidden);
+        if (ok && e->numerics && e->attn)
+            memcpy(e->attn[l], e->mem.npu + ph->out_attn.addr, (size_t)ph->out_attn.bytes);
     }
     if (ok)
         ok = run_body(e, p, RT_SCHED_EPILOGUE, flat[p * 3 + 2], 0, ctx);
@@ -676,7 +699,7 @@ static bool run_step(Emu *e, int p, int step, Flat *const *flat) {
     if (ok && e->check) {
         double t0 = now_s();
         char err[300];
-        ok = rt_check_step(e->check, ids, T, e->hidden,
+        ok = rt_check_step(e->check, ids, T, e->hidden, e->attn,
                            ph->has_logits ? e->logits + (size_t)slot * (size_t)e->batch * (size_t)s->vocab : NULL, err,
                            sizeof err);
         if (!ok)

@@ -145,6 +145,8 @@ typedef struct RtPhase {
     bool has_tokens, has_x_in, has_positions, has_logits, has_x_out;
     RtRef in_tokens, in_x, in_positions, out_logits, out_x;
     RtRef out_hidden;                       /* the layer's output x: layer l's after iteration l of the layer body */
+    bool has_attn;
+    RtRef out_attn;                         /* its attention's result (rows x heads x head_dim f32), likewise */
     RtConst *consts;
     int nconsts;
     RtSchedOp *ops;
@@ -493,6 +495,10 @@ void rt_forward_free(RtForward *f);
  * the layer's output [batch x ntok x hidden]; logits (if not NULL and the model has an epilogue)
  * [batch x vocab] at each sequence's last token. False with rt_forward_error on failure. */
 bool rt_forward_step(RtForward *f, const int *tokens, int ntok, double *const *hidden, double *logits);
+/* From the next step on, rt_forward_step also copies layer l's attention result (the layer's one
+ * attn_value op: rows x heads x head_dim) into attn[l] (NULL: none; a layer with no such op or
+ * several: nothing). attn must outlive the steps. */
+void rt_forward_capture_attention(RtForward *f, double *const *attn);
 const char *rt_forward_error(const RtForward *f);
 
 /* Deterministic synthetic weights, independent of where they are stored: the value of element
@@ -714,17 +720,20 @@ bool rt_trace_counter(RtTrace *t, const char *name, double ts, double value);
 bool rt_trace_write(const RtTrace *t, const RtTime *time, const char *path, Diag *d);
 
 /* emu_check.c: --check. The reference forward pass on the stored weights and the same tokens,
- * compared per layer (the layer's output) and on the logits: max |emulated - reference| / max
- * |reference| over a step's rows. */
+ * compared per layer (the layer's output), per KV head (its attention result, where the schedule
+ * names it) and on the logits: max |emulated - reference| / max |reference| over a step's rows. */
 typedef struct RtCheck RtCheck;
 #define RT_CHECK_TOL 4e-3       /* fp16 weights and KV, fp32 activations (docs/runtime.md §5.4) */
 RtCheck *rt_check_new(const RtSchedule *s, int layers, RtWeights *stored);
 void rt_check_free(RtCheck *c);
-/* One step: tokens [batch x ntok]; hidden[l] the emulator's layer outputs [rows x hidden];
- * logits [batch x vocab] (NULL: none). False with err when the reference fails. */
-bool rt_check_step(RtCheck *c, const int *tokens, int ntok, float *const *hidden, const float *logits, char *err,
-                   size_t errlen);
-/* Prints the errors per layer and on the logits; false when one is above tol (the worst named). */
+/* One step: tokens [batch x ntok]; hidden[l] the emulator's layer outputs [rows x hidden]; attn[l]
+ * their attention results [rows x heads x head_dim] (NULL: not named by the schedule), compared per
+ * KV head (its g query heads' columns); logits [batch x vocab] (NULL: none). False with err when
+ * the reference fails. */
+bool rt_check_step(RtCheck *c, const int *tokens, int ntok, float *const *hidden, float *const *attn,
+                   const float *logits, char *err, size_t errlen);
+/* Prints the errors per layer, per KV head (its pattern named) and on the logits; false when one
+ * is above tol (the worst named). */
 bool rt_check_report(const RtCheck *c, FILE *out, double tol, Diag *d, double *worst);
 
 /* Runs a schedule: prefill, then the decode steps; prints the summary on `out` (unless quiet).

@@ -2233,11 +2233,12 @@ static void read_body(R *r, const cJSON *o, RtBody *b, int nops) {
     reset(r, m);
 }
 
+/* The refs of object k's keys names[0..n), each "?name" (optional; n <= 7), all in the NPU's scratch. */
 static void read_io(R *r, const cJSON *o, const char *k, const char *const *names, RtRef *refs, bool *has, int n) {
     size_t m = mark(r);
     push_key(r, k);
     const cJSON *x = member(o, k);
-    const char *keys[4];
+    const char *keys[8];
     for (int i = 0; i < n; i++)
         keys[i] = names[i];
     keys[n] = NULL;
@@ -2300,10 +2301,10 @@ static void read_phase(R *r, const cJSON *o, int p) {
     ph->in_x = in[1];
     ph->has_positions = has_in[2];
     ph->in_positions = in[2];
-    static const char *const out_names[] = {"?logits", "?x", "?hidden"};
-    RtRef out[3];
-    bool has_out[3];
-    read_io(r, o, "outputs", out_names, out, has_out, 3);
+    static const char *const out_names[] = {"?logits", "?x", "?hidden", "?attention"};
+    RtRef out[4];
+    bool has_out[4];
+    read_io(r, o, "outputs", out_names, out, has_out, 4);
     if (!has_out[2]) {
         push_key(r, "outputs");
         fail(r, "missing key 'hidden'");
@@ -2315,6 +2316,14 @@ static void read_phase(R *r, const cJSON *o, int p) {
              (long long)ph->rows * s->hidden * 4);
     }
     ph->out_hidden = out[2];
+    if (has_out[3] && out[3].bytes != (int64_t)ph->rows * s->heads * s->head_dim * 4) {
+        push_key(r, "outputs");
+        push_key(r, "attention");
+        fail(r, "%lld bytes; an attention's result has %lld (rows x heads x head_dim fp32)", (long long)out[3].bytes,
+             (long long)ph->rows * s->heads * s->head_dim * 4);
+    }
+    ph->has_attn = has_out[3];
+    ph->out_attn = out[3];
     if (has_out[0] == has_out[1]) {
         push_key(r, "outputs");
         fail(r, "a phase gives the logits or the last layer's output (x), one of them");

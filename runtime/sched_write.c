@@ -226,6 +226,8 @@ static cJSON *phase_json(const RtPhase *ph) {
     if (ph->has_x_out)
         cJSON_AddItemToObject(out, "x", ref_json(&ph->out_x));
     cJSON_AddItemToObject(out, "hidden", ref_json(&ph->out_hidden));
+    if (ph->has_attn)
+        cJSON_AddItemToObject(out, "attention", ref_json(&ph->out_attn));
     cJSON *cs = cJSON_AddArrayToObject(o, "constants");
     for (int i = 0; i < ph->nconsts; i++) {
         cJSON *c = cJSON_CreateObject();

@@ -3,7 +3,8 @@
 # head (16 sink + 112 window tokens, a ring that the 2048-token prompt has already wrapped) and a
 # dynamic one (Quest pages selected in the schedule, docs/schedule.md §7), against the fp64 reference
 # with the static head's decode attention over its sink and window and the dynamic head's over the
-# pages Quest keeps; tests/schedule/plan-quest.h2 (dense, static and page-selecting dynamic heads)
+# pages Quest keeps, and each KV head's attention result against the reference's;
+# tests/schedule/plan-quest.h2 (dense, static and page-selecting dynamic heads)
 # too, whose check fails against a reference that attends densely; tests/schedule/good/plan-by-npu.h2ir,
 # plan-tiny with its static head `by npu` (the NPU loads the ring's slots from the bank). (2) the same
 # model with a plan whose heads are all dense (sparsity mode = dense) at tiny.h2's workload: --check
@@ -18,6 +19,10 @@ PY=/usr/bin/python3
 rm -rf "$OUT" && mkdir -p "$OUT"
 "$H2C" run "$SRC/tests/schedule/plan-tiny.h2" --steps 4 --check > "$OUT/plan.txt" 2>&1 || { cat "$OUT/plan.txt"; exit 1; }
 sed -n '/^check:/,$p' "$OUT/plan.txt"
+# --check measures every KV head's attention result, named by its pattern
+grep -q '^    attention: head 0 dense [0-9.e+-]*, 1 dense' "$OUT/plan.txt" &&
+    grep -q '^    attention: head 0 static [0-9.e+-]*, 1 dynamic [0-9.e+-]*$' "$OUT/plan.txt" ||
+    { echo "FAIL: no per-head errors"; exit 1; }
 "$H2C" run "$SRC/tests/schedule/plan-quest.h2" --check > "$OUT/quest.txt" 2>&1 || { cat "$OUT/quest.txt"; exit 1; }
 sed -n '/^check:/,$p' "$OUT/quest.txt"
 # plan-tiny with its static head computed by the NPU: its ring's slots loaded from the stream's bank
