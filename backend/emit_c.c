@@ -250,8 +250,9 @@ static void emit_attn(FILE *out, const KernelDesc *k, const char *name) {
     KernelDType kv = k->attn.kv;
     char what[200], sc[40];
     snprintf(what, sizeof what,
-             "attention of g query heads over keys [lo,hi) of one KV head%s%s; online softmax, one key at a time",
-             k->attn.page ? " (paged)" : "", k->attn.causal ? ", causal" : "");
+             "attention of g query heads over keys [lo,hi) of one KV head%s%s%s; online softmax, one key at a time",
+             k->attn.page ? " (paged)" : "", k->attn.causal ? ", causal" : "",
+             k->attn.window > 0 ? ", sliding window" : "");
     header(out, k, name, what);
     flit(sc, sizeof sc, be_attn_scale(k));
     P("    enum { D = %d, G = %d", k->attn.head_dim, k->attn.g);
@@ -271,11 +272,16 @@ static void emit_attn(FILE *out, const KernelDesc *k, const char *name) {
         P("        int64_t end = (int64_t)qpos[i] + 1 < hi ? (int64_t)qpos[i] + 1 : hi;   /* keys t <= qpos[i] */\n");
     else
         P("        int64_t end = hi;\n");
+    if (k->attn.window > 0)
+        P("        int64_t start = (int64_t)qpos[i] - %d + 1 > lo ? (int64_t)qpos[i] - %d + 1 : lo;   /* and t > qpos[i] - W */\n",
+          k->attn.window, k->attn.window);
+    else
+        P("        int64_t start = lo;\n");
     P("        for (int64_t h = 0; h < G; h++) {\n");
     P("            const float *qh = q + (i * G + h) * D;\n");
     P("            float *oh = o + (i * G + h) * D;\n");
     P("            float mx = -INFINITY, sum = 0.0f, acc[D] = {0};\n");
-    P("            for (int64_t t = lo; t < end; t++) {\n");
+    P("            for (int64_t t = start; t < end; t++) {\n");
     if (k->attn.page)
         P("                int64_t row = (int64_t)pages[t / P] * P + t %% P;\n");
     else

@@ -16,7 +16,7 @@ static const KernelAbi abis[KK_COUNT_] = {
     [KK_ATTN] = {"attn", 7, 3,
                  {"O: out f32 [M][g][D]", "LSE: out f32 [M][g] (natural log)", "Q: in f32 [M][g][D]",
                   "K: in kv [T][D] (paged: a pool of pages, page p at rows [p*P, p*P+P))", "V: in kv, as K",
-                  "pages: in i32 [ceil(hi/P)] page ids (paged; else unused)", "qpos: in i32 [M] (causal; else unused)"},
+                  "pages: in i32 [ceil(hi/P)] page ids (paged; else unused)", "qpos: in i32 [M] (causal; else unused): row i's token position (window: it sees keys t > qpos - window)"},
                  {"M: query rows", "lo: first key (logical token index)", "hi: one past the last key"}},
     [KK_MERGE] = {"merge", 4, 2,
                   {"O: out f32 [R][D]", "LSE: out f32 [R]", "Os: in f32 [n][R][D]", "LSEs: in f32 [n][R]"},
@@ -126,6 +126,8 @@ void be_kernel_name(const KernelDesc *d, char buf[KERNEL_NAME_MAX]) {
             len += snprintf(buf + len, n - (size_t)len, "_p%d", d->attn.page);
         if (d->attn.causal)
             len += snprintf(buf + len, n - (size_t)len, "_causal");
+        if (d->attn.window > 0)
+            len += snprintf(buf + len, n - (size_t)len, "_w%d", d->attn.window);
         if (d->attn.scale != 0) {
             ident_double(num, sizeof num, d->attn.scale, true);
             snprintf(buf + len, n - (size_t)len, "_s%s", num);
@@ -197,7 +199,7 @@ bool be_kernel_equal(const KernelDesc *a, const KernelDesc *b) {
     case KK_ATTN:
         return a->attn.head_dim == b->attn.head_dim && a->attn.g == b->attn.g && a->attn.kv == b->attn.kv &&
                a->attn.page == b->attn.page && a->attn.causal == b->attn.causal &&
-               same_float(a->attn.scale, b->attn.scale);
+               same_float(a->attn.scale, b->attn.scale) && a->attn.window == b->attn.window;
     case KK_MERGE: return a->merge.head_dim == b->merge.head_dim;
     case KK_PAGE_SCORE:
         return a->score.head_dim == b->score.head_dim && a->score.g == b->score.g && a->score.topk == b->score.topk &&
@@ -258,7 +260,7 @@ uint64_t be_kernel_hash(const KernelDesc *d) {
         int kv = d->attn.kv;
         flags = d->attn.causal;
         HASH(h, d->attn.head_dim), HASH(h, d->attn.g), HASH(h, kv), HASH(h, d->attn.page), HASH(h, flags);
-        HASH(h, d->attn.scale);
+        HASH(h, d->attn.scale), HASH(h, d->attn.window);
         break;
     }
     case KK_MERGE: HASH(h, d->merge.head_dim); break;
@@ -342,6 +344,8 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
         ok &= need(in_range(k->attn.page, 0, DIM_MAX), k, d, "page must be 0 (contiguous) or a token count");
         ok &= need(isfinite(k->attn.scale) && k->attn.scale >= 0 && !signbit(k->attn.scale), k, d,
                    "scale must be positive, or 0 for 1/sqrt(head_dim)");
+        ok &= need(in_range(k->attn.window, 0, DIM_MAX), k, d, "window must be 0 (none) or a token count");
+        ok &= need(k->attn.window == 0 || k->attn.causal, k, d, "a window needs the positions (causal)");
         break;
     case KK_MERGE: ok &= need(in_range(k->merge.head_dim, 1, DIM_MAX), k, d, "head_dim must be in 1..2^24"); break;
     case KK_PAGE_SCORE:

@@ -69,6 +69,7 @@ typedef struct KernelDesc {
             int page;           /* 0: contiguous cache; else tokens per page, pages listed at run time */
             bool causal;        /* query row i sees key t only if t <= qpos[i] */
             float scale;        /* softmax scale; 0 means 1/sqrt(D) */
+            int window;         /* causal only: > 0, row i sees key t only if t > qpos[i] - window too */
         } attn;
         struct {
             int head_dim;       /* D */

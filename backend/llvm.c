@@ -272,6 +272,9 @@ static LLVMValueRef sel(Cg *c, LLVMValueRef k, LLVMValueRef a, LLVMValueRef b, c
 static LLVMValueRef smin(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
     return sel(c, icmp(c, LLVMIntSLT, a, b), a, b, n);
 }
+static LLVMValueRef smax(Cg *c, LLVMValueRef a, LLVMValueRef b, const char *n) {
+    return sel(c, icmp(c, LLVMIntSGT, a, b), a, b, n);
+}
 
 /* Buffer i of the kernel, as a pointer to elem. */
 static LLVMValueRef buf(Cg *c, int i, LLVMTypeRef elem, const char *name) {
@@ -676,10 +679,12 @@ static void build_attn(Cg *c, const KernelDesc *k) {
 
     Loop li, lh;
     LLVMValueRef i = loop_begin(c, &li, "i", ki64(c, 0), M, 1);
-    LLVMValueRef end = hi;
+    LLVMValueRef end = hi, start = lo;
     if (qpos) {
         LLVMValueRef p1 = iadd(c, LLVMBuildSExt(c->b, ld_at(c, c->i32, qpos, i, "qpos"), c->i64, ""), ki64(c, 1), "");
         end = smin(c, p1, hi, "end");
+        if (k->attn.window > 0)     /* and keys t > qpos[i] - window */
+            start = smax(c, LLVMBuildNSWSub(c->b, p1, ki64(c, k->attn.window), ""), lo, "start");
     }
     LLVMValueRef qi = at(c, c->f32, q, imul(c, i, ki64(c, (int64_t)G * D), ""), "q.row");
     LLVMValueRef h = loop_begin(c, &lh, "init", ki64(c, 0), ki64(c, G), 1);
@@ -690,7 +695,7 @@ static void build_attn(Cg *c, const KernelDesc *k) {
     LLVMBuildMemSet(c->b, LLVMBuildBitCast(c->b, acc, ptr(c->i8), ""), LLVMConstInt(c->i8, 0, 0), zbytes, 64);
 
     Loop lt;
-    LLVMValueRef t0 = loop_begin(c, &lt, "t", lo, end, B);
+    LLVMValueRef t0 = loop_begin(c, &lt, "t", start, end, B);
     LLVMValueRef cnt = smin(c, LLVMBuildNSWSub(c->b, end, t0, ""), ki64(c, B), "cnt");
     /* (1) scores s[h][j] = scale q_h . k_j; lanes j >= cnt stay -inf */
     for (int hh = 0; hh < G; hh++)

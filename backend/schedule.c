@@ -1079,6 +1079,9 @@ static void attention_prefill(Gen *g, NBuf *q, NBuf *kk, NBuf *vv, NBuf *y, cons
         long long st[7] = {qb, S * G * 4, qb, kb, kb, 0, 0};
         add_repeat(g, batch, st, 7);
         double keys = (double)S * (double)(S + 1) / 2;  /* the causal triangle */
+        long long W = ka->attn.window;
+        if (W > 0 && W < S)     /* (rows past the window see W keys) */
+            keys = (double)W * (double)(W + 1) / 2 + (double)(S - W) * (double)W;
         double t = (double)batch * (keys * (double)(G * D * 2) / g->F_npu + t_vec(g, keys * (double)G * 5));
         cmd_end(g, t, t);
         emit_copy_rep(g, Ot, 0, y, h * G * D * 4, S, G * D * 4, G * D * 4, qrow, false, batch, qb, S * qrow);
@@ -1305,9 +1308,12 @@ static void attention_npu(Gen *g, const Op *s, const Op *v, const int *where, NB
         long long st[7] = {qrow, G * 4, qrow, kvb, kvb, 0, 4};
         add_repeat(g, p1 - p, st, 7);
         double e[2];
-        for (int w = 0; w < 2; w++)
-            e[w] = (double)(p1 - p) * ((double)g->ctx[w] * (double)(G * D * 2) / g->F_npu +
-                                       t_vec(g, (double)(g->ctx[w] * G * 5)));
+        for (int w = 0; w < 2; w++) {
+            double keys = (double)g->ctx[w];    /* (a window: its last W) */
+            if (ka->attn.window > 0 && keys > ka->attn.window)
+                keys = ka->attn.window;
+            e[w] = (double)(p1 - p) * (keys * (double)(G * D * 2) / g->F_npu + t_vec(g, keys * (double)G * 5));
+        }
         cmd_end(g, e[0], e[1]);
         p = p1;
     }
@@ -1787,10 +1793,11 @@ static bool emit_attention(Gen *g, int vi) {
     for (int w = 0; w < 2; w++) {
         const Op *o = w ? v : s;
         /* a window of max_seq tokens or more never hides a key: plain causal attention */
-        if (o->window > 0 && o->window < g->m->work.max_seq) {
-            diag_error(g->d, o->loc, "%%%s: sliding-window attention (window %d, shorter than max_seq %lld) is not "
-                       "scheduled: the kernel library's causal attention has no window (docs/schedule.md §6)",
-                       o->name, o->window, (long long)g->m->work.max_seq);
+        if (o->window > 0 && o->window < g->m->work.max_seq && ir_attention_of_op(g->m, vi) >= 0) {
+            diag_error(g->d, o->loc, "%%%s: an attention plan over a sliding-window attention (window %d, shorter "
+                       "than max_seq %lld) is not scheduled: its streams' tiles do not know their keys' positions, "
+                       "which the window needs (docs/schedule.md §6)", o->name, o->window,
+                       (long long)g->m->work.max_seq);
             return false;
         }
         for (int k = 0; k < o->ntiles; k++) {
@@ -1833,6 +1840,9 @@ static bool emit_attention(Gen *g, int vi) {
     /* causal in both phases: one kernel to compile. In decode every query sits at ctx - 1 (the
        positions input), so every key it reads is visible and causal equals plain attention */
     ka.attn.causal = true;
+    /* a sliding window shorter than the cache: row i sees keys (qpos[i] - window, qpos[i]] */
+    int window = s->window > v->window ? s->window : v->window;
+    ka.attn.window = window > 0 && window < g->m->work.max_seq ? window : 0;
     if (g->pk == PH_PREFILL) {
         attention_prefill(g, q, kk, vv, y, &ka, es);
         return true;
@@ -1843,7 +1853,7 @@ static bool emit_attention(Gen *g, int vi) {
     long long P = kvh * batch;
     int *where = ARENA_ARRAY(g->a, int, P);     /* -1: the NPU; else a group */
     const Place **gplace = ARENA_ARRAY(g->a, const Place *, P);
-    int ngroups = 0, moved = 0;
+    int ngroups = 0, moved = 0, windowed = 0;
     for (long long p = 0; p < P; p++) {
         int h = (int)(p / batch), b = (int)(p % batch);
         ExecKind ek = pair_exec(s, p), ev = pair_exec(v, p);
@@ -1854,6 +1864,10 @@ static bool emit_attention(Gen *g, int vi) {
         where[p] = -1;
         if (!near_k && !near_v)
             continue;
+        if (ka.attn.window > 0) {   /* a PE's interleaved tile does not know its keys' positions */
+            windowed++;
+            continue;
+        }
         if (!near_k || !near_v || !same_place(pk, pv) || !nmp_banks) {
             moved++;
             continue;
@@ -1870,6 +1884,12 @@ static bool emit_attention(Gen *g, int vi) {
                      "NPU: the fused attention kernel needs a pair's K and V in the same banks, and %%%s's K cache and "
                      "%%%s's V cache are placed apart (docs/schedule.md §5.3)", v->name, moved, P, s->name, v->name);
         g->stats.npu_attn_pairs += moved;
+    }
+    if (windowed) {
+        diag_warning(g->d, v->loc, "%%%s: %d of %lld (KV head, batch) pairs the plan computes near memory run on the "
+                     "NPU: a sliding window (%d tokens) needs its keys' positions, which a PE's interleaved tile does "
+                     "not know (docs/schedule.md §5.3)", v->name, windowed, P, ka.attn.window);
+        g->stats.npu_attn_pairs += windowed;
     }
     for (int gi = 0; gi < ngroups; gi++)
         attention_near(g, s, v, where, gi, q, y, &ka, es);
@@ -2280,6 +2300,8 @@ static cJSON *kernel_json(const KernelDesc *k) {
         add_num(j, "page", k->attn.page);
         add_bool(j, "causal", k->attn.causal);
         add_num(j, "scale", k->attn.scale);
+        if (k->attn.window > 0)
+            add_num(j, "window", k->attn.window);
         break;
     case KK_MERGE: add_num(j, "head_dim", k->merge.head_dim); break;
     case KK_PAGE_SCORE:

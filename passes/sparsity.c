@@ -8,7 +8,8 @@
  * Requires: nothing (an attention is an attn_value reading an attn_score, directly or through a
  * softmax). Replaces: the module's attention sections (their patterns; no tiles yet, so K and V
  * keep the dataflow's tensor tiles until pass_coplace). Without a sparsity block, or under the
- * h2llm-artifact cost model (which prices dense attention by the artifact's formulas), it makes none.
+ * h2llm-artifact cost model (which prices dense attention by the artifact's formulas), it makes none,
+ * and none for an attention with a sliding window shorter than max_seq (a note says so).
  * Fails if the profile cannot be read or does not fit the model (an error in the file). */
 #include "passes.h"
 #include "sparse.h"
@@ -73,6 +74,15 @@ bool pass_sparsity(Module *m, Diag *d) {
         Attention found;
         if (!attn_plan_find(m, v, &found))
             continue;
+        /* a sliding window shorter than the cache: the window is its pattern (the schedule's tiles
+           would not know their keys' positions, which it needs) */
+        const Op *vo = &dc->ops[found.value_op], *so = &dc->ops[found.score_op];
+        int window = vo->window > so->window ? vo->window : so->window;
+        if (window > 0 && window < m->work.max_seq) {
+            diag_note(d, vo->loc, "%%%s has a sliding window of %d tokens: it gets no sparse plan and stays dense "
+                      "(docs/sparsity.md §1)", vo->name, window);
+            continue;
+        }
         Attention *a = ir_add_attention(m);
         *a = found;
         /* classes of consecutive layers with one row of patterns, a line per distinct pattern */

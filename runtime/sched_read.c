@@ -1170,7 +1170,8 @@ static void read_kernels(R *r, const cJSON *arr) {
             break;
         }
         case KK_ATTN: {
-            static const char *const keys[] = {"name", "kind", "head_dim", "g", "kv", "page", "causal", "scale", NULL};
+            static const char *const keys[] = {"name", "kind", "head_dim", "g", "kv", "page", "causal", "scale", "?window",
+                                               NULL};
             check_keys(r, o, keys);
             d->attn.head_dim = (int)get_int(r, o, "head_dim", 1, 1024);
             d->attn.g = (int)get_int(r, o, "g", 1, 64);
@@ -1178,6 +1179,7 @@ static void read_kernels(R *r, const cJSON *arr) {
             d->attn.page = (int)get_int(r, o, "page", 0, DM);
             d->attn.causal = get_bool(r, o, "causal");
             d->attn.scale = (float)get_num(r, o, "scale", 0, 1e30);
+            d->attn.window = member(o, "window") ? (int)get_int(r, o, "window", 1, DM) : 0;
             break;
         }
         case KK_MERGE: {

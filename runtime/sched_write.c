@@ -282,6 +282,8 @@ static cJSON *kernel_json(const RtKernel *rk) {
         add_num(j, "page", k->attn.page);
         add_bool(j, "causal", k->attn.causal);
         add_num(j, "scale", k->attn.scale);
+        if (k->attn.window > 0)
+            add_num(j, "window", k->attn.window);
         break;
     case KK_MERGE: add_num(j, "head_dim", k->merge.head_dim); break;
     case KK_PAGE_SCORE:

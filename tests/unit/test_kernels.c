@@ -304,10 +304,11 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
     double *s = xalloc(sizeof(double) * (size_t)(ac.hi + 1));
     for (int i = 0; i < M; i++) {
         int end = k->attn.causal && qpos[i] + 1 < ac.hi ? qpos[i] + 1 : ac.hi;
+        int start = k->attn.window > 0 && qpos[i] - k->attn.window + 1 > ac.lo ? qpos[i] - k->attn.window + 1 : ac.lo;
         for (int h = 0; h < G; h++) {
             const float *qh = q + ((size_t)i * G + h) * D;
             double mx = -INFINITY, l = 0, bound = 0;
-            for (int t = ac.lo; t < end; t++) {
+            for (int t = start; t < end; t++) {
                 size_t row = P ? (size_t)pages[t / P] * P + (size_t)(t % P) : (size_t)t;
                 double dot = 0, mag = 0;
                 for (int d = 0; d < D; d++) {
@@ -320,7 +321,7 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
                 bound = fmax(bound, mag * scale);
             }
             double o[1024] = {0};
-            for (int t = ac.lo; t < end; t++) {
+            for (int t = start; t < end; t++) {
                 size_t row = P ? (size_t)pages[t / P] * P + (size_t)(t % P) : (size_t)t;
                 double p = exp(s[t] - mx);
                 l += p;
@@ -328,7 +329,7 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
                     o[d] += p * (f16 ? half_value(((uint16_t *)bufs[4])[row * D + d])
                                      : ((float *)bufs[4])[row * D + d]);
             }
-            double lse = end > ac.lo ? mx + log(l) : -INFINITY;
+            double lse = end > start ? mx + log(l) : -INFINITY;
             double tol = 4 * (D / 4.0 + 64) * U * bound + 64 * U * (1 + (isinf(lse) ? 0 : fabs(lse)));
             for (int im_ = 0; im_ < NIMPL; im_++) {
                 if (!outs[im_][0])
@@ -892,7 +893,10 @@ static KernelDesc gemm(int m, int k, int n, KernelDType wt, int group, bool bias
     return (KernelDesc){.kind = KK_GEMM, .gemm = {m, k, n, wt, group, bias, acc}};
 }
 static KernelDesc attn(int d, int g, KernelDType kv, int page, bool causal, float scale) {
-    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, causal, scale}};
+    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, causal, scale, 0}};
+}
+static KernelDesc attn_window(int d, int g, KernelDType kv, int page, int window) {
+    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, true, 0, window}};
 }
 static KernelDesc rowk(KernelKind kind, int n, float eps, bool bias) {
     return (KernelDesc){.kind = kind, .row = {n, eps, bias}};
@@ -947,6 +951,12 @@ static void make_cases(void) {
     add_attn(attn(128, 4, KD_F16, 0, true, 0), (AttnCase){4, 20, 40, 18});        /* rows before the tile: empty */
     add_attn(attn(64, 8, KD_F16, 16, true, 0), (AttnCase){3, 0, 64, 40});         /* causal over pages */
     add_attn(attn(128, 4, KD_F16, 0, false, 0), (AttnCase){1, 0, 1000, 0});       /* a longer range */
+    /* sliding windows: prefill rows whose windows start inside the range, before it, and (row 0) at 0 */
+    add_attn(attn_window(128, 4, KD_F16, 0, 7), (AttnCase){12, 0, 40, 0});       /* rows 0..11, window 7 */
+    add_attn(attn_window(64, 2, KD_F32, 0, 33), (AttnCase){6, 10, 100, 30});     /* from the range's lo on */
+    add_attn(attn_window(128, 8, KD_F16, 0, 100), (AttnCase){1, 0, 500, 499});   /* a decode row: 100 keys */
+    add_attn(attn_window(64, 4, KD_F16, 16, 20), (AttnCase){3, 0, 64, 40});      /* over pages */
+    add_attn(attn_window(16, 1, KD_F16, 0, 1), (AttnCase){4, 0, 8, 2});          /* one key each */
 }
 
 static const KernelDesc merge_ks[] = {{.kind = KK_MERGE, .merge = {128}}, {.kind = KK_MERGE, .merge = {7}}};
@@ -1092,6 +1102,9 @@ static void test_descs(void) {
     a.attn.scale = 0.125f;
     be_kernel_name(&a, name);
     CHECK_STR(name, "attn_f16_d128_g4_p16_causal_s0p125");
+    a.attn.window = 4096;
+    be_kernel_name(&a, name);
+    CHECK_STR(name, "attn_f16_d128_g4_p16_causal_w4096_s0p125");
     KernelDesc n = rowk(KK_RMSNORM, 4096, 1e-5f, false);
     be_kernel_name(&n, name);
     CHECK_STR(name, "rmsnorm_n4096_eps1em05");

@@ -24,6 +24,12 @@ def cfg(fam):
                 "hidden_act": "silu", "max_position_embeddings": 64, "tie_word_embeddings": False,
                 "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8}}
+    if fam == "mistral":     # Llama's layers with a sliding window of 3 keys (of the 9 tokens)
+        return {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": H,
+                "intermediate_size": I, "num_attention_heads": NH, "num_key_value_heads": KV,
+                "num_hidden_layers": L, "vocab_size": V, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+                "hidden_act": "silu", "max_position_embeddings": 64, "tie_word_embeddings": False,
+                "sliding_window": 3}
     if fam == "qwen2":
         return {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": H,
                 "intermediate_size": I, "num_attention_heads": NH, "num_key_value_heads": 1,
@@ -58,7 +64,7 @@ def weights(fam, c, rng):
         if bias:
             w[name + ".bias"] = (0.05 * rng.standard_normal(H)).astype(np.float32)
 
-    if fam in ("llama", "qwen2"):
+    if fam in ("llama", "mistral", "qwen2"):
         w["model.embed_tokens.weight"] = rng.standard_normal((V, H)).astype(np.float32)
         for l in range(L):
             p = "model.layers.%d." % l
@@ -173,7 +179,7 @@ def forward(fam, c, w, toks):
         else:
             x = W("model.embed_tokens.weight")[t]
         for l in range(L):
-            if fam in ("llama", "qwen2"):
+            if fam in ("llama", "mistral", "qwen2"):
                 p = "model.layers.%d." % l
                 h = rms(x, W(p + "input_layernorm.weight"), eps)
                 lin = lambda v, m: v @ W(p + m + ".weight").T + (W(p + m + ".bias") if p + m + ".bias" in w else 0)
@@ -201,10 +207,13 @@ def forward(fam, c, w, toks):
             K, Vv = np.repeat(kc[l], g, 2), np.repeat(vc[l], g, 2)
             sc = np.einsum("bnhd,bchd->bhnc", q, K) / math.sqrt(d)
             sc = np.where((np.arange(K.shape[1])[None, :] > pos[:, None])[None, None], -np.inf, sc)
+            if "sliding_window" in c:   # Mistral's eager mask: query i sees keys j with i - window < j <= i
+                sc = np.where((np.arange(K.shape[1])[None, :] <= pos[:, None] - c["sliding_window"])[None, None],
+                              -np.inf, sc)
             pr = np.exp(sc - sc.max(-1, keepdims=True))
             pr /= pr.sum(-1, keepdims=True)
             a = np.einsum("bhnc,bchd->bnhd", pr, Vv).reshape(B, n, NH * d)
-            if fam in ("llama", "qwen2"):
+            if fam in ("llama", "mistral", "qwen2"):
                 x = x + lin(a, "self_attn.o_proj")
                 h2 = rms(x, W(p + "post_attention_layernorm.weight"), eps)
                 gt, up = lin(h2, "mlp.gate_proj"), lin(h2, "mlp.up_proj")
@@ -220,7 +229,7 @@ def forward(fam, c, w, toks):
                 mlp = lin(0.5 * f1 * (1 + np.vectorize(math.erf)(f1 / math.sqrt(2))), "mlp.dense_4h_to_h")
                 x = x + attn + mlp
         last = x[:, -1, :]
-        if fam in ("llama", "qwen2"):
+        if fam in ("llama", "mistral", "qwen2"):
             nf = rms(last, W("model.norm.weight"), eps)
             head = W("model.embed_tokens.weight") if c.get("tie_word_embeddings") else W("lm_head.weight")
         elif fam == "opt":
