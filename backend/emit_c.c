@@ -277,6 +277,12 @@ static void emit_attn(FILE *out, const KernelDesc *k, const char *name) {
           k->attn.window, k->attn.window);
     else
         P("        int64_t start = lo;\n");
+    if (be_attn_interleave(k) > 1) {    /* keys t = lo mod n at rows t / n: the rows of tokens [start, end) */
+        int n = be_attn_interleave(k);
+        P("        int64_t j = lo %% %d;\n", n);
+        P("        start = (start - j + %d) / %d;\n", n - 1, n);
+        P("        end = end > j ? (end - j + %d) / %d : 0;\n", n - 1, n);
+    }
     P("        for (int64_t h = 0; h < G; h++) {\n");
     P("            const float *qh = q + (i * G + h) * D;\n");
     P("            float *oh = o + (i * G + h) * D;\n");

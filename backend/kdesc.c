@@ -17,7 +17,8 @@ static const KernelAbi abis[KK_COUNT_] = {
                  {"O: out f32 [M][g][D]", "LSE: out f32 [M][g] (natural log)", "Q: in f32 [M][g][D]",
                   "K: in kv [T][D] (paged: a pool of pages, page p at rows [p*P, p*P+P))", "V: in kv, as K",
                   "pages: in i32 [ceil(hi/P)] page ids (paged; else unused)", "qpos: in i32 [M] (causal; else unused): row i's token position (window: it sees keys t > qpos - window)"},
-                 {"M: query rows", "lo: first key (logical token index)", "hi: one past the last key"}},
+                 {"M: query rows", "lo: first key (logical token index; interleaved: the tile's residue)",
+                  "hi: one past the last key"}},
     [KK_MERGE] = {"merge", 4, 2,
                   {"O: out f32 [R][D]", "LSE: out f32 [R]", "Os: in f32 [n][R][D]", "LSEs: in f32 [n][R]"},
                   {"R: rows (query heads)", "n: partial states"}},
@@ -58,6 +59,7 @@ static const KernelAbi abis[KK_COUNT_] = {
 };
 
 int be_meta_interleave(const KernelDesc *d) { return d->meta.interleave > 1 ? d->meta.interleave : 1; }
+int be_attn_interleave(const KernelDesc *d) { return d->attn.interleave > 1 ? d->attn.interleave : 1; }
 
 const KernelAbi *be_kernel_abi(KernelKind k) {
     if ((unsigned)k >= KK_COUNT_)
@@ -128,6 +130,8 @@ void be_kernel_name(const KernelDesc *d, char buf[KERNEL_NAME_MAX]) {
             len += snprintf(buf + len, n - (size_t)len, "_causal");
         if (d->attn.window > 0)
             len += snprintf(buf + len, n - (size_t)len, "_w%d", d->attn.window);
+        if (d->attn.interleave > 1)
+            len += snprintf(buf + len, n - (size_t)len, "_i%d", d->attn.interleave);
         if (d->attn.scale != 0) {
             ident_double(num, sizeof num, d->attn.scale, true);
             snprintf(buf + len, n - (size_t)len, "_s%s", num);
@@ -199,7 +203,8 @@ bool be_kernel_equal(const KernelDesc *a, const KernelDesc *b) {
     case KK_ATTN:
         return a->attn.head_dim == b->attn.head_dim && a->attn.g == b->attn.g && a->attn.kv == b->attn.kv &&
                a->attn.page == b->attn.page && a->attn.causal == b->attn.causal &&
-               same_float(a->attn.scale, b->attn.scale) && a->attn.window == b->attn.window;
+               same_float(a->attn.scale, b->attn.scale) && a->attn.window == b->attn.window &&
+               be_attn_interleave(a) == be_attn_interleave(b);
     case KK_MERGE: return a->merge.head_dim == b->merge.head_dim;
     case KK_PAGE_SCORE:
         return a->score.head_dim == b->score.head_dim && a->score.g == b->score.g && a->score.topk == b->score.topk &&
@@ -260,7 +265,8 @@ uint64_t be_kernel_hash(const KernelDesc *d) {
         int kv = d->attn.kv;
         flags = d->attn.causal;
         HASH(h, d->attn.head_dim), HASH(h, d->attn.g), HASH(h, kv), HASH(h, d->attn.page), HASH(h, flags);
-        HASH(h, d->attn.scale), HASH(h, d->attn.window);
+        int il = be_attn_interleave(d);
+        HASH(h, d->attn.scale), HASH(h, d->attn.window), HASH(h, il);
         break;
     }
     case KK_MERGE: HASH(h, d->merge.head_dim); break;
@@ -346,6 +352,8 @@ bool be_kernel_check(const KernelDesc *k, Diag *d) {
                    "scale must be positive, or 0 for 1/sqrt(head_dim)");
         ok &= need(in_range(k->attn.window, 0, DIM_MAX), k, d, "window must be 0 (none) or a token count");
         ok &= need(k->attn.window == 0 || k->attn.causal, k, d, "a window needs the positions (causal)");
+        ok &= need(in_range(k->attn.interleave, 0, 4096), k, d, "interleave must be in 0..4096");
+        ok &= need(k->attn.interleave < 2 || k->attn.page == 0, k, d, "an interleaved tile is not paged");
         break;
     case KK_MERGE: ok &= need(in_range(k->merge.head_dim, 1, DIM_MAX), k, d, "head_dim must be in 1..2^24"); break;
     case KK_PAGE_SCORE:

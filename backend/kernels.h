@@ -70,6 +70,8 @@ typedef struct KernelDesc {
             bool causal;        /* query row i sees key t only if t <= qpos[i] */
             float scale;        /* softmax scale; 0 means 1/sqrt(D) */
             int window;         /* causal only: > 0, row i sees key t only if t > qpos[i] - window too */
+            int interleave;     /* 0, 1: key t at row t; n >= 2 (not paged): lo < n, the rows hold the
+                                   keys t = lo mod n, t at row t / n ([lo, hi) and qpos in tokens) */
         } attn;
         struct {
             int head_dim;       /* D */
@@ -154,6 +156,7 @@ int64_t be_gemm_row_bytes(const KernelDesc *d);
 int64_t be_gemm_scale_row_bytes(const KernelDesc *d);
 /* A page metadata kernel's interleave n (1 when the field is 0). */
 int be_meta_interleave(const KernelDesc *d);
+int be_attn_interleave(const KernelDesc *d);    /* attn.interleave, or 1 */
 
 /* IEEE binary16 <-> binary32. Widening is exact; a NaN keeps its payload and becomes quiet, as
  * F16C's vcvtph2ps does. Narrowing rounds to nearest even (for callers filling caches, weights). */

@@ -686,6 +686,14 @@ static void build_attn(Cg *c, const KernelDesc *k) {
         if (k->attn.window > 0)     /* and keys t > qpos[i] - window */
             start = smax(c, LLVMBuildNSWSub(c->b, p1, ki64(c, k->attn.window), ""), lo, "start");
     }
+    int nil = be_attn_interleave(k);
+    if (nil > 1) {  /* keys t = lo mod n at rows t / n: the rows of tokens [start, end) */
+        LLVMValueRef n = ki64(c, nil), n1 = ki64(c, nil - 1);
+        LLVMValueRef j = LLVMBuildSRem(c->b, lo, n, "j");
+        start = LLVMBuildSDiv(c->b, iadd(c, LLVMBuildNSWSub(c->b, start, j, ""), n1, ""), n, "start.row");
+        LLVMValueRef past = LLVMBuildSDiv(c->b, iadd(c, LLVMBuildNSWSub(c->b, end, j, ""), n1, ""), n, "");
+        end = sel(c, icmp(c, LLVMIntSGT, end, j), past, ki64(c, 0), "end.row");
+    }
     LLVMValueRef qi = at(c, c->f32, q, imul(c, i, ki64(c, (int64_t)G * D), ""), "q.row");
     LLVMValueRef h = loop_begin(c, &lh, "init", ki64(c, 0), ki64(c, G), 1);
     st_at(c, ninf, mrun, h);

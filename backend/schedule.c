@@ -1147,6 +1147,11 @@ static void attention_near(Gen *g, const Op *s, const Op *v, const int *where, i
             vp[i] = pair_index(map_tile(&g->map, v->tensor, vt[i]), h, b);
             i++;
         }
+    /* a sliding window: the kernel takes the tile's tokens, [j, ctx) with its residue j, and maps
+       token t to row t / n (the window is in tokens) */
+    KernelDesc kw = *ka;
+    if (ka->attn.window > 0)
+        kw.attn.interleave = n > 1 ? n : 0;
     for (int j = 0; j < n; j++) {
         const MapRegion *rk0 = &tk0->regions[j];
         int c = rk0->channel, bank = rk0->bank, pe = unit_pe(g, c, bank), pi = pe_index(g, c, bank);
@@ -1162,7 +1167,7 @@ static void attention_near(Gen *g, const Op *s, const Op *v, const int *where, i
             long long kstr = g->m->tensors[s->tensor].layers > 1 ? rk->stride : 0;
             long long vstr = g->m->tensors[v->tensor].layers > 1 ? rv->stride : 0;
             long long kcap = tk->cap * tk->row_bytes, vcap = tv->cap * tv->row_bytes;
-            kernel_begin(g, pe, ka);
+            kernel_begin(g, pe, &kw);
             rd(g, &Qp->tb[pi]);
             rd(g, &g->kv_tb[g->map.first[s->tensor] + kt[a]]);
             rd(g, &g->kv_tb[g->map.first[v->tensor] + vt[a]]);
@@ -1174,12 +1179,19 @@ static void attention_near(Gen *g, const Op *s, const Op *v, const int *where, i
                               ref_pe(Qp, np * gd + a * 4, 4)};
             kernel_bufs(g, bufs, 7);
             Expr args[3] = {konst(1), konst(0), cnt};
+            if (kw.attn.window > 0) {   /* tokens [j, ctx): the window's last W of them, 1 in n here */
+                args[1] = konst(n > 1 ? j : 0);
+                args[2] = (Expr){1, 0, 1, 0, 0};
+            }
             kernel_args(g, args, 3);
             long long st[7] = {gd, G * 4, gd, kcap, vcap, 0, 4};
             add_repeat(g, e - a, st, 7);
+            Expr seen = cnt;    /* (the keys it reads: the window's share) */
+            if (kw.attn.window > 0)
+                seen.clamp = kw.attn.window;
             double et[2];
             for (int w = 0; w < 2; w++) {
-                double tok = (double)expr_eval(cnt, g->ctx[w]);
+                double tok = (double)expr_eval(seen, g->ctx[w]);
                 double tc = tok * (double)(G * D * 2) / g->P_pe, tb = tok * (double)(2 * D * es) / g->B_hb;
                 et[w] = (double)(e - a) * (tc > tb ? tc : tb);
             }
@@ -1853,7 +1865,7 @@ static bool emit_attention(Gen *g, int vi) {
     long long P = kvh * batch;
     int *where = ARENA_ARRAY(g->a, int, P);     /* -1: the NPU; else a group */
     const Place **gplace = ARENA_ARRAY(g->a, const Place *, P);
-    int ngroups = 0, moved = 0, windowed = 0;
+    int ngroups = 0, moved = 0;
     for (long long p = 0; p < P; p++) {
         int h = (int)(p / batch), b = (int)(p % batch);
         ExecKind ek = pair_exec(s, p), ev = pair_exec(v, p);
@@ -1864,10 +1876,6 @@ static bool emit_attention(Gen *g, int vi) {
         where[p] = -1;
         if (!near_k && !near_v)
             continue;
-        if (ka.attn.window > 0) {   /* a PE's interleaved tile does not know its keys' positions */
-            windowed++;
-            continue;
-        }
         if (!near_k || !near_v || !same_place(pk, pv) || !nmp_banks) {
             moved++;
             continue;
@@ -1884,12 +1892,6 @@ static bool emit_attention(Gen *g, int vi) {
                      "NPU: the fused attention kernel needs a pair's K and V in the same banks, and %%%s's K cache and "
                      "%%%s's V cache are placed apart (docs/schedule.md §5.3)", v->name, moved, P, s->name, v->name);
         g->stats.npu_attn_pairs += moved;
-    }
-    if (windowed) {
-        diag_warning(g->d, v->loc, "%%%s: %d of %lld (KV head, batch) pairs the plan computes near memory run on the "
-                     "NPU: a sliding window (%d tokens) needs its keys' positions, which a PE's interleaved tile does "
-                     "not know (docs/schedule.md §5.3)", v->name, windowed, P, ka.attn.window);
-        g->stats.npu_attn_pairs += windowed;
     }
     for (int gi = 0; gi < ngroups; gi++)
         attention_near(g, s, v, where, gi, q, y, &ka, es);
@@ -2302,6 +2304,8 @@ static cJSON *kernel_json(const KernelDesc *k) {
         add_num(j, "scale", k->attn.scale);
         if (k->attn.window > 0)
             add_num(j, "window", k->attn.window);
+        if (k->attn.interleave > 1)
+            add_num(j, "interleave", k->attn.interleave);
         break;
     case KK_MERGE: add_num(j, "head_dim", k->merge.head_dim); break;
     case KK_PAGE_SCORE:

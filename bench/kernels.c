@@ -204,13 +204,13 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 2; s++)
         descs[nd++] = gemv32[s] =
             (KernelDesc){.kind = KK_GEMM, .gemm = {.m = 1, .k = shapes[s].k, .n = shapes[s].n, .wtype = KD_F32}};
-    KernelDesc attn = {.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, false, 0, 0}};
-    KernelDesc attn_paged = {.kind = KK_ATTN, .attn = {D, G, KD_F16, 16, false, 0, 0}};
+    KernelDesc attn = {.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, false, 0, 0, 0}};
+    KernelDesc attn_paged = {.kind = KK_ATTN, .attn = {D, G, KD_F16, 16, false, 0, 0, 0}};
     descs[nd++] = attn;
     descs[nd++] = attn_paged;
     int nmeasured = nd;
     descs[nd++] = (KernelDesc){.kind = KK_GEMM, .gemm = {.m = 1, .k = 4096, .n = 1024, .wtype = KD_F16}};  /* k, v */
-    descs[nd++] = (KernelDesc){.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, true, 0, 0}};   /* prefill */
+    descs[nd++] = (KernelDesc){.kind = KK_ATTN, .attn = {D, G, KD_F16, 0, true, 0, 0, 0}};   /* prefill */
     descs[nd++] = (KernelDesc){.kind = KK_MERGE, .merge = {D}};
     descs[nd++] = (KernelDesc){.kind = KK_PAGE_SCORE, .score = {D, G, 64, KD_F32}};
     descs[nd++] = (KernelDesc){.kind = KK_PAGE_META, .meta = {D, 16, KD_F16, KD_F32, 1}};

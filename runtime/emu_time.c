@@ -120,17 +120,19 @@ static int hb_resource(const RtTime *t, int channel, int bank) {
 
 /* Keys a causal attention call sees: M query rows, the last M positions of the context, over keys
  * [lo, hi); row i at position ctx - M + i sees keys up to its position (and, with a window W, from
- * its position - W + 1 on). */
+ * its position - W + 1 on); an interleaved tile (n ways) only the keys t = lo mod n of those. */
 static double attn_keys(const KernelDesc *k, int64_t M, int64_t lo, int64_t hi, int64_t ctx) {
     double keys = 0;
+    int64_t n = k->attn.page ? 1 : be_attn_interleave(k), j = lo % n;
     for (int64_t i = 0; i < M; i++) {
         int64_t top = hi, from = lo, pos = ctx - M + i;
         if (k->attn.causal && pos + 1 < top)
             top = pos + 1;
         if (k->attn.window > 0 && pos - k->attn.window + 1 > from)
             from = pos - k->attn.window + 1;
-        if (top > from)
-            keys += (double)(top - from);
+        int64_t r0 = (from - j + n - 1) / n, r1 = top > j ? (top - j + n - 1) / n : 0;
+        if (r1 > r0)
+            keys += (double)(r1 - r0);
     }
     return keys;
 }

@@ -1171,7 +1171,7 @@ static void read_kernels(R *r, const cJSON *arr) {
         }
         case KK_ATTN: {
             static const char *const keys[] = {"name", "kind", "head_dim", "g", "kv", "page", "causal", "scale", "?window",
-                                               NULL};
+                                               "?interleave", NULL};
             check_keys(r, o, keys);
             d->attn.head_dim = (int)get_int(r, o, "head_dim", 1, 1024);
             d->attn.g = (int)get_int(r, o, "g", 1, 64);
@@ -1180,6 +1180,7 @@ static void read_kernels(R *r, const cJSON *arr) {
             d->attn.causal = get_bool(r, o, "causal");
             d->attn.scale = (float)get_num(r, o, "scale", 0, 1e30);
             d->attn.window = member(o, "window") ? (int)get_int(r, o, "window", 1, DM) : 0;
+            d->attn.interleave = member(o, "interleave") ? (int)get_int(r, o, "interleave", 2, 4096) : 0;
             break;
         }
         case KK_MERGE: {
@@ -1561,7 +1562,7 @@ static void kernel_needs(R *r, const RtCmd *c, const KernelDesc *k, int64_t ctx,
     }
     case KK_ATTN: {
         int64_t lo = a[1], hi = a[2], D = k->attn.head_dim, g = k->attn.g, es = k->attn.kv == KD_F16 ? 2 : 4;
-        if (lo > hi) {
+        if (lo > hi && be_attn_interleave(k) == 1) {   /* (an interleaved tile's lo is its residue) */
             push_key(r, "args");
             fail(r, "lo %lld is after hi %lld at a context of %lld", (long long)lo, (long long)hi, (long long)ctx);
         }
@@ -1579,7 +1580,13 @@ static void kernel_needs(R *r, const RtCmd *c, const KernelDesc *k, int64_t ctx,
             need[3] = need[4] = k->attn.page * D * es;
             need[5] = (hi + k->attn.page - 1) / k->attn.page * 4;
         } else {
-            need[3] = need[4] = hi * D * es;
+            /* an interleaved tile: keys t = lo mod n at rows t / n, lo the residue */
+            int64_t n = be_attn_interleave(k);
+            if (n > 1 && lo >= n) {
+                push_key(r, "args");
+                fail(r, "lo %lld of a tile interleaved %lld ways is not a residue", (long long)lo, (long long)n);
+            }
+            need[3] = need[4] = (hi + n - 1) / n * D * es;
             optional[5] = true;
         }
         need[6] = k->attn.causal ? rows * 4 : 0;

@@ -284,6 +284,8 @@ static cJSON *kernel_json(const RtKernel *rk) {
         add_num(j, "scale", k->attn.scale);
         if (k->attn.window > 0)
             add_num(j, "window", k->attn.window);
+        if (k->attn.interleave > 1)
+            add_num(j, "interleave", k->attn.interleave);
         break;
     case KK_MERGE: add_num(j, "head_dim", k->merge.head_dim); break;
     case KK_PAGE_SCORE:

@@ -38,6 +38,9 @@ for fam in llama qwen2 opt neox mistral; do
     "$H2C" compile "$d/m-plan.h2" --workload w --emit=schedule -o "$d/plan.json" -q 2>/dev/null
     if grep -q '"sliding_window"' "$d/config.json"; then   # (Mistral's window of 3: no plan, a note says so)
         grep -q 'gets no sparse plan' "$d/run-plan.txt" || { echo "$fam: no note that the window has no plan"; rc=1; }
+        # decode near memory: each bank's PE attends over its tile's keys in the window
+        grep -q '"kind": "attn".*"window": 3, "interleave"' "$d/plan.json" ||
+            { echo "$fam: no windowed attention kernel over an interleaved tile"; rc=1; }
     else
         grep -q '"kind": "dense"' "$d/plan.json" || { echo "$fam: the schedule has no attention plan"; rc=1; }
     fi

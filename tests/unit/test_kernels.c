@@ -305,11 +305,14 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
     for (int i = 0; i < M; i++) {
         int end = k->attn.causal && qpos[i] + 1 < ac.hi ? qpos[i] + 1 : ac.hi;
         int start = k->attn.window > 0 && qpos[i] - k->attn.window + 1 > ac.lo ? qpos[i] - k->attn.window + 1 : ac.lo;
+        int nil = be_attn_interleave(k);
         for (int h = 0; h < G; h++) {
             const float *qh = q + ((size_t)i * G + h) * D;
             double mx = -INFINITY, l = 0, bound = 0;
             for (int t = start; t < end; t++) {
-                size_t row = P ? (size_t)pages[t / P] * P + (size_t)(t % P) : (size_t)t;
+                if ((t - ac.lo) % nil != 0)
+                    continue;   /* (an interleaved tile holds every nil-th token: row t / nil) */
+                size_t row = P ? (size_t)pages[t / P] * P + (size_t)(t % P) : (size_t)(t / nil);
                 double dot = 0, mag = 0;
                 for (int d = 0; d < D; d++) {
                     double kv = f16 ? half_value(((uint16_t *)bufs[3])[row * D + d]) : ((float *)bufs[3])[row * D + d];
@@ -322,14 +325,16 @@ static void check_attn(const KernelDesc *k, AttnCase ac) {
             }
             double o[1024] = {0};
             for (int t = start; t < end; t++) {
-                size_t row = P ? (size_t)pages[t / P] * P + (size_t)(t % P) : (size_t)t;
+                if ((t - ac.lo) % nil != 0)
+                    continue;   /* (an interleaved tile holds every nil-th token: row t / nil) */
+                size_t row = P ? (size_t)pages[t / P] * P + (size_t)(t % P) : (size_t)(t / nil);
                 double p = exp(s[t] - mx);
                 l += p;
                 for (int d = 0; d < D; d++)
                     o[d] += p * (f16 ? half_value(((uint16_t *)bufs[4])[row * D + d])
                                      : ((float *)bufs[4])[row * D + d]);
             }
-            double lse = end > start ? mx + log(l) : -INFINITY;
+            double lse = l > 0 ? mx + log(l) : -INFINITY;
             double tol = 4 * (D / 4.0 + 64) * U * bound + 64 * U * (1 + (isinf(lse) ? 0 : fabs(lse)));
             for (int im_ = 0; im_ < NIMPL; im_++) {
                 if (!outs[im_][0])
@@ -893,10 +898,14 @@ static KernelDesc gemm(int m, int k, int n, KernelDType wt, int group, bool bias
     return (KernelDesc){.kind = KK_GEMM, .gemm = {m, k, n, wt, group, bias, acc}};
 }
 static KernelDesc attn(int d, int g, KernelDType kv, int page, bool causal, float scale) {
-    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, causal, scale, 0}};
+    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, causal, scale, 0, 0}};
 }
 static KernelDesc attn_window(int d, int g, KernelDType kv, int page, int window) {
-    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, true, 0, window}};
+    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, kv, page, true, 0, window, 0}};
+}
+/* a tile of an interleaved cache: keys t = lo mod n at rows t / n (lo < n) */
+static KernelDesc attn_tile(int d, int g, int window, int n) {
+    return (KernelDesc){.kind = KK_ATTN, .attn = {d, g, KD_F16, 0, true, 0, window, n}};
 }
 static KernelDesc rowk(KernelKind kind, int n, float eps, bool bias) {
     return (KernelDesc){.kind = kind, .row = {n, eps, bias}};
@@ -957,6 +966,12 @@ static void make_cases(void) {
     add_attn(attn_window(128, 8, KD_F16, 0, 100), (AttnCase){1, 0, 500, 499});   /* a decode row: 100 keys */
     add_attn(attn_window(64, 4, KD_F16, 16, 20), (AttnCase){3, 0, 64, 40});      /* over pages */
     add_attn(attn_window(16, 1, KD_F16, 0, 1), (AttnCase){4, 0, 8, 2});          /* one key each */
+    /* a bank's tile of n interleaved ones (decode near memory): tokens in [lo, hi) and qpos */
+    add_attn(attn_tile(128, 4, 100, 4), (AttnCase){1, 1, 500, 499});            /* tile 1 of 4: 25 keys */
+    add_attn(attn_tile(64, 8, 37, 6), (AttnCase){1, 5, 301, 300});              /* tile 5 of 6 */
+    add_attn(attn_tile(64, 2, 3, 8), (AttnCase){1, 2, 300, 299});               /* no key in this tile */
+    add_attn(attn_tile(32, 2, 0, 3), (AttnCase){1, 0, 100, 99});                /* no window: every third */
+    add_attn(attn_tile(32, 4, 50, 96), (AttnCase){1, 95, 200, 199});             /* 96 tiles */
 }
 
 static const KernelDesc merge_ks[] = {{.kind = KK_MERGE, .merge = {128}}, {.kind = KK_MERGE, .merge = {7}}};

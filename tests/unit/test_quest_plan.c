@@ -48,7 +48,7 @@ static void run_plan(int n, int P, int B, int S, int ctx_end) {
     KernelDesc d_score = {.kind = KK_PAGE_SCORE, .score = {D, G, 0, KD_F16}};
     KernelDesc d_topk = {.kind = KK_TOPK, .topk = {K}};
     KernelDesc d_rows = {.kind = KK_PAGE_ROWS, .rows = {P, n, K}};
-    KernelDesc d_attn = {.kind = KK_ATTN, .attn = {D, G, KD_F16, prow, false, 0, 0}};
+    KernelDesc d_attn = {.kind = KK_ATTN, .attn = {D, G, KD_F16, prow, false, 0, 0, 0}};
     KernelDesc d_merge = {.kind = KK_MERGE, .merge = {D}};
     KernelDesc all[] = {d_meta_npu, d_meta_pe, d_score, d_topk, d_rows, d_attn, d_merge};
     Diag dg;
