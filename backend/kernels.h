@@ -158,6 +158,11 @@ int64_t be_gemm_scale_row_bytes(const KernelDesc *d);
 int be_meta_interleave(const KernelDesc *d);
 int be_attn_interleave(const KernelDesc *d);    /* attn.interleave, or 1 */
 
+/* kjson.c: d as an object of the schedule's `kernels` table (its name, kind and fields); NULL only
+ * when cJSON's allocator fails and returns. */
+struct cJSON;
+struct cJSON *be_kernel_json(const KernelDesc *d);
+
 /* IEEE binary16 <-> binary32. Widening is exact; a NaN keeps its payload and becomes quiet, as
  * F16C's vcvtph2ps does. Narrowing rounds to nearest even (for callers filling caches, weights). */
 float be_f16_to_f32(uint16_t h);

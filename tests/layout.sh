@@ -27,6 +27,7 @@ ir/lower.c frontend.h
 narrow='
 backend/kernels.h support.h
 backend/kdesc.c kernels.h
+backend/kjson.c kernels.h
 backend/target.c kernels.h
 backend/emit_c.c kernels.h
 backend/llvm.c kernels.h
