@@ -1868,8 +1868,9 @@ static void read_gather(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     check_ref_at(r, "dst", &c->dst, c->dst.bytes);
 }
 
-/* kv_append into an attention stream's tiles: token t (or its ring slot) in tile t mod n, row t / n. */
-static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
+/* The part of a kv_append or kv_load naming a stream (`cmd`): the stream, its part, a channel link
+ * that one of its tiles is on, layers it holds. */
+static const RtKvStream *read_stream_ref(R *r, const cJSON *o, RtCmd *c, const Exec *ex, const char *cmd) {
     const RtSchedule *s = r->s;
     c->tensor = c->tile = -1;
     c->stream = (int)get_int(r, o, "stream", 0, s->nstreams - 1);
@@ -1877,7 +1878,7 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     static const char *const parts[] = {"k", "v"};
     c->part_v = get_enum(r, o, "part", parts, 2) == 1;
     if (!ex->link || ex->lk->kind != RT_LINK_CHANNEL)
-        fail(r, "kv_append runs on a channel's link");
+        fail(r, "%s runs on a channel's link", cmd);
     bool held = false;
     for (int i = 0; i < st->nregions; i++)
         held |= st->regions[i].channel == ex->lk->channel;
@@ -1886,6 +1887,13 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
     if (r->lay0 < st->layers[0] || r->lay1 > st->layers[1])
         fail(r, "it runs in layers [%lld, %lld), the stream holds [%lld, %lld)", (long long)r->lay0,
              (long long)r->lay1, (long long)st->layers[0], (long long)st->layers[1]);
+    return st;
+}
+
+/* kv_append into an attention stream's tiles: token t (or its ring slot) in tile t mod n, row t / n. */
+static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
+    const RtSchedule *s = r->s;
+    const RtKvStream *st = read_stream_ref(r, o, c, ex, "kv_append");
     c->src = get_ref(r, o, "src");
     ref_space(r, "src", &c->src, RT_AT_NPU, -1);
     c->token_stride = get_int(r, o, "token_stride", 0, MAX_ADDR);
@@ -1943,22 +1951,7 @@ static void read_stream_append(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
 /* kv_load from an attention stream (a tile computed away from its bank, `by npu`): slots [first, first +
  * count) of its keys or values, slot s from tile s mod n row s / n, densely into the NPU's scratch. */
 static void read_stream_load(R *r, const cJSON *o, RtCmd *c, const Exec *ex) {
-    const RtSchedule *s = r->s;
-    c->tensor = c->tile = -1;
-    c->stream = (int)get_int(r, o, "stream", 0, s->nstreams - 1);
-    const RtKvStream *st = &s->streams[c->stream];
-    static const char *const parts[] = {"k", "v"};
-    c->part_v = get_enum(r, o, "part", parts, 2) == 1;
-    if (!ex->link || ex->lk->kind != RT_LINK_CHANNEL)
-        fail(r, "kv_load runs on a channel's link");
-    bool held = false;
-    for (int i = 0; i < st->nregions; i++)
-        held |= st->regions[i].channel == ex->lk->channel;
-    if (!held)
-        fail(r, "stream %d has no tile on channel %d, whose link this is", c->stream, ex->lk->channel);
-    if (r->lay0 < st->layers[0] || r->lay1 > st->layers[1])
-        fail(r, "it runs in layers [%lld, %lld), the stream holds [%lld, %lld)", (long long)r->lay0,
-             (long long)r->lay1, (long long)st->layers[0], (long long)st->layers[1]);
+    const RtKvStream *st = read_stream_ref(r, o, c, ex, "kv_load");
     c->dst = get_ref(r, o, "dst");
     ref_space(r, "dst", &c->dst, RT_AT_NPU, -1);
     c->first = get_expr(r, o, "first");
