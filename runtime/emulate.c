@@ -142,6 +142,14 @@ static int64_t kv_append_tile(Emu *e, const RtStream *st, const RtCmd *c, int64_
     return bytes;
 }
 
+/* Slot `slot`'s row of layer l's keys (or values, v) in an attention stream: tile slot mod n, row
+ * slot / n. */
+static unsigned char *stream_row(Emu *e, const RtKvStream *ks, bool v, int64_t l, int64_t slot) {
+    const RtRegion *g = &ks->regions[slot % ks->nregions];
+    return rt_mem_bank(&e->mem, g->channel, g->bank) + g->addr + (l - ks->layers[0]) * g->stride +
+           ((v ? ks->cap : 0) + slot / ks->nregions) * ks->row_bytes;
+}
+
 /* kv_append into an attention stream's keys or values. */
 static int64_t kv_append_stream(Emu *e, const RtStream *st, const RtCmd *c, int64_t l, int64_t ctx) {
     const RtKvStream *ks = &e->s->streams[c->stream];
@@ -156,9 +164,7 @@ static int64_t kv_append_stream(Emu *e, const RtStream *st, const RtCmd *c, int6
         if (!e->numerics)
             continue;
         const unsigned char *src = ref_ptr(e, &c->src, 0, 0) + (t - first) * c->token_stride;
-        unsigned char *dst = rt_mem_bank(&e->mem, g->channel, g->bank) + g->addr + (l - ks->layers[0]) * g->stride +
-                             ((c->part_v ? ks->cap : 0) + slot / n) * ks->row_bytes;
-        narrow_row(dst, src, ks->row_bytes, ks->dtype);
+        narrow_row(stream_row(e, ks, c->part_v, l, slot), src, ks->row_bytes, ks->dtype);
     }
     return bytes;
 }
@@ -175,16 +181,13 @@ static int64_t kv_load_stream(Emu *e, const RtStream *st, const RtCmd *c, int64_
         bytes += ks->row_bytes;
         if (!e->numerics)
             continue;
-        const unsigned char *src = rt_mem_bank(&e->mem, g->channel, g->bank) + g->addr +
-                                   (l - ks->layers[0]) * g->stride + ((c->part_v ? ks->cap : 0) + t / n) * ks->row_bytes;
-        memcpy(ref_ptr(e, &c->dst, 0, 0) + (t - first) * ks->row_bytes, src, (size_t)ks->row_bytes);
+        memcpy(ref_ptr(e, &c->dst, 0, 0) + (t - first) * ks->row_bytes, stream_row(e, ks, c->part_v, l, t),
+               (size_t)ks->row_bytes);
     }
     return bytes;
 }
 
-static int64_t kv_load(Emu *e, const RtStream *st, const RtCmd *c, int64_t l, int64_t ctx) {
-    if (c->tensor < 0)
-        return kv_load_stream(e, st, c, l, ctx);
+static int64_t kv_load_tile(Emu *e, const RtStream *st, const RtCmd *c, int64_t l, int64_t ctx) {
     const RtTile *tl = &e->s->tensors[c->tensor].tiles[c->tile];
     int ch = link_channel(e->s, st), n = tl->nregions;
     int64_t first = rt_expr_eval(c->first, ctx), count = rt_expr_eval(c->count, ctx), bytes = 0;
@@ -300,7 +303,9 @@ static bool dispatch(Emu *e, int p, int sc, const RtStream *st, const RtCmd *c, 
         bytes_here = c->tensor >= 0 ? kv_append_tile(e, st, c, l, ctx) : kv_append_stream(e, st, c, l, ctx);
         e->kv_written += (double)bytes_here;
         break;
-    case RT_KV_LOAD: bytes_here = kv_load(e, st, c, l, ctx); break;
+    case RT_KV_LOAD:
+        bytes_here = c->tensor >= 0 ? kv_load_tile(e, st, c, l, ctx) : kv_load_stream(e, st, c, l, ctx);
+        break;
     case RT_GATHER: bytes_here = gather(e, st, c); break;
     default: break;
     }
