@@ -1003,14 +1003,6 @@ static bool same_place(const Place *a, const Place *b) {
     return a->kind == b->kind && a->chans == b->chans && (a->kind != PLACE_BANK || a->bank == b->bank);
 }
 
-/* Where op o's tiles compute pair p. */
-static ExecKind pair_exec(const Op *o, long long p) {
-    for (int k = 0; k < o->ntiles; k++)
-        if (p >= o->tiles[k].box[DIM_B].lo && p < o->tiles[k].box[DIM_B].hi)
-            return o->tiles[k].exec.kind;
-    return EXEC_NONE;
-}
-
 /* Appends this step's new K or V rows (the rows of `src`, [rows][kv_heads * D] fp32) to every tile of a
  * KV tensor: one command per tile and channel, each writing the tokens that land on its channel. */
 static void emit_kv_append(Gen *g, int tensor, NBuf *src) {
@@ -1868,18 +1860,12 @@ static bool emit_attention(Gen *g, int vi) {
     int ngroups = 0, moved = 0;
     for (long long p = 0; p < P; p++) {
         int h = (int)(p / batch), b = (int)(p % batch);
-        ExecKind ek = pair_exec(s, p), ev = pair_exec(v, p);
-        const Place *pk = &g->m->tensors[s->tensor].tiles[kv_tile_of(g, s->tensor, h, b)].place;
-        const Place *pv = &g->m->tensors[v->tensor].tiles[kv_tile_of(g, v->tensor, h, b)].place;
-        bool near_k = ek == EXEC_NMP || ek == EXEC_PE, near_v = ev == EXEC_NMP || ev == EXEC_PE;
-        bool nmp_banks = (pk->chans & ~dev_nmp_set(g->dev)) == 0;
+        AttnPairAt at = attn_pair_at(g->m, s, v, h, b);
         where[p] = -1;
-        if (!near_k && !near_v)
+        moved += at == PAIR_MOVED;
+        if (at != PAIR_NEAR)
             continue;
-        if (!near_k || !near_v || !same_place(pk, pv) || !nmp_banks) {
-            moved++;
-            continue;
-        }
+        const Place *pk = &attn_kv_tile(&g->m->tensors[s->tensor], h, b)->place;
         int gi = 0;
         while (gi < ngroups && !same_place(gplace[gi], pk))
             gi++;

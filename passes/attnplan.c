@@ -285,8 +285,7 @@ static void tile_coplace(Arena *ar, const Module *m, Attention *a, const BankRef
         }
 }
 
-/* The tile of KV tensor t holding pair (h, b), or NULL. */
-static const TensorTile *kv_tile(const Tensor *t, int h, int b) {
+const TensorTile *attn_kv_tile(const Tensor *t, int h, int b) {
     for (int k = 0; k < t->ntiles; k++) {
         const TensorTile *tt = &t->tiles[k];
         if (h >= tt->box[0].lo && h < tt->box[0].hi && b >= tt->box[1].lo && b < tt->box[1].hi)
@@ -303,6 +302,20 @@ static ExecKind pair_exec(const Op *o, long long p) {
     return EXEC_NONE;
 }
 
+AttnPairAt attn_pair_at(const Module *m, const Op *s, const Op *v, int h, int b) {
+    const TensorTile *tk = attn_kv_tile(&m->tensors[s->tensor], h, b), *tv = attn_kv_tile(&m->tensors[v->tensor], h, b);
+    long long p = (long long)h * m->work.batch + b;
+    ExecKind es = pair_exec(s, p), ev = pair_exec(v, p);
+    bool near_k = es == EXEC_NMP || es == EXEC_PE, near_v = ev == EXEC_NMP || ev == EXEC_PE;
+    if (!near_k && !near_v)
+        return PAIR_NPU;
+    if (!near_k || !near_v || !tk || !tv)
+        return PAIR_MOVED;
+    const Place *pk = &tk->place, *pv = &tv->place;
+    bool same = pk->kind == pv->kind && pk->chans == pv->chans && (pk->kind != PLACE_BANK || pk->bank == pv->bank);
+    return same && (pk->chans & ~dev_nmp_set(&m->dev)) == 0 ? PAIR_NEAR : PAIR_MOVED;
+}
+
 /* pass_coplace's tiling of an attention whose heads are all dense: the dense schedule's, read off the
  * dataflow pass's mapping before the plan replaces it (docs/sparsity.md §3). Stream (h, b) lives in
  * the banks of its K tile, channel-major as the schedule stripes the tile's tokens, and is computed
@@ -315,11 +328,11 @@ static bool tile_dataflow(Arena *ar, const Module *m, Attention *a) {
     int H = m->model.kv_heads, Bt = m->work.batch, C = dev_channels(&m->dev), B = dev_banks(&m->dev);
     for (int h = 0; h < H; h++)
         for (int b = 0; b < Bt; b++)
-            if (!kv_tile(K, h, b) || !kv_tile(V, h, b))
+            if (!attn_kv_tile(K, h, b) || !attn_kv_tile(V, h, b))
                 return false;
     for (int h = 0; h < H; h++)
         for (int b = 0; b < Bt; b++) {
-            const Place *pk = &kv_tile(K, h, b)->place, *pv = &kv_tile(V, h, b)->place;
+            const Place *pk = &attn_kv_tile(K, h, b)->place;
             int n = 0;
             BankRef *bk;
             if (pk->kind == PLACE_BANK) {
@@ -334,11 +347,7 @@ static bool tile_dataflow(Arena *ar, const Module *m, Attention *a) {
             }
             if (n == 0)
                 return false;
-            long long p = (long long)h * Bt + b;
-            ExecKind es = pair_exec(s, p), ev = pair_exec(v, p);
-            bool near = (es == EXEC_NMP || es == EXEC_PE) && (ev == EXEC_NMP || ev == EXEC_PE) &&
-                        pk->kind == pv->kind && pk->chans == pv->chans &&
-                        (pk->kind != PLACE_BANK || pk->bank == pv->bank) && (pk->chans & ~dev_nmp_set(&m->dev)) == 0;
+            bool near = attn_pair_at(m, s, v, h, b) == PAIR_NEAR;
             add_line(ar, a, (Range){0, m->model.layers}, h, b, bk, n, (Exec){near ? EXEC_NONE : EXEC_NPU, 0, -1});
         }
     return true;

@@ -62,6 +62,15 @@ bool attn_plan_find(const Module *m, int v, Attention *a);
 ChanSet attn_plan_channels(const Module *m, const Attention *a);
 /* Replaces a's patterns by one dense line over every layer and head (the dense baselines). */
 void attn_plan_dense(Arena *ar, const Module *m, Attention *a);
+/* The tile of KV tensor t holding pair (KV head h, batch row b), or NULL. */
+const TensorTile *attn_kv_tile(const Tensor *t, int h, int b);
+/* Where the dense schedule computes decode attention pair (h, b) of score op s and value op v (the
+ * fused kernel needs the pair's K and V in the same banks): near the banks of its K tile (both ops'
+ * tiles near memory, K and V tiles in the same NMP banks), on the NPU as mapped, or moved to the NPU
+ * although mapped near memory (one op on the NPU, K and V apart, or banks without PEs). The
+ * all-dense plan's tiling (TILING_DATAFLOW) follows it, so the two compute alike. */
+typedef enum AttnPairAt { PAIR_NPU, PAIR_MOVED, PAIR_NEAR } AttnPairAt;
+AttnPairAt attn_pair_at(const Module *m, const Op *s, const Op *v, int h, int b);
 /* Whether every pattern of a is dense (and it has some). */
 bool attn_plan_all_dense(const Attention *a);
 /* Replaces a's tiles by the tiling `how` of its patterns, allocating in ar. TILING_BALANCE starts
