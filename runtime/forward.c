@@ -66,6 +66,7 @@ struct RtForward {
     double **cache;             /* [op][layer] -> [batch][kv_heads][max_seq][head_dim] */
     int *cache_of;              /* op -> its first cache index (attn_score: K, attn_value: V), or -1 */
     double *const *attn;        /* rt_forward_capture_attention's, or NULL */
+    int attn_op;                /* the layer's one attn_value op it copies, or -1 */
     double *block;              /* a block of weight rows */
     size_t block_cap;
     char err[200];
@@ -567,16 +568,20 @@ static bool run_scope(RtForward *f, RtScope scope, int layer, Vals *vs, const do
     return ok;
 }
 
-void rt_forward_capture_attention(RtForward *f, double *const *attn) { f->attn = attn; }
+void rt_forward_capture_attention(RtForward *f, double *const *attn) {
+    const RtModel *m = f->m;
+    int nattn = 0;
+    f->attn_op = -1;
+    for (int i = 0; i < m->nops; i++)
+        if (m->ops[i].scope == RT_SCOPE_LAYER && m->ops[i].kind == RT_ATTN_VALUE) {
+            f->attn_op = i;
+            nattn++;
+        }
+    f->attn = nattn == 1 ? attn : NULL;
+}
 
 bool rt_forward_step(RtForward *f, const int *tokens, int ntok, double *const *hidden, double *logits) {
     const RtModel *m = f->m;
-    int attn_op = -1, nattn = 0;    /* the layer's attention, for rt_forward_capture_attention */
-    for (int i = 0; i < m->nops; i++)
-        if (m->ops[i].scope == RT_SCOPE_LAYER && m->ops[i].kind == RT_ATTN_VALUE) {
-            attn_op = i;
-            nattn++;
-        }
     f->err[0] = 0;
     if (f->pos + ntok > f->max_seq) {
         snprintf(f->err, sizeof f->err, "%d tokens past the %d the KV cache holds", f->pos + ntok, f->max_seq);
@@ -608,8 +613,8 @@ bool rt_forward_step(RtForward *f, const int *tokens, int ntok, double *const *h
             memcpy(x, vs.v[m->layer_out], sizeof(double) * xs);
             if (hidden && hidden[l])
                 memcpy(hidden[l], x, sizeof(double) * xs);
-            if (f->attn && f->attn[l] && nattn == 1 && vs.v[attn_op])
-                memcpy(f->attn[l], vs.v[attn_op], sizeof(double) * (size_t)rows * (size_t)m->ops[attn_op].width);
+            if (f->attn && f->attn[l] && vs.v[f->attn_op])
+                memcpy(f->attn[l], vs.v[f->attn_op], sizeof(double) * (size_t)rows * (size_t)m->ops[f->attn_op].width);
         }
     }
     if (ok && m->has_epilogue && logits) {
