@@ -16,6 +16,18 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Defines the harness's LLVMFuzzerInitialize: the scratch folder made, and, when `hook`, the
+ * allocator hook installed (fuzz_alloc_install). */
+#define FUZZ_INITIALIZE(hook)                                                                             \
+    int LLVMFuzzerInitialize(int *argc, char ***argv) {                                                   \
+        (void)argc;                                                                                       \
+        (void)argv;                                                                                       \
+        if (hook)                                                                                         \
+            fuzz_alloc_install();                                                                         \
+        fuzz_scratch();                                                                                   \
+        return 0;                                                                                         \
+    }
+
 /* ---------------------------------------------------------------- the scratch folder */
 
 /* The canonical path of this process's scratch folder: made on the first call under $TMPDIR, else

@@ -13,13 +13,7 @@
 
 #include "artifact.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_alloc_install();
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(true)
 
 static int count_lines(const char *t) {
     int n = 0;

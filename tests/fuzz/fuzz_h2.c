@@ -13,13 +13,7 @@
 #include "frontend.h"
 #include "passes.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_alloc_install();
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(true)
 
 static bool same_double(double a, double b) { return a == b || (a != a && b != b); }
 

@@ -10,13 +10,7 @@
 
 #include "frontend.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_alloc_install();
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(true)
 
 /* The diagnostics say the model does not fit the device (sema's capacity check). */
 static bool too_big(const char *diag) {

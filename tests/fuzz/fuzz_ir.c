@@ -9,13 +9,7 @@
 
 #include "passes.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_alloc_install();
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(true)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FuzzBuf diag;

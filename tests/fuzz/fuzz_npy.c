@@ -12,13 +12,7 @@
 
 #include "support.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_alloc_install();
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(true)
 
 static uint64_t load_le(const unsigned char *p, size_t n) {
     uint64_t v = 0;

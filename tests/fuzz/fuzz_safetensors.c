@@ -13,12 +13,7 @@
 
 #include "runtime.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(false)
 
 static int by_offset(const void *a, const void *b) {
     const StTensor *x = *(const StTensor *const *)a, *y = *(const StTensor *const *)b;

@@ -11,13 +11,7 @@
 
 #include "runtime.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    fuzz_alloc_install();
-    fuzz_scratch();
-    return 0;
-}
+FUZZ_INITIALIZE(true)
 
 /* The message after the file's name: "NAME: $.path: why" -> "$.path: why" (or the whole text). */
 static const char *after_name(const char *text, const char *name) {
