@@ -48,17 +48,6 @@ bool explore_problem_scope(const Module *m, const CostModel *cm, const Hardware 
     return true;
 }
 
-/* n with thousands separators: 40,000. */
-static void fmt_count(char *buf, size_t n, long long v) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%lld", v), k = 0;
-    for (int i = 0; i < len && (size_t)k + 2 < n; i++) {
-        if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0)
-            buf[k++] = ',';
-        buf[k++] = digits[i];
-    }
-    buf[k] = 0;
-}
 
 /* Whether a cost model reads a hardware field (designs that differ only in fields it does not read
  * cannot differ in cost: the buffer sizes; for the artifact's model also the NPU's SRAM). */
@@ -1089,10 +1078,10 @@ bool explore_open(const Module *m, const Explore *xp, const ExploreOpts *o, Expl
         return false;
     }
     char dn[32], tn[32], mn[32];
-    fmt_count(dn, sizeof dn, s->distinct);
-    fmt_count(tn, sizeof tn, s->total);
+    explore_fmt_count(dn, sizeof dn, s->distinct);
+    explore_fmt_count(tn, sizeof tn, s->total);
     if (!o->stream && s->distinct > MAX_DESIGNS && (run->want == 0 || run->want > MAX_DESIGNS)) {
-        fmt_count(mn, sizeof mn, MAX_DESIGNS);
+        explore_fmt_count(mn, sizeof mn, MAX_DESIGNS);
         diag_error(d, at,
                    "the design space has %s distinct designs (of %s); h2c explores at most %s of them: narrow the "
                    "axes, or search a sample of at most %s with --evaluations N (visited in an order that reaches "
@@ -1108,8 +1097,8 @@ bool explore_open(const Module *m, const Explore *xp, const ExploreOpts *o, Expl
     }
     if (s->nwork > MAX_WORK) {
         char wn[32];
-        fmt_count(wn, sizeof wn, s->nwork);
-        fmt_count(mn, sizeof mn, MAX_WORK);
+        explore_fmt_count(wn, sizeof wn, s->nwork);
+        explore_fmt_count(mn, sizeof mn, MAX_WORK);
         diag_error(d, xp->sweeps[s->workax[0]].loc, "the sweep has %s work points (models x workloads x batch sizes "
                    "x contexts, each a workload searched over the hardware space); h2c sweeps at most %s", wn, mn);
         explore_close(run);
@@ -1244,8 +1233,8 @@ static bool checkpoint_write(ExploreRun *run, Diag *d);
 static void progress_line(ExploreRun *run, bool last) {
     /* distinct designs visited of those to visit; under an evaluation budget, searched of the budget */
     char a[32], b[32];
-    fmt_count(a, sizeof a, run->want ? run->total->evaluated : run->total->visited);
-    fmt_count(b, sizeof b, run->want ? run->want : run->to_visit);
+    explore_fmt_count(a, sizeof a, run->want ? run->total->evaluated : run->total->visited);
+    explore_fmt_count(b, sizeof b, run->want ? run->want : run->to_visit);
     fprintf(stderr, "\rexplore: %s/%s designs [%.*f s]", a, b, last ? 2 : 1, h2c_seconds() - run->t0);
 }
 

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* n with thousands separators: 40,000. */
-static void fmt_count(char *buf, size_t n, long long v) {
+void explore_fmt_count(char *buf, size_t n, long long v) {
     char digits[32];
     int len = snprintf(digits, sizeof digits, "%lld", v), k = 0;
     for (int i = 0; i < len && (size_t)k + 2 < n; i++) {
@@ -219,9 +218,9 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
             cost_model_names[m->cost_model], objective_names[m->objective], dataflow_mode_names[m->dataflow],
             m->splits == SPLITS_ARTIFACT ? " (only the artifact's MIX splits)" : "");
     char total[32], distinct[32], searched[32];
-    fmt_count(total, sizeof total, r->space);
-    fmt_count(distinct, sizeof distinct, r->distinct);
-    fmt_count(searched, sizeof searched, r->evaluated);
+    explore_fmt_count(total, sizeof total, r->space);
+    explore_fmt_count(distinct, sizeof distinct, r->distinct);
+    explore_fmt_count(searched, sizeof searched, r->evaluated);
     fprintf(out, "space: %s design%s, %s distinct", total, r->space == 1 ? "" : "s", distinct);
     if (r->distinct < r->space)
         fprintf(out, " (the rest differ only in fields no cost model reads)");

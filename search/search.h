@@ -326,6 +326,8 @@ void explore_print(FILE *out, const Module *m, const Explore *xp, const ExploreR
  * rank and whether they are on the front); for a sweep, one line per point instead, with the sweep
  * values, the point's best device and the ablation's columns. No column depends on timing. */
 void explore_write_csv(FILE *out, const Module *m, const Explore *xp, const ExploreResult *r);
+/* v with thousands separators (40,000) into buf of n bytes, cut to fit. */
+void explore_fmt_count(char *buf, size_t n, long long v);
 
 
 #endif
